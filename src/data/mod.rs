@@ -1,0 +1,42 @@
+//! Datasets (Fashion-MNIST, CIFAR-10, synthetic), finding them on disk, fetching them, and the
+//! seeded split protocol of the published study.
+
+use crate::config::DatasetKind;
+
+/// A whole dataset in memory: raw pixels, as the files hold them.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub kind: DatasetKind,
+    pub class_names: Vec<String>,
+    /// (channels, height, width)
+    pub shape: (usize, usize, usize),
+    pub train: Images,
+    pub test: Images,
+}
+
+/// N images of C×H×W bytes, stored N, C, H, W (planar per image), with one label each.
+#[derive(Clone, Debug, Default)]
+pub struct Images {
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+/// What the trainer and the scorer consume: pixels in [0, 1] as f32, laid out N, C, H, W.
+#[derive(Clone, Debug)]
+pub struct ExperimentSplit {
+    pub shape: (usize, usize, usize),
+    /// Training images: reference images then normal-train images, in drawn order.
+    pub train_x: Vec<f32>,
+    /// Training labels: reference classes 0..k-1 (in the order of `class_names`), normal class k.
+    pub train_y: Vec<usize>,
+    /// Names of the training classes, index = training label (last one is the normal class).
+    pub class_names: Vec<String>,
+    /// Rows of `train_x` that are normal-train images (label k).
+    pub normal_rows: Vec<usize>,
+    /// Test images: all test-split images of the normal and anomalous class, in file order.
+    pub test_x: Vec<f32>,
+    /// Per test image: true = anomalous.
+    pub test_anomalous: Vec<bool>,
+    /// Per test image: its index in the dataset's test split.
+    pub test_index: Vec<usize>,
+}

@@ -1,0 +1,1 @@
+//! adalab: a terminal lab for anomaly detection with deep metric learning.

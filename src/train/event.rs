@@ -1,0 +1,95 @@
+//! What the trainer tells its front ends (TUI, console, store writer), in order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, ScorerKind};
+
+/// Metrics of one finished epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub loss: f32,
+    /// Training accuracy in [0, 1].
+    pub accuracy: f32,
+    /// Logit scale s at the end of the epoch (AdaCos: the current s; others: the fixed s or α).
+    pub scale: f32,
+    pub lr: f32,
+    /// Wall time of the epoch's training, seconds.
+    pub seconds: f32,
+    pub images_per_sec: f32,
+    /// Test AUC per scorer when this epoch was evaluated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auc: BTreeMap<ScorerKind, f64>,
+}
+
+/// Points of a ROC curve (false positive rate, true positive rate), from (0,0) to (1,1).
+pub type RocCurve = Vec<(f64, f64)>;
+
+/// The final evaluation of one run (one seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub epoch: usize,
+    pub auc: BTreeMap<ScorerKind, f64>,
+    pub average_precision: BTreeMap<ScorerKind, f64>,
+    /// ROC curve of every scorer.
+    pub roc: BTreeMap<ScorerKind, RocCurve>,
+    /// Per test image: true = anomalous.
+    pub labels: Vec<bool>,
+    /// Per scorer, one anomaly score per test image (higher = more anomalous).
+    pub scores: BTreeMap<ScorerKind, Vec<f32>>,
+}
+
+/// Why a run stopped without finishing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Finished,
+    Failed { reason: String },
+    Interrupted,
+}
+
+/// Events from a training job, in the order they happen. One job may hold several seeds
+/// (`run.repeat`): each seed's events come between its `SeedStarted` and `SeedFinished`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The job started with this resolved config; `seeds` in the order they will run.
+    Started {
+        config: Box<Config>,
+        seeds: Vec<u64>,
+        device: String,
+        threads: usize,
+    },
+    /// Data loaded and split.
+    DataReady {
+        train: usize,
+        normal_train: usize,
+        test: usize,
+        classes: usize,
+    },
+    SeedStarted { index: usize, seed: u64 },
+    /// Every few batches.
+    Progress {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        images_per_sec: f32,
+        loss: f32,
+    },
+    /// End of an epoch (AUCs filled when the epoch was evaluated).
+    Epoch(EpochMetrics),
+    /// A test-set evaluation after `epoch`.
+    Evaluated { epoch: usize, auc: BTreeMap<ScorerKind, f64> },
+    /// A message worth showing in a log pane.
+    Log(String),
+    /// One seed ended; `evaluation` is the final evaluation when it finished.
+    SeedFinished {
+        index: usize,
+        seed: u64,
+        outcome: Outcome,
+        evaluation: Option<Box<Evaluation>>,
+    },
+    /// The whole job ended.
+    Finished { outcome: Outcome },
+}
