@@ -1,0 +1,1 @@
+//! Anomaly scoring of embeddings (LOF, nearest-neighbour cosine, class cosine) and ROC/AUC.

@@ -1,0 +1,1 @@
+//! The run store: runs and user profiles on disk, written atomically.

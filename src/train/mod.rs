@@ -1,0 +1,5 @@
+//! The training engine: a loop on a worker thread that emits [`Event`]s and can be cancelled.
+
+pub mod event;
+
+pub use event::{EpochMetrics, Evaluation, Event, Outcome, RocCurve};
