@@ -140,6 +140,8 @@ pub struct ModelConfig {
     pub widths: Vec<usize>,
     /// 3×3 convolutions per stage (each conv + BatchNorm + ReLU).
     pub convs_per_stage: usize,
+    /// Zero padding of every 3×3 conv: 1 keeps the size, 0 shrinks it by 2.
+    pub padding: usize,
     /// Embedding dimension D.
     pub embedding_dim: usize,
 }
@@ -149,6 +151,7 @@ impl Default for ModelConfig {
         ModelConfig {
             widths: vec![32, 64],
             convs_per_stage: 1,
+            padding: 1,
             embedding_dim: 128,
         }
     }
@@ -520,6 +523,9 @@ impl Config {
         }
         if m.convs_per_stage == 0 || m.convs_per_stage > 4 {
             return Err(ConfigError::new("model.convs_per_stage", "must be 1 to 4"));
+        }
+        if m.padding > 1 {
+            return Err(ConfigError::new("model.padding", "must be 0 or 1"));
         }
         if m.embedding_dim == 0 || m.embedding_dim > 4096 {
             return Err(ConfigError::new("model.embedding_dim", "must be 1 to 4096"));

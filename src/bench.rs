@@ -1,0 +1,181 @@
+//! `adalab bench`: training and inference speed of the bench net, after warm-up.
+//!
+//! The bench net is Conv(in→32, 3×3, no pad, no bias)+BN+ReLU+MaxPool2 → Conv(32→64, 3×3)+BN+
+//! ReLU+MaxPool2 → flatten → Linear(→128) → cosine head (9 classes, s = 30), Adam lr 1e-3,
+//! batch 64, random data — the same net the PyTorch reference numbers in BENCHMARKS.md use.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use dfdx::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{DeviceKind, HeadConfig, HeadKind, ModelConfig, OptimizerKind};
+use crate::model::head::{one_hot, Head};
+use crate::model::net::Model;
+use crate::model::ops::{OpsDevice, T4};
+use crate::model::optim::{OptimConfig, Optimizer};
+
+pub const BATCH: usize = 64;
+const CLASSES: usize = 9;
+const WARMUP: usize = 5;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// 28 → 1×28×28, 32 → 3×32×32.
+    pub inputs: Vec<usize>,
+    pub threads: Option<usize>,
+    pub steps: usize,
+    pub device: DeviceKind,
+    pub scoring: bool,
+}
+
+/// Measured speeds of one input size.
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    pub input: (usize, usize, usize),
+    pub threads: usize,
+    pub train_ips: f64,
+    pub infer_ips: f64,
+}
+
+impl BenchResult {
+    pub fn line(&self) -> String {
+        let (c, h, w) = self.input;
+        format!(
+            "bench input={c}x{h}x{w} batch={BATCH} threads={} train_ips={:.0} infer_ips={:.0}",
+            self.threads, self.train_ips, self.infer_ips
+        )
+    }
+}
+
+pub fn run(opts: &BenchOptions) -> anyhow::Result<()> {
+    let threads = opts.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start the worker threads")?;
+    for &size in &opts.inputs {
+        let input = if size == 28 { (1, 28, 28) } else { (3, 32, 32) };
+        let r = pool.install(|| bench_on_device(opts.device, input, threads, opts.steps))?;
+        println!("{}", r.line());
+    }
+    if opts.scoring {
+        println!("{}", crate::score::bench_scoring(1000, 2000, 128, 5));
+    }
+    Ok(())
+}
+
+fn bench_on_device(
+    device: DeviceKind,
+    input: (usize, usize, usize),
+    threads: usize,
+    steps: usize,
+) -> anyhow::Result<BenchResult> {
+    match device {
+        DeviceKind::Cpu => Ok(bench_net(Cpu::seed_from_u64(0), input, threads, steps)),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            let dev = Cuda::try_seed_from_u64(0)
+                .map_err(|e| anyhow::anyhow!("cannot open the CUDA device: {e:?}"))?;
+            Ok(bench_net(dev, input, threads, steps))
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => bail!(
+            "--device cuda: this adalab was built without the `cuda` feature \
+             (rebuild with `cargo build --release --features cuda`)"
+        ),
+    }
+}
+
+/// The bench net's model config.
+pub fn bench_model_config() -> (ModelConfig, HeadConfig) {
+    (
+        ModelConfig {
+            widths: vec![32, 64],
+            convs_per_stage: 1,
+            padding: 0,
+            embedding_dim: 128,
+        },
+        HeadConfig {
+            kind: HeadKind::Cosface,
+            s: 30.0,
+            m: 0.0,
+            alpha: None,
+            easy_margin: false,
+        },
+    )
+}
+
+/// Times `steps` training steps and `steps` inference passes after warm-up.
+pub fn bench_net<D: OpsDevice>(
+    dev: D,
+    input: (usize, usize, usize),
+    threads: usize,
+    steps: usize,
+) -> BenchResult {
+    let (mcfg, hcfg) = bench_model_config();
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut model = Model::new(&dev, &mcfg, &hcfg, input, CLASSES, &mut rng).expect("bench net");
+    let mut opt = Optimizer::new(OptimConfig {
+        kind: OptimizerKind::Adam,
+        lr: 1e-3,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        betas: (0.9, 0.999),
+        eps: 1e-8,
+    });
+    let (c, h, w) = input;
+    let x: Vec<f32> = (0..BATCH * c * h * w).map(|_| rng.gen::<f32>()).collect();
+    let labels: Vec<usize> = (0..BATCH).map(|_| rng.gen_range(0..CLASSES)).collect();
+    let xt: T4<D> = dev.tensor_from_vec(x, (BATCH, c, h, w));
+    let oh = one_hot(&dev, &labels, CLASSES);
+
+    let mut train_step = |model: &mut Model<D>| {
+        let emb = model.backbone.forward(xt.clone().trace(Gradients::leaky()), true);
+        let (logits, _) = model.head.logits(emb, &oh);
+        let loss = Head::<D>::loss(logits, &oh);
+        let grads = loss.backward();
+        opt.update(model, &grads);
+    };
+    for _ in 0..WARMUP {
+        train_step(&mut model);
+    }
+    dev.synchronize();
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        train_step(&mut model);
+    }
+    dev.synchronize();
+    let train_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
+
+    let mut infer = |model: &mut Model<D>| {
+        let emb = model.backbone.forward(xt.clone(), false);
+        let cos = model.head.cosines(emb);
+        std::hint::black_box(cos);
+    };
+    for _ in 0..WARMUP {
+        infer(&mut model);
+    }
+    dev.synchronize();
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        infer(&mut model);
+    }
+    dev.synchronize();
+    let infer_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
+    BenchResult {
+        input,
+        threads,
+        train_ips,
+        infer_ips,
+    }
+}

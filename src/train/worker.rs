@@ -1,0 +1,518 @@
+//! The training job: runs on its own thread, sends [`Event`]s, stops at the next batch when
+//! cancelled.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use dfdx::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use super::event::{EpochMetrics, Evaluation, Event, Outcome};
+use crate::config::{Config, DeviceKind, HeadKind, ScorerKind};
+use crate::data::{self, Dataset, ExperimentSplit};
+use crate::model::head::{one_hot, Head};
+use crate::model::net::Model;
+use crate::model::ops::{OpsDevice, T4};
+use crate::model::optim::{OptimConfig, Optimizer};
+use crate::model::params::Params;
+use crate::score;
+
+/// Batches between two `Progress` events.
+const PROGRESS_EVERY: usize = 5;
+/// Images per forward pass when computing embeddings for evaluation.
+const EVAL_BATCH: usize = 250;
+
+/// Extra inputs of a job that are not part of the experiment config.
+#[derive(Clone, Default)]
+pub struct JobOptions {
+    /// Where to write `model.safetensors` (when `run.save_model` is set).
+    pub model_dir: Option<PathBuf>,
+    /// An already loaded dataset (skips finding and loading it).
+    pub dataset: Option<Arc<Dataset>>,
+}
+
+/// A running job: its events, and a way to stop it.
+pub struct TrainHandle {
+    pub events: Receiver<Event>,
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Stops a job from any thread.
+#[derive(Clone)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl TrainHandle {
+    /// Asks the job to stop after the current batch; it then reports `Interrupted`.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.cancel.clone())
+    }
+
+    /// Waits for the worker thread to end.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a job on a new thread. The config must have been validated.
+pub fn spawn(config: Config, options: JobOptions) -> TrainHandle {
+    let (tx, rx) = mpsc::channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let thread = std::thread::Builder::new()
+        .name("adalab-train".into())
+        .spawn(move || run_job(config, options, &flag, &tx))
+        .expect("spawn training thread");
+    TrainHandle {
+        events: rx,
+        cancel,
+        thread: Some(thread),
+    }
+}
+
+/// Runs a whole job on the calling thread, sending events to `tx`.
+pub fn run_job(config: Config, options: JobOptions, cancel: &AtomicBool, tx: &Sender<Event>) {
+    let threads = match config.train.threads {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    };
+    let outcome = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("adalab-worker-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.install(|| job(&config, &options, threads, cancel, tx)),
+        Err(e) => Outcome::Failed {
+            reason: format!("cannot start {threads} worker threads: {e}"),
+        },
+    };
+    let _ = tx.send(Event::Finished { outcome });
+}
+
+fn job(
+    config: &Config,
+    options: &JobOptions,
+    threads: usize,
+    cancel: &AtomicBool,
+    tx: &Sender<Event>,
+) -> Outcome {
+    let seeds: Vec<u64> = (0..config.run.repeat as u64)
+        .map(|i| config.train.seed.wrapping_add(i))
+        .collect();
+    let _ = tx.send(Event::Started {
+        config: Box::new(config.clone()),
+        seeds: seeds.clone(),
+        device: config.train.device.to_string(),
+        threads,
+    });
+    if config.train.device == DeviceKind::Cuda && !cfg!(feature = "cuda") {
+        return Outcome::Failed {
+            reason: "train.device = cuda, but this adalab was built without the `cuda` feature \
+                     (rebuild with `cargo build --release --features cuda` on a machine with CUDA)"
+                .into(),
+        };
+    }
+    let dataset = match &options.dataset {
+        Some(d) => d.clone(),
+        None => {
+            let _ = tx.send(Event::Log(format!("loading {}", config.data.dataset)));
+            match data::load_for(&config.data) {
+                Ok(d) => Arc::new(d),
+                Err(e) => {
+                    return Outcome::Failed {
+                        reason: e.to_string(),
+                    }
+                }
+            }
+        }
+    };
+    for (index, &seed) in seeds.iter().enumerate() {
+        if cancel.load(Ordering::SeqCst) {
+            return Outcome::Interrupted;
+        }
+        let _ = tx.send(Event::SeedStarted { index, seed });
+        let split = match data::make_split(&dataset, &config.data, seed) {
+            Ok(s) => s,
+            Err(e) => {
+                let outcome = Outcome::Failed {
+                    reason: e.to_string(),
+                };
+                send_seed_end(tx, index, seed, outcome.clone(), None);
+                return outcome;
+            }
+        };
+        if index == 0 {
+            let _ = tx.send(Event::DataReady {
+                train: split.train_y.len(),
+                normal_train: split.normal_rows.len(),
+                test: split.test_anomalous.len(),
+                classes: split.class_names.len(),
+            });
+        }
+        let model_path = options.model_dir.as_ref().filter(|_| config.run.save_model).map(|d| {
+            if index == 0 {
+                d.join("model.safetensors")
+            } else {
+                d.join(format!("model-seed{seed}.safetensors"))
+            }
+        });
+        let started = Instant::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_seed(config, &split, seed, model_path, cancel, tx)
+        }));
+        let (outcome, evaluation) = match result {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                (
+                    Outcome::Failed {
+                        reason: format!("internal error: {msg}"),
+                    },
+                    None,
+                )
+            }
+        };
+        let _ = tx.send(Event::Log(format!(
+            "seed {seed} ended after {:.1}s",
+            started.elapsed().as_secs_f32()
+        )));
+        send_seed_end(tx, index, seed, outcome.clone(), evaluation);
+        if outcome != Outcome::Finished {
+            return outcome;
+        }
+    }
+    Outcome::Finished
+}
+
+fn send_seed_end(
+    tx: &Sender<Event>,
+    index: usize,
+    seed: u64,
+    outcome: Outcome,
+    evaluation: Option<Evaluation>,
+) {
+    let _ = tx.send(Event::SeedFinished {
+        index,
+        seed,
+        outcome,
+        evaluation: evaluation.map(Box::new),
+    });
+}
+
+fn run_seed(
+    config: &Config,
+    split: &ExperimentSplit,
+    seed: u64,
+    model_path: Option<PathBuf>,
+    cancel: &AtomicBool,
+    tx: &Sender<Event>,
+) -> (Outcome, Option<Evaluation>) {
+    match config.train.device {
+        DeviceKind::Cpu => train_on(Cpu::seed_from_u64(seed), config, split, seed, model_path, cancel, tx),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => match Cuda::try_seed_from_u64(seed) {
+            Ok(dev) => train_on(dev, config, split, seed, model_path, cancel, tx),
+            Err(e) => (
+                Outcome::Failed {
+                    reason: format!("cannot open the CUDA device: {e:?}"),
+                },
+                None,
+            ),
+        },
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => (
+            Outcome::Failed {
+                reason: "built without the `cuda` feature".into(),
+            },
+            None,
+        ),
+    }
+}
+
+/// Trains one seed on device `dev` and evaluates it; the heart of adalab.
+pub fn train_on<D: OpsDevice>(
+    dev: D,
+    config: &Config,
+    split: &ExperimentSplit,
+    seed: u64,
+    model_path: Option<PathBuf>,
+    cancel: &AtomicBool,
+    tx: &Sender<Event>,
+) -> (Outcome, Option<Evaluation>) {
+    let classes = split.class_names.len();
+    let mut init_rng = StdRng::seed_from_u64(seed);
+    let mut model = match Model::new(
+        &dev,
+        &config.model,
+        &config.head,
+        split.shape,
+        classes,
+        &mut init_rng,
+    ) {
+        Ok(m) => m,
+        Err(reason) => return (Outcome::Failed { reason }, None),
+    };
+    let t = &config.train;
+    let mut opt = Optimizer::new(OptimConfig {
+        kind: t.optimizer,
+        lr: t.lr,
+        weight_decay: t.weight_decay,
+        momentum: t.momentum,
+        betas: (0.9, 0.999),
+        eps: 1e-8,
+    });
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xADA1_AB);
+    let (c, h, w) = split.shape;
+    let pix = c * h * w;
+    let n = split.train_y.len();
+    let bs = t.batch_size.min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut last_eval: Option<Evaluation> = None;
+    let mut batch_x = Vec::with_capacity(bs * pix);
+
+    for epoch in 1..=t.epochs {
+        order.shuffle(&mut rng);
+        // Drop a last batch of one image: BatchNorm cannot normalise it.
+        let batches: Vec<&[usize]> = order.chunks(bs).filter(|b| b.len() >= 2).collect();
+        let n_batches = batches.len();
+        let started = Instant::now();
+        let mut window_start = Instant::now();
+        let mut window_images = 0usize;
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (bi, rows) in batches.iter().enumerate() {
+            if cancel.load(Ordering::SeqCst) {
+                return (Outcome::Interrupted, last_eval);
+            }
+            batch_x.clear();
+            for &r in rows.iter() {
+                let img = &split.train_x[r * pix..(r + 1) * pix];
+                augment_into(&mut batch_x, img, split.shape, &t.augment, &mut rng);
+            }
+            let labels: Vec<usize> = rows.iter().map(|&r| split.train_y[r]).collect();
+            let b = rows.len();
+            let x: T4<D> = dev.tensor_from_vec(batch_x.clone(), (b, c, h, w));
+            let oh = one_hot(&dev, &labels, classes);
+            let emb = model.backbone.forward(x.trace(Gradients::leaky()), true);
+            let (logits, cosines) = model.head.logits(emb, &oh);
+            let logit_vals = logits.retaped::<NoneTape>().as_vec();
+            let loss = Head::<D>::loss(logits, &oh);
+            let loss_val = loss.array();
+            if !loss_val.is_finite() {
+                return (
+                    Outcome::Failed {
+                        reason: format!(
+                            "loss became {loss_val} in epoch {epoch}, batch {} (try a lower train.lr)",
+                            bi + 1
+                        ),
+                    },
+                    last_eval,
+                );
+            }
+            let grads = loss.backward();
+            opt.update(&mut model, &grads);
+            drop(grads);
+
+            if model.head.kind == HeadKind::AdacosDynamic {
+                let cos = cosines.expect("cosine head").as_vec();
+                let s = model.head.adacos_next_scale(&cos, &labels);
+                if !s.is_finite() || s <= 0.0 {
+                    return (
+                        Outcome::Failed {
+                            reason: format!(
+                                "dynamic AdaCos scale s became {s} in epoch {epoch}, batch {}",
+                                bi + 1
+                            ),
+                        },
+                        last_eval,
+                    );
+                }
+                model.head.scale = s;
+            }
+            loss_sum += loss_val as f64 * b as f64;
+            seen += b;
+            correct += labels
+                .iter()
+                .enumerate()
+                .filter(|(i, &y)| argmax(&logit_vals[i * classes..(i + 1) * classes]) == y)
+                .count();
+            window_images += b;
+            if (bi + 1) % PROGRESS_EVERY == 0 || bi + 1 == n_batches {
+                let secs = window_start.elapsed().as_secs_f32().max(1e-6);
+                let _ = tx.send(Event::Progress {
+                    epoch,
+                    batch: bi + 1,
+                    batches: n_batches,
+                    images_per_sec: window_images as f32 / secs,
+                    loss: loss_val,
+                });
+                window_start = Instant::now();
+                window_images = 0;
+            }
+        }
+        let seconds = started.elapsed().as_secs_f32();
+        let mut metrics = EpochMetrics {
+            epoch,
+            loss: (loss_sum / seen.max(1) as f64) as f32,
+            accuracy: correct as f32 / seen.max(1) as f32,
+            scale: model.head.scale,
+            lr: t.lr,
+            seconds,
+            images_per_sec: seen as f32 / seconds.max(1e-6),
+            auc: BTreeMap::new(),
+        };
+        if epoch % config.score.eval_every == 0 || epoch == t.epochs {
+            match evaluate(&dev, &mut model, config, split, epoch) {
+                Ok(ev) => {
+                    metrics.auc = ev.auc.clone();
+                    let _ = tx.send(Event::Evaluated {
+                        epoch,
+                        auc: ev.auc.clone(),
+                    });
+                    last_eval = Some(ev);
+                }
+                Err(reason) => return (Outcome::Failed { reason }, last_eval),
+            }
+        }
+        let _ = tx.send(Event::Epoch(metrics));
+    }
+    if let Some(path) = model_path {
+        match model.save_safetensors(&path) {
+            Ok(()) => {
+                let _ = tx.send(Event::Log(format!("model saved to {}", path.display())));
+            }
+            Err(e) => {
+                let _ = tx.send(Event::Log(format!("warning: {e}")));
+            }
+        }
+    }
+    (Outcome::Finished, last_eval)
+}
+
+/// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major.
+pub fn embed<D: OpsDevice>(
+    dev: &D,
+    model: &mut Model<D>,
+    x: &[f32],
+    shape: (usize, usize, usize),
+    rows: impl Iterator<Item = usize>,
+) -> Vec<f32> {
+    let (c, h, w) = shape;
+    let pix = c * h * w;
+    let rows: Vec<usize> = rows.collect();
+    let mut out = Vec::with_capacity(rows.len() * model.backbone.dim);
+    let mut buf = Vec::with_capacity(EVAL_BATCH * pix);
+    for chunk in rows.chunks(EVAL_BATCH) {
+        buf.clear();
+        for &r in chunk {
+            buf.extend_from_slice(&x[r * pix..(r + 1) * pix]);
+        }
+        let t: T4<D> = dev.tensor_from_vec(buf.clone(), (chunk.len(), c, h, w));
+        out.extend(model.backbone.forward(t, false).as_vec());
+    }
+    out
+}
+
+fn evaluate<D: OpsDevice>(
+    dev: &D,
+    model: &mut Model<D>,
+    config: &Config,
+    split: &ExperimentSplit,
+    epoch: usize,
+) -> Result<Evaluation, String> {
+    let normal = embed(dev, model, &split.train_x, split.shape, split.normal_rows.iter().copied());
+    let n_test = split.test_anomalous.len();
+    let test = embed(dev, model, &split.test_x, split.shape, 0..n_test);
+    let class_dir = config
+        .score
+        .scorers
+        .contains(&ScorerKind::ClassCosine)
+        .then(|| model.head.class_direction(split.class_names.len() - 1));
+    score::evaluate(
+        &config.score,
+        epoch,
+        &normal,
+        &test,
+        model.backbone.dim,
+        &split.test_anomalous,
+        class_dir.as_deref(),
+    )
+    .map_err(|e| format!("evaluation after epoch {epoch}: {e}"))
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Appends `img` to `out`, randomly shifted (zero fill) and flipped as configured.
+fn augment_into(
+    out: &mut Vec<f32>,
+    img: &[f32],
+    (c, h, w): (usize, usize, usize),
+    aug: &crate::config::AugmentConfig,
+    rng: &mut StdRng,
+) {
+    if aug.shift == 0 && !aug.flip {
+        out.extend_from_slice(img);
+        return;
+    }
+    let s = aug.shift as i64;
+    let (dy, dx) = if s > 0 {
+        (rng.gen_range(-s..=s), rng.gen_range(-s..=s))
+    } else {
+        (0, 0)
+    };
+    let flip = aug.flip && rng.gen_bool(0.5);
+    let start = out.len();
+    out.resize(start + c * h * w, 0.0);
+    let dst = &mut out[start..];
+    for ch in 0..c {
+        for y in 0..h as i64 {
+            let sy = y - dy;
+            if sy < 0 || sy >= h as i64 {
+                continue;
+            }
+            for x in 0..w as i64 {
+                let mut sx = x - dx;
+                if flip {
+                    sx = w as i64 - 1 - sx;
+                }
+                if sx < 0 || sx >= w as i64 {
+                    continue;
+                }
+                dst[(ch * h + y as usize) * w + x as usize] =
+                    img[(ch * h + sy as usize) * w + sx as usize];
+            }
+        }
+    }
+}
