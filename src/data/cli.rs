@@ -159,11 +159,8 @@ fn check(kind: DatasetKind, explicit: Option<&Path>, asked: bool) -> anyhow::Res
     let dir = match locate(kind, explicit) {
         Ok(d) => d,
         // When checking everything, a dataset that is simply not there is not a failure.
-        Err(e) if !asked => {
-            println!(
-                "{kind}: not installed ({})",
-                e.to_string().lines().next().unwrap_or("")
-            );
+        Err(_) if !asked => {
+            println!("{kind}: not installed (`adalab data path` lists where it was looked for)");
             return Ok(());
         }
         Err(e) => return Err(e.into()),

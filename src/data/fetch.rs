@@ -82,7 +82,14 @@ pub fn fetch(
         message: "the synthetic dataset is generated, there is nothing to fetch".into(),
     })??;
     let dest = default_destination(kind, opts.dest.as_deref())?;
-    fetch_manifest(&manifest, &dest, opts, on_event)?;
+    let existed = dest.is_dir();
+    if let Err(e) = fetch_manifest(&manifest, &dest, opts, on_event) {
+        if !existed {
+            // Leave no empty dataset folder behind (fails, harmlessly, when files did land).
+            let _ = std::fs::remove_dir(&dest);
+        }
+        return Err(e);
+    }
     if !holds_dataset(kind, &dest) {
         return Err(DataError::format(
             &dest,
