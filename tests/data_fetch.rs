@@ -220,7 +220,7 @@ fn archive_is_extracted() {
     let batch = |n: usize| -> Vec<u8> {
         (0..n)
             .flat_map(|i| {
-                std::iter::once((i % 10) as u8).chain(std::iter::repeat(i as u8).take(REC - 1))
+                std::iter::once((i % 10) as u8).chain(std::iter::repeat_n(i as u8, REC - 1))
             })
             .collect()
     };

@@ -57,7 +57,7 @@ pub(crate) fn parse_batch(
     if bytes.is_empty() {
         return Err(DataError::format(path, "empty CIFAR-10 batch file"));
     }
-    if bytes.len() % RECORD != 0 {
+    if !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::format(
             path,
             format!(
@@ -155,7 +155,7 @@ pub(crate) mod tests {
         for i in 0..n {
             v.push(((first_label + i) % 10) as u8);
             for c in 0..3 {
-                v.extend(std::iter::repeat((i * 3 + c) as u8).take(1024));
+                v.extend(std::iter::repeat_n((i * 3 + c) as u8, 1024));
             }
         }
         v
