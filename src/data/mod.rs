@@ -40,3 +40,56 @@ pub struct ExperimentSplit {
     /// Per test image: its index in the dataset's test split.
     pub test_index: Vec<usize>,
 }
+
+mod cifar;
+mod classes;
+pub mod cli;
+mod error;
+mod fetch;
+mod idx;
+mod locate;
+mod manifest;
+mod split;
+mod synthetic;
+mod tar;
+
+pub use cifar::{load_cifar10, CIFAR10_CLASSES};
+pub use classes::{normalize_class_name, resolve_class};
+pub use error::DataError;
+pub use fetch::{default_destination, fetch, fetch_manifest, FetchEvent, FetchOptions};
+pub use idx::{load_fashion_mnist, FASHION_MNIST_CLASSES};
+pub use locate::{load, load_for, locate, search_paths};
+pub use manifest::{manifest_for, verify_files, ContentSpec, FileSpec, FileStatus, Manifest};
+pub use split::make_split;
+pub use synthetic::{
+    generate_synthetic, SYNTHETIC_CLASSES, SYNTHETIC_PER_CLASS_TEST, SYNTHETIC_PER_CLASS_TRAIN,
+};
+
+impl Images {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Images per class (index = class).
+    pub fn class_counts(&self, classes: usize) -> Vec<usize> {
+        let mut counts = vec![0; classes];
+        for &l in &self.labels {
+            if let Some(c) = counts.get_mut(l as usize) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl Dataset {
+    /// Bytes per image (C·H·W).
+    pub fn image_len(&self) -> usize {
+        self.shape.0 * self.shape.1 * self.shape.2
+    }
+}
