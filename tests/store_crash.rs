@@ -90,6 +90,18 @@ fn sigkill_while_writing_leaves_a_readable_store() {
                 );
                 let again = store.load_run(&r.record.id).unwrap();
                 assert_eq!(again.record.seeds.len(), 1);
+                // An edit afterwards works and sweeps temp files the killed writer left.
+                store.set_note(&r.record.id, "after the crash").unwrap();
+                let leftovers = std::fs::read_dir(&r.dir)
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+                    .count();
+                assert_eq!(leftovers, 0);
+                assert_eq!(
+                    store.load_run(&r.record.id).unwrap().record.note,
+                    "after the crash"
+                );
             }
             RunEntry::Unreadable { reason, path, .. } => {
                 panic!("round {round}: {} unreadable: {reason}", path.display())

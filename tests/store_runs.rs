@@ -137,7 +137,8 @@ fn scripted_run_is_saved_and_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path());
     let a = scripted_run(&s, &config(HeadKind::AdacosFixed), "baseline", 0.9);
-    std::thread::sleep(std::time::Duration::from_millis(5));
+    // Ids sort by their UTC second; the random suffix does not order runs within one second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let b = scripted_run(&s, &config(HeadKind::Arcface), "arc", 0.95);
 
     // Id shape: YYYYMMDDTHHMMSSZ-xxxx.

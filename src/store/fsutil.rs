@@ -131,3 +131,98 @@ pub fn pid_alive(pid: u32) -> bool {
         true
     }
 }
+
+/// Whether `pid` still belongs to a process started no later than `since` (Unix seconds):
+/// alive, and (on Linux) not a newer process that reused the pid.
+pub fn pid_alive_since(pid: u32, since: i64) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match process_start_time(pid) {
+        // A minute of slack for clock and boot-time rounding.
+        Some(start) => start <= since + 60,
+        None => true,
+    }
+}
+
+/// Start time of a process in Unix seconds, from `/proc` (Linux only).
+fn process_start_time(pid: u32) -> Option<i64> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the parenthesised command name start at field 3; starttime is field 22.
+        let after = &stat[stat.rfind(')')? + 1..];
+        let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+        let boot: i64 = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if hz <= 0 {
+            return None;
+        }
+        Some(boot + (ticks / hz as u64) as i64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Removes temp files of `name` left in `dir` by writers that were killed. Only call this while
+/// holding the lock that every writer of `name` holds, so no live temp file can be removed.
+pub fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_alive_and_started_in_the_past() {
+        let me = std::process::id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        assert!(pid_alive(me));
+        assert!(pid_alive_since(me, now));
+        assert!(!pid_alive(0));
+        #[cfg(target_os = "linux")]
+        {
+            // Started long after 1970: a run created then cannot belong to this process.
+            assert!(!pid_alive_since(me, 0));
+            let start = process_start_time(me).unwrap();
+            assert!(
+                start <= now + 1 && start > now - 86_400 * 365,
+                "{start} vs {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        std::fs::write(dir.path().join(".f.txt.tmp-1-1"), "stale").unwrap();
+        remove_stale_temps(dir.path(), "f.txt");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

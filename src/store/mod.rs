@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 
 pub use error::StoreError;
-pub use fsutil::{hostname, pid_alive, write_atomic};
+pub use fsutil::{hostname, pid_alive, pid_alive_since, write_atomic};
 pub use profiles::{
     list_profiles, resolve_profile, save_profile, ProfileDirs, ProfileEntry, ProfileSource,
 };
@@ -401,6 +401,7 @@ impl Store {
         let _lock = fsutil::LockGuard::acquire(&dir.join(LOCK_FILE))?;
         let path = dir.join(RUN_FILE);
         let mut record = RunRecord::load(&path)?;
+        fsutil::remove_stale_temps(&dir, RUN_FILE);
         f(&mut record);
         record.save(&path)
     }

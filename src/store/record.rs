@@ -150,7 +150,7 @@ impl RunRecord {
             }
         }
         toml::from_str(text).map_err(|e: toml::de::Error| {
-            format!("{}", e.message().trim()) + &line_suffix(text, e.span().map(|s| s.start))
+            e.message().trim().to_string() + &line_suffix(text, e.span().map(|s| s.start))
         })
     }
 
@@ -173,13 +173,14 @@ impl RunRecord {
     }
 
     /// The status to show: a `running` run whose process is gone counts as interrupted.
-    /// Same host: the pid no longer exists. Other host: no heartbeat for [`STALE_AFTER_SECS`].
+    /// Same host: the pid no longer exists (or now belongs to a process started after the
+    /// run). Other host: no heartbeat for [`STALE_AFTER_SECS`].
     pub fn effective_status(&self, this_host: &str, now: Timestamp) -> RunStatus {
         if self.status != RunStatus::Running {
             return self.status;
         }
         let alive = if !self.host.is_empty() && self.host == this_host {
-            fsutil::pid_alive(self.pid)
+            fsutil::pid_alive_since(self.pid, self.created.0)
         } else {
             self.heartbeat.seconds_until(now) <= STALE_AFTER_SECS
         };
