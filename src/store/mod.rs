@@ -1,1 +1,486 @@
 //! The run store: runs and user profiles on disk, written atomically.
+//!
+//! Layout under the root (`--home` > `ADALAB_HOME` > the platform data dir):
+//! `runs/<id>/run.toml` (the [`RunRecord`]), `runs/<id>/scores.csv` (per-image scores of the
+//! first seed's final evaluation, plus `scores-seed<N>.csv` per seed when repeated),
+//! `runs/<id>/model.safetensors` (when saved) and `runs/<id>/.lock` (advisory lock taken by
+//! every read-modify-write of `run.toml`). Every file is replaced atomically (temp file, fsync,
+//! rename, fsync folder), so a crash leaves the previous complete version.
+
+pub mod cli;
+mod error;
+mod fsutil;
+pub mod profiles;
+mod record;
+pub mod scores;
+pub mod time;
+mod writer;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use rand::Rng;
+
+pub use error::StoreError;
+pub use fsutil::{hostname, pid_alive, pid_alive_since, write_atomic};
+pub use profiles::{
+    list_profiles, resolve_profile, save_profile, ProfileDirs, ProfileEntry, ProfileSource,
+};
+pub use record::{
+    DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION, STALE_AFTER_SECS,
+};
+pub use scores::Scores;
+pub use time::Timestamp;
+pub use writer::RunWriter;
+
+use crate::config::Config;
+
+pub const RUN_FILE: &str = "run.toml";
+pub const SCORES_FILE: &str = "scores.csv";
+pub const MODEL_FILE: &str = "model.safetensors";
+const LOCK_FILE: &str = ".lock";
+
+/// A run that loaded, with the status to show.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedRun {
+    pub record: RunRecord,
+    /// `record.status`, except that a `running` run whose process is gone is `Interrupted`.
+    pub status: RunStatus,
+    pub dir: PathBuf,
+}
+
+/// One folder under `runs/`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunEntry {
+    Ok(Box<LoadedRun>),
+    /// `run.toml` is missing, does not parse or has an unknown schema version.
+    Unreadable {
+        id: String,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl RunEntry {
+    pub fn id(&self) -> &str {
+        match self {
+            RunEntry::Ok(r) => &r.record.id,
+            RunEntry::Unreadable { id, .. } => id,
+        }
+    }
+}
+
+/// Checks a run id, profile name or similar: 1–100 of `A-Z a-z 0-9 . _ -`, not starting with
+/// `.` or `-`, no `..`.
+pub fn validate_name(what: &'static str, name: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::InvalidName {
+            what,
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 100 {
+        return bad("it is longer than 100 characters");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("it contains a path separator");
+    }
+    if name.contains("..") {
+        return bad("it contains `..`");
+    }
+    if name.starts_with('.') || name.starts_with('-') {
+        return bad("it starts with `.` or `-`");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return bad("only letters, digits, `.`, `_` and `-` are allowed");
+    }
+    Ok(())
+}
+
+/// Checks a tag: 1–40 characters, letters, digits and `.`, `_`, `-`, `+`, `:`, `=`.
+pub fn validate_tag(tag: &str) -> Result<(), StoreError> {
+    let ok = !tag.is_empty()
+        && tag.len() <= 40
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | ':' | '='));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName {
+            what: "tag",
+            name: tag.to_string(),
+            reason: "use 1–40 letters, digits or . _ - + : =",
+        })
+    }
+}
+
+/// A new run id: `YYYYMMDDTHHMMSSZ-xxxx` (UTC time and 4 random lowercase alphanumerics).
+pub fn new_run_id(now: Timestamp) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    let suffix: String = (0..4)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect();
+    format!("{}-{suffix}", now.compact())
+}
+
+/// The run store at one root folder.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+    config_dir: PathBuf,
+    host: String,
+}
+
+impl Store {
+    /// Root: `home` > `ADALAB_HOME` > the platform data dir. User profiles live in
+    /// `<config>/profiles` with `<config>`: `ADALAB_CONFIG` > the root when it was chosen
+    /// explicitly (`home` or `ADALAB_HOME`) > the platform config dir.
+    pub fn open(home: Option<&Path>) -> Result<Store, StoreError> {
+        let env_home = std::env::var_os("ADALAB_HOME").filter(|v| !v.is_empty());
+        let dirs = directories::ProjectDirs::from("", "", "adalab");
+        let explicit = home
+            .map(Path::to_path_buf)
+            .or_else(|| env_home.map(PathBuf::from));
+        let root = match (&explicit, &dirs) {
+            (Some(r), _) => r.clone(),
+            (None, Some(d)) => d.data_dir().to_path_buf(),
+            (None, None) => return Err(StoreError::NoHome),
+        };
+        let config_dir = match std::env::var_os("ADALAB_CONFIG").filter(|v| !v.is_empty()) {
+            Some(c) => PathBuf::from(c),
+            None => match (&explicit, &dirs) {
+                (Some(r), _) => r.clone(),
+                (None, Some(d)) => d.config_dir().to_path_buf(),
+                (None, None) => return Err(StoreError::NoHome),
+            },
+        };
+        Ok(Store::with_dirs(root, config_dir))
+    }
+
+    /// A store with explicit data root and config folder (no environment lookups).
+    pub fn with_dirs(root: impl Into<PathBuf>, config_dir: impl Into<PathBuf>) -> Store {
+        Store {
+            root: root.into(),
+            config_dir: config_dir.into(),
+            host: fsutil::hostname(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+    /// Where profiles are looked up: `./profiles`, `<config>/profiles`, the shipped ones.
+    pub fn profile_dirs(&self) -> ProfileDirs {
+        ProfileDirs::new(self.config_dir.join("profiles"))
+    }
+
+    /// The folder of a run (the id is validated).
+    pub fn run_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
+        validate_name("run id", id)?;
+        Ok(self.runs_dir().join(id))
+    }
+    pub fn model_path(&self, id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.run_dir(id)?.join(MODEL_FILE))
+    }
+    /// `scores.csv` for `None` (first seed), `scores-seed<N>.csv` for a seed.
+    pub fn scores_path(&self, id: &str, seed: Option<u64>) -> Result<PathBuf, StoreError> {
+        Ok(self.run_dir(id)?.join(scores_file_name(seed)))
+    }
+
+    /// Creates `runs/<new id>/` and writes the initial `running` record.
+    pub fn create_run(&self, config: &Config, profile: &str) -> Result<RunWriter, StoreError> {
+        RunWriter::create(self, config, profile)
+    }
+
+    /// Every run, newest first. Unreadable ones are listed with the reason, never changed.
+    pub fn list_runs(&self) -> Result<Vec<RunEntry>, StoreError> {
+        let now = Timestamp::now();
+        let mut out: Vec<RunEntry> = self
+            .run_ids()?
+            .into_iter()
+            .map(|id| {
+                let dir = self.runs_dir().join(&id);
+                if let Err(e) = validate_name("run id", &id) {
+                    return RunEntry::Unreadable {
+                        id,
+                        path: dir,
+                        reason: e.to_string(),
+                    };
+                }
+                self.load_dir(&id, &dir, now)
+            })
+            .collect();
+        out.sort_by(|a, b| b.id().cmp(a.id()));
+        Ok(out)
+    }
+
+    /// Names of the folders under `runs/` (hidden ones skipped), unsorted.
+    fn run_ids(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.runs_dir();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(dir, "list", e)),
+        };
+        let mut ids = Vec::new();
+        for ent in rd {
+            let ent = ent.map_err(|e| StoreError::io(&dir, "list", e))?;
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn load_dir(&self, id: &str, dir: &Path, now: Timestamp) -> RunEntry {
+        let path = dir.join(RUN_FILE);
+        match RunRecord::load(&path) {
+            Ok(record) => {
+                let status = record.effective_status(&self.host, now);
+                RunEntry::Ok(Box::new(LoadedRun {
+                    record,
+                    status,
+                    dir: dir.to_path_buf(),
+                }))
+            }
+            Err(e) => {
+                let reason = match e {
+                    StoreError::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        "no run.toml".to_string()
+                    }
+                    StoreError::Io { op, source, .. } => format!("cannot {op}: {source}"),
+                    StoreError::Invalid { message, .. } => message,
+                    other => other.to_string(),
+                };
+                RunEntry::Unreadable {
+                    id: id.to_string(),
+                    path,
+                    reason,
+                }
+            }
+        }
+    }
+
+    /// Finds a run by exact id or unique prefix; unknown ids suggest close matches.
+    pub fn resolve_id(&self, id: &str) -> Result<String, StoreError> {
+        validate_name("run id", id)?;
+        let ids = self.run_ids()?;
+        if ids.iter().any(|i| i == id) {
+            return Ok(id.to_string());
+        }
+        let mut prefixed: Vec<String> = ids.iter().filter(|i| i.starts_with(id)).cloned().collect();
+        prefixed.sort();
+        match prefixed.len() {
+            1 => return Ok(prefixed.remove(0)),
+            0 => {}
+            _ => {
+                return Err(StoreError::AmbiguousRun {
+                    id: id.to_string(),
+                    matches: prefixed,
+                })
+            }
+        }
+        let mut scored: Vec<(usize, String)> = ids
+            .into_iter()
+            .filter_map(|i| {
+                let d = edit_distance(id, &i);
+                let contains = i.contains(id) && id.len() >= 3;
+                (d <= 3 || contains).then_some((if contains { 0 } else { d }, i))
+            })
+            .collect();
+        scored.sort();
+        Err(StoreError::UnknownRun {
+            id: id.to_string(),
+            runs_dir: self.runs_dir(),
+            suggestions: scored.into_iter().take(5).map(|(_, i)| i).collect(),
+        })
+    }
+
+    /// Loads one run (exact id or unique prefix).
+    pub fn load_run(&self, id: &str) -> Result<LoadedRun, StoreError> {
+        let id = self.resolve_id(id)?;
+        let dir = self.runs_dir().join(&id);
+        let record = RunRecord::load(&dir.join(RUN_FILE))?;
+        let status = record.effective_status(&self.host, Timestamp::now());
+        Ok(LoadedRun {
+            record,
+            status,
+            dir,
+        })
+    }
+
+    /// Per-image scores of the first seed's final evaluation (`scores.csv`).
+    pub fn read_scores(&self, id: &str) -> Result<Scores, StoreError> {
+        let id = self.resolve_id(id)?;
+        scores::read(&self.scores_path(&id, None)?)
+    }
+
+    /// Per-image scores of one seed of a repeated run (`scores-seed<N>.csv`), falling back to
+    /// `scores.csv` when that seed is the first one and has no own file.
+    pub fn read_seed_scores(&self, id: &str, seed: u64) -> Result<Scores, StoreError> {
+        let run = self.load_run(id)?;
+        let file = run
+            .record
+            .seeds
+            .iter()
+            .find(|s| s.seed == seed)
+            .and_then(|s| s.scores_file.clone())
+            .unwrap_or_else(|| scores_file_name(Some(seed)));
+        scores::read(&run.dir.join(file))
+    }
+
+    /// Replaces a run's tags (validated, deduplicated, order kept).
+    pub fn set_tags(&self, id: &str, tags: &[String]) -> Result<(), StoreError> {
+        for t in tags {
+            validate_tag(t)?;
+        }
+        let mut clean: Vec<String> = Vec::new();
+        for t in tags {
+            if !clean.contains(t) {
+                clean.push(t.clone());
+            }
+        }
+        self.update(id, |r| r.tags = clean)
+    }
+
+    /// Adds and removes tags in one locked read-modify-write; returns the new tags.
+    pub fn edit_tags(
+        &self,
+        id: &str,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        for t in add {
+            validate_tag(t)?;
+        }
+        let mut result = Vec::new();
+        self.update(id, |r| {
+            r.tags.retain(|t| !remove.contains(t));
+            for t in add {
+                if !r.tags.contains(t) {
+                    r.tags.push(t.clone());
+                }
+            }
+            result = r.tags.clone();
+        })?;
+        Ok(result)
+    }
+
+    /// Sets the free-text note (empty clears it).
+    pub fn set_note(&self, id: &str, note: &str) -> Result<(), StoreError> {
+        let note = note.to_string();
+        self.update(id, |r| r.note = note)
+    }
+
+    /// Locked read-modify-write of `run.toml`. Refuses unreadable records (never overwrites).
+    fn update(&self, id: &str, f: impl FnOnce(&mut RunRecord)) -> Result<(), StoreError> {
+        let id = self.resolve_id(id)?;
+        let dir = self.runs_dir().join(&id);
+        let _lock = fsutil::LockGuard::acquire(&dir.join(LOCK_FILE))?;
+        let path = dir.join(RUN_FILE);
+        let mut record = RunRecord::load(&path)?;
+        fsutil::remove_stale_temps(&dir, RUN_FILE);
+        f(&mut record);
+        record.save(&path)
+    }
+
+    /// Deletes a run folder. A run that is still running (live process) is refused.
+    pub fn delete_run(&self, id: &str) -> Result<(), StoreError> {
+        let id = self.resolve_id(id)?;
+        let dir = self.runs_dir().join(&id);
+        let lock = fsutil::LockGuard::acquire(&dir.join(LOCK_FILE))?;
+        if let Ok(rec) = RunRecord::load(&dir.join(RUN_FILE)) {
+            if rec.effective_status(&self.host, Timestamp::now()) == RunStatus::Running {
+                return Err(StoreError::StillRunning {
+                    id,
+                    pid: rec.pid,
+                    host: rec.host,
+                });
+            }
+        }
+        // Move it out of sight first so no reader sees a half-deleted run.
+        let mut rng = rand::thread_rng();
+        let trash = self
+            .runs_dir()
+            .join(format!(".deleted-{id}-{:08x}", rng.gen::<u32>()));
+        std::fs::rename(&dir, &trash).map_err(|e| StoreError::io(&dir, "move away", e))?;
+        drop(lock);
+        fsutil::sync_dir(&self.runs_dir())?;
+        std::fs::remove_dir_all(&trash).map_err(|e| StoreError::io(&trash, "delete", e))
+    }
+
+    /// A cheap fingerprint of the store's state: changes whenever a run is added, removed or
+    /// its `run.toml` rewritten. Poll it and reload when it differs from the last value.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        let mut ids = self.run_ids().unwrap_or_default();
+        ids.sort();
+        for id in ids {
+            id.hash(&mut h);
+            if let Ok(m) = std::fs::metadata(self.runs_dir().join(&id).join(RUN_FILE)) {
+                m.len().hash(&mut h);
+                if let Ok(t) = m.modified() {
+                    t.hash(&mut h);
+                }
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    m.ino().hash(&mut h);
+                }
+            }
+        }
+        h.finish()
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+pub(crate) fn scores_file_name(seed: Option<u64>) -> String {
+    match seed {
+        None => SCORES_FILE.to_string(),
+        Some(s) => format!("scores-seed{s}.csv"),
+    }
+}
+
+pub(crate) fn lock_path(dir: &Path) -> PathBuf {
+    dir.join(LOCK_FILE)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

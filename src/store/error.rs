@@ -1,0 +1,72 @@
+//! Store errors: every one names the file or run and what is wrong.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: cannot {op}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file exists but its content is not what the store expects.
+    #[error("{}: {message}", .path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("invalid {what} `{name}`: {reason}")]
+    InvalidName {
+        what: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+    #[error("no run `{id}` in {}{}", .runs_dir.display(), suggest(.suggestions))]
+    UnknownRun {
+        id: String,
+        runs_dir: PathBuf,
+        suggestions: Vec<String>,
+    },
+    #[error("run id prefix `{id}` matches several runs: {}", .matches.join(", "))]
+    AmbiguousRun { id: String, matches: Vec<String> },
+    #[error("run `{id}` is still running (pid {pid} on {host}); stop it first")]
+    StillRunning { id: String, pid: u32, host: String },
+    #[error("run `{id}` was deleted while it was being written ({})", .dir.display())]
+    RunDeleted { id: String, dir: PathBuf },
+    #[error("no profile `{name}`; looked in {}", .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    UnknownProfile {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
+    #[error("{}: profile `{name}` already exists (use --force to replace it)", .path.display())]
+    ProfileExists { name: String, path: PathBuf },
+    #[error("cannot find a home directory for adalab's data; set ADALAB_HOME or pass --home")]
+    NoHome,
+}
+
+fn suggest(s: &[String]) -> String {
+    if s.is_empty() {
+        "; see `adalab runs list`".to_string()
+    } else {
+        format!("; did you mean {}?", s.join(", "))
+    }
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            op,
+            source,
+        }
+    }
+    pub(crate) fn invalid(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

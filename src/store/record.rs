@@ -1,0 +1,257 @@
+//! `run.toml`: what one run records about itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::StoreError;
+use super::fsutil;
+use super::time::Timestamp;
+use crate::config::{Config, ScorerKind};
+use crate::score::Summary;
+use crate::train::EpochMetrics;
+
+/// The `schema_version` this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A `running` run on another host whose heartbeat is older than this is shown as interrupted.
+pub const STALE_AFTER_SECS: i64 = 10 * 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Failed,
+    Interrupted,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [
+        RunStatus::Running,
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Interrupted,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Sizes reported by `Event::DataReady`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataCounts {
+    pub train: usize,
+    pub normal_train: usize,
+    pub test: usize,
+    pub classes: usize,
+}
+
+/// The final evaluation of one seed (ROC curves are recomputed from the scores CSV).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    pub epoch: usize,
+    pub auc: BTreeMap<ScorerKind, f64>,
+    pub average_precision: BTreeMap<ScorerKind, f64>,
+}
+
+/// One seed of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeedRecord {
+    /// Position among the run's seeds (0-based).
+    pub index: usize,
+    pub seed: u64,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// File name of this seed's per-image scores, relative to the run folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<SeedResult>,
+    #[serde(default)]
+    pub epochs: Vec<EpochMetrics>,
+}
+
+/// Everything `run.toml` holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub id: String,
+    pub profile: String,
+    pub status: RunStatus,
+    /// Why the run failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<Timestamp>,
+    pub host: String,
+    pub pid: u32,
+    pub heartbeat: Timestamp,
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub threads: usize,
+    pub adalab_version: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub note: String,
+    /// The seeds the job announced, in order.
+    #[serde(default)]
+    pub planned_seeds: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataCounts>,
+    /// The full resolved configuration.
+    pub config: Config,
+    #[serde(default)]
+    pub seeds: Vec<SeedRecord>,
+    /// Final AUC per scorer over the finished seeds.
+    #[serde(default)]
+    pub summary: BTreeMap<ScorerKind, Summary>,
+}
+
+impl RunRecord {
+    /// Parses `run.toml` text; errors say what is wrong (the caller adds the path).
+    pub fn from_toml_str(text: &str) -> Result<RunRecord, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            format!("not valid TOML: {}", e.message().trim())
+                + &line_suffix(text, e.span().map(|s| s.start))
+        })?;
+        match table.get("schema_version") {
+            None => return Err("missing `schema_version`".into()),
+            Some(toml::Value::Integer(v)) if *v == i64::from(SCHEMA_VERSION) => {}
+            Some(toml::Value::Integer(v)) => {
+                return Err(format!(
+                    "unknown schema_version {v} (this adalab {} reads {SCHEMA_VERSION})",
+                    env!("CARGO_PKG_VERSION")
+                ))
+            }
+            Some(other) => {
+                return Err(format!(
+                    "schema_version must be an integer, found {}",
+                    other.type_str()
+                ))
+            }
+        }
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            e.message().trim().to_string() + &line_suffix(text, e.span().map(|s| s.start))
+        })
+    }
+
+    pub fn to_toml_string(&self) -> Result<String, String> {
+        toml::to_string_pretty(self).map_err(|e| format!("cannot serialise run record: {e}"))
+    }
+
+    /// Reads and parses a `run.toml`; the error names the file.
+    pub fn load(path: &Path) -> Result<RunRecord, StoreError> {
+        let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, "read", e))?;
+        RunRecord::from_toml_str(&text).map_err(|m| StoreError::invalid(path, m))
+    }
+
+    /// Writes atomically.
+    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
+        let text = self
+            .to_toml_string()
+            .map_err(|m| StoreError::invalid(path, m))?;
+        fsutil::write_atomic(path, text.as_bytes())
+    }
+
+    /// The status to show: a `running` run whose process is gone counts as interrupted.
+    /// Same host: the pid no longer exists (or now belongs to a process started after the
+    /// run). Other host: no heartbeat for [`STALE_AFTER_SECS`].
+    pub fn effective_status(&self, this_host: &str, now: Timestamp) -> RunStatus {
+        if self.status != RunStatus::Running {
+            return self.status;
+        }
+        let alive = if !self.host.is_empty() && self.host == this_host {
+            fsutil::pid_alive_since(self.pid, self.created.0)
+        } else {
+            self.heartbeat.seconds_until(now) <= STALE_AFTER_SECS
+        };
+        if alive {
+            RunStatus::Running
+        } else {
+            RunStatus::Interrupted
+        }
+    }
+
+    /// The primary scorer's final AUC: the median over seeds when repeated.
+    pub fn primary_auc(&self) -> Option<f64> {
+        self.final_auc(self.config.primary_scorer())
+    }
+
+    /// A scorer's final AUC: the median over finished seeds (the value itself for one seed).
+    pub fn final_auc(&self, scorer: ScorerKind) -> Option<f64> {
+        if let Some(s) = self.summary.get(&scorer) {
+            return Some(s.median);
+        }
+        let v: Vec<f64> = self.seed_values(scorer, |r| &r.auc);
+        Summary::of(&v).map(|s| s.median)
+    }
+
+    /// A scorer's final average precision (median over seeds).
+    pub fn final_ap(&self, scorer: ScorerKind) -> Option<f64> {
+        let v: Vec<f64> = self.seed_values(scorer, |r| &r.average_precision);
+        Summary::of(&v).map(|s| s.median)
+    }
+
+    fn seed_values(
+        &self,
+        scorer: ScorerKind,
+        pick: impl Fn(&SeedResult) -> &BTreeMap<ScorerKind, f64>,
+    ) -> Vec<f64> {
+        self.seeds
+            .iter()
+            .filter_map(|s| s.result.as_ref())
+            .filter_map(|r| pick(r).get(&scorer).copied())
+            .collect()
+    }
+
+    /// Recomputes `summary` from the seeds' final AUCs.
+    pub fn recompute_summary(&mut self) {
+        let mut summary = BTreeMap::new();
+        for k in ScorerKind::ALL {
+            if let Some(s) = Summary::of(&self.seed_values(k, |r| &r.auc)) {
+                summary.insert(k, s);
+            }
+        }
+        self.summary = summary;
+    }
+
+    /// Epochs finished by the furthest seed.
+    pub fn epochs_done(&self) -> usize {
+        self.seeds.iter().map(|s| s.epochs.len()).max().unwrap_or(0)
+    }
+
+    /// Seconds from creation to the end (or to the last update while running).
+    pub fn duration_secs(&self) -> i64 {
+        let end = self.finished.unwrap_or(self.updated);
+        self.created.seconds_until(end)
+    }
+}
+
+fn line_suffix(text: &str, pos: Option<usize>) -> String {
+    match pos {
+        Some(p) => format!(
+            " (line {})",
+            text[..p.min(text.len())].matches('\n').count() + 1
+        ),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,355 @@
+//! Records a training job's events into its run folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::error::StoreError;
+use super::fsutil::LockGuard;
+use super::record::{DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION};
+use super::time::Timestamp;
+use super::{lock_path, new_run_id, scores, scores_file_name, validate_name, Store, RUN_FILE};
+use crate::config::{Config, ScorerKind};
+use crate::train::{Event, Outcome};
+
+/// `Progress` events refresh the heartbeat at most this often.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
+
+/// Writes one run: created `running`, rewritten after every epoch, seed end and at the end.
+///
+/// Tags and notes belong to the user: each write takes them from the file on disk under the
+/// run's lock, so edits made meanwhile by `adalab runs tag/note` are kept. A writer dropped
+/// while its run is still `running` marks it interrupted.
+pub struct RunWriter {
+    record: RunRecord,
+    dir: PathBuf,
+    last_write: Instant,
+    /// AUCs from `Evaluated` events whose `Epoch` event has not arrived yet.
+    pending_auc: BTreeMap<usize, BTreeMap<ScorerKind, f64>>,
+    current_seed: Option<usize>,
+}
+
+impl RunWriter {
+    pub(crate) fn create(
+        store: &Store,
+        config: &Config,
+        profile: &str,
+    ) -> Result<RunWriter, StoreError> {
+        validate_name("profile name", profile)?;
+        let runs = store.runs_dir();
+        std::fs::create_dir_all(&runs).map_err(|e| StoreError::io(&runs, "create folder", e))?;
+        let now = Timestamp::now();
+        let (id, dir) = loop {
+            let id = new_run_id(now);
+            let dir = runs.join(&id);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break (id, dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(StoreError::io(dir, "create folder", e)),
+            }
+        };
+        let record = RunRecord {
+            schema_version: SCHEMA_VERSION,
+            id,
+            profile: profile.to_string(),
+            status: RunStatus::Running,
+            reason: None,
+            created: now,
+            updated: now,
+            finished: None,
+            host: store.host().to_string(),
+            pid: std::process::id(),
+            heartbeat: now,
+            device: config.train.device.to_string(),
+            threads: config.train.threads,
+            adalab_version: env!("CARGO_PKG_VERSION").to_string(),
+            tags: Vec::new(),
+            note: String::new(),
+            planned_seeds: Vec::new(),
+            data: None,
+            config: config.clone(),
+            seeds: Vec::new(),
+            summary: BTreeMap::new(),
+        };
+        // The first version is written without reading back (there is nothing to merge).
+        let _lock = LockGuard::acquire(&lock_path(&dir))?;
+        record.save(&dir.join(RUN_FILE))?;
+        drop(_lock);
+        super::fsutil::sync_dir(&runs)?;
+        Ok(RunWriter {
+            record,
+            dir,
+            last_write: Instant::now(),
+            pending_auc: BTreeMap::new(),
+            current_seed: None,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// Where the trainer saves the model when `run.save_model` is set.
+    pub fn model_path(&self) -> PathBuf {
+        self.dir.join(super::MODEL_FILE)
+    }
+    /// The record as last written (tags/note as of the last write).
+    pub fn record(&self) -> &RunRecord {
+        &self.record
+    }
+
+    /// Updates the record from one event; writes `run.toml` when something worth keeping
+    /// happened (start, data, seed start, epoch, seed end, end) and scores CSVs at seed end.
+    pub fn handle(&mut self, ev: &Event) -> Result<(), StoreError> {
+        match ev {
+            Event::Started {
+                config,
+                seeds,
+                device,
+                threads,
+            } => {
+                self.record.config = (**config).clone();
+                self.record.planned_seeds = seeds.clone();
+                self.record.device = device.clone();
+                self.record.threads = *threads;
+                self.write()
+            }
+            Event::DataReady {
+                train,
+                normal_train,
+                test,
+                classes,
+            } => {
+                self.record.data = Some(DataCounts {
+                    train: *train,
+                    normal_train: *normal_train,
+                    test: *test,
+                    classes: *classes,
+                });
+                self.write()
+            }
+            Event::SeedStarted { index, seed } => {
+                let s = self.seed_mut(*index, *seed);
+                s.status = RunStatus::Running;
+                self.current_seed = Some(*index);
+                self.pending_auc.clear();
+                self.write()
+            }
+            Event::Progress { .. } => {
+                if self.last_write.elapsed() >= HEARTBEAT_EVERY {
+                    self.write()
+                } else {
+                    Ok(())
+                }
+            }
+            Event::Epoch(m) => {
+                let mut m = m.clone();
+                if let Some(pending) = self.pending_auc.remove(&m.epoch) {
+                    for (k, v) in pending {
+                        m.auc.entry(k).or_insert(v);
+                    }
+                }
+                let index = self.current_index();
+                let seed = self.seed_for_index(index);
+                let s = self.seed_mut(index, seed);
+                match s.epochs.iter_mut().find(|e| e.epoch == m.epoch) {
+                    Some(e) => *e = m,
+                    None => s.epochs.push(m),
+                }
+                self.write()
+            }
+            Event::Evaluated { epoch, auc } => {
+                let index = self.current_index();
+                let seed = self.seed_for_index(index);
+                let s = self.seed_mut(index, seed);
+                match s.epochs.iter_mut().find(|e| e.epoch == *epoch) {
+                    Some(e) => {
+                        for (k, v) in auc {
+                            e.auc.insert(*k, *v);
+                        }
+                        self.write()
+                    }
+                    None => {
+                        self.pending_auc
+                            .entry(*epoch)
+                            .or_default()
+                            .extend(auc.iter().map(|(k, v)| (*k, *v)));
+                        Ok(())
+                    }
+                }
+            }
+            Event::Log(_) => Ok(()),
+            Event::SeedFinished {
+                index,
+                seed,
+                outcome,
+                evaluation,
+            } => {
+                let repeated =
+                    self.record.config.run.repeat > 1 || self.record.planned_seeds.len() > 1;
+                let first = self.record.seeds.iter().all(|s| s.index >= *index);
+                let mut csv_err = None;
+                let mut scores_file = None;
+                if let Some(ev) = evaluation {
+                    let mut names = Vec::new();
+                    if first {
+                        names.push(scores_file_name(None));
+                    }
+                    if repeated {
+                        names.push(scores_file_name(Some(*seed)));
+                    }
+                    for name in &names {
+                        if let Err(e) = scores::write(&self.dir.join(name), ev) {
+                            csv_err.get_or_insert(e);
+                        }
+                    }
+                    if csv_err.is_none() {
+                        scores_file = names.last().cloned();
+                    }
+                }
+                let s = self.seed_mut(*index, *seed);
+                let (status, reason) = status_of(outcome);
+                s.status = status;
+                s.reason = reason;
+                if let Some(ev) = evaluation {
+                    s.result = Some(SeedResult {
+                        epoch: ev.epoch,
+                        auc: ev.auc.clone(),
+                        average_precision: ev.average_precision.clone(),
+                    });
+                    s.scores_file = scores_file;
+                }
+                self.current_seed = None;
+                self.record.recompute_summary();
+                let written = self.write();
+                match csv_err {
+                    Some(e) => Err(e),
+                    None => written,
+                }
+            }
+            Event::Finished { outcome } => {
+                let (status, reason) = status_of(outcome);
+                self.finish(status, reason)
+            }
+        }
+    }
+
+    /// Rewrites `run.toml` with a fresh heartbeat.
+    pub fn heartbeat(&mut self) -> Result<(), StoreError> {
+        self.write()
+    }
+
+    /// Marks the run (and any seed still running) interrupted, e.g. on Ctrl-C or SIGTERM.
+    pub fn mark_interrupted(&mut self) -> Result<(), StoreError> {
+        self.finish(RunStatus::Interrupted, None)
+    }
+
+    fn finish(&mut self, status: RunStatus, reason: Option<String>) -> Result<(), StoreError> {
+        for s in &mut self.record.seeds {
+            if s.status == RunStatus::Running {
+                s.status = if status == RunStatus::Finished {
+                    RunStatus::Interrupted
+                } else {
+                    status
+                };
+            }
+        }
+        self.record.status = status;
+        self.record.reason = reason;
+        self.record.finished = Some(Timestamp::now());
+        self.record.recompute_summary();
+        self.write()
+    }
+
+    fn current_index(&self) -> usize {
+        self.current_seed
+            .or_else(|| self.record.seeds.last().map(|s| s.index))
+            .unwrap_or(0)
+    }
+
+    fn seed_for_index(&self, index: usize) -> u64 {
+        self.record
+            .seeds
+            .iter()
+            .find(|s| s.index == index)
+            .map(|s| s.seed)
+            .or_else(|| self.record.planned_seeds.get(index).copied())
+            .unwrap_or(self.record.config.train.seed + index as u64)
+    }
+
+    fn seed_mut(&mut self, index: usize, seed: u64) -> &mut SeedRecord {
+        let pos = match self.record.seeds.iter().position(|s| s.index == index) {
+            Some(p) => p,
+            None => {
+                self.record.seeds.push(SeedRecord {
+                    index,
+                    seed,
+                    status: RunStatus::Running,
+                    reason: None,
+                    scores_file: None,
+                    result: None,
+                    epochs: Vec::new(),
+                });
+                self.record.seeds.sort_by_key(|s| s.index);
+                self.record
+                    .seeds
+                    .iter()
+                    .position(|s| s.index == index)
+                    .unwrap_or(0)
+            }
+        };
+        &mut self.record.seeds[pos]
+    }
+
+    /// Locked write: keeps the tags and note currently on disk, refreshes heartbeat/updated.
+    fn write(&mut self) -> Result<(), StoreError> {
+        let path = self.dir.join(RUN_FILE);
+        let _lock = LockGuard::acquire(&lock_path(&self.dir)).map_err(|e| match e {
+            StoreError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                StoreError::RunDeleted {
+                    id: self.record.id.clone(),
+                    dir: self.dir.clone(),
+                }
+            }
+            other => other,
+        })?;
+        match RunRecord::load(&path) {
+            Ok(on_disk) => {
+                self.record.tags = on_disk.tags;
+                self.record.note = on_disk.note;
+            }
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::RunDeleted {
+                    id: self.record.id.clone(),
+                    dir: self.dir.clone(),
+                });
+            }
+            // An unreadable file (edited by hand?) is replaced by this writer's complete record.
+            Err(_) => {}
+        }
+        let now = Timestamp::now();
+        self.record.updated = now;
+        self.record.heartbeat = now;
+        self.record.save(&path)?;
+        self.last_write = Instant::now();
+        Ok(())
+    }
+}
+
+fn status_of(outcome: &Outcome) -> (RunStatus, Option<String>) {
+    match outcome {
+        Outcome::Finished => (RunStatus::Finished, None),
+        Outcome::Failed { reason } => (RunStatus::Failed, Some(reason.clone())),
+        Outcome::Interrupted => (RunStatus::Interrupted, None),
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        if self.record.status == RunStatus::Running {
+            let _ = self.mark_interrupted();
+        }
+    }
+}
