@@ -14,9 +14,13 @@
 //!
 //! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
 
+pub mod lof;
+pub mod neighbors;
 pub mod roc;
 pub mod stats;
 
+pub use lof::{lof_scores, Lof, MinMaxScaler};
+pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
 pub use stats::Summary;
 
