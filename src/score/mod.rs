@@ -14,11 +14,15 @@
 //!
 //! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
 
+pub mod cosine;
+pub mod eval;
 pub mod lof;
 pub mod neighbors;
 pub mod roc;
 pub mod stats;
 
+pub use cosine::{class_cosine_scores, knn_cosine_scores};
+pub use eval::{bench_scoring, evaluate};
 pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
