@@ -49,8 +49,8 @@ pub fn knn_cosine_scores(
     let train = normalized(normal_train, dim);
     let test = normalized(test, dim);
     // Smallest −cos = largest cos; the dot of unit rows is the cosine.
-    let (_, keys) = k_smallest(&test, &train, dim, k, false, |_, _, dot| {
-        -dot.clamp(-1.0, 1.0)
+    let (_, keys) = k_smallest(&test, &train, dim, k, false, |_, _, row| {
+        row.iter_mut().for_each(|d| *d = -d.clamp(-1.0, 1.0));
     });
     Ok(keys
         .chunks_exact(k)

@@ -71,8 +71,11 @@ pub fn knn_euclidean(
     // A few spare candidates absorb rounding in the matrix-product distances at the k-th place.
     let available = n_train - usize::from(exclude_self);
     let kc = (k + REFINE_SPARE).min(available);
-    let (candidates, _) = k_smallest(query, train, dim, kc, exclude_self, |i, j, dot| {
-        (query_norms[i] + train_norms[j] - 2.0 * dot).max(0.0)
+    let (candidates, _) = k_smallest(query, train, dim, kc, exclude_self, |i, t0, row| {
+        let qn = query_norms[i];
+        for (d, &tn) in row.iter_mut().zip(&train_norms[t0..]) {
+            *d = (qn + tn - 2.0 * *d).max(0.0);
+        }
     });
     let mut indices = vec![0usize; n_query * k];
     let mut distances = vec![0.0f64; n_query * k];
@@ -148,9 +151,14 @@ fn squared_norms(data: &[f32], dim: usize) -> Vec<f32> {
         .collect()
 }
 
-/// For every query row, the k training rows with the smallest `key(query_row, train_row, dot)`
-/// where `dot` is the dot product of the two rows. Returns row-major `[n_query × k]` indices and
-/// keys, ascending by (key, index).
+/// Training rows per scan chunk: a chunk whose keys all lose to a full row's worst is skipped
+/// with one vectorised comparison.
+const SCAN_CHUNK: usize = 16;
+
+/// For every query row, the k training rows with the smallest keys. For each block,
+/// `keys(query_row, t0, row)` turns `row[c]` = dot(query_row, train row t0 + c) into that pair's
+/// key in place (a vectorisable pass). Returns row-major `[n_query × k]` indices and keys,
+/// ascending by (key, index).
 ///
 /// Preconditions (checked by the public callers): `dim ≥ 1`, both matrices well-shaped and
 /// `1 ≤ k ≤ n_train` (`< n_train` with `exclude_self`, which skips `train_row == query_row`).
@@ -160,10 +168,10 @@ pub(crate) fn k_smallest<F>(
     dim: usize,
     k: usize,
     exclude_self: bool,
-    key: F,
+    keys_of: F,
 ) -> (Vec<usize>, Vec<f32>)
 where
-    F: Fn(usize, usize, f32) -> f32 + Sync,
+    F: Fn(usize, usize, &mut [f32]) + Sync,
 {
     let n_query = query.len() / dim;
     let n_train = train.len() / dim;
@@ -189,23 +197,69 @@ where
                         dim,
                         dots,
                     );
-                    for r in 0..nq {
+                    for (r, row) in dots.chunks_exact_mut(nt).enumerate() {
                         let qi = q0 + r;
-                        let row_idx = &mut block_idx[r * k..(r + 1) * k];
-                        let row_keys = &mut block_keys[r * k..(r + 1) * k];
-                        let len = &mut filled[r];
-                        for (c, &dot) in dots[r * nt..(r + 1) * nt].iter().enumerate() {
-                            let tj = t0 + c;
-                            if exclude_self && tj == qi {
-                                continue;
-                            }
-                            push(row_keys, row_idx, len, key(qi, tj, dot), tj);
-                        }
+                        keys_of(qi, t0, row);
+                        let skip = if exclude_self && (t0..t0 + nt).contains(&qi) {
+                            row[qi - t0] = f32::INFINITY;
+                            qi
+                        } else {
+                            usize::MAX
+                        };
+                        scan_row(
+                            row,
+                            t0,
+                            skip,
+                            &mut block_keys[r * k..(r + 1) * k],
+                            &mut block_idx[r * k..(r + 1) * k],
+                            &mut filled[r],
+                        );
                     }
                 }
             },
         );
     (indices, keys)
+}
+
+/// Offers the keys of training rows `t0..t0 + row.len()` (except `skip`) to one query row's
+/// top-k. Once the top-k is full, chunks with no key below its worst are skipped whole.
+fn scan_row(
+    row: &[f32],
+    t0: usize,
+    skip: usize,
+    keys: &mut [f32],
+    idx: &mut [usize],
+    len: &mut usize,
+) {
+    let k = keys.len();
+    let chunks = row.chunks_exact(SCAN_CHUNK);
+    let rest = chunks.remainder();
+    for (ci, chunk) in chunks.enumerate() {
+        let c0 = t0 + ci * SCAN_CHUNK;
+        let Ok(chunk) = <&[f32; SCAN_CHUNK]>::try_from(chunk) else {
+            continue;
+        };
+        // Bit c set: key c beats the current worst (always true while the row is not full,
+        // as the empty slots hold +∞). Fixed length: the compiler vectorises this.
+        let worst = keys[k - 1];
+        let mut better = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (c, &x)| acc | (u32::from(x < worst) << c));
+        while better != 0 {
+            let c = better.trailing_zeros() as usize;
+            better &= better - 1;
+            if c0 + c != skip {
+                push(keys, idx, len, chunk[c], c0 + c);
+            }
+        }
+    }
+    let r0 = t0 + row.len() - rest.len();
+    for (c, &key) in rest.iter().enumerate() {
+        if r0 + c != skip {
+            push(keys, idx, len, key, r0 + c);
+        }
+    }
 }
 
 /// Inserts (key, j) into a row's sorted top-k if it beats the current worst. Indices arrive in
@@ -319,6 +373,27 @@ mod tests {
         let expected = naive(&train, &train, dim, 3, true);
         for (i, e) in expected.iter().enumerate() {
             assert_eq!(nb.row(i).0, &e[..], "row {i}");
+        }
+    }
+
+    #[test]
+    fn many_exact_ties_match_naive_order() {
+        // Coordinates in {0, 1, 2}: hundreds of equal (exactly representable) distances, so the
+        // chunked scan must keep the lowest indices among ties, as the naive sort does.
+        let dim = 2;
+        let train: Vec<f32> = lcg_data(300 * dim, 3)
+            .iter()
+            .map(|x| (x * 3.0).floor())
+            .collect();
+        let query: Vec<f32> = lcg_data(70 * dim, 4)
+            .iter()
+            .map(|x| (x * 3.0).floor())
+            .collect();
+        for (q, exclude_self) in [(&query, false), (&train, true)] {
+            let nb = knn_euclidean(q, &train, dim, 6, exclude_self).unwrap();
+            for (i, e) in naive(q, &train, dim, 6, exclude_self).iter().enumerate() {
+                assert_eq!(nb.row(i).0, &e[..], "row {i}");
+            }
         }
     }
 
