@@ -33,18 +33,18 @@ pub use stats::Summary;
 pub enum ScoreError {
     #[error("embedding dimension must be at least 1")]
     ZeroDim,
-    #[error("{what} is empty")]
+    #[error("{what}: no rows")]
     Empty { what: &'static str },
-    #[error("{what} has {len} values, which is not a multiple of the embedding dimension {dim}")]
+    #[error("{what}: {len} values, not a multiple of the embedding dimension {dim}")]
     Shape {
         what: &'static str,
         len: usize,
         dim: usize,
     },
-    #[error("{what} has a non-finite value in row {row}")]
+    #[error("{what}: non-finite value in row {row}")]
     NonFinite { what: &'static str, row: usize },
-    #[error("{what} must be at least 1")]
-    ZeroK { what: &'static str },
+    #[error("{scorer}: k must be at least 1")]
+    ZeroK { scorer: &'static str },
     #[error("{scorer} with k = {k} needs at least {need} normal training embeddings, got {have}")]
     TooFewTrain {
         scorer: &'static str,
@@ -71,7 +71,7 @@ pub(crate) fn rows(data: &[f32], dim: usize, what: &'static str) -> Result<usize
     if data.is_empty() {
         return Err(ScoreError::Empty { what });
     }
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(ScoreError::Shape {
             what,
             len: data.len(),

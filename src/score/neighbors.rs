@@ -118,7 +118,7 @@ pub(crate) fn check_k(
     scorer: &'static str,
 ) -> Result<(), ScoreError> {
     if k == 0 {
-        return Err(ScoreError::ZeroK { what: "k" });
+        return Err(ScoreError::ZeroK { scorer });
     }
     let need = k + usize::from(exclude_self);
     if n_train < need {
@@ -372,6 +372,11 @@ mod tests {
         let nb = knn_euclidean(&train, &train, dim, 3, true).unwrap();
         let expected = naive(&train, &train, dim, 3, true);
         for (i, e) in expected.iter().enumerate() {
+            assert_eq!(nb.row(i).0, &e[..], "row {i}");
+        }
+        // k large enough that the exact re-ranking does not fit its stack buffer.
+        let nb = knn_euclidean(&query, &train, dim, 40, false).unwrap();
+        for (i, e) in naive(&query, &train, dim, 40, false).iter().enumerate() {
             assert_eq!(nb.row(i).0, &e[..], "row {i}");
         }
     }
