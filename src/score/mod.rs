@@ -1,5 +1,109 @@
 //! Anomaly scoring of embeddings (LOF, nearest-neighbour cosine, class cosine) and ROC/AUC.
+//!
+//! Embeddings are row-major `[n × dim]` `f32` slices. Every scorer returns one score per test
+//! row, higher = more anomalous:
+//!
+//! - [`lof`]: Local Outlier Factor (scikit-learn `LocalOutlierFactor(novelty=True)` semantics)
+//!   on embeddings min-max scaled with a scaler fitted on the normal training embeddings;
+//! - [`cosine`]: negated mean of the k largest cosine similarities to the normal training
+//!   embeddings (`knn-cosine`), or negated cosine to the normal class's head weight
+//!   (`class-cosine`);
+//! - [`roc`]: ROC AUC, ROC curve and average precision (scikit-learn semantics, ties handled);
+//! - [`eval`]: [`evaluate`] runs the configured scorers for one epoch, [`bench_scoring`] times
+//!   them on synthetic data.
+//!
+//! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
 
+pub mod cosine;
+pub mod eval;
+pub mod lof;
+pub mod neighbors;
+pub mod roc;
 pub mod stats;
 
+pub use cosine::{class_cosine_scores, knn_cosine_scores};
+pub use eval::{bench_scoring, evaluate};
+pub use lof::{lof_scores, Lof, MinMaxScaler};
+pub use neighbors::{knn_euclidean, Neighbors};
+pub use roc::{average_precision, roc_auc, roc_curve};
 pub use stats::Summary;
+
+/// Why scoring could not run. Every invalid input is reported here; scoring never panics.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreError {
+    #[error("embedding dimension must be at least 1")]
+    ZeroDim,
+    #[error("{what}: no rows")]
+    Empty { what: &'static str },
+    #[error("{what}: {len} values, not a multiple of the embedding dimension {dim}")]
+    Shape {
+        what: &'static str,
+        len: usize,
+        dim: usize,
+    },
+    #[error("{what}: non-finite value in row {row}")]
+    NonFinite { what: &'static str, row: usize },
+    #[error("{scorer}: k must be at least 1")]
+    ZeroK { scorer: &'static str },
+    #[error("{scorer} with k = {k} needs at least {need} normal training embeddings, got {have}")]
+    TooFewTrain {
+        scorer: &'static str,
+        k: usize,
+        need: usize,
+        have: usize,
+    },
+    #[error("{labels} labels for {rows} test embeddings")]
+    LabelCount { labels: usize, rows: usize },
+    #[error(
+        "class-cosine needs the normal class's weight vector of a cosine head, but none was given"
+    )]
+    MissingClassWeight,
+    #[error("the class weight vector has {len} values, expected the embedding dimension {dim}")]
+    WeightDim { len: usize, dim: usize },
+}
+
+/// Number of rows of a row-major `[n × dim]` matrix, after checking that it is non-empty,
+/// well-shaped and finite.
+pub(crate) fn rows(data: &[f32], dim: usize, what: &'static str) -> Result<usize, ScoreError> {
+    if dim == 0 {
+        return Err(ScoreError::ZeroDim);
+    }
+    if data.is_empty() {
+        return Err(ScoreError::Empty { what });
+    }
+    if !data.len().is_multiple_of(dim) {
+        return Err(ScoreError::Shape {
+            what,
+            len: data.len(),
+            dim,
+        });
+    }
+    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+        return Err(ScoreError::NonFinite { what, row: i / dim });
+    }
+    Ok(data.len() / dim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_checks_shape() {
+        assert_eq!(rows(&[1.0; 6], 3, "x"), Ok(2));
+        assert_eq!(rows(&[1.0; 6], 0, "x"), Err(ScoreError::ZeroDim));
+        assert_eq!(rows(&[], 3, "x"), Err(ScoreError::Empty { what: "x" }));
+        assert_eq!(
+            rows(&[1.0; 5], 3, "x"),
+            Err(ScoreError::Shape {
+                what: "x",
+                len: 5,
+                dim: 3
+            })
+        );
+        assert_eq!(
+            rows(&[1.0, 2.0, 3.0, f32::NAN], 2, "x"),
+            Err(ScoreError::NonFinite { what: "x", row: 1 })
+        );
+    }
+}
