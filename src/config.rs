@@ -480,15 +480,24 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.data;
         if d.reference_count == 0 {
-            return Err(ConfigError::new("data.reference_count", "must be at least 1"));
+            return Err(ConfigError::new(
+                "data.reference_count",
+                "must be at least 1",
+            ));
         }
         if d.normal_train_count == 0 {
-            return Err(ConfigError::new("data.normal_train_count", "must be at least 1"));
+            return Err(ConfigError::new(
+                "data.normal_train_count",
+                "must be at least 1",
+            ));
         }
         if d.normal == d.anomalous {
             return Err(ConfigError::new(
                 "data.anomalous",
-                format!("the anomalous class must differ from the normal class ({})", d.normal),
+                format!(
+                    "the anomalous class must differ from the normal class ({})",
+                    d.normal
+                ),
             ));
         }
         if let Some(r) = &d.reference {
@@ -523,7 +532,10 @@ impl Config {
             return Err(ConfigError::new("head.m", "must be ≥ 0"));
         }
         if h.kind == HeadKind::Arcface && h.m >= std::f32::consts::FRAC_PI_2 {
-            return Err(ConfigError::new("head.m", "ArcFace margin must be below π/2 radians"));
+            return Err(ConfigError::new(
+                "head.m",
+                "ArcFace margin must be below π/2 radians",
+            ));
         }
         if h.kind == HeadKind::Cosface && h.m >= 1.0 {
             return Err(ConfigError::new("head.m", "CosFace margin must be below 1"));
@@ -553,18 +565,30 @@ impl Config {
             return Err(ConfigError::new("train.momentum", "must be in [0, 1)"));
         }
         if t.threads > 256 {
-            return Err(ConfigError::new("train.threads", "must be 0 (all cores) to 256"));
+            return Err(ConfigError::new(
+                "train.threads",
+                "must be 0 (all cores) to 256",
+            ));
         }
         if t.augment.shift > 8 {
-            return Err(ConfigError::new("train.augment.shift", "must be 0 to 8 pixels"));
+            return Err(ConfigError::new(
+                "train.augment.shift",
+                "must be 0 to 8 pixels",
+            ));
         }
         let s = &self.score;
         if s.scorers.is_empty() {
-            return Err(ConfigError::new("score.scorers", "name at least one scorer"));
+            return Err(ConfigError::new(
+                "score.scorers",
+                "name at least one scorer",
+            ));
         }
         for (i, a) in s.scorers.iter().enumerate() {
             if s.scorers[..i].contains(a) {
-                return Err(ConfigError::new("score.scorers", format!("`{a}` is listed twice")));
+                return Err(ConfigError::new(
+                    "score.scorers",
+                    format!("`{a}` is listed twice"),
+                ));
             }
         }
         if s.scorers.contains(&ScorerKind::ClassCosine) && !h.kind.is_cosine() {
@@ -593,7 +617,11 @@ impl Config {
 
     /// The primary scorer (first listed).
     pub fn primary_scorer(&self) -> ScorerKind {
-        self.score.scorers.first().copied().unwrap_or(ScorerKind::KnnCosine)
+        self.score
+            .scorers
+            .first()
+            .copied()
+            .unwrap_or(ScorerKind::KnnCosine)
     }
 
     /// A short `dataset normal→anomalous` label for lists.
@@ -750,9 +778,13 @@ mod tests {
         assert_eq!(c.train.epochs, 5);
         assert_eq!(c.data.normal, ClassRef::Name("deer".into()));
         assert_eq!(c.data.reference.as_ref().unwrap().len(), 3);
-        let e = Config::default().with_override("train.epochz=5").unwrap_err();
+        let e = Config::default()
+            .with_override("train.epochz=5")
+            .unwrap_err();
         assert_eq!(e.key, "train.epochz");
-        let e = Config::default().with_override("head.kind=nope").unwrap_err();
+        let e = Config::default()
+            .with_override("head.kind=nope")
+            .unwrap_err();
         assert_eq!(e.key, "head.kind");
         let e = Config::default().with_override("train.epochs").unwrap_err();
         assert!(e.message.contains("key.path=value"));

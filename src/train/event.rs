@@ -68,7 +68,10 @@ pub enum Event {
         test: usize,
         classes: usize,
     },
-    SeedStarted { index: usize, seed: u64 },
+    SeedStarted {
+        index: usize,
+        seed: u64,
+    },
     /// Every few batches.
     Progress {
         epoch: usize,
@@ -80,7 +83,10 @@ pub enum Event {
     /// End of an epoch (AUCs filled when the epoch was evaluated).
     Epoch(EpochMetrics),
     /// A test-set evaluation after `epoch`.
-    Evaluated { epoch: usize, auc: BTreeMap<ScorerKind, f64> },
+    Evaluated {
+        epoch: usize,
+        auc: BTreeMap<ScorerKind, f64>,
+    },
     /// A message worth showing in a log pane.
     Log(String),
     /// One seed ended; `evaluation` is the final evaluation when it finished.
@@ -91,5 +97,7 @@ pub enum Event {
         evaluation: Option<Box<Evaluation>>,
     },
     /// The whole job ended.
-    Finished { outcome: Outcome },
+    Finished {
+        outcome: Outcome,
+    },
 }
