@@ -17,3 +17,7 @@ fn main() {
         }
     }
 }
+
+// Like the application binary: mimalloc keeps big buffers mapped between steps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

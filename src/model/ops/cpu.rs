@@ -305,6 +305,54 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
     Ok(out.put_tape(tape))
 }
 
+/// `dy` where `z > 0`, else 0 (compiles to a select, not a branch).
+#[inline(always)]
+fn relu_grad(z: f32, dy: f32) -> f32 {
+    if z > 0.0 {
+        dy
+    } else {
+        0.0
+    }
+}
+
+const LANES: usize = 16;
+
+/// Σ f(v) with 16 independent accumulators, so that it vectorises.
+#[inline(always)]
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for j in 0..LANES {
+            acc[j] += f(ch[j]);
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().map(|&x| f(x)).sum::<f32>()
+}
+
+/// (Σ dz, Σ dz·x̂) over one plane, dz = dy·[x·sc + sh > 0], x̂ = (x − μ)·inv.
+#[inline(always)]
+fn bn_grad_sums(x: &[f32], dy: &[f32], sc: f32, sh: f32, mu: f32, inv: f32) -> (f32, f32) {
+    let (mut a1, mut a2) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (xc, dc) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
+    let (xr, dr) = (xc.remainder(), dc.remainder());
+    for (xs, ds) in xc.zip(dc) {
+        for j in 0..LANES {
+            let dz = relu_grad(xs[j] * sc + sh, ds[j]);
+            a1[j] += dz;
+            a2[j] += dz * ((xs[j] - mu) * inv);
+        }
+    }
+    let (mut s1, mut s2) = (a1.iter().sum::<f32>(), a2.iter().sum::<f32>());
+    for (x, dy) in xr.iter().zip(dr) {
+        let dz = relu_grad(x * sc + sh, *dy);
+        s1 += dz;
+        s2 += dz * ((x - mu) * inv);
+    }
+    (s1, s2)
+}
+
 pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
     x: T4<Cpu, T>,
     gamma: &T1<Cpu>,
@@ -338,10 +386,10 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                 .into_par_iter()
                 .map(|ch| {
                     let planes = (0..n).map(|b| &xv[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
-                    let s: f64 = planes.clone().map(|pl| pl.iter().sum::<f32>() as f64).sum();
+                    let s: f64 = planes.clone().map(|pl| lane_sum(pl, |v| v) as f64).sum();
                     let mean = (s / m as f64) as f32;
                     let ss: f64 = planes
-                        .map(|pl| pl.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() as f64)
+                        .map(|pl| lane_sum(pl, |v| (v - mean) * (v - mean)) as f64)
                         .sum();
                     (mean, (ss / m as f64) as f32)
                 })
@@ -401,12 +449,7 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                 let (mut s1, mut s2) = (0.0f64, 0.0f64);
                 for b in 0..n {
                     let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
-                    let (mut p1, mut p2) = (0.0f32, 0.0f32);
-                    for (x, dy) in xv[r.clone()].iter().zip(&gy[r]) {
-                        let dz = if x * sc + sh > 0.0 { *dy } else { 0.0 };
-                        p1 += dz;
-                        p2 += dz * ((x - mu) * inv);
-                    }
+                    let (p1, p2) = bn_grad_sums(&xv[r.clone()], &gy[r], sc, sh, mu, inv);
                     s1 += p1 as f64;
                     s2 += p2 as f64;
                 }
@@ -424,14 +467,11 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                 if train {
                     let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
                     for ((g, x), dy) in gx.iter_mut().zip(xi).zip(gyi) {
-                        let dz = if x * sc + sh > 0.0 { *dy } else { 0.0 };
-                        *g += sc * (dz - a - (x - mu) * inv * bb);
+                        *g += sc * (relu_grad(x * sc + sh, *dy) - a - (x - mu) * inv * bb);
                     }
                 } else {
                     for ((g, x), dy) in gx.iter_mut().zip(xi).zip(gyi) {
-                        if x * sc + sh > 0.0 {
-                            *g += sc * dy;
-                        }
+                        *g += sc * relu_grad(x * sc + sh, *dy);
                     }
                 }
             });
@@ -461,16 +501,15 @@ pub(super) fn maxpool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, C
             let r0 = &xi[2 * oy * w..2 * oy * w + w];
             let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
             for ox in 0..ow {
-                let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
-                let mut best = 0;
-                for j in 1..4 {
-                    if v[j] > v[best] {
-                        best = j;
-                    }
-                }
-                o[oy * ow + ox] = v[best];
+                let (v0, v1) = (r0[2 * ox], r0[2 * ox + 1]);
+                let (v2, v3) = (r1[2 * ox], r1[2 * ox + 1]);
+                // First maximum wins (strict `>`), like PyTorch; selects, not branches.
+                let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
+                let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
+                let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
+                o[oy * ow + ox] = mx;
                 if let Some(a) = a.as_deref_mut() {
-                    a[oy * ow + ox] = best as u8;
+                    a[oy * ow + ox] = best;
                 }
             }
         }
