@@ -1,0 +1,99 @@
+//! Micro-benchmark of the two conv blocks of the bench net
+//! (conv 3×3 → BN+ReLU → max-pool 2, twice: in→32→64 channels, no padding, no bias).
+//!
+//! Run with `cargo run --release --example bench_ops [threads] [steps]`.
+
+use super::{BnMode, OpsDevice, Shape4, T1, T4};
+use dfdx::prelude::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::time::Instant;
+
+struct Block {
+    w: T4<Cpu>,
+    gamma: T1<Cpu>,
+    beta: T1<Cpu>,
+    rm: T1<Cpu>,
+    rv: T1<Cpu>,
+}
+
+impl Block {
+    fn new(dev: &Cpu, rng: &mut StdRng, i: usize, o: usize) -> Self {
+        let bound = 1.0 / ((i * 9) as f32).sqrt();
+        let w: Vec<f32> = (0..o * i * 9)
+            .map(|_| rng.gen_range(-bound..bound))
+            .collect();
+        Self {
+            w: dev.tensor_from_vec(w, (o, i, 3, 3)),
+            gamma: dev.ones_like(&(o,)),
+            beta: dev.zeros_like(&(o,)),
+            rm: dev.zeros_like(&(o,)),
+            rv: dev.ones_like(&(o,)),
+        }
+    }
+
+    fn forward<T: Tape<f32, Cpu>>(&mut self, x: T4<Cpu, T>, mode: BnMode) -> T4<Cpu, T> {
+        let y = Cpu::conv3x3(x, &self.w, None, 0).expect("conv3x3");
+        let y = Cpu::batchnorm_relu(y, &self.gamma, &self.beta, &mut self.rm, &mut self.rv, mode)
+            .expect("batchnorm_relu");
+        Cpu::maxpool2(y).expect("maxpool2")
+    }
+}
+
+/// Times `steps` training steps (forward + backward, BN in Train mode) and `steps` inference
+/// steps (forward, `NoneTape`, BN in Eval mode) of the two conv blocks after two warm-up steps,
+/// on a rayon pool of `threads` threads; returns a one-line report with images per second.
+pub fn bench_ops(
+    input: (usize, usize, usize),
+    batch: usize,
+    threads: usize,
+    steps: usize,
+) -> String {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("rayon pool");
+    pool.install(|| {
+        let dev = Cpu::default();
+        let mut rng = StdRng::seed_from_u64(0);
+        let (c, h, w) = input;
+        let shape: Shape4 = (batch, c, h, w);
+        let x: Vec<f32> = (0..batch * c * h * w)
+            .map(|_| rng.gen_range(-1.0..1.0))
+            .collect();
+        let x: T4<Cpu> = dev.tensor_from_vec(x, shape);
+        let mut b1 = Block::new(&dev, &mut rng, c, 32);
+        let mut b2 = Block::new(&dev, &mut rng, 32, 64);
+        let train = BnMode::Train { momentum: 0.1 };
+
+        let mut train_step = || {
+            let y = b1.forward(x.trace(Gradients::leaky()), train);
+            let y = b2.forward(y, train);
+            let g = y.sum::<(), _>().backward();
+            std::hint::black_box(g);
+        };
+        for _ in 0..2 {
+            train_step();
+        }
+        let t = Instant::now();
+        for _ in 0..steps {
+            train_step();
+        }
+        let train_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
+
+        let mut infer_step = || {
+            let y = b1.forward(x.clone(), BnMode::Eval);
+            std::hint::black_box(b2.forward(y, BnMode::Eval));
+        };
+        for _ in 0..2 {
+            infer_step();
+        }
+        let t = Instant::now();
+        for _ in 0..steps {
+            infer_step();
+        }
+        let infer_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
+        format!(
+            "input {c}x{h}x{w} batch {batch} threads {threads}: train {train_ips:.0} img/s, infer {infer_ips:.0} img/s"
+        )
+    })
+}

@@ -1,0 +1,553 @@
+//! Fast CPU kernels: im2col + `gemm` convolution, fused BatchNorm+ReLU, argmax max-pool.
+//!
+//! Every op copies its input out of dfdx once (`copy_into`, a memcpy: dfdx keeps tensor storage
+//! private), computes into fresh `Vec`s that become the output without a copy
+//! (`tensor_from_vec`), and records one backward closure that owns whatever it needs. Output
+//! gradients are moved out of (and back into) the `Gradients` map instead of being cloned.
+//! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
+//! single-threaded inside each task.
+
+use super::{arg_err, check_batchnorm, check_conv3x3, check_maxpool2, BnMode, BN_EPS, T1, T4};
+use dfdx::prelude::*;
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Copies a contiguous Cpu tensor's data.
+fn read<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut v = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with two per-thread scratch buffers of `a` and `b` floats (contents unspecified).
+/// `f` must not start rayon work (it would re-enter the scratch on this thread).
+fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let (x, y) = &mut *s;
+        if x.len() < a {
+            x.resize(a, 0.0);
+        }
+        if y.len() < b {
+            y.resize(b, 0.0);
+        }
+        f(&mut x[..a], &mut y[..b])
+    })
+}
+
+/// `dst (m×n) (+)= A (m×k) · B (k×n)`, all row-major.
+fn mm_ab(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    // SAFETY: the bounds above cover every element gemm touches with these strides.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            acc,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+/// `dst (m×n) (+)= A (m×k) · Bᵀ` where B is (n×k) row-major.
+fn mm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= n * k);
+    // SAFETY: as in `mm_ab`.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            acc,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+/// `dst (m×n) (+)= Aᵀ · B` where A is (k×m) and B (k×n), row-major.
+fn mm_atb(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+    assert!(dst.len() >= m * n && a.len() >= k * m && b.len() >= k * n);
+    // SAFETY: as in `mm_ab`.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            acc,
+            a.as_ptr(),
+            m as isize,
+            1,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
+}
+
+/// Geometry of one 3×3 convolution.
+#[derive(Clone, Copy)]
+struct Conv {
+    ci: usize,
+    h: usize,
+    w: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Conv {
+    /// For output column `ox`, tap `kx`: the valid range `lo..hi` of `ox` (the input column is
+    /// `ox + kx - pad`).
+    #[inline]
+    fn cols(&self, kx: usize) -> (usize, usize) {
+        let lo = self.pad.saturating_sub(kx).min(self.ow);
+        let hi = (self.w + self.pad).saturating_sub(kx).min(self.ow).max(lo);
+        (lo, hi)
+    }
+
+    /// Input row for output row `oy`, tap `ky`, if inside the image.
+    #[inline]
+    fn row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy + ky).checked_sub(self.pad).filter(|&iy| iy < self.h)
+    }
+
+    /// col (I·9 × OH·OW) from one image (I × H × W); row `(i·3 + ky)·3 + kx`.
+    fn im2col(&self, x: &[f32], col: &mut [f32]) {
+        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
+        let p = oh * ow;
+        for i in 0..self.ci {
+            let xi = &x[i * h * w..(i + 1) * h * w];
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let r = (i * 3 + ky) * 3 + kx;
+                    let row = &mut col[r * p..(r + 1) * p];
+                    let (lo, hi) = self.cols(kx);
+                    for oy in 0..oh {
+                        let dst = &mut row[oy * ow..(oy + 1) * ow];
+                        match self.row(oy, ky) {
+                            None => dst.fill(0.0),
+                            Some(iy) => {
+                                dst[..lo].fill(0.0);
+                                dst[hi..].fill(0.0);
+                                let s = iy * w + lo + kx - self.pad;
+                                dst[lo..hi].copy_from_slice(&xi[s..s + hi - lo]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (I × H × W) += col2im(dcol).
+    fn col2im_add(&self, dcol: &[f32], dx: &mut [f32]) {
+        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
+        let p = oh * ow;
+        for i in 0..self.ci {
+            let di = &mut dx[i * h * w..(i + 1) * h * w];
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let r = (i * 3 + ky) * 3 + kx;
+                    let row = &dcol[r * p..(r + 1) * p];
+                    let (lo, hi) = self.cols(kx);
+                    for oy in 0..oh {
+                        if let Some(iy) = self.row(oy, ky) {
+                            let s = iy * w + lo + kx - self.pad;
+                            let src = &row[oy * ow + lo..oy * ow + hi];
+                            for (d, v) in di[s..s + hi - lo].iter_mut().zip(src) {
+                                *d += *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    w: &T4<Cpu>,
+    bias: Option<&T1<Cpu>>,
+    pad: usize,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let (n, ci, h, wd) = shape;
+    let co = w.shape().0;
+    let (oh, ow) =
+        check_conv3x3(shape, *w.shape(), bias.map(|b| b.shape().0), pad).map_err(arg_err)?;
+    let g = Conv {
+        ci,
+        h,
+        w: wd,
+        pad,
+        oh,
+        ow,
+    };
+    let (p, k, img) = (oh * ow, ci * 9, ci * h * wd);
+
+    // A no-op for contiguous inputs; makes a (taped) contiguous copy otherwise.
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let wv = read(w);
+    let bv = bias.map(read);
+
+    let mut out = vec![0.0f32; n * co * p];
+    out.par_chunks_mut(co * p)
+        .zip(xv.par_chunks(img))
+        .for_each(|(o, xi)| {
+            with_scratch(k * p, 0, |col, _| {
+                g.im2col(xi, col);
+                mm_ab(o, &wv, col, co, p, k, false);
+            });
+            if let Some(bv) = &bv {
+                for (row, b) in o.chunks_mut(p).zip(bv) {
+                    row.iter_mut().for_each(|v| *v += b);
+                }
+            }
+        });
+    let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+    let b_ghost = bias.map(|b| b.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
+        let per = n.div_ceil(chunks);
+        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = gx
+            .par_chunks_mut(per * img)
+            .zip(xv.par_chunks(per * img))
+            .zip(gy.par_chunks(per * co * p))
+            .map(|((gxc, xc), gyc)| {
+                let mut dw = vec![0.0f32; co * k];
+                let mut db = vec![0.0f32; co];
+                with_scratch(k * p, k * p, |col, dcol| {
+                    for ((gxi, xi), gyi) in gxc
+                        .chunks_mut(img)
+                        .zip(xc.chunks(img))
+                        .zip(gyc.chunks(co * p))
+                    {
+                        g.im2col(xi, col);
+                        mm_abt(&mut dw, gyi, col, co, k, p, true);
+                        mm_atb(dcol, &wv, gyi, k, p, co, false);
+                        g.col2im_add(dcol, gxi);
+                        for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
+                            *d += row.iter().sum::<f32>();
+                        }
+                    }
+                });
+                (dw, db)
+            })
+            .collect();
+        let gw: &mut [f32] = grads.get_or_alloc_mut(&w_ghost)?;
+        for (dw, _) in &partials {
+            gw.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
+        }
+        if let Some(b_ghost) = &b_ghost {
+            let gb: &mut [f32] = grads.get_or_alloc_mut(b_ghost)?;
+            for (_, db) in &partials {
+                gb.iter_mut().zip(db).for_each(|(a, b)| *a += b);
+            }
+        }
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+/// `dy` where `z > 0`, else 0 (compiles to a select, not a branch).
+#[inline(always)]
+fn relu_grad(z: f32, dy: f32) -> f32 {
+    if z > 0.0 {
+        dy
+    } else {
+        0.0
+    }
+}
+
+const LANES: usize = 16;
+
+/// Σ f(v) with 16 independent accumulators, so that it vectorises.
+#[inline(always)]
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for j in 0..LANES {
+            acc[j] += f(ch[j]);
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().map(|&x| f(x)).sum::<f32>()
+}
+
+/// (Σ dz, Σ dz·x̂) over one plane, dz = dy·[x·sc + sh > 0], x̂ = (x − μ)·inv.
+#[inline(always)]
+fn bn_grad_sums(x: &[f32], dy: &[f32], sc: f32, sh: f32, mu: f32, inv: f32) -> (f32, f32) {
+    let (mut a1, mut a2) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (xc, dc) = (x.chunks_exact(LANES), dy.chunks_exact(LANES));
+    let (xr, dr) = (xc.remainder(), dc.remainder());
+    for (xs, ds) in xc.zip(dc) {
+        for j in 0..LANES {
+            let dz = relu_grad(xs[j] * sc + sh, ds[j]);
+            a1[j] += dz;
+            a2[j] += dz * ((xs[j] - mu) * inv);
+        }
+    }
+    let (mut s1, mut s2) = (a1.iter().sum::<f32>(), a2.iter().sum::<f32>());
+    for (x, dy) in xr.iter().zip(dr) {
+        let dz = relu_grad(x * sc + sh, *dy);
+        s1 += dz;
+        s2 += dz * ((x - mu) * inv);
+    }
+    (s1, s2)
+}
+
+pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let (n, c, h, w) = shape;
+    let params = [
+        gamma.shape().0,
+        beta.shape().0,
+        running_mean.shape().0,
+        running_var.shape().0,
+    ];
+    check_batchnorm(shape, params, mode).map_err(arg_err)?;
+    let hw = h * w;
+    let m = n * hw;
+
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let gv = read(gamma);
+    let bv = read(beta);
+
+    let (mean, invstd) = match mode {
+        BnMode::Train { momentum } => {
+            // Two passes per channel (mean, then squared deviations), f64 across planes.
+            let stats: Vec<(f32, f32)> = (0..c)
+                .into_par_iter()
+                .map(|ch| {
+                    let planes = (0..n).map(|b| &xv[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
+                    let s: f64 = planes.clone().map(|pl| lane_sum(pl, |v| v) as f64).sum();
+                    let mean = (s / m as f64) as f32;
+                    let ss: f64 = planes
+                        .map(|pl| lane_sum(pl, |v| (v - mean) * (v - mean)) as f64)
+                        .sum();
+                    (mean, (ss / m as f64) as f32)
+                })
+                .collect();
+            let mut rm = read(running_mean);
+            let mut rv = read(running_var);
+            let unbias = m as f32 / (m as f32 - 1.0);
+            for ((rm, rv), (mean, var)) in rm.iter_mut().zip(rv.iter_mut()).zip(&stats) {
+                *rm = (1.0 - momentum) * *rm + momentum * mean;
+                *rv = (1.0 - momentum) * *rv + momentum * var * unbias;
+            }
+            running_mean.copy_from(&rm);
+            running_var.copy_from(&rv);
+            stats
+                .iter()
+                .map(|&(mean, var)| (mean, 1.0 / (var + BN_EPS).sqrt()))
+                .unzip::<_, _, Vec<f32>, Vec<f32>>()
+        }
+        BnMode::Eval => {
+            let rv = read(running_var);
+            (
+                read(running_mean),
+                rv.iter().map(|v| 1.0 / (v + BN_EPS).sqrt()).collect(),
+            )
+        }
+    };
+    let scale: Vec<f32> = (0..c).map(|ch| gv[ch] * invstd[ch]).collect();
+    let shift: Vec<f32> = (0..c).map(|ch| bv[ch] - mean[ch] * scale[ch]).collect();
+
+    let mut out = vec![0.0f32; n * c * hw];
+    out.par_chunks_mut(hw)
+        .zip(xv.par_chunks(hw))
+        .enumerate()
+        .for_each(|(plane, (o, xi))| {
+            let (sc, sh) = (scale[plane % c], shift[plane % c]);
+            for (o, x) in o.iter_mut().zip(xi) {
+                *o = (x * sc + sh).max(0.0);
+            }
+        });
+    let out = x.device().try_tensor_from_vec(out, shape)?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let train = matches!(mode, BnMode::Train { .. });
+    let (x_ghost, g_ghost, b_ghost, out_ghost) =
+        (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        // Per channel: Σ dz and Σ dz·x̂, where dz = dy · [z > 0].
+        let sums: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (sc, sh, mu, inv) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
+                let (mut s1, mut s2) = (0.0f64, 0.0f64);
+                for b in 0..n {
+                    let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
+                    let (p1, p2) = bn_grad_sums(&xv[r.clone()], &gy[r], sc, sh, mu, inv);
+                    s1 += p1 as f64;
+                    s2 += p2 as f64;
+                }
+                (s1 as f32, s2 as f32)
+            })
+            .collect();
+        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+        gx.par_chunks_mut(hw)
+            .zip(xv.par_chunks(hw))
+            .zip(gy.par_chunks(hw))
+            .enumerate()
+            .for_each(|(plane, ((gx, xi), gyi))| {
+                let ch = plane % c;
+                let (sc, sh, mu, inv) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
+                if train {
+                    let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
+                    for ((g, x), dy) in gx.iter_mut().zip(xi).zip(gyi) {
+                        *g += sc * (relu_grad(x * sc + sh, *dy) - a - (x - mu) * inv * bb);
+                    }
+                } else {
+                    for ((g, x), dy) in gx.iter_mut().zip(xi).zip(gyi) {
+                        *g += sc * relu_grad(x * sc + sh, *dy);
+                    }
+                }
+            });
+        let gg: &mut [f32] = grads.get_or_alloc_mut(&g_ghost)?;
+        gg.iter_mut().zip(&sums).for_each(|(g, s)| *g += s.1);
+        let gb: &mut [f32] = grads.get_or_alloc_mut(&b_ghost)?;
+        gb.iter_mut().zip(&sums).for_each(|(g, s)| *g += s.0);
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+pub(super) fn maxpool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let (n, c, h, w) = shape;
+    let (oh, ow) = check_maxpool2(shape).map_err(arg_err)?;
+    let (hw, p) = (h * w, oh * ow);
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let mut out = vec![0.0f32; n * c * p];
+    // Index of the maximum within the window: dy·2 + dx (first maximum wins, like PyTorch).
+    let mut arg = vec![0u8; if T::OWNS_TAPE { n * c * p } else { 0 }];
+    let pool = |xi: &[f32], o: &mut [f32], mut a: Option<&mut [u8]>| {
+        for oy in 0..oh {
+            let r0 = &xi[2 * oy * w..2 * oy * w + w];
+            let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
+            for ox in 0..ow {
+                let (v0, v1) = (r0[2 * ox], r0[2 * ox + 1]);
+                let (v2, v3) = (r1[2 * ox], r1[2 * ox + 1]);
+                // First maximum wins (strict `>`), like PyTorch; selects, not branches.
+                let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
+                let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
+                let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
+                o[oy * ow + ox] = mx;
+                if let Some(a) = a.as_deref_mut() {
+                    a[oy * ow + ox] = best;
+                }
+            }
+        }
+    };
+    if T::OWNS_TAPE {
+        out.par_chunks_mut(p)
+            .zip(arg.par_chunks_mut(p))
+            .zip(xv.par_chunks(hw))
+            .for_each(|((o, a), xi)| pool(xi, o, Some(a)));
+    } else {
+        out.par_chunks_mut(p)
+            .zip(xv.par_chunks(hw))
+            .for_each(|(o, xi)| pool(xi, o, None));
+    }
+    drop(xv);
+    let out = x.device().try_tensor_from_vec(out, (n, c, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+    let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+        gx.par_chunks_mut(hw)
+            .zip(arg.par_chunks(p))
+            .zip(gy.par_chunks(p))
+            .for_each(|((gx, a), gyi)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let j = a[oy * ow + ox] as usize;
+                        gx[(2 * oy + j / 2) * w + 2 * ox + j % 2] += gyi[oy * ow + ox];
+                    }
+                }
+            });
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}

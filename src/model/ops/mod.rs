@@ -1,0 +1,226 @@
+//! Custom tensor ops for our CNNs on dfdx 0.13: 3×3 convolution, fused BatchNorm+ReLU and 2×2
+//! max-pooling.
+//!
+//! dfdx 0.13 only offers `conv2d`/`pool2d` behind its (broken) `nightly` feature, so these ops are
+//! built on dfdx's public autograd extension points: the op splits the tape off its input, joins
+//! the parameters with `retaped::<T>()`, merges the tapes, records ONE backward op and puts the
+//! tape back on its output.
+//!
+//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + `gemm` parallelised over
+//!   the batch with rayon, a fused BatchNorm+ReLU and an argmax max-pool, all with their own
+//!   backward passes.
+//! * [`generic`] composes the same ops out of dfdx's own differentiable ops (gather, matmul,
+//!   reductions, `relu`). It is what non-CPU devices run, and the tests check the fast CPU
+//!   kernels against it.
+//!
+//! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
+
+use dfdx::prelude::*;
+
+pub mod bench;
+mod cpu;
+pub mod generic;
+#[cfg(test)]
+mod tests;
+
+/// (N, C, H, W) for activations, (O, I, 3, 3) for conv weights.
+pub type Shape4 = (usize, usize, usize, usize);
+/// A 4-d tensor with runtime dimensions.
+pub type T4<D, T = NoneTape> = Tensor<Shape4, f32, D, T>;
+/// A 1-d tensor with a runtime length (bias, gamma, beta, running statistics).
+pub type T1<D> = Tensor<(usize,), f32, D>;
+/// The epsilon added to the variance in BatchNorm (PyTorch's default).
+pub const BN_EPS: f32 = 1e-5;
+
+/// How [`OpsDevice::batchnorm_relu`] normalises.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BnMode {
+    /// Normalise with the batch statistics (biased variance) and update the running statistics:
+    /// `running = (1 - momentum) * running + momentum * batch`, with the unbiased batch variance
+    /// (PyTorch's convention; PyTorch's default momentum is 0.1).
+    Train { momentum: f32 },
+    /// Normalise with the running statistics; they are left unchanged.
+    Eval,
+}
+
+/// Invalid arguments to an op that are not plain shape mismatches.
+///
+/// The ops return them as the device error (`CpuError::WrongNumElements`, or
+/// `CudaError::Cpu(CpuError::WrongNumElements)` on CUDA), because dfdx's error types carry no
+/// message. Call [`check_conv3x3`] / [`check_maxpool2`] / [`check_batchnorm`] up front to get the
+/// descriptive error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OpsArgError {
+    #[error("conv3x3: padding must be 0 or 1, got {0}")]
+    Padding(usize),
+    #[error("conv3x3: input {h}×{w} with padding {pad} is smaller than the 3×3 kernel")]
+    ConvTooSmall { h: usize, w: usize, pad: usize },
+    #[error("maxpool2: input {h}×{w} is smaller than the 2×2 window")]
+    PoolTooSmall { h: usize, w: usize },
+    #[error("batchnorm_relu: training needs more than one value per channel, got {0}")]
+    BnTooFewValues(usize),
+    #[error("empty tensor")]
+    Empty,
+}
+
+/// Validates the arguments of [`OpsDevice::conv3x3`] and returns the output's (H, W).
+///
+/// # Panics
+/// On shape mismatches: weight in-channels ≠ input channels, a kernel that is not 3×3, or a bias
+/// whose length is not the number of output channels.
+pub fn check_conv3x3(
+    x: Shape4,
+    w: Shape4,
+    bias: Option<usize>,
+    pad: usize,
+) -> Result<(usize, usize), OpsArgError> {
+    let (n, c, h, wd) = x;
+    let (o, i, kh, kw) = w;
+    assert_eq!(
+        i, c,
+        "conv3x3: weight {w:?} expects {i} input channels but the input {x:?} has {c}"
+    );
+    assert!(
+        kh == 3 && kw == 3,
+        "conv3x3: the weight must be (O, I, 3, 3), got {w:?}"
+    );
+    if let Some(b) = bias {
+        assert_eq!(
+            b, o,
+            "conv3x3: bias has {b} entries, expected {o} (out channels)"
+        );
+    }
+    if pad > 1 {
+        return Err(OpsArgError::Padding(pad));
+    }
+    if h + 2 * pad < 3 || wd + 2 * pad < 3 {
+        return Err(OpsArgError::ConvTooSmall { h, w: wd, pad });
+    }
+    if n == 0 || c == 0 || o == 0 {
+        return Err(OpsArgError::Empty);
+    }
+    Ok((h + 2 * pad - 2, wd + 2 * pad - 2))
+}
+
+/// Validates the input of [`OpsDevice::maxpool2`] and returns the output's (H, W).
+pub fn check_maxpool2(x: Shape4) -> Result<(usize, usize), OpsArgError> {
+    let (n, c, h, w) = x;
+    if h < 2 || w < 2 {
+        return Err(OpsArgError::PoolTooSmall { h, w });
+    }
+    if n == 0 || c == 0 {
+        return Err(OpsArgError::Empty);
+    }
+    Ok((h / 2, w / 2))
+}
+
+/// Validates the arguments of [`OpsDevice::batchnorm_relu`].
+///
+/// # Panics
+/// If gamma, beta or a running statistic does not have one entry per channel.
+pub fn check_batchnorm(x: Shape4, params: [usize; 4], mode: BnMode) -> Result<(), OpsArgError> {
+    let (n, c, h, w) = x;
+    for (len, name) in params
+        .iter()
+        .zip(["gamma", "beta", "running_mean", "running_var"])
+    {
+        assert_eq!(
+            *len, c,
+            "batchnorm_relu: {name} has {len} entries but the input {x:?} has {c} channels"
+        );
+    }
+    if n * c * h * w == 0 {
+        return Err(OpsArgError::Empty);
+    }
+    if matches!(mode, BnMode::Train { .. }) && n * h * w < 2 {
+        return Err(OpsArgError::BnTooFewValues(n * h * w));
+    }
+    Ok(())
+}
+
+/// Maps an [`OpsArgError`] onto a device error (dfdx errors carry no message).
+pub(crate) fn arg_err<E: From<CpuError>>(_: OpsArgError) -> E {
+    CpuError::WrongNumElements.into()
+}
+
+/// The ops our networks need, per device.
+///
+/// Gradients flow to `x` and to every parameter (`w`, `bias`, `gamma`, `beta`) when `x` carries
+/// an `OwnedTape`; gradients are *accumulated* (`+=`), so a parameter may be used by several ops.
+/// With `NoneTape` nothing is recorded.
+pub trait OpsDevice: Device<f32> {
+    /// 3×3 conv, stride 1, padding `pad` (0 or 1), optional bias; x (N,I,H,W), w (O,I,3,3).
+    fn conv3x3<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err>;
+
+    /// Per-channel BatchNorm (gamma, beta trainable) followed by ReLU; updates running stats in
+    /// Train mode; uses them in Eval mode.
+    fn batchnorm_relu<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err>;
+
+    /// 2×2 max-pool, stride 2 (odd H/W: last row/col dropped, like PyTorch floor mode).
+    fn maxpool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err>;
+}
+
+impl OpsDevice for Cpu {
+    fn conv3x3<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::conv3x3(x, w, bias, pad)
+    }
+
+    fn batchnorm_relu<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::batchnorm_relu(x, gamma, beta, running_mean, running_var, mode)
+    }
+
+    fn maxpool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
+        cpu::maxpool2(x)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl OpsDevice for Cuda {
+    fn conv3x3<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        generic::conv3x3(x, w, bias, pad)
+    }
+
+    fn batchnorm_relu<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        generic::batchnorm_relu(x, gamma, beta, running_mean, running_var, mode)
+    }
+
+    fn maxpool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err> {
+        generic::maxpool2(x)
+    }
+}

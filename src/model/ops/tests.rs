@@ -1,0 +1,614 @@
+//! Op tests: naive loop references, finite differences, generic dfdx path vs fast CPU path.
+
+use super::*;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+type G = Gradients<f32, Cpu>;
+
+fn rand_vec(rng: &mut StdRng, len: usize) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+}
+
+fn t4(dev: &Cpu, v: &[f32], s: Shape4) -> T4<Cpu> {
+    dev.tensor_from_vec(v.to_vec(), s)
+}
+
+fn t1(dev: &Cpu, v: &[f32]) -> T1<Cpu> {
+    dev.tensor_from_vec(v.to_vec(), (v.len(),))
+}
+
+#[track_caller]
+fn assert_close(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (g, w)| m.max((*g as f64 - w).abs()));
+    assert!(
+        err / scale < tol,
+        "{what}: max abs error {err:e} vs scale {scale:e} (relative {:e} ≥ {tol:e})",
+        err / scale
+    );
+}
+
+fn to64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+// ---------- naive references (f64) ----------
+
+struct ConvRef {
+    out: Vec<f64>,
+    gx: Vec<f64>,
+    gw: Vec<f64>,
+    gb: Vec<f64>,
+}
+
+/// Forward and gradients of Σ conv(x, w, b) ⊙ r, by nested loops.
+fn conv_ref(
+    x: &[f32],
+    xs: Shape4,
+    w: &[f32],
+    o: usize,
+    b: &[f32],
+    pad: usize,
+    r: &[f32],
+) -> ConvRef {
+    let (n, ci, h, wd) = xs;
+    let (oh, ow) = (h + 2 * pad - 2, wd + 2 * pad - 2);
+    let xi = |bb: usize, i: usize, y: usize, xx: usize| ((bb * ci + i) * h + y) * wd + xx;
+    let wi = |oo: usize, i: usize, ky: usize, kx: usize| ((oo * ci + i) * 3 + ky) * 3 + kx;
+    let mut out = vec![0.0f64; n * o * oh * ow];
+    let mut gx = vec![0.0f64; x.len()];
+    let mut gw = vec![0.0f64; w.len()];
+    let mut gb = vec![0.0f64; o];
+    for bb in 0..n {
+        for oo in 0..o {
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let oi = ((bb * o + oo) * oh + y) * ow + xx;
+                    let mut s = b[oo] as f64;
+                    let go = r[oi] as f64;
+                    gb[oo] += go;
+                    for i in 0..ci {
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let iy = y as isize + ky as isize - pad as isize;
+                                let ix = xx as isize + kx as isize - pad as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let (iy, ix) = (iy as usize, ix as usize);
+                                s += w[wi(oo, i, ky, kx)] as f64 * x[xi(bb, i, iy, ix)] as f64;
+                                gw[wi(oo, i, ky, kx)] += go * x[xi(bb, i, iy, ix)] as f64;
+                                gx[xi(bb, i, iy, ix)] += go * w[wi(oo, i, ky, kx)] as f64;
+                            }
+                        }
+                    }
+                    out[oi] = s;
+                }
+            }
+        }
+    }
+    ConvRef { out, gx, gw, gb }
+}
+
+struct BnRef {
+    out: Vec<f64>,
+    gx: Vec<f64>,
+    gg: Vec<f64>,
+    gb: Vec<f64>,
+    mean: Vec<f64>,
+    var_unbiased: Vec<f64>,
+}
+
+/// Forward and gradients of Σ relu(bn(x)) ⊙ r; `stats` = Some((mean, var)) for Eval mode.
+fn bn_ref(
+    x: &[f32],
+    xs: Shape4,
+    g: &[f32],
+    be: &[f32],
+    stats: Option<(&[f32], &[f32])>,
+    r: &[f32],
+) -> BnRef {
+    let (n, c, h, w) = xs;
+    let hw = h * w;
+    let m = (n * hw) as f64;
+    let idx = |b: usize, ch: usize, i: usize| (b * c + ch) * hw + i;
+    let mut res = BnRef {
+        out: vec![0.0; x.len()],
+        gx: vec![0.0; x.len()],
+        gg: vec![0.0; c],
+        gb: vec![0.0; c],
+        mean: vec![0.0; c],
+        var_unbiased: vec![0.0; c],
+    };
+    for ch in 0..c {
+        let mut mean = 0.0;
+        for b in 0..n {
+            for i in 0..hw {
+                mean += x[idx(b, ch, i)] as f64;
+            }
+        }
+        mean /= m;
+        let mut var = 0.0;
+        for b in 0..n {
+            for i in 0..hw {
+                var += (x[idx(b, ch, i)] as f64 - mean).powi(2);
+            }
+        }
+        res.mean[ch] = mean;
+        res.var_unbiased[ch] = var / (m - 1.0);
+        var /= m;
+        let (mu, v) = match stats {
+            Some((rm, rv)) => (rm[ch] as f64, rv[ch] as f64),
+            None => (mean, var),
+        };
+        let inv = 1.0 / (v + BN_EPS as f64).sqrt();
+        let (gam, bet) = (g[ch] as f64, be[ch] as f64);
+        let mut dz = vec![0.0; n * hw];
+        let mut xh = vec![0.0; n * hw];
+        for b in 0..n {
+            for i in 0..hw {
+                let k = idx(b, ch, i);
+                xh[b * hw + i] = (x[k] as f64 - mu) * inv;
+                let z = gam * xh[b * hw + i] + bet;
+                res.out[k] = z.max(0.0);
+                dz[b * hw + i] = if z > 0.0 { r[k] as f64 } else { 0.0 };
+            }
+        }
+        let sdz: f64 = dz.iter().sum();
+        let sdzx: f64 = dz.iter().zip(&xh).map(|(a, b)| a * b).sum();
+        res.gb[ch] = sdz;
+        res.gg[ch] = sdzx;
+        for b in 0..n {
+            for i in 0..hw {
+                let j = b * hw + i;
+                res.gx[idx(b, ch, i)] = if stats.is_some() {
+                    gam * inv * dz[j]
+                } else {
+                    gam * inv / m * (m * dz[j] - sdz - xh[j] * sdzx)
+                };
+            }
+        }
+    }
+    res
+}
+
+/// Forward and input gradient of Σ maxpool2(x) ⊙ r.
+fn pool_ref(x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let (n, c, h, w) = xs;
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![0.0; n * c * oh * ow];
+    let mut gx = vec![0.0; x.len()];
+    for p in 0..n * c {
+        for y in 0..oh {
+            for xx in 0..ow {
+                let mut best = (2 * y) * w + 2 * xx;
+                for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
+                    let k = (2 * y + dy) * w + 2 * xx + dx;
+                    if x[p * h * w + k] > x[p * h * w + best] {
+                        best = k;
+                    }
+                }
+                let oi = (p * oh + y) * ow + xx;
+                out[oi] = x[p * h * w + best] as f64;
+                gx[p * h * w + best] += r[oi] as f64;
+            }
+        }
+    }
+    (out, gx)
+}
+
+// ---------- running the ops ----------
+
+/// Output and gradients (x, params...) of Σ op(x) ⊙ r with an OwnedTape.
+fn conv_run(
+    generic_path: bool,
+    x: &[f32],
+    xs: Shape4,
+    w: &[f32],
+    ws: Shape4,
+    b: Option<&[f32]>,
+    pad: usize,
+    r: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
+    let dev = Cpu::default();
+    let (xt, wt) = (t4(&dev, x, xs), t4(&dev, w, ws));
+    let bt = b.map(|b| t1(&dev, b));
+    let y = if generic_path {
+        generic::conv3x3(xt.trace(G::leaky()), &wt, bt.as_ref(), pad).unwrap()
+    } else {
+        Cpu::conv3x3(xt.trace(G::leaky()), &wt, bt.as_ref(), pad).unwrap()
+    };
+    let out = y.retaped::<NoneTape>().as_vec();
+    let rt = dev.tensor_from_vec(r.to_vec(), *y.shape());
+    let g = (y * rt).sum::<(), _>().backward();
+    (
+        out,
+        g.get(&xt).as_vec(),
+        g.get(&wt).as_vec(),
+        bt.map(|b| g.get(&b).as_vec()),
+    )
+}
+
+type BnOut = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// (out, gx, ggamma, gbeta, running_mean', running_var').
+#[allow(clippy::too_many_arguments)]
+fn bn_run(
+    generic_path: bool,
+    x: &[f32],
+    xs: Shape4,
+    g: &[f32],
+    be: &[f32],
+    rm: &[f32],
+    rv: &[f32],
+    mode: BnMode,
+    r: &[f32],
+) -> BnOut {
+    let dev = Cpu::default();
+    let xt = t4(&dev, x, xs);
+    let (gt, bt) = (t1(&dev, g), t1(&dev, be));
+    let (mut rmt, mut rvt) = (t1(&dev, rm), t1(&dev, rv));
+    let y = if generic_path {
+        generic::batchnorm_relu(xt.trace(G::leaky()), &gt, &bt, &mut rmt, &mut rvt, mode)
+    } else {
+        Cpu::batchnorm_relu(xt.trace(G::leaky()), &gt, &bt, &mut rmt, &mut rvt, mode)
+    }
+    .unwrap();
+    let out = y.retaped::<NoneTape>().as_vec();
+    let rt = dev.tensor_from_vec(r.to_vec(), *y.shape());
+    let grads = (y * rt).sum::<(), _>().backward();
+    (
+        out,
+        grads.get(&xt).as_vec(),
+        grads.get(&gt).as_vec(),
+        grads.get(&bt).as_vec(),
+        rmt.as_vec(),
+        rvt.as_vec(),
+    )
+}
+
+fn pool_run(generic_path: bool, x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let dev = Cpu::default();
+    let xt = t4(&dev, x, xs);
+    let y = if generic_path {
+        generic::maxpool2(xt.trace(G::leaky())).unwrap()
+    } else {
+        Cpu::maxpool2(xt.trace(G::leaky())).unwrap()
+    };
+    let out = y.retaped::<NoneTape>().as_vec();
+    let rt = dev.tensor_from_vec(r.to_vec(), *y.shape());
+    let grads = (y * rt).sum::<(), _>().backward();
+    (out, grads.get(&xt).as_vec())
+}
+
+const CONV_CASES: [(Shape4, usize, usize); 6] = [
+    ((2, 1, 5, 7), 3, 0),
+    ((2, 1, 5, 7), 3, 1),
+    ((3, 4, 6, 5), 2, 0),
+    ((2, 3, 7, 9), 5, 1),
+    ((2, 2, 3, 3), 4, 0),
+    ((2, 2, 1, 2), 3, 1),
+];
+
+#[test]
+fn conv_matches_naive_reference() {
+    let mut rng = StdRng::seed_from_u64(1);
+    for generic_path in [false, true] {
+        for (xs, o, pad) in CONV_CASES {
+            for with_bias in [false, true] {
+                let ws = (o, xs.1, 3, 3);
+                let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+                let w = rand_vec(&mut rng, o * xs.1 * 9);
+                let b = rand_vec(&mut rng, o);
+                let bias = with_bias.then_some(&b[..]);
+                let zero = vec![0.0; o];
+                let (oh, ow) = (xs.2 + 2 * pad - 2, xs.3 + 2 * pad - 2);
+                let r = rand_vec(&mut rng, xs.0 * o * oh * ow);
+                let want = conv_ref(&x, xs, &w, o, bias.unwrap_or(&zero), pad, &r);
+                let (out, gx, gw, gb) = conv_run(generic_path, &x, xs, &w, ws, bias, pad, &r);
+                let what =
+                    format!("conv generic={generic_path} {xs:?} o={o} pad={pad} bias={with_bias}");
+                assert_close(&out, &want.out, 1e-5, &format!("{what} out"));
+                assert_close(&gx, &want.gx, 1e-5, &format!("{what} gx"));
+                assert_close(&gw, &want.gw, 1e-5, &format!("{what} gw"));
+                if let Some(gb) = gb {
+                    assert_close(&gb, &want.gb, 1e-5, &format!("{what} gb"));
+                }
+            }
+        }
+    }
+}
+
+const BN_CASES: [Shape4; 4] = [(2, 1, 3, 3), (3, 4, 5, 7), (2, 3, 1, 1), (4, 5, 6, 5)];
+
+fn bn_params(rng: &mut StdRng, c: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    let g: Vec<f32> = (0..c).map(|_| rng.gen_range(0.5f32..1.5)).collect();
+    let b = rand_vec(rng, c);
+    let rm = rand_vec(rng, c);
+    let rv: Vec<f32> = (0..c).map(|_| rng.gen_range(0.5f32..2.0)).collect();
+    (g, b, rm, rv)
+}
+
+#[test]
+fn batchnorm_relu_matches_naive_reference() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let momentum = 0.1;
+    for generic_path in [false, true] {
+        for xs in BN_CASES {
+            let c = xs.1;
+            let x: Vec<f32> = rand_vec(&mut rng, xs.0 * c * xs.2 * xs.3)
+                .iter()
+                .map(|v| 3.0 * v + 0.5)
+                .collect();
+            let (g, b, rm, rv) = bn_params(&mut rng, c);
+            let r = rand_vec(&mut rng, x.len());
+            let what = format!("bn generic={generic_path} {xs:?}");
+
+            let want = bn_ref(&x, xs, &g, &b, None, &r);
+            let mode = BnMode::Train { momentum };
+            let (out, gx, gg, gb, rm2, rv2) =
+                bn_run(generic_path, &x, xs, &g, &b, &rm, &rv, mode, &r);
+            assert_close(&out, &want.out, 1e-5, &format!("{what} train out"));
+            assert_close(&gx, &want.gx, 1e-4, &format!("{what} train gx"));
+            assert_close(&gg, &want.gg, 1e-5, &format!("{what} train ggamma"));
+            assert_close(&gb, &want.gb, 1e-5, &format!("{what} train gbeta"));
+            let want_rm: Vec<f64> = (0..c)
+                .map(|i| 0.9 * rm[i] as f64 + 0.1 * want.mean[i])
+                .collect();
+            let want_rv: Vec<f64> = (0..c)
+                .map(|i| 0.9 * rv[i] as f64 + 0.1 * want.var_unbiased[i])
+                .collect();
+            assert_close(&rm2, &want_rm, 1e-5, &format!("{what} running mean"));
+            assert_close(&rv2, &want_rv, 1e-5, &format!("{what} running var"));
+
+            let want = bn_ref(&x, xs, &g, &b, Some((&rm, &rv)), &r);
+            let (out, gx, gg, gb, rm2, rv2) =
+                bn_run(generic_path, &x, xs, &g, &b, &rm, &rv, BnMode::Eval, &r);
+            assert_close(&out, &want.out, 1e-5, &format!("{what} eval out"));
+            assert_close(&gx, &want.gx, 1e-5, &format!("{what} eval gx"));
+            assert_close(&gg, &want.gg, 1e-5, &format!("{what} eval ggamma"));
+            assert_close(&gb, &want.gb, 1e-5, &format!("{what} eval gbeta"));
+            assert_eq!(
+                (rm2, rv2),
+                (rm.clone(), rv.clone()),
+                "{what}: eval changed running stats"
+            );
+        }
+    }
+}
+
+#[test]
+fn maxpool_matches_naive_reference() {
+    let mut rng = StdRng::seed_from_u64(3);
+    for generic_path in [false, true] {
+        for xs in [(2, 1, 4, 4), (2, 3, 5, 7), (3, 2, 2, 3), (2, 4, 9, 6)] {
+            let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+            let r = rand_vec(&mut rng, xs.0 * xs.1 * (xs.2 / 2) * (xs.3 / 2));
+            let (want_out, want_gx) = pool_ref(&x, xs, &r);
+            let (out, gx) = pool_run(generic_path, &x, xs, &r);
+            let what = format!("pool generic={generic_path} {xs:?}");
+            assert_close(&out, &want_out, 1e-6, &format!("{what} out"));
+            assert_close(&gx, &want_gx, 1e-6, &format!("{what} gx"));
+        }
+    }
+}
+
+#[test]
+fn maxpool_ties_go_to_the_first_maximum() {
+    let x = vec![0.0f32; 2 * 4 * 4];
+    let r = vec![1.0f32; 2 * 2 * 2];
+    let (_, gx) = pool_run(false, &x, (2, 1, 4, 4), &r);
+    let (_, want) = pool_ref(&x, (2, 1, 4, 4), &r);
+    assert_close(&gx, &want, 1e-7, "ties");
+}
+
+#[test]
+fn generic_path_matches_fast_path_on_a_block() {
+    // conv → bn_relu → pool → conv(pad 1, bias) → bn_relu → pool, gradients for everything.
+    let mut rng = StdRng::seed_from_u64(4);
+    let xs = (3, 2, 11, 10);
+    let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+    let w1 = rand_vec(&mut rng, 4 * 2 * 9);
+    let w2 = rand_vec(&mut rng, 5 * 4 * 9);
+    let b2 = rand_vec(&mut rng, 5);
+    let (g1, be1, rm1, rv1) = bn_params(&mut rng, 4);
+    let (g2, be2, rm2, rv2) = bn_params(&mut rng, 5);
+    let run = |generic_path: bool| {
+        let dev = Cpu::default();
+        let xt = t4(&dev, &x, xs);
+        let (w1t, w2t, b2t) = (
+            t4(&dev, &w1, (4, 2, 3, 3)),
+            t4(&dev, &w2, (5, 4, 3, 3)),
+            t1(&dev, &b2),
+        );
+        let (g1t, be1t, g2t, be2t) = (t1(&dev, &g1), t1(&dev, &be1), t1(&dev, &g2), t1(&dev, &be2));
+        let (mut rm1t, mut rv1t, mut rm2t, mut rv2t) = (
+            t1(&dev, &rm1),
+            t1(&dev, &rv1),
+            t1(&dev, &rm2),
+            t1(&dev, &rv2),
+        );
+        let mode = BnMode::Train { momentum: 0.1 };
+        let y = xt.trace(G::leaky());
+        let y = if generic_path {
+            let y = generic::conv3x3(y, &w1t, None, 0).unwrap();
+            let y = generic::batchnorm_relu(y, &g1t, &be1t, &mut rm1t, &mut rv1t, mode).unwrap();
+            let y = generic::maxpool2(y).unwrap();
+            let y = generic::conv3x3(y, &w2t, Some(&b2t), 1).unwrap();
+            let y = generic::batchnorm_relu(y, &g2t, &be2t, &mut rm2t, &mut rv2t, mode).unwrap();
+            generic::maxpool2(y).unwrap()
+        } else {
+            let y = Cpu::conv3x3(y, &w1t, None, 0).unwrap();
+            let y = Cpu::batchnorm_relu(y, &g1t, &be1t, &mut rm1t, &mut rv1t, mode).unwrap();
+            let y = Cpu::maxpool2(y).unwrap();
+            let y = Cpu::conv3x3(y, &w2t, Some(&b2t), 1).unwrap();
+            let y = Cpu::batchnorm_relu(y, &g2t, &be2t, &mut rm2t, &mut rv2t, mode).unwrap();
+            Cpu::maxpool2(y).unwrap()
+        };
+        let out = y.retaped::<NoneTape>().as_vec();
+        let mut r = StdRng::seed_from_u64(5);
+        let rt = dev.tensor_from_vec(rand_vec(&mut r, out.len()), *y.shape());
+        let grads = (y * rt).sum::<(), _>().backward();
+        let mut all = vec![out];
+        all.extend([&xt, &w1t, &w2t].map(|t| grads.get(t).as_vec()));
+        all.extend([&b2t, &g1t, &be1t, &g2t, &be2t].map(|t| grads.get(t).as_vec()));
+        all.extend([rm1t, rv1t, rm2t, rv2t].map(|t| t.as_vec()));
+        all
+    };
+    let (fast, slow) = (run(false), run(true));
+    let names = [
+        "out", "gx", "gw1", "gw2", "gb2", "ggamma1", "gbeta1", "ggamma2", "gbeta2", "rm1", "rv1",
+        "rm2", "rv2",
+    ];
+    for ((f, s), name) in fast.iter().zip(&slow).zip(names) {
+        if name == "gb2" {
+            // A bias right before BatchNorm has a zero gradient: both paths give rounding noise.
+            assert!(
+                f.iter().chain(s).all(|v| v.abs() < 1e-5),
+                "gb2: {f:?} vs {s:?}"
+            );
+        } else {
+            assert_close(f, &to64(s), 1e-4, name);
+        }
+    }
+}
+
+/// Central differences of L(θ) = Σ f(θ) ⊙ r, accumulated in f64, vs the analytic gradient.
+#[track_caller]
+fn check_fd(what: &str, params: &[f32], analytic: &[f32], loss: impl Fn(&[f32]) -> f64) {
+    let eps = 1e-2f32;
+    let mut p = params.to_vec();
+    let mut num = Vec::with_capacity(p.len());
+    for i in 0..p.len() {
+        let v = p[i];
+        p[i] = v + eps;
+        let lp = loss(&p);
+        p[i] = v - eps;
+        let lm = loss(&p);
+        p[i] = v;
+        num.push((lp - lm) / (2.0 * eps as f64));
+    }
+    assert_close(analytic, &num, 5e-3, &format!("finite differences: {what}"));
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(a, b)| *a as f64 * *b as f64).sum()
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let dev = Cpu::default();
+    // conv, pad 0 and 1, with bias.
+    for pad in [0, 1] {
+        let (xs, ws) = ((2, 2, 4, 5), (3, 2, 3, 3));
+        let x = rand_vec(&mut rng, 2 * 2 * 4 * 5);
+        let w = rand_vec(&mut rng, 3 * 2 * 9);
+        let b = rand_vec(&mut rng, 3);
+        let r = rand_vec(&mut rng, 2 * 3 * (2 + 2 * pad) * (3 + 2 * pad));
+        let f = |x: &[f32], w: &[f32], b: &[f32]| {
+            let y =
+                Cpu::conv3x3(t4(&dev, x, xs), &t4(&dev, w, ws), Some(&t1(&dev, b)), pad).unwrap();
+            dot(&y.as_vec(), &r)
+        };
+        let (_, gx, gw, gb) = conv_run(false, &x, xs, &w, ws, Some(&b), pad, &r);
+        check_fd("conv x", &x, &gx, |v| f(v, &w, &b));
+        check_fd("conv w", &w, &gw, |v| f(&x, v, &b));
+        check_fd("conv bias", &b, &gb.unwrap(), |v| f(&x, &w, v));
+    }
+    // bn_relu in both modes.
+    let xs = (3, 2, 2, 3);
+    let x: Vec<f32> = rand_vec(&mut rng, 36).iter().map(|v| 2.0 * v).collect();
+    let (g, b, rm, rv) = bn_params(&mut rng, 2);
+    let r = rand_vec(&mut rng, 36);
+    for mode in [BnMode::Train { momentum: 0.1 }, BnMode::Eval] {
+        let f = |x: &[f32], g: &[f32], b: &[f32]| {
+            let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+            let y = Cpu::batchnorm_relu(
+                t4(&dev, x, xs),
+                &t1(&dev, g),
+                &t1(&dev, b),
+                &mut rmt,
+                &mut rvt,
+                mode,
+            )
+            .unwrap();
+            dot(&y.as_vec(), &r)
+        };
+        let (_, gx, gg, gb, _, _) = bn_run(false, &x, xs, &g, &b, &rm, &rv, mode, &r);
+        check_fd(&format!("bn x {mode:?}"), &x, &gx, |v| f(v, &g, &b));
+        check_fd(&format!("bn gamma {mode:?}"), &g, &gg, |v| f(&x, v, &b));
+        check_fd(&format!("bn beta {mode:?}"), &b, &gb, |v| f(&x, &g, v));
+    }
+    // maxpool (well-separated values so ±eps never changes the argmax).
+    let xs = (2, 2, 5, 4);
+    let mut x: Vec<f32> = (0..80).map(|i| i as f32 * 0.1).collect();
+    for i in (1..x.len()).rev() {
+        x.swap(i, rng.gen_range(0..=i));
+    }
+    let r = rand_vec(&mut rng, 2 * 2 * 2 * 2);
+    let (_, gx) = pool_run(false, &x, xs, &r);
+    check_fd("pool x", &x, &gx, |v| {
+        dot(&Cpu::maxpool2(t4(&dev, v, xs)).unwrap().as_vec(), &r)
+    });
+}
+
+#[test]
+fn none_tape_matches_owned_tape_and_weights_accumulate() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let dev = Cpu::default();
+    let xs = (2, 3, 6, 6);
+    let x = t4(&dev, &rand_vec(&mut rng, 2 * 3 * 36), xs);
+    let w = t4(&dev, &rand_vec(&mut rng, 3 * 3 * 9), (3, 3, 3, 3));
+    let plain = Cpu::conv3x3(Cpu::conv3x3(x.clone(), &w, None, 1).unwrap(), &w, None, 1).unwrap();
+    // The same weight used twice: gradients must add up (checked against the generic path).
+    let taped = |generic_path: bool| {
+        let y = x.trace(G::leaky());
+        let y = if generic_path {
+            generic::conv3x3(generic::conv3x3(y, &w, None, 1).unwrap(), &w, None, 1).unwrap()
+        } else {
+            Cpu::conv3x3(Cpu::conv3x3(y, &w, None, 1).unwrap(), &w, None, 1).unwrap()
+        };
+        let out = y.retaped::<NoneTape>().as_vec();
+        let grads = y.sum::<(), _>().backward();
+        (out, grads.get(&x).as_vec(), grads.get(&w).as_vec())
+    };
+    let (out, gx, gw) = taped(false);
+    let (out2, gx2, gw2) = taped(true);
+    assert_close(&plain.as_vec(), &to64(&out), 1e-6, "NoneTape vs OwnedTape");
+    assert_close(&out, &to64(&out2), 1e-5, "fast vs generic");
+    assert_close(&gx, &to64(&gx2), 1e-4, "gx, shared weight");
+    assert_close(&gw, &to64(&gw2), 1e-4, "gw, shared weight");
+}
+
+#[test]
+fn invalid_arguments_are_errors() {
+    let dev = Cpu::default();
+    let x: T4<Cpu> = dev.zeros_like(&(1, 1, 1, 1));
+    let w: T4<Cpu> = dev.zeros_like(&(1, 1, 3, 3));
+    assert!(Cpu::conv3x3(x.clone(), &w, None, 0).is_err());
+    assert!(Cpu::conv3x3(x.clone(), &w, None, 2).is_err());
+    assert!(Cpu::maxpool2(x.clone()).is_err());
+    assert!(generic::conv3x3(x.clone(), &w, None, 0).is_err());
+    assert_eq!(
+        check_conv3x3((1, 1, 5, 5), (1, 1, 3, 3), None, 2),
+        Err(OpsArgError::Padding(2))
+    );
+    let c: T1<Cpu> = dev.ones_like(&(1,));
+    let (mut rm, mut rv) = (c.clone(), c.clone());
+    let mode = BnMode::Train { momentum: 0.1 };
+    assert!(Cpu::batchnorm_relu(x, &c, &c, &mut rm, &mut rv, mode).is_err());
+}
+
+#[test]
+#[should_panic(expected = "input channels")]
+fn channel_mismatch_panics() {
+    let dev = Cpu::default();
+    let x: T4<Cpu> = dev.zeros_like(&(1, 2, 5, 5));
+    let w: T4<Cpu> = dev.zeros_like(&(1, 3, 3, 3));
+    let _ = Cpu::conv3x3(x, &w, None, 0);
+}
