@@ -116,7 +116,7 @@ pub fn bench_model_config() -> (ModelConfig, HeadConfig) {
 }
 
 /// Times `steps` training steps and `steps` inference passes after warm-up.
-pub fn bench_net<D: OpsDevice>(
+pub fn bench_net<D: OpsDevice + Synchronize>(
     dev: D,
     input: (usize, usize, usize),
     threads: usize,
@@ -140,7 +140,9 @@ pub fn bench_net<D: OpsDevice>(
     let oh = one_hot(&dev, &labels, CLASSES);
 
     let mut train_step = |model: &mut Model<D>| {
-        let emb = model.backbone.forward(xt.clone().trace(Gradients::leaky()), true);
+        let emb = model
+            .backbone
+            .forward(xt.clone().trace(Gradients::leaky()), true);
         let (logits, _) = model.head.logits(emb, &oh);
         let loss = Head::<D>::loss(logits, &oh);
         let grads = loss.backward();
@@ -157,7 +159,7 @@ pub fn bench_net<D: OpsDevice>(
     dev.synchronize();
     let train_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
 
-    let mut infer = |model: &mut Model<D>| {
+    let infer = |model: &mut Model<D>| {
         let emb = model.backbone.forward(xt.clone(), false);
         let cos = model.head.cosines(emb);
         std::hint::black_box(cos);

@@ -111,7 +111,10 @@ impl Console {
                 } else if !self.quiet_lines {
                     // Plain logs: at most about four lines per epoch.
                     let step = (*batches / 4).max(1);
-                    if batch % step == 0 && self.last_plain_batch != Some((*epoch, *batch)) && batch != batches {
+                    if batch % step == 0
+                        && self.last_plain_batch != Some((*epoch, *batch))
+                        && batch != batches
+                    {
                         self.last_plain_batch = Some((*epoch, *batch));
                         self.line(format!(
                             "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} {images_per_sec:.0} img/s"
@@ -134,7 +137,11 @@ impl Console {
                         m.scale,
                         m.seconds,
                         m.images_per_sec,
-                        if auc.is_empty() { String::new() } else { format!(" | AUC {auc}") }
+                        if auc.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" | AUC {auc}")
+                        }
                     ));
                 }
             }
@@ -253,7 +260,10 @@ pub fn final_json(config: &Config, tally: &Tally, run_id: Option<&str>) -> Value
     let mut sm = Map::new();
     for s in scorers {
         if let Some(v) = summary.get(s) {
-            sm.insert(s.as_str().into(), serde_json::to_value(v).unwrap_or(Value::Null));
+            sm.insert(
+                s.as_str().into(),
+                serde_json::to_value(v).unwrap_or(Value::Null),
+            );
         }
     }
     let status = match &tally.outcome {
@@ -270,7 +280,10 @@ pub fn final_json(config: &Config, tally: &Tally, run_id: Option<&str>) -> Value
     if let Some(Outcome::Failed { reason }) = &tally.outcome {
         doc.insert("reason".into(), json!(reason));
     }
-    doc.insert("primary_scorer".into(), json!(config.primary_scorer().as_str()));
+    doc.insert(
+        "primary_scorer".into(),
+        json!(config.primary_scorer().as_str()),
+    );
     doc.insert("runs".into(), Value::Array(runs));
     doc.insert("summary".into(), Value::Object(sm));
     Value::Object(doc)

@@ -5,9 +5,12 @@
 //! LOF/kNN, ROC/AUC) → [`store`] (runs and profiles on disk). Front ends ([`tui`], the headless
 //! console in [`cli`]) only consume events and read the store.
 
+pub mod bench;
 pub mod config;
+pub mod console;
 pub mod data;
 pub mod model;
+pub mod runner;
 pub mod score;
 pub mod store;
 pub mod train;

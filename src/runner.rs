@@ -29,10 +29,7 @@ pub struct RunOptions {
 }
 
 /// Resolves the profile and applies overrides; every error names the key (and file).
-pub fn resolve_config(
-    dirs: &ProfileDirs,
-    opts: &RunOptions,
-) -> anyhow::Result<(String, Config)> {
+pub fn resolve_config(dirs: &ProfileDirs, opts: &RunOptions) -> anyhow::Result<(String, Config)> {
     let name = opts.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
     let (name, path, mut config) = dirs.resolve(name)?;
     for o in &opts.overrides {

@@ -2,5 +2,7 @@
 
 pub mod event;
 pub mod tally;
+pub mod worker;
 
 pub use event::{EpochMetrics, Evaluation, Event, Outcome, RocCurve};
+pub use worker::{spawn, CancelHandle, JobOptions, TrainHandle};

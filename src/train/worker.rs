@@ -170,13 +170,17 @@ fn job(
                 classes: split.class_names.len(),
             });
         }
-        let model_path = options.model_dir.as_ref().filter(|_| config.run.save_model).map(|d| {
-            if index == 0 {
-                d.join("model.safetensors")
-            } else {
-                d.join(format!("model-seed{seed}.safetensors"))
-            }
-        });
+        let model_path = options
+            .model_dir
+            .as_ref()
+            .filter(|_| config.run.save_model)
+            .map(|d| {
+                if index == 0 {
+                    d.join("model.safetensors")
+                } else {
+                    d.join(format!("model-seed{seed}.safetensors"))
+                }
+            });
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_seed(config, &split, seed, model_path, cancel, tx)
@@ -233,7 +237,15 @@ fn run_seed(
     tx: &Sender<Event>,
 ) -> (Outcome, Option<Evaluation>) {
     match config.train.device {
-        DeviceKind::Cpu => train_on(Cpu::seed_from_u64(seed), config, split, seed, model_path, cancel, tx),
+        DeviceKind::Cpu => train_on(
+            Cpu::seed_from_u64(seed),
+            config,
+            split,
+            seed,
+            model_path,
+            cancel,
+            tx,
+        ),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => match Cuda::try_seed_from_u64(seed) {
             Ok(dev) => train_on(dev, config, split, seed, model_path, cancel, tx),
@@ -321,7 +333,7 @@ pub fn train_on<D: OpsDevice>(
             let (logits, cosines) = model.head.logits(emb, &oh);
             let logit_vals = logits.retaped::<NoneTape>().as_vec();
             let loss = Head::<D>::loss(logits, &oh);
-            let loss_val = loss.array();
+            let loss_val = loss.as_vec()[0];
             if !loss_val.is_finite() {
                 return (
                     Outcome::Failed {
@@ -444,7 +456,13 @@ fn evaluate<D: OpsDevice>(
     split: &ExperimentSplit,
     epoch: usize,
 ) -> Result<Evaluation, String> {
-    let normal = embed(dev, model, &split.train_x, split.shape, split.normal_rows.iter().copied());
+    let normal = embed(
+        dev,
+        model,
+        &split.train_x,
+        split.shape,
+        split.normal_rows.iter().copied(),
+    );
     let n_test = split.test_anomalous.len();
     let test = embed(dev, model, &split.test_x, split.shape, 0..n_test);
     let class_dir = config
