@@ -272,31 +272,30 @@ impl Live {
         }
     }
 
-    /// Fraction of the whole job (all seeds, all epochs) done.
+    /// Fraction of the whole job (all seeds, all epochs) done. Seeds that finished count whole;
+    /// interrupted or failed ones count the epochs they trained.
     pub fn job_fraction(&self) -> f64 {
         if self.outcome == Some(Outcome::Finished) {
             return 1.0;
         }
         let epochs = self.config.train.epochs.max(1) as f64;
         let seeds = self.seeds.len().max(1) as f64;
-        let seeds_done = self
-            .tally
-            .seeds
-            .iter()
-            .filter(|s| s.outcome.is_some())
-            .count() as f64;
-        let in_seed = if self.tally.seeds.last().is_some_and(|s| s.outcome.is_none()) {
-            let done = self.epochs().len() as f64;
-            let partial = if self.epoch > self.epochs().len() {
-                self.epoch_fraction()
-            } else {
-                0.0
+        let n = self.tally.seeds.len();
+        let mut done = 0.0;
+        for (i, sd) in self.tally.seeds.iter().enumerate() {
+            done += match &sd.outcome {
+                Some(Outcome::Finished) => 1.0,
+                _ => {
+                    let mut e = sd.epochs.len() as f64;
+                    // The batch progress belongs to the latest seed's epoch in progress.
+                    if i + 1 == n && self.epoch > sd.epochs.len() {
+                        e += self.epoch_fraction();
+                    }
+                    (e / epochs).min(1.0)
+                }
             };
-            (done + partial) / epochs
-        } else {
-            0.0
-        };
-        ((seeds_done + in_seed) / seeds).clamp(0.0, 1.0)
+        }
+        (done / seeds).clamp(0.0, 1.0)
     }
 
     /// Time left, once the first epoch has finished (before that the rate is not meaningful).

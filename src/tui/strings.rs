@@ -92,12 +92,12 @@ pub const COMPARE_HISTORY: &str = "AUC history (primary scorer, first seed)";
 // Popups
 pub const STOP_TITLE: &str = "Stop training?";
 pub const STOP_BODY: &str = "Stop after the current batch and keep the run as interrupted.";
-pub const STOP_YES: &str = "s/y/Enter stop";
+pub const STOP_YES: &str = "y/Enter stop";
 pub const STOP_NO: &str = "n/Esc keep training";
 pub const QUIT_TITLE: &str = "Quit adalab?";
 pub const QUIT_BODY_ACTIVE: &str =
     "A run is in progress: it stops after this batch and is kept as interrupted.";
-pub const QUIT_YES: &str = "y/q/Enter quit";
+pub const QUIT_YES: &str = "y/Enter quit";
 pub const QUIT_NO: &str = "n/Esc stay";
 pub const DELETE_TITLE: &str = "Delete run?";
 pub const DELETE_YES: &str = "y delete";

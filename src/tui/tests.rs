@@ -785,6 +785,9 @@ fn stop_needs_confirmation() {
     assert!(!l.app.run_active());
     assert_eq!(l.app.tab, Tab::Train);
     assert_eq!(l.app.live.as_ref().unwrap().state_label(), "interrupted");
+    // Progress stays where it stopped: one seed and one epoch of the second.
+    let f = l.app.live.as_ref().unwrap().job_fraction();
+    assert!(f > 0.4 && f < 0.5, "{f}");
     assert!(l.app.status.as_ref().unwrap().text.contains("interrupted"));
     // Browsable afterwards, and a new run can start.
     l.ch('k');

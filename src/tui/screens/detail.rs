@@ -37,7 +37,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let mut l1 = vec![
         Span::styled(format!("{status} "), t.status(&status)),
         Span::styled(rec.id.clone(), t.bold()),
-        Span::styled(format!("  {}{seed_txt}", rec.profile), t.dim()),
+        Span::raw(seed_txt),
+        Span::styled(format!("  {}", rec.profile), t.dim()),
     ];
     if !rec.tags.is_empty() {
         l1.push(Span::styled(

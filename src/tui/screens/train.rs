@@ -165,10 +165,10 @@ fn draw_gauges(f: &mut Frame, area: Rect, app: &App, live: &Live) {
         live.batch,
         live.batches
     );
-    let frac_e = if live.is_active() {
-        live.epoch_fraction()
-    } else {
+    let frac_e = if live.outcome == Some(crate::train::Outcome::Finished) {
         1.0
+    } else {
+        live.epoch_fraction()
     };
     f.render_widget(
         LineGauge::default()
@@ -221,12 +221,12 @@ fn draw_auc(f: &mut Frame, area: Rect, app: &App, live: &Live) {
         let spark_area = areas[2 * i + 1];
         let line = match live.auc_now_best(*k) {
             Some((cur, best, be)) => Line::from(vec![
-                Span::styled(format!("{:<12}", k.as_str()), t.series(i)),
+                Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
                 Span::styled(format!("{cur:.3}"), t.bold()),
                 Span::raw(format!(" (best {best:.3} @{be})")),
             ]),
             None => Line::from(vec![
-                Span::styled(format!("{:<12}", k.as_str()), t.series(i)),
+                Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
                 Span::styled(s::NO_AUC_YET, t.dim()),
             ]),
         };
@@ -293,18 +293,32 @@ fn draw_log(f: &mut Frame, area: Rect, app: &App, live: &Live) {
     let b = block(title, t);
     let inner = b.inner(area);
     let h = inner.height as usize;
+    let w = (inner.width as usize).max(1);
     let end = live.logs.len().saturating_sub(live.log_scroll);
-    let start = end.saturating_sub(h);
-    let lines: Vec<Line> = live.logs[start..end]
-        .iter()
-        .map(|l| {
-            let style = match l.level {
-                LogLevel::Info => Default::default(),
-                LogLevel::Warn => t.warn(),
-                LogLevel::Error => t.error(),
-            };
-            Line::styled(l.text.clone(), style)
-        })
-        .collect();
+    // Wrap the newest entries until the pane is full.
+    let mut lines: Vec<Line> = Vec::new();
+    for l in live.logs[..end].iter().rev() {
+        let style = match l.level {
+            LogLevel::Info => Default::default(),
+            LogLevel::Warn => t.warn(),
+            LogLevel::Error => t.error(),
+        };
+        let chars: Vec<char> = l.text.chars().collect();
+        let mut parts: Vec<Line> = chars
+            .chunks(w)
+            .map(|c| Line::styled(c.iter().collect::<String>(), style))
+            .collect();
+        if parts.is_empty() {
+            parts.push(Line::raw(""));
+        }
+        for p in parts.into_iter().rev() {
+            lines.push(p);
+        }
+        if lines.len() >= h {
+            break;
+        }
+    }
+    lines.truncate(h);
+    lines.reverse();
     f.render_widget(Paragraph::new(lines).block(b), area);
 }
