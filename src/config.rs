@@ -236,6 +236,16 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How the learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    Constant,
+    /// Cosine decay from `lr` to 1% of it over the run, per batch.
+    Cosine,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceKind {
@@ -265,6 +275,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub optimizer: OptimizerKind,
     pub lr: f32,
+    pub lr_schedule: LrSchedule,
     pub weight_decay: f32,
     /// SGD momentum (ignored by Adam).
     pub momentum: f32,
@@ -282,6 +293,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
+            lr_schedule: LrSchedule::Cosine,
             weight_decay: 0.0,
             momentum: 0.9,
             seed: 0,
