@@ -41,6 +41,7 @@ impl Default for Config {
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     FashionMnist,
+    #[serde(rename = "cifar-10")]
     Cifar10,
     Synthetic,
 }
@@ -806,6 +807,24 @@ mod tests {
         assert_eq!(e.key, "head.kind");
         let e = Config::default().with_override("train.epochs").unwrap_err();
         assert!(e.message.contains("key.path=value"));
+    }
+
+    #[test]
+    fn every_shipped_profile_loads_and_validates() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!c.description.is_empty(), "{}", p.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 13, "{n} profiles");
+        let c = Config::load(&dir.join("cifar-deer-horse-arcface.toml")).unwrap();
+        assert_eq!(c.data.dataset, DatasetKind::Cifar10);
+        assert_eq!(c.head.kind, HeadKind::Arcface);
     }
 
     #[test]
