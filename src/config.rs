@@ -41,6 +41,7 @@ impl Default for Config {
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     FashionMnist,
+    #[serde(rename = "cifar-10")]
     Cifar10,
     Synthetic,
 }
@@ -236,6 +237,16 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// How the learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    Constant,
+    /// Cosine decay from `lr` to 1% of it over the run, per batch.
+    Cosine,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceKind {
@@ -265,6 +276,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub optimizer: OptimizerKind,
     pub lr: f32,
+    pub lr_schedule: LrSchedule,
     pub weight_decay: f32,
     /// SGD momentum (ignored by Adam).
     pub momentum: f32,
@@ -282,6 +294,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
+            lr_schedule: LrSchedule::Cosine,
             weight_decay: 0.0,
             momentum: 0.9,
             seed: 0,
@@ -794,6 +807,24 @@ mod tests {
         assert_eq!(e.key, "head.kind");
         let e = Config::default().with_override("train.epochs").unwrap_err();
         assert!(e.message.contains("key.path=value"));
+    }
+
+    #[test]
+    fn every_shipped_profile_loads_and_validates() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!c.description.is_empty(), "{}", p.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 13, "{n} profiles");
+        let c = Config::load(&dir.join("cifar-deer-horse-arcface.toml")).unwrap();
+        assert_eq!(c.data.dataset, DatasetKind::Cifar10);
+        assert_eq!(c.head.kind, HeadKind::Arcface);
     }
 
     #[test]

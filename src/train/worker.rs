@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::event::{EpochMetrics, Evaluation, Event, Outcome};
-use crate::config::{Config, DeviceKind, HeadKind, ScorerKind};
+use crate::config::{Config, DeviceKind, HeadKind, LrSchedule, ScorerKind};
 use crate::data::{self, Dataset, ExperimentSplit};
 use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
@@ -306,6 +306,9 @@ pub fn train_on<D: OpsDevice>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut last_eval: Option<Evaluation> = None;
     let mut batch_x = Vec::with_capacity(bs * pix);
+    let steps_per_epoch = order.chunks(bs).filter(|b| b.len() >= 2).count();
+    let total_steps = (steps_per_epoch * t.epochs).max(1);
+    let mut step = 0usize;
 
     for epoch in 1..=t.epochs {
         order.shuffle(&mut rng);
@@ -331,7 +334,11 @@ pub fn train_on<D: OpsDevice>(
             let oh = one_hot(&dev, &labels, classes);
             let emb = model.backbone.forward(x.trace(Gradients::leaky()), true);
             let (logits, cosines) = model.head.logits(emb, &oh);
-            let logit_vals = logits.retaped::<NoneTape>().as_vec();
+            // Accuracy from the margin-free scores: cosines for cosine heads, logits otherwise.
+            let score_vals = match &cosines {
+                Some(c) => c.as_vec(),
+                None => logits.retaped::<NoneTape>().as_vec(),
+            };
             let loss = Head::<D>::loss(logits, &oh);
             let loss_val = loss.as_vec()[0];
             if !loss_val.is_finite() {
@@ -346,12 +353,13 @@ pub fn train_on<D: OpsDevice>(
                 );
             }
             let grads = loss.backward();
+            opt.cfg.lr = lr_at(t, step, total_steps);
+            step += 1;
             opt.update(&mut model, &grads);
             drop(grads);
 
             if model.head.kind == HeadKind::AdacosDynamic {
-                let cos = cosines.expect("cosine head").as_vec();
-                let s = model.head.adacos_next_scale(&cos, &labels);
+                let s = model.head.adacos_next_scale(&score_vals, &labels);
                 if !s.is_finite() || s <= 0.0 {
                     return (
                         Outcome::Failed {
@@ -370,7 +378,7 @@ pub fn train_on<D: OpsDevice>(
             correct += labels
                 .iter()
                 .enumerate()
-                .filter(|(i, &y)| argmax(&logit_vals[i * classes..(i + 1) * classes]) == y)
+                .filter(|(i, &y)| argmax(&score_vals[i * classes..(i + 1) * classes]) == y)
                 .count();
             window_images += b;
             if (bi + 1) % PROGRESS_EVERY == 0 || bi + 1 == n_batches {
@@ -392,7 +400,7 @@ pub fn train_on<D: OpsDevice>(
             loss: (loss_sum / seen.max(1) as f64) as f32,
             accuracy: correct as f32 / seen.max(1) as f32,
             scale: model.head.scale,
-            lr: t.lr,
+            lr: opt.cfg.lr,
             seconds,
             images_per_sec: seen as f32 / seconds.max(1e-6),
             auc: BTreeMap::new(),
@@ -480,6 +488,18 @@ fn evaluate<D: OpsDevice>(
         class_dir.as_deref(),
     )
     .map_err(|e| format!("evaluation after epoch {epoch}: {e}"))
+}
+
+/// The learning rate of optimiser step `step` (0-based) of `total`.
+pub fn lr_at(t: &crate::config::TrainConfig, step: usize, total: usize) -> f32 {
+    match t.lr_schedule {
+        LrSchedule::Constant => t.lr,
+        LrSchedule::Cosine => {
+            let progress = step as f32 / total.max(1) as f32;
+            let floor = 0.01 * t.lr;
+            floor + (t.lr - floor) * 0.5 * (1.0 + (std::f32::consts::PI * progress).cos())
+        }
+    }
 }
 
 fn argmax(v: &[f32]) -> usize {
