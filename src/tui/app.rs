@@ -123,6 +123,8 @@ pub struct AppOptions {
     pub profile: String,
     /// Where to append the lab's log (never stdout while the TUI owns the screen).
     pub log_file: Option<File>,
+    /// Watch the store from a background thread (the real lab); tests poll synchronously.
+    pub watch_store: bool,
 }
 
 pub struct App {
@@ -151,6 +153,7 @@ pub struct App {
     pub dirty: bool,
     last_poll: Option<Instant>,
     log_file: Option<File>,
+    watcher: Option<std::sync::mpsc::Receiver<super::runs::Listing>>,
 }
 
 impl App {
@@ -177,10 +180,18 @@ impl App {
             dirty: true,
             last_poll: None,
             log_file: opts.log_file,
+            watcher: None,
         };
         if let Some(st) = &app.store {
             app.runs.reload(st);
             app.last_poll = Some(now);
+            if opts.watch_store {
+                app.watcher = Some(super::runs::watch_store(
+                    st.clone(),
+                    STORE_POLL,
+                    app.runs.fingerprint,
+                ));
+            }
         }
         app
     }
@@ -239,6 +250,12 @@ impl App {
             return;
         }
         self.dirty = true;
+        let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c && self.quitting.is_none() {
+            // Ctrl-C works everywhere, popups and inputs included.
+            self.shutdown();
+            return;
+        }
         if self.quitting.is_some() {
             // While waiting for the job: q / Ctrl-C leave at once.
             if matches!(ev.code, KeyCode::Char('q'))
@@ -961,12 +978,7 @@ impl App {
                 },
             });
         }
-        if self
-            .last_poll
-            .is_none_or(|t| now.duration_since(t) >= STORE_POLL)
-        {
-            self.poll_store(false);
-        }
+        self.watch_store(now);
         for (key, state) in self.images.poll() {
             if let RunsView::Detail(d) = &mut self.runs.view {
                 if d.images_key.as_deref() == Some(key.as_str()) {
@@ -979,6 +991,40 @@ impl App {
         if let Some(q) = self.quitting {
             if now.saturating_duration_since(q) >= QUIT_WAIT {
                 self.should_quit = true;
+            }
+        }
+    }
+
+    /// Picks up runs changed by other processes: from the watcher thread when there is one,
+    /// else by checking the fingerprint here once per [`STORE_POLL`].
+    fn watch_store(&mut self, now: Instant) {
+        let mut latest = None;
+        let mut watcher_alive = self.watcher.is_some();
+        if let Some(rx) = &self.watcher {
+            loop {
+                match rx.try_recv() {
+                    Ok(l) => latest = Some(l),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                        watcher_alive = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(l) = latest {
+            if self.runs.fingerprint != Some(l.0) {
+                self.runs.apply_listing(l, self.store.as_ref());
+                self.dirty = true;
+            }
+        }
+        if !watcher_alive {
+            self.watcher = None;
+            if self
+                .last_poll
+                .is_none_or(|t| now.duration_since(t) >= STORE_POLL)
+            {
+                self.poll_store(false);
             }
         }
     }

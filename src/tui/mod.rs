@@ -87,6 +87,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
             config,
             profile,
             log_file,
+            watch_store: true,
         },
         Instant::now(),
         Timestamp::now(),

@@ -2,6 +2,9 @@
 //! comparison of marked runs.
 
 use std::collections::BTreeMap;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::Duration;
 
 use crate::config::{Config, DatasetKind, ScorerKind};
 use crate::store::{LoadedRun, RunEntry, RunStatus, Scores, Store};
@@ -527,4 +530,59 @@ impl RunsState {
 pub fn split_thumbs(thumbs: &[Thumb]) -> (&[Thumb], &[Thumb]) {
     let half = thumbs.len() / 2;
     thumbs.split_at(half)
+}
+
+/// A fresh listing of the store: its fingerprint and the runs (or why they could not be read).
+pub type Listing = (u64, Result<Vec<RunEntry>, String>);
+
+/// Watches the store from its own thread: checks the fingerprint every `every` and sends a new
+/// listing when it changed, so runs written by other processes appear without the UI thread
+/// ever parsing run files on a timer. The thread ends when the receiver is dropped.
+pub fn watch_store(store: Store, every: Duration, known: Option<u64>) -> Receiver<Listing> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name("adalab-store-watch".into())
+        .spawn(move || {
+            let mut last = known;
+            loop {
+                thread::sleep(every);
+                let fp = store.fingerprint();
+                if last == Some(fp) {
+                    continue;
+                }
+                last = Some(fp);
+                let listing = store.list_runs().map_err(|e| e.to_string());
+                if tx.send((fp, listing)).is_err() {
+                    break;
+                }
+            }
+        });
+    if spawned.is_err() {
+        // Without the thread the app falls back to polling on its own (the sender is gone).
+        let (_tx, rx) = mpsc::channel();
+        return rx;
+    }
+    rx
+}
+
+impl RunsState {
+    /// Applies a listing from the watcher, keeping selection, marks and open views.
+    pub fn apply_listing(&mut self, listing: Listing, store: Option<&Store>) {
+        let (fp, entries) = listing;
+        self.fingerprint = Some(fp);
+        match entries {
+            Ok(entries) => {
+                let keep = self.selected_id().map(str::to_string);
+                self.error = None;
+                self.set_entries(entries);
+                if let Some(id) = keep {
+                    self.select_id(&id);
+                }
+                let ids: Vec<String> = self.rows.iter().map(|r| r.id.clone()).collect();
+                self.marked.retain(|m| ids.contains(m));
+                self.refresh_views(store);
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
 }

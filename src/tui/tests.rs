@@ -104,6 +104,7 @@ fn lab_with(store: Option<(Store, tempfile::TempDir)>, script: Script) -> Lab {
             config: Config::default(),
             profile: "fashion-sneaker-boot-adacos-fixed".into(),
             log_file: None,
+            watch_store: false,
         },
         base,
         WALL,
@@ -1116,4 +1117,60 @@ fn filter_input_filters_while_typing() {
     assert_eq!(l.app.runs.visible.len(), 4);
     assert!(matches!(&l.app.popup, None));
     let _ = InputKind::Filter;
+}
+
+#[test]
+fn the_store_watcher_thread_picks_up_new_runs() {
+    let (store, dir) = temp_store();
+    let app = App::new(
+        AppOptions {
+            store: Some(store.clone()),
+            store_error: None,
+            launcher: Box::new(Script::default()),
+            images: ImageLoader::inert(),
+            theme: theme(),
+            pixel_mode: PixelMode::Shades,
+            config: Config::default(),
+            profile: "p".into(),
+            log_file: None,
+            watch_store: true,
+        },
+        Instant::now(),
+        WALL,
+    );
+    let mut l = Lab {
+        app,
+        script: Script::default(),
+        base: Instant::now(),
+        _dir: Some(dir),
+    };
+    assert_eq!(l.app.runs.rows.len(), 4);
+    write_run(
+        &store,
+        &record(
+            "20261130T010000Z-ffff",
+            400,
+            HeadKind::Cosface,
+            &[(0.9, 0.8)],
+            &[],
+        ),
+        false,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while l.app.runs.rows.len() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        l.tick_at(0.0);
+    }
+    assert_eq!(l.app.runs.rows.len(), 5);
+}
+
+#[test]
+fn ctrl_c_works_inside_popups() {
+    let mut l = started_lab(repeated_config());
+    l.ch('s');
+    l.app
+        .on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(l.script.cancelled.load(Ordering::SeqCst));
+    assert!(l.app.quitting.is_some());
+    assert!(l.app.popup.is_none());
 }
