@@ -153,6 +153,8 @@ impl Key {
             KeyCode::Home => "Home".into(),
             KeyCode::End => "End".into(),
             KeyCode::Backspace => "Backspace".into(),
+            KeyCode::Delete => "Del".into(),
+            KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
         if self.ctrl {
@@ -193,23 +195,18 @@ const ENTER: &[Key] = &[code(KeyCode::Enter)];
 /// The whole key map.
 pub const BINDINGS: &[Binding] = &[
     // Everywhere (screens, not popups)
-    b(
-        C::Global,
-        &[k('q')],
-        A::Quit,
-        "quit (asks first while a run is active)",
-    ),
+    b(C::Global, &[k('q')], A::Quit, "quit (asks during a run)"),
     b(
         C::Global,
         &[ctrl('c')],
         A::ForceQuit,
-        "quit now (a running job is stopped and kept as interrupted)",
+        "quit now (stops the run)",
     ),
     b(
         C::Global,
         &[k('?'), code(KeyCode::F(1))],
         A::Help,
-        "show / hide the keys of this screen",
+        "show / hide these keys",
     ),
     b(C::Global, &[code(KeyCode::Tab)], A::NextTab, "next screen"),
     b(
@@ -225,7 +222,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Global,
         &[k('m')],
         A::ToggleMarkers,
-        "chart markers: braille / block / dot",
+        "cycle chart markers",
     ),
     // Setup
     b(C::Setup, UP, A::Up, "previous field"),
@@ -236,7 +233,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Setup,
         &[k('e'), k(' ')],
         A::Edit,
-        "edit the field (type a value, or pick classes / scorers)",
+        "edit the field (type, or pick from a list)",
     ),
     b(
         C::Setup,
@@ -285,7 +282,7 @@ pub const BINDINGS: &[Binding] = &[
         "last run",
     ),
     b(C::Runs, ENTER, A::Enter, "open the run"),
-    b(C::Runs, &[k(' ')], A::Mark, "mark / unmark for comparison"),
+    b(C::Runs, &[k(' ')], A::Mark, "mark for comparison"),
     b(C::Runs, &[k('c')], A::Compare, "compare the marked runs"),
     b(C::Runs, &[k('/')], A::Filter, "filter"),
     b(C::Runs, &[k('o')], A::SortNext, "sort by the next column"),
@@ -296,10 +293,10 @@ pub const BINDINGS: &[Binding] = &[
         C::Runs,
         &[k('x'), code(KeyCode::Delete)],
         A::Delete,
-        "delete the run (asks first)",
+        "delete (asks first)",
     ),
     b(C::Runs, &[k('R')], A::Reload, "reload the store"),
-    b(C::Runs, ESC, A::Back, "clear the filter / marks"),
+    b(C::Runs, ESC, A::Back, "clear filter, then marks"),
     // Detail
     b(C::Detail, LEFT, A::Left, "previous page"),
     b(C::Detail, RIGHT, A::Right, "next page"),
@@ -313,7 +310,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Detail,
         &[k('x'), code(KeyCode::Delete)],
         A::Delete,
-        "delete the run (asks first)",
+        "delete (asks first)",
     ),
     b(C::Detail, ESC, A::Back, "back to the list"),
     // Compare
@@ -332,18 +329,8 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Confirm, &[k('n'), code(KeyCode::Esc)], A::No, "cancel"),
     b(C::Picker, UP, A::Up, "previous entry"),
     b(C::Picker, DOWN, A::Down, "next entry"),
-    b(
-        C::Picker,
-        &[k(' ')],
-        A::Toggle,
-        "toggle (class and scorer lists)",
-    ),
-    b(
-        C::Picker,
-        &[k('a')],
-        A::AllOthers,
-        "reference classes: all others",
-    ),
+    b(C::Picker, &[k(' ')], A::Toggle, "toggle"),
+    b(C::Picker, &[k('a')], A::AllOthers, "classes: all others"),
     b(C::Picker, ENTER, A::Enter, "apply"),
     b(C::Picker, ESC, A::Back, "cancel"),
     b(C::Input, ENTER, A::Enter, "apply"),

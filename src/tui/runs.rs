@@ -259,6 +259,10 @@ pub fn flatten(c: &Config) -> BTreeMap<String, String> {
             toml::Value::String(s) => {
                 out.insert(prefix.to_string(), s.clone());
             }
+            // Config floats are f32: show them as such (0.001, not 0.0010000000474974513).
+            toml::Value::Float(x) => {
+                out.insert(prefix.to_string(), format!("{}", *x as f32));
+            }
             other => {
                 out.insert(prefix.to_string(), other.to_string());
             }

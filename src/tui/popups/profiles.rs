@@ -23,6 +23,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &ProfilePicker) {
         );
         return;
     }
+    let name_w = p
+        .entries
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(10)
+        + 1;
     let items: Vec<ListItem> = p
         .entries
         .iter()
@@ -36,7 +43,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &ProfilePicker) {
             };
             ListItem::new(Line::from(vec![
                 Span::raw(marker(sel)),
-                Span::styled(format!("{:<34}", e.name), t.bold()),
+                Span::styled(format!("{:<name_w$}", e.name), t.bold()),
                 Span::styled(format!("{:<8}", e.source.to_string()), t.accent()),
                 desc,
             ]))

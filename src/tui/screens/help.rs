@@ -41,11 +41,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, ctx: Context) {
     } else {
         let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(inner);
-        let split = rows.len().div_ceil(2).max(rows.len().saturating_sub(h));
+        let split = h.min(rows.len());
         let right = rows.split_off(split.min(rows.len()));
         for (rs, a) in [(rows, l), (right, r)] {
             f.render_widget(
-                Table::new(rs, [Constraint::Length(14), Constraint::Fill(1)]).column_spacing(1),
+                Table::new(rs, [Constraint::Length(12), Constraint::Fill(1)]).column_spacing(1),
                 a,
             );
         }
