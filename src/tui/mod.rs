@@ -49,6 +49,8 @@ const POLL: Duration = Duration::from_millis(25);
 const FRAME: Duration = Duration::from_millis(66);
 /// Redraw at least this often (clocks, ETA) even when nothing happened.
 const IDLE_REDRAW: Duration = Duration::from_secs(1);
+/// The lab's log, in the store root (nothing is printed while the TUI owns the screen).
+pub const LOG_FILE: &str = "lab.log";
 /// The profile the form starts from.
 const START_PROFILE: &str = crate::runner::DEFAULT_PROFILE;
 
@@ -63,7 +65,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(s.root().join("lab.log"))
+            .open(s.root().join(LOG_FILE))
             .ok()
     });
     let (profile, config) = store
@@ -104,7 +106,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
             .context("cannot install the signal handlers")?;
     }
 
-    install_panic_hook();
+    install_panic_hook(app.store_root().map(|r| r.join(LOG_FILE)));
     let mut terminal = enter().context("cannot set up the terminal")?;
     let result = event_loop(&mut terminal, &mut app, &signal);
     let restored = leave(&mut terminal);
@@ -148,12 +150,27 @@ fn leave(t: &mut Term) -> io::Result<()> {
     restore_terminal()
 }
 
-/// Restores the terminal before the default panic message is printed.
-fn install_panic_hook() {
+/// A panic on the UI thread restores the terminal before the usual message is printed. Panics
+/// on other threads (the trainer catches its own and reports them as a failed seed) must not
+/// touch the screen the UI still owns: they go to the log file.
+fn install_panic_hook(log: Option<std::path::PathBuf>) {
+    let ui_thread = std::thread::current().id();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = restore_terminal();
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            let _ = restore_terminal();
+            previous(info);
+        } else if let Some(path) = &log {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                use std::io::Write as _;
+                let name = std::thread::current().name().unwrap_or("?").to_string();
+                let _ = writeln!(f, "{} panic in thread {name}: {info}", Timestamp::now());
+            }
+        }
     }));
 }
 
