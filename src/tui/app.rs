@@ -373,7 +373,8 @@ impl App {
         self.tab = tab;
         self.help = false;
         if tab == Tab::Runs {
-            self.poll_store(true);
+            // Cheap when nothing changed (the fingerprint only stats the run files).
+            self.poll_store(false);
         }
     }
 

@@ -394,9 +394,10 @@ impl Form {
                 self.training_classes()
             )),
             HeadKind::AdacosDynamic => Some(format!(
-                "{} {:.3}",
+                "{} {:.3} (C = {})",
                 s::ADACOS_DYNAMIC_NOTE,
-                self.adacos_scale()
+                self.adacos_scale(),
+                self.training_classes()
             )),
             HeadKind::Softmax => Some(s::HEAD_NO_PARAMS.to_string()),
             _ => None,

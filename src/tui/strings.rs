@@ -29,9 +29,9 @@ pub const SECTION_HEAD: &str = "Head";
 pub const SECTION_SCORE: &str = "Scoring";
 pub const SECTION_TRAIN: &str = "Training";
 pub const REFERENCE_ALL: &str = "all others";
-pub const ALPHA_AUTO: &str = "auto (Ranjan bound, ≥ 16)";
+pub const ALPHA_AUTO: &str = "auto (≥ 16)";
 pub const HEAD_NO_PARAMS: &str = "no parameters";
-pub const ADACOS_DYNAMIC_NOTE: &str = "s adapts while training, starts at";
+pub const ADACOS_DYNAMIC_NOTE: &str = "s adapts; starts at";
 pub const CUDA_UNAVAILABLE: &str = "cuda unavailable: built without the `cuda` feature";
 /// The same, short enough for the form.
 pub const CUDA_UNAVAILABLE_SHORT: &str = "cuda: needs a --features cuda build";

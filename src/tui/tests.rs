@@ -1174,3 +1174,32 @@ fn ctrl_c_works_inside_popups() {
     assert!(l.app.quitting.is_some());
     assert!(l.app.popup.is_none());
 }
+
+#[test]
+fn snapshot_setup_heads() {
+    let mut l = lab();
+    l.app.form.config.score.scorers = vec![ScorerKind::KnnCosine, ScorerKind::ClassCosine];
+    l.app.form.config.head.kind = HeadKind::L2Softmax;
+    l.app.form.validate();
+    insta::assert_snapshot!("setup_l2_softmax", l.render(80, 24));
+    l.app.form.config.head.kind = HeadKind::AdacosDynamic;
+    l.app.form.config.score.scorers = vec![ScorerKind::KnnCosine];
+    l.app.form.validate();
+    insta::assert_snapshot!("setup_adacos_dynamic", l.render(80, 24));
+}
+
+#[test]
+fn diverged_losses_do_not_break_the_charts() {
+    let mut c = Config::default();
+    c.train.epochs = 3;
+    let mut l = lab();
+    l.app.form.load(c.clone(), "p");
+    l.ch('r');
+    l.script.send(Event::SeedStarted { index: 0, seed: 0 });
+    l.script.send(Event::Epoch(epoch(1, 1.0, 0.5, 2.9, &[])));
+    l.script
+        .send(Event::Epoch(epoch(2, f32::NAN, 0.1, f32::INFINITY, &[])));
+    l.tick_at(5.0);
+    let screen = l.render(80, 24);
+    assert!(screen.contains("loss"));
+}

@@ -37,6 +37,21 @@ pub fn line_chart(
     empty: &str,
 ) {
     let b = block(format!(" {title} "), theme);
+    // A diverged run can log NaN/inf losses: draw only the finite points.
+    let finite: Vec<Series> = series
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect(),
+            style: s.style,
+        })
+        .collect();
+    let series = finite.as_slice();
     if series.iter().all(|s| s.points.is_empty()) {
         f.render_widget(
             Paragraph::new(Span::styled(empty.to_string(), theme.dim())).block(b),

@@ -83,13 +83,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 }
             }
             lines.push(Line::from(spans));
+            let inner_w = col_area.width.saturating_sub(2) as usize;
             if let Some((ef, _, Some(err))) = editing {
                 if ef == fl {
-                    lines.push(Line::styled(format!("    ✗ {err}"), t.error()));
+                    for l in wrap_indented(&format!("✗ {err}"), inner_w, 4) {
+                        lines.push(Line::styled(l, t.error()));
+                    }
                 }
             }
             if let Some(err) = form.error_for(fl) {
-                lines.push(Line::styled(format!("    ✗ {err}"), t.error()));
+                for l in wrap_indented(&format!("✗ {err}"), inner_w, 4) {
+                    lines.push(Line::styled(l, t.error()));
+                }
             }
             match fl {
                 Field::Head => {
@@ -98,7 +103,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                         HeadKind::Arcface | HeadKind::Cosface | HeadKind::L2Softmax
                     );
                     if let (Some(note), false) = (form.head_note(), params_follow) {
-                        lines.push(Line::styled(format!("    {note}"), t.dim()));
+                        lines.push(Line::styled(format!("  {note}"), t.dim()));
                     }
                 }
                 Field::Device if !cuda_available() => {
@@ -132,4 +137,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Line::styled(format!("✓ {}", s::SETUP_VALID), t.ok())
     };
     f.render_widget(Paragraph::new(footer), foot);
+}
+
+/// Word-wraps `text` to `width` columns, every line indented by `indent` spaces.
+pub fn wrap_indented(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let room = width.saturating_sub(indent).max(8);
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let wl = word.chars().count();
+        let cl = cur.chars().count();
+        if cl > 0 && cl + 1 + wl > room {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .map(|l| format!("{}{l}", " ".repeat(indent)))
+        .collect()
 }
