@@ -1203,3 +1203,24 @@ fn diverged_losses_do_not_break_the_charts() {
     let screen = l.render(80, 24);
     assert!(screen.contains("loss"));
 }
+
+#[test]
+fn cifar_images_fit_at_80x24() {
+    let mut l = runs_lab();
+    open_detail(&mut l, "20261129T210000Z-aaaa");
+    // h from the first page wraps to the last one (Images).
+    l.ch('h');
+    if let RunsView::Detail(d) = &mut l.app.runs.view {
+        assert_eq!(d.page, 4);
+        let rgb: Vec<f32> = (0..3 * 32 * 32).map(|i| (i % 97) as f32 / 96.0).collect();
+        d.images = ImagesState::Ready(
+            (0..8)
+                .map(|i| Thumb::from_planar(&rgb, (3, 32, 32), 1.0 - i as f32 * 0.1, i < 4))
+                .collect(),
+        );
+    }
+    let screen = l.render(80, 24);
+    assert!(screen.contains("most"), "{screen}");
+    assert_eq!(screen.matches("anom").count(), 4 + 1, "{screen}");
+    assert!(screen.contains("normal"), "{screen}");
+}

@@ -480,21 +480,20 @@ fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         ImagesState::Ready(v) => v,
     };
     let (top, bottom) = split_thumbs(thumbs);
-    // Full size when two strips (title, image, caption) fit, else half size; titles go into
-    // the captions when even that is too tall.
+    // The largest size at which two strips (image and caption, plus a title when there is
+    // room) fit: full, half or quarter; titles move beside the images when space is short.
     let full_rows = top.first().map(|t| t.cells().1).unwrap_or(14);
-    let half = inner.height < 2 * (full_rows + 2);
-    let rows = if half {
-        full_rows.div_ceil(2)
-    } else {
-        full_rows
-    };
+    let rows_at = |shrink: u32| full_rows.div_ceil(1 << shrink);
+    let shrink = (0..3)
+        .find(|&k| inner.height >= 2 * (rows_at(k) + 1))
+        .unwrap_or(2);
+    let rows = rows_at(shrink);
     let titled = inner.height >= 2 * (rows + 2);
     let strip_h = rows + 1 + u16::from(titled);
     let [ra, rb] =
         Layout::vertical([Constraint::Length(strip_h), Constraint::Length(strip_h)]).areas(inner);
-    strip(f, ra, app, s::IMAGES_MOST_ANOMALOUS, top, half, titled);
-    strip(f, rb, app, s::IMAGES_MOST_NORMAL, bottom, half, titled);
+    strip(f, ra, app, s::IMAGES_MOST_ANOMALOUS, top, shrink, titled);
+    strip(f, rb, app, s::IMAGES_MOST_NORMAL, bottom, shrink, titled);
 }
 
 fn strip(
@@ -503,7 +502,7 @@ fn strip(
     app: &App,
     title: &str,
     thumbs: &[Thumb],
-    half: bool,
+    shrink: u32,
     titled: bool,
 ) {
     let t = &app.theme;
@@ -527,7 +526,10 @@ fn strip(
         x += 10;
     }
     for th in thumbs {
-        let th = if half { th.half() } else { th.clone() };
+        let mut th = th.clone();
+        for _ in 0..shrink {
+            th = th.half();
+        }
         let (w, h) = th.cells();
         let cell_w = w.max(11) + 1;
         if x + w > area.x + area.width || area.height < h + 1 + u16::from(titled) {
