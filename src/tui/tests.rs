@@ -186,7 +186,7 @@ fn scripted_events(c: &Config) -> Vec<(f64, Event)> {
             0.0,
             Event::Started {
                 config: Box::new(c.clone()),
-                seeds: vec![0, 1, 2],
+                seeds: (0..c.run.repeat as u64).collect(),
                 device: "cpu".into(),
                 threads: 2,
             },

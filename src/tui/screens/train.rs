@@ -231,15 +231,19 @@ fn draw_auc(f: &mut Frame, area: Rect, app: &App, live: &Live) {
             ]),
         };
         f.render_widget(Paragraph::new(line), text_area);
-        let data: Vec<u64> = live
+        // Scaled to the history's own range (with a margin) so small changes stay visible.
+        let hist: Vec<f64> = live
             .auc_history
             .get(k)
-            .map(|h| {
-                h.iter()
-                    .map(|(_, v)| ((v - 0.5).max(0.0) * 1000.0).round() as u64 + 1)
-                    .collect()
-            })
+            .map(|h| h.iter().map(|(_, v)| *v).collect())
             .unwrap_or_default();
+        let lo = hist.iter().copied().fold(f64::INFINITY, f64::min) - 0.01;
+        let hi = hist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let data: Vec<u64> = hist
+            .iter()
+            .map(|v| ((v - lo) * 1000.0).round().max(1.0) as u64)
+            .collect();
+        let max = ((hi - lo) * 1000.0).round().max(1.0) as u64;
         if !data.is_empty() {
             // The newest points when the history is wider than the pane.
             let w = spark_area.width as usize;
@@ -247,7 +251,7 @@ fn draw_auc(f: &mut Frame, area: Rect, app: &App, live: &Live) {
             f.render_widget(
                 Sparkline::default()
                     .data(&data[from..])
-                    .max(501)
+                    .max(max)
                     .style(t.series(i)),
                 spark_area,
             );
@@ -310,6 +314,10 @@ fn draw_log(f: &mut Frame, area: Rect, app: &App, live: &Live) {
             .collect();
         if parts.is_empty() {
             parts.push(Line::raw(""));
+        }
+        // Only whole entries, except when the newest alone is taller than the pane.
+        if !lines.is_empty() && lines.len() + parts.len() > h {
+            break;
         }
         for p in parts.into_iter().rev() {
             lines.push(p);
