@@ -524,10 +524,8 @@ impl App {
 
     fn on_train(&mut self, a: Action) {
         match a {
-            Action::Stop => {
-                if self.run_active() {
-                    self.popup = Some(Popup::Confirm(ConfirmKind::Stop));
-                }
+            Action::Stop if self.run_active() => {
+                self.popup = Some(Popup::Confirm(ConfirmKind::Stop));
             }
             Action::Up => {
                 if let Some(l) = self.live.as_mut() {
@@ -606,7 +604,8 @@ impl App {
                 self.runs.move_cursor(1);
             }
             Action::Compare => {
-                if !self.runs.open_compare() {
+                let opened = self.runs.open_compare();
+                if !opened {
                     self.set_status(LogLevel::Warn, s::COMPARE_NEEDS_TWO);
                 }
             }

@@ -552,7 +552,7 @@ impl Form {
         let reference = d
             .reference
             .as_ref()
-            .map(|list| list.iter().filter_map(|r| map(r)).collect::<Vec<_>>());
+            .map(|list| list.iter().filter_map(map).collect::<Vec<_>>());
         d.dataset = kind;
         d.normal = normal;
         d.anomalous = anomalous;

@@ -135,6 +135,9 @@ impl Row {
     }
 }
 
+/// A scorer's AUC and ROC curve points.
+pub type RocSeries = (ScorerKind, f64, Vec<(f64, f64)>);
+
 /// One run opened in full.
 #[derive(Clone, Debug)]
 pub struct Detail {
@@ -147,7 +150,7 @@ pub struct Detail {
     /// Scores of the selected seed, or why there are none.
     pub scores: Result<Scores, String>,
     /// ROC curve and AUC per scorer (from the scores).
-    pub roc: Vec<(ScorerKind, f64, Vec<(f64, f64)>)>,
+    pub roc: Vec<RocSeries>,
     pub images: ImagesState,
     /// Key of the image request in flight / answered.
     pub images_key: Option<String>,

@@ -204,9 +204,7 @@ pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
 /// Compact number for axis labels.
 pub fn num(v: f64) -> String {
     let a = v.abs();
-    if v.fract() == 0.0 && a < 1e6 {
-        format!("{v:.0}")
-    } else if a >= 100.0 {
+    if (v.fract() == 0.0 && a < 1e6) || a >= 100.0 {
         format!("{v:.0}")
     } else if a >= 10.0 {
         format!("{v:.1}")
