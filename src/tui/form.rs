@@ -207,6 +207,8 @@ pub struct Form {
     pub error: Option<ConfigError>,
     /// A transient note about the last change (e.g. why CUDA cannot be chosen).
     pub note: Option<String>,
+    /// Whether CUDA can be chosen (compiled in; tests pin it).
+    pub cuda: bool,
 }
 
 impl Form {
@@ -218,6 +220,7 @@ impl Form {
             focus: 0,
             error: None,
             note: None,
+            cuda: cuda_available(),
         };
         f.validate();
         f
@@ -525,7 +528,7 @@ impl Form {
                 };
             }
             Field::Device => {
-                if cuda_available() {
+                if self.cuda {
                     c.train.device = match c.train.device {
                         DeviceKind::Cpu => DeviceKind::Cuda,
                         DeviceKind::Cuda => DeviceKind::Cpu,
@@ -605,7 +608,7 @@ impl Form {
                     c.train.device = DeviceKind::Cpu;
                     c
                 }
-                "cuda" if cuda_available() => {
+                "cuda" if self.cuda => {
                     let mut c = self.config.clone();
                     c.train.device = DeviceKind::Cuda;
                     c
@@ -707,7 +710,7 @@ impl Form {
                 }
             }
         }
-        if self.config.train.device == DeviceKind::Cuda && !cuda_available() {
+        if self.config.train.device == DeviceKind::Cuda && !self.cuda {
             return Err(ConfigError::new("train.device", s::CUDA_UNAVAILABLE));
         }
         self.config.validate()

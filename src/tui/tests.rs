@@ -93,7 +93,7 @@ fn lab_with(store: Option<(Store, tempfile::TempDir)>, script: Script) -> Lab {
         Some((s, d)) => (Some(s), Some(d)),
         None => (None, None),
     };
-    let app = App::new(
+    let mut app = App::new(
         AppOptions {
             store,
             store_error: None,
@@ -109,6 +109,8 @@ fn lab_with(store: Option<(Store, tempfile::TempDir)>, script: Script) -> Lab {
         base,
         WALL,
     );
+    // Snapshots must not depend on the build's features.
+    app.form.cuda = false;
     Lab {
         app,
         script,

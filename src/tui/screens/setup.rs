@@ -8,7 +8,7 @@ use ratatui::Frame;
 use crate::config::HeadKind;
 
 use super::super::app::{App, InputKind, Popup};
-use super::super::form::{cuda_available, Field, FieldKind};
+use super::super::form::{Field, FieldKind};
 use super::super::strings as s;
 use super::super::ui::{block, marker};
 
@@ -106,7 +106,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                         lines.push(Line::styled(format!("  {note}"), t.dim()));
                     }
                 }
-                Field::Device if !cuda_available() => {
+                Field::Device if !form.cuda => {
                     lines.push(Line::styled(
                         format!("  {}", s::CUDA_UNAVAILABLE_SHORT),
                         t.dim(),
