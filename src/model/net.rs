@@ -132,6 +132,17 @@ impl<D: OpsDevice> Backbone<D> {
 
     /// Embeddings `(N, dim)` of a batch `(N, C, H, W)`. `train` selects BatchNorm's mode.
     pub fn forward<T: Tape<f32, D>>(&mut self, x: T4<D, T>, train: bool) -> T2<D, T> {
+        let flat = self.features(x, train);
+        let n = flat.shape().0;
+        let bias = self
+            .fc_bias
+            .retaped::<T>()
+            .broadcast_like::<_, Axis<0>>(&(n, self.dim));
+        flat.matmul(self.fc_weight.retaped::<T>()) + bias
+    }
+
+    /// The flattened output of the conv stages `(N, C·H·W)`, before the embedding layer.
+    pub fn features<T: Tape<f32, D>>(&mut self, x: T4<D, T>, train: bool) -> T2<D, T> {
         let mode = if train {
             BnMode::Train {
                 momentum: BN_MOMENTUM,
@@ -147,12 +158,7 @@ impl<D: OpsDevice> Backbone<D> {
             x = D::maxpool2(x).expect("maxpool2");
         }
         let (n, c, h, w) = *x.shape();
-        let flat = x.reshape_like(&(n, c * h * w));
-        let bias = self
-            .fc_bias
-            .retaped::<T>()
-            .broadcast_like::<_, Axis<0>>(&(n, self.dim));
-        flat.matmul(self.fc_weight.retaped::<T>()) + bias
+        x.reshape_like(&(n, c * h * w))
     }
 }
 
