@@ -14,3 +14,4 @@ pub mod runner;
 pub mod score;
 pub mod store;
 pub mod train;
+pub mod tui;

@@ -1,0 +1,836 @@
+//! The Setup form: a view of the [`Config`] as fields the user steps through and edits.
+
+use crate::config::{ClassRef, Config, ConfigError, DatasetKind, DeviceKind, HeadKind, ScorerKind};
+use crate::model::head::adacos_fixed_scale;
+
+use super::strings as s;
+
+/// One editable line of the form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Dataset,
+    Normal,
+    Anomalous,
+    Reference,
+    ReferenceCount,
+    NormalTrainCount,
+    Widths,
+    EmbeddingDim,
+    Head,
+    S,
+    M,
+    Alpha,
+    Scorers,
+    Epochs,
+    BatchSize,
+    Lr,
+    Seed,
+    Repeat,
+    Device,
+}
+
+/// How a field changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// ←→ cycle through values; `e` types one.
+    Choice,
+    /// ←→ step; `e` types one.
+    Number,
+    /// `e`/Space opens a checklist.
+    List,
+}
+
+impl Field {
+    /// The config key (as in TOML and in [`ConfigError::key`]).
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Dataset => "data.dataset",
+            Field::Normal => "data.normal",
+            Field::Anomalous => "data.anomalous",
+            Field::Reference => "data.reference",
+            Field::ReferenceCount => "data.reference_count",
+            Field::NormalTrainCount => "data.normal_train_count",
+            Field::Widths => "model.widths",
+            Field::EmbeddingDim => "model.embedding_dim",
+            Field::Head => "head.kind",
+            Field::S => "head.s",
+            Field::M => "head.m",
+            Field::Alpha => "head.alpha",
+            Field::Scorers => "score.scorers",
+            Field::Epochs => "train.epochs",
+            Field::BatchSize => "train.batch_size",
+            Field::Lr => "train.lr",
+            Field::Seed => "train.seed",
+            Field::Repeat => "run.repeat",
+            Field::Device => "train.device",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Dataset => "dataset",
+            Field::Normal => "normal class",
+            Field::Anomalous => "anomalous class",
+            Field::Reference => "reference",
+            Field::ReferenceCount => "reference imgs",
+            Field::NormalTrainCount => "normal imgs",
+            Field::Widths => "conv widths",
+            Field::EmbeddingDim => "embedding dim",
+            Field::Head => "loss head",
+            Field::S => "scale s",
+            Field::M => "margin m",
+            Field::Alpha => "alpha",
+            Field::Scorers => "scorers",
+            Field::Epochs => "epochs",
+            Field::BatchSize => "batch size",
+            Field::Lr => "learning rate",
+            Field::Seed => "seed",
+            Field::Repeat => "repeats",
+            Field::Device => "device",
+        }
+    }
+
+    pub fn kind(self) -> FieldKind {
+        match self {
+            Field::Dataset | Field::Normal | Field::Anomalous | Field::Head | Field::Device => {
+                FieldKind::Choice
+            }
+            Field::Reference | Field::Scorers => FieldKind::List,
+            _ => FieldKind::Number,
+        }
+    }
+
+    /// The section heading the field sits under.
+    pub fn section(self) -> &'static str {
+        match self {
+            Field::Dataset
+            | Field::Normal
+            | Field::Anomalous
+            | Field::Reference
+            | Field::ReferenceCount
+            | Field::NormalTrainCount => s::SECTION_DATA,
+            Field::Widths | Field::EmbeddingDim => s::SECTION_MODEL,
+            Field::Head | Field::S | Field::M | Field::Alpha => s::SECTION_HEAD,
+            Field::Scorers => s::SECTION_SCORE,
+            Field::Epochs
+            | Field::BatchSize
+            | Field::Lr
+            | Field::Seed
+            | Field::Repeat
+            | Field::Device => s::SECTION_TRAIN,
+        }
+    }
+
+    /// Whether the field goes in the left column (data, model) or the right one.
+    pub fn left_column(self) -> bool {
+        matches!(self.section(), s::SECTION_DATA | s::SECTION_MODEL)
+    }
+}
+
+/// Class names of a dataset, without loading it.
+pub fn class_names(kind: DatasetKind) -> &'static [&'static str] {
+    match kind {
+        DatasetKind::FashionMnist => &crate::data::FASHION_MNIST_CLASSES,
+        DatasetKind::Cifar10 => &crate::data::CIFAR10_CLASSES,
+        DatasetKind::Synthetic => &crate::data::SYNTHETIC_CLASSES,
+    }
+}
+
+/// Lower case with spaces, `_` and `/` as single dashes (`t-shirt/top` → `t-shirt-top`).
+pub fn normalize(name: &str) -> String {
+    let mapped: String = name
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '_' | '/') { '-' } else { c })
+        .collect();
+    mapped
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The class index a reference names in `names`: index, exact name, or unambiguous leading words.
+pub fn resolve_class(names: &[&str], c: &ClassRef) -> Option<usize> {
+    let name = match c {
+        ClassRef::Index(i) => return (*i < names.len()).then_some(*i),
+        ClassRef::Name(n) => n,
+    };
+    if let Ok(i) = name.trim().parse::<usize>() {
+        return (i < names.len()).then_some(i);
+    }
+    let given = normalize(name);
+    if given.is_empty() {
+        return None;
+    }
+    let norm: Vec<String> = names.iter().map(|n| normalize(n)).collect();
+    if let Some(i) = norm.iter().position(|n| *n == given) {
+        return Some(i);
+    }
+    let compact: String = given.chars().filter(|&c| c != '-').collect();
+    let hits: Vec<usize> = (0..names.len())
+        .filter(|&i| {
+            let mut acc = String::new();
+            norm[i].split('-').any(|w| {
+                acc.push_str(w);
+                acc == compact
+            })
+        })
+        .collect();
+    match hits[..] {
+        [i] => Some(i),
+        _ => None,
+    }
+}
+
+fn class_ref(names: &[&str], i: usize) -> ClassRef {
+    ClassRef::Name(normalize(names[i]))
+}
+
+/// Whether the CUDA path is compiled in.
+pub fn cuda_available() -> bool {
+    cfg!(feature = "cuda")
+}
+
+/// The form state: the config being edited, where the cursor is, the validation result.
+#[derive(Clone, Debug)]
+pub struct Form {
+    pub config: Config,
+    /// Name of the profile the config came from.
+    pub profile: String,
+    /// Changed since the profile was loaded.
+    pub edited: bool,
+    /// Index into [`Form::fields`].
+    pub focus: usize,
+    /// The first validation error, if any.
+    pub error: Option<ConfigError>,
+    /// A transient note about the last change (e.g. why CUDA cannot be chosen).
+    pub note: Option<String>,
+}
+
+impl Form {
+    pub fn new(config: Config, profile: impl Into<String>) -> Form {
+        let mut f = Form {
+            config,
+            profile: profile.into(),
+            edited: false,
+            focus: 0,
+            error: None,
+            note: None,
+        };
+        f.validate();
+        f
+    }
+
+    /// The fields shown for the current head (only its own parameters).
+    pub fn fields(&self) -> Vec<Field> {
+        let mut v = vec![
+            Field::Dataset,
+            Field::Normal,
+            Field::Anomalous,
+            Field::Reference,
+            Field::ReferenceCount,
+            Field::NormalTrainCount,
+            Field::Widths,
+            Field::EmbeddingDim,
+            Field::Head,
+        ];
+        match self.config.head.kind {
+            HeadKind::Arcface | HeadKind::Cosface => v.extend([Field::S, Field::M]),
+            HeadKind::L2Softmax => v.push(Field::Alpha),
+            HeadKind::Softmax | HeadKind::AdacosFixed | HeadKind::AdacosDynamic => {}
+        }
+        v.extend([
+            Field::Scorers,
+            Field::Epochs,
+            Field::BatchSize,
+            Field::Lr,
+            Field::Seed,
+            Field::Repeat,
+            Field::Device,
+        ]);
+        v
+    }
+
+    pub fn focused(&self) -> Field {
+        let f = self.fields();
+        f[self.focus.min(f.len() - 1)]
+    }
+
+    pub fn move_focus(&mut self, delta: i32) {
+        let n = self.fields().len() as i32;
+        self.focus = (self.focus as i32 + delta).rem_euclid(n) as usize;
+    }
+
+    fn set_focus_to(&mut self, field: Field) {
+        if let Some(i) = self.fields().iter().position(|f| *f == field) {
+            self.focus = i;
+        }
+    }
+
+    pub fn names(&self) -> &'static [&'static str] {
+        class_names(self.config.data.dataset)
+    }
+
+    /// Indices of the reference classes (explicit, or all but normal and anomalous).
+    pub fn reference_classes(&self) -> Vec<usize> {
+        let names = self.names();
+        match &self.config.data.reference {
+            Some(list) => list
+                .iter()
+                .filter_map(|c| resolve_class(names, c))
+                .collect(),
+            None => {
+                let n = resolve_class(names, &self.config.data.normal);
+                let a = resolve_class(names, &self.config.data.anomalous);
+                (0..names.len())
+                    .filter(|i| Some(*i) != n && Some(*i) != a)
+                    .collect()
+            }
+        }
+    }
+
+    /// Training classes C: the reference classes plus the normal class.
+    pub fn training_classes(&self) -> usize {
+        self.reference_classes().len() + 1
+    }
+
+    /// Fixed AdaCos's s = √2·ln(C−1).
+    pub fn adacos_scale(&self) -> f32 {
+        adacos_fixed_scale(self.training_classes())
+    }
+
+    /// The error to show on `field`, if the validation error names its key.
+    pub fn error_for(&self, field: Field) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|e| e.key == field.key())
+            .map(|e| e.message.as_str())
+    }
+
+    /// The error when it names no field on the form.
+    pub fn orphan_error(&self) -> Option<&ConfigError> {
+        let fields = self.fields();
+        self.error
+            .as_ref()
+            .filter(|e| !fields.iter().any(|f| f.key() == e.key))
+    }
+
+    /// What the field shows.
+    pub fn value_text(&self, field: Field) -> String {
+        let c = &self.config;
+        let names = self.names();
+        let class = |r: &ClassRef| match resolve_class(names, r) {
+            Some(i) => names[i].to_string(),
+            None => format!("{r} (unknown)"),
+        };
+        match field {
+            Field::Dataset => c.data.dataset.to_string(),
+            Field::Normal => class(&c.data.normal),
+            Field::Anomalous => class(&c.data.anomalous),
+            Field::Reference => {
+                let refs = self.reference_classes();
+                match &c.data.reference {
+                    None => format!("{} ({})", s::REFERENCE_ALL, refs.len()),
+                    Some(_) => {
+                        let list: Vec<&str> = refs.iter().map(|&i| names[i]).collect();
+                        format!("{}: {}", list.len(), list.join(", "))
+                    }
+                }
+            }
+            Field::ReferenceCount => c.data.reference_count.to_string(),
+            Field::NormalTrainCount => c.data.normal_train_count.to_string(),
+            Field::Widths => c
+                .model
+                .widths
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Field::EmbeddingDim => c.model.embedding_dim.to_string(),
+            Field::Head => c.head.kind.to_string(),
+            Field::S => format!("{}", c.head.s),
+            Field::M => format!("{}", c.head.m),
+            Field::Alpha => match c.head.alpha {
+                Some(a) => format!("{a}"),
+                None => s::ALPHA_AUTO.to_string(),
+            },
+            Field::Scorers => c
+                .score
+                .scorers
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Field::Epochs => c.train.epochs.to_string(),
+            Field::BatchSize => c.train.batch_size.to_string(),
+            Field::Lr => format!("{}", c.train.lr),
+            Field::Seed => c.train.seed.to_string(),
+            Field::Repeat => c.run.repeat.to_string(),
+            Field::Device => c.train.device.to_string(),
+        }
+    }
+
+    /// The text an edit of the field starts from.
+    pub fn edit_text(&self, field: Field) -> String {
+        match field {
+            Field::Alpha => self
+                .config
+                .head
+                .alpha
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "auto".into()),
+            _ => self.value_text(field),
+        }
+    }
+
+    /// A line under the head fields: what the head's scale is when it has no own parameter.
+    pub fn head_note(&self) -> Option<String> {
+        match self.config.head.kind {
+            HeadKind::AdacosFixed => Some(format!(
+                "s = √2·ln(C−1) = {:.3}  (C = {})",
+                self.adacos_scale(),
+                self.training_classes()
+            )),
+            HeadKind::AdacosDynamic => Some(format!(
+                "{} {:.3} (C = {})",
+                s::ADACOS_DYNAMIC_NOTE,
+                self.adacos_scale(),
+                self.training_classes()
+            )),
+            HeadKind::Softmax => Some(s::HEAD_NO_PARAMS.to_string()),
+            _ => None,
+        }
+    }
+
+    fn changed(&mut self) {
+        self.edited = true;
+        self.validate();
+    }
+
+    /// ←/→ on a field.
+    pub fn step(&mut self, field: Field, dir: i32) {
+        self.note = None;
+        let up = dir > 0;
+        let c = &mut self.config;
+        match field {
+            Field::Dataset => {
+                let all = DatasetKind::ALL;
+                let i = all.iter().position(|d| *d == c.data.dataset).unwrap_or(0);
+                let next = all[(i as i32 + dir).rem_euclid(all.len() as i32) as usize];
+                self.set_dataset(next);
+            }
+            Field::Normal | Field::Anomalous => {
+                let names = class_names(c.data.dataset);
+                let r = if field == Field::Normal {
+                    &mut c.data.normal
+                } else {
+                    &mut c.data.anomalous
+                };
+                let i = resolve_class(names, r).map(|i| i as i32).unwrap_or(-1);
+                let next = (i + dir).rem_euclid(names.len() as i32) as usize;
+                *r = class_ref(names, next);
+            }
+            Field::Scorers => {
+                // Rotate which scorer is primary.
+                if c.score.scorers.len() > 1 {
+                    if up {
+                        c.score.scorers.rotate_left(1);
+                    } else {
+                        c.score.scorers.rotate_right(1);
+                    }
+                }
+            }
+            Field::Reference => {}
+            Field::ReferenceCount => {
+                c.data.reference_count = step_count(c.data.reference_count, up);
+            }
+            Field::NormalTrainCount => {
+                c.data.normal_train_count = step_count(c.data.normal_train_count, up);
+            }
+            Field::Widths => {
+                if up && c.model.widths.len() < 4 {
+                    let last = c.model.widths.last().copied().unwrap_or(16);
+                    c.model.widths.push((last * 2).min(1024));
+                } else if !up && c.model.widths.len() > 1 {
+                    c.model.widths.pop();
+                }
+            }
+            Field::EmbeddingDim => {
+                let d = c.model.embedding_dim;
+                c.model.embedding_dim = if up {
+                    (d * 2).min(4096)
+                } else {
+                    (d / 2).max(2)
+                };
+            }
+            Field::Head => {
+                let all = HeadKind::ALL;
+                let i = all.iter().position(|h| *h == c.head.kind).unwrap_or(0);
+                c.head.kind = all[(i as i32 + dir).rem_euclid(all.len() as i32) as usize];
+                if !c.head.kind.is_cosine() && c.score.scorers.contains(&ScorerKind::ClassCosine) {
+                    self.note =
+                        Some("class-cosine needs a cosine head: remove it from the scorers".into());
+                }
+            }
+            Field::S => c.head.s = round2((c.head.s + if up { 1.0 } else { -1.0 }).max(1.0)),
+            Field::M => {
+                c.head.m = round2((c.head.m + if up { 0.05 } else { -0.05 }).max(0.0));
+            }
+            Field::Alpha => {
+                c.head.alpha = match (c.head.alpha, up) {
+                    (None, true) => Some(16.0),
+                    (None, false) => None,
+                    (Some(a), true) => Some(a + 1.0),
+                    (Some(a), false) if a - 1.0 < 1.0 => None,
+                    (Some(a), false) => Some(a - 1.0),
+                };
+            }
+            Field::Epochs => {
+                c.train.epochs = if up {
+                    c.train.epochs + 1
+                } else {
+                    c.train.epochs.saturating_sub(1).max(1)
+                };
+            }
+            Field::BatchSize => {
+                let b = c.train.batch_size;
+                c.train.batch_size = if up {
+                    (b * 2).min(4096)
+                } else {
+                    (b / 2).max(2)
+                };
+            }
+            Field::Lr => {
+                let v = if up {
+                    c.train.lr * 2.0
+                } else {
+                    c.train.lr / 2.0
+                };
+                c.train.lr = round_sig(v);
+            }
+            Field::Seed => {
+                c.train.seed = if up {
+                    c.train.seed.wrapping_add(1)
+                } else {
+                    c.train.seed.saturating_sub(1)
+                };
+            }
+            Field::Repeat => {
+                c.run.repeat = if up {
+                    (c.run.repeat + 1).min(1000)
+                } else {
+                    c.run.repeat.saturating_sub(1).max(1)
+                };
+            }
+            Field::Device => {
+                if cuda_available() {
+                    c.train.device = match c.train.device {
+                        DeviceKind::Cpu => DeviceKind::Cuda,
+                        DeviceKind::Cuda => DeviceKind::Cpu,
+                    };
+                } else {
+                    c.train.device = DeviceKind::Cpu;
+                    self.note = Some(s::CUDA_UNAVAILABLE.to_string());
+                }
+            }
+        }
+        self.changed();
+        self.set_focus_to(field);
+    }
+
+    /// Switches the dataset, keeping the class positions.
+    pub fn set_dataset(&mut self, kind: DatasetKind) {
+        let old = class_names(self.config.data.dataset);
+        let new = class_names(kind);
+        let d = &mut self.config.data;
+        let map =
+            |r: &ClassRef| resolve_class(old, r).map(|i| class_ref(new, i.min(new.len() - 1)));
+        let normal = map(&d.normal).unwrap_or_else(|| class_ref(new, 0));
+        let anomalous = map(&d.anomalous).unwrap_or_else(|| class_ref(new, 1));
+        let reference = d
+            .reference
+            .as_ref()
+            .map(|list| list.iter().filter_map(|r| map(r)).collect::<Vec<_>>());
+        d.dataset = kind;
+        d.normal = normal;
+        d.anomalous = anomalous;
+        d.reference = reference;
+    }
+
+    /// Applies a typed value; the error (if any) names what is wrong.
+    pub fn apply_text(&mut self, field: Field, text: &str) -> Result<(), String> {
+        let text = text.trim();
+        self.note = None;
+        let next = match field {
+            Field::Alpha if text.is_empty() || text.eq_ignore_ascii_case("auto") => {
+                let mut c = self.config.clone();
+                c.head.alpha = None;
+                c
+            }
+            Field::Dataset => {
+                let kind = DatasetKind::parse(text).ok_or_else(|| {
+                    format!("unknown dataset `{text}` (fashion-mnist, cifar-10, synthetic)")
+                })?;
+                let mut tmp = self.clone();
+                tmp.set_dataset(kind);
+                tmp.config
+            }
+            Field::Normal | Field::Anomalous => {
+                let names = self.names();
+                let i = resolve_class(names, &ClassRef::Name(text.to_string()))
+                    .ok_or_else(|| format!("no class `{text}`; classes: {}", names.join(", ")))?;
+                let mut c = self.config.clone();
+                let r = class_ref(names, i);
+                if field == Field::Normal {
+                    c.data.normal = r;
+                } else {
+                    c.data.anomalous = r;
+                }
+                c
+            }
+            Field::Head => {
+                let kind = HeadKind::parse(text).ok_or_else(|| {
+                    let all: Vec<&str> = HeadKind::ALL.iter().map(|h| h.as_str()).collect();
+                    format!("unknown head `{text}` ({})", all.join(", "))
+                })?;
+                let mut c = self.config.clone();
+                c.head.kind = kind;
+                c
+            }
+            Field::Device => match text.to_ascii_lowercase().as_str() {
+                "cpu" => {
+                    let mut c = self.config.clone();
+                    c.train.device = DeviceKind::Cpu;
+                    c
+                }
+                "cuda" if cuda_available() => {
+                    let mut c = self.config.clone();
+                    c.train.device = DeviceKind::Cuda;
+                    c
+                }
+                "cuda" => return Err(s::CUDA_UNAVAILABLE.to_string()),
+                other => return Err(format!("unknown device `{other}` (cpu, cuda)")),
+            },
+            Field::Widths | Field::Scorers | Field::Reference => {
+                let body = text.trim_start_matches('[').trim_end_matches(']');
+                let items: Vec<String> = body
+                    .split([',', ' '])
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        if field == Field::Widths || p.parse::<usize>().is_ok() {
+                            p.to_string()
+                        } else {
+                            format!("\"{p}\"")
+                        }
+                    })
+                    .collect();
+                self.config
+                    .with_override(&format!("{}=[{}]", field.key(), items.join(", ")))
+                    .map_err(|e| e.message)?
+            }
+            _ => self
+                .config
+                .with_override(&format!("{}={}", field.key(), text))
+                .map_err(|e| e.message)?,
+        };
+        self.config = next;
+        self.changed();
+        self.set_focus_to(field);
+        Ok(())
+    }
+
+    /// Sets the reference classes (`None` = all others).
+    pub fn set_reference(&mut self, indices: Option<Vec<usize>>) {
+        let names = self.names();
+        self.config.data.reference =
+            indices.map(|v| v.into_iter().map(|i| class_ref(names, i)).collect());
+        self.changed();
+    }
+
+    pub fn set_scorers(&mut self, scorers: Vec<ScorerKind>) {
+        self.config.score.scorers = scorers;
+        self.changed();
+    }
+
+    /// Replaces the whole config (a loaded profile).
+    pub fn load(&mut self, config: Config, profile: impl Into<String>) {
+        self.config = config;
+        self.profile = profile.into();
+        self.edited = false;
+        self.focus = self.focus.min(self.fields().len() - 1);
+        self.note = None;
+        self.validate();
+    }
+
+    /// Runs [`Config::validate`] plus the checks only the lab can make (class names, CUDA).
+    pub fn validate(&mut self) {
+        self.error = self.check().err();
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let names = self.names();
+        let d = &self.config.data;
+        for (r, key) in [(&d.normal, "data.normal"), (&d.anomalous, "data.anomalous")] {
+            if resolve_class(names, r).is_none() {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{} has no class `{r}`", d.dataset),
+                ));
+            }
+        }
+        if resolve_class(names, &d.normal) == resolve_class(names, &d.anomalous) {
+            return Err(ConfigError::new(
+                "data.anomalous",
+                "must differ from the normal class",
+            ));
+        }
+        if let Some(list) = &d.reference {
+            let n = resolve_class(names, &d.normal);
+            let a = resolve_class(names, &d.anomalous);
+            for r in list {
+                match resolve_class(names, r) {
+                    None => {
+                        return Err(ConfigError::new(
+                            "data.reference",
+                            format!("{} has no class `{r}`", d.dataset),
+                        ))
+                    }
+                    Some(i) if Some(i) == n || Some(i) == a => {
+                        return Err(ConfigError::new(
+                            "data.reference",
+                            format!("`{}` is the normal or anomalous class", names[i]),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if self.config.train.device == DeviceKind::Cuda && !cuda_available() {
+            return Err(ConfigError::new("train.device", s::CUDA_UNAVAILABLE));
+        }
+        self.config.validate()
+    }
+
+    /// The profile name the run is recorded under.
+    pub fn run_profile(&self) -> String {
+        if self.edited {
+            format!("{}-edited", self.profile)
+        } else {
+            self.profile.clone()
+        }
+    }
+}
+
+fn step_count(v: usize, up: bool) -> usize {
+    let step = if v >= 2000 {
+        1000
+    } else if v >= 200 {
+        100
+    } else {
+        10
+    };
+    if up {
+        v + step
+    } else {
+        v.saturating_sub(step).max(1)
+    }
+}
+
+fn round2(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Rounds to 3 significant digits (keeps ×2 / ÷2 learning rates readable).
+fn round_sig(v: f32) -> f32 {
+    if v <= 0.0 || !v.is_finite() {
+        return v;
+    }
+    let mag = 10f32.powi(v.log10().floor() as i32 - 2);
+    (v / mag).round() * mag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_follow_the_head() {
+        let mut f = Form::new(Config::default(), "default");
+        assert!(!f.fields().contains(&Field::S));
+        f.config.head.kind = HeadKind::Arcface;
+        assert!(f.fields().contains(&Field::S) && f.fields().contains(&Field::M));
+        f.config.head.kind = HeadKind::L2Softmax;
+        assert_eq!(f.fields().iter().filter(|x| **x == Field::Alpha).count(), 1);
+    }
+
+    #[test]
+    fn adacos_scale_uses_reference_plus_normal() {
+        let f = Form::new(Config::default(), "default");
+        // Fashion-MNIST sneaker→ankle boot: 8 reference classes + normal = 9.
+        assert_eq!(f.training_classes(), 9);
+        assert!((f.adacos_scale() - 2f32.sqrt() * 8f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn classes_resolve_like_the_data_module() {
+        let names = class_names(DatasetKind::FashionMnist);
+        assert_eq!(
+            resolve_class(names, &ClassRef::Name("ankle-boot".into())),
+            Some(9)
+        );
+        assert_eq!(
+            resolve_class(names, &ClassRef::Name("tshirt".into())),
+            Some(0)
+        );
+        assert_eq!(resolve_class(names, &ClassRef::Index(3)), Some(3));
+        assert_eq!(resolve_class(names, &ClassRef::Name("boot".into())), None);
+    }
+
+    #[test]
+    fn stepping_and_typing_edit_the_config() {
+        let mut f = Form::new(Config::default(), "default");
+        f.step(Field::Epochs, 1);
+        assert_eq!(f.config.train.epochs, 11);
+        assert!(f.edited);
+        f.step(Field::Normal, 1);
+        assert_eq!(f.value_text(Field::Normal), "bag");
+        f.apply_text(Field::Lr, "0.01").unwrap();
+        assert_eq!(f.config.train.lr, 0.01);
+        f.apply_text(Field::Widths, "16, 32, 64").unwrap();
+        assert_eq!(f.config.model.widths, vec![16, 32, 64]);
+        assert!(f.apply_text(Field::Epochs, "many").is_err());
+        f.apply_text(Field::Epochs, "0").unwrap();
+        assert_eq!(f.error_for(Field::Epochs), Some("must be 1 to 10000"));
+    }
+
+    #[test]
+    fn same_class_twice_is_an_inline_error() {
+        let mut f = Form::new(Config::default(), "default");
+        f.apply_text(Field::Anomalous, "sneaker").unwrap();
+        assert!(f.error_for(Field::Anomalous).is_some());
+    }
+
+    #[test]
+    fn dataset_switch_keeps_positions() {
+        let mut f = Form::new(Config::default(), "default");
+        f.set_dataset(DatasetKind::Cifar10);
+        f.validate();
+        assert_eq!(f.value_text(Field::Normal), "horse");
+        assert_eq!(f.value_text(Field::Anomalous), "truck");
+        assert!(f.error.is_none(), "{:?}", f.error);
+    }
+
+    #[test]
+    fn cuda_only_when_compiled_in() {
+        let mut f = Form::new(Config::default(), "default");
+        f.step(Field::Device, 1);
+        if cuda_available() {
+            assert_eq!(f.config.train.device, DeviceKind::Cuda);
+        } else {
+            assert_eq!(f.config.train.device, DeviceKind::Cpu);
+            assert!(f.note.is_some());
+        }
+    }
+}

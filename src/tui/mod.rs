@@ -1,0 +1,219 @@
+//! The lab: a keyboard-driven terminal UI to set up, train, watch and compare runs.
+//!
+//! [`app::App`] holds all state and is changed only by key actions ([`keys`]) and training
+//! events; the screens in [`screens`] and [`popups`] draw from it. Jobs are started through a
+//! [`launcher::Launcher`], so tests drive the app with scripted events.
+
+pub mod app;
+pub mod form;
+pub mod images;
+pub mod keys;
+pub mod launcher;
+pub mod live;
+pub mod popups;
+pub mod runs;
+pub mod screens;
+pub mod strings;
+pub mod theme;
+pub mod ui;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Stdout};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossterm::event::{self, Event as TermEvent};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::config::Config;
+use crate::store::{Store, Timestamp};
+
+use app::{App, AppOptions};
+use images::{ImageLoader, PixelMode};
+use launcher::StoreLauncher;
+use theme::Theme;
+
+/// Input poll timeout: keys are answered within this, and the job channel drained as often.
+const POLL: Duration = Duration::from_millis(25);
+/// At most ~15 frames per second.
+const FRAME: Duration = Duration::from_millis(66);
+/// Redraw at least this often (clocks, ETA) even when nothing happened.
+const IDLE_REDRAW: Duration = Duration::from_secs(1);
+/// The lab's log, in the store root (nothing is printed while the TUI owns the screen).
+pub const LOG_FILE: &str = "lab.log";
+/// The profile the form starts from.
+const START_PROFILE: &str = crate::runner::DEFAULT_PROFILE;
+
+/// Opens the lab on the terminal; returns when the user quits or a signal arrives.
+pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
+    let (store, store_error) = match Store::open(home) {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let log_file = store.as_ref().and_then(|s| {
+        std::fs::create_dir_all(s.root()).ok()?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(s.root().join(LOG_FILE))
+            .ok()
+    });
+    let (profile, config) = store
+        .as_ref()
+        .and_then(|s| s.profile_dirs().resolve(START_PROFILE).ok())
+        .map(|(name, _, c)| (name, c))
+        .unwrap_or_else(|| ("default".to_string(), Config::default()));
+    let launcher: Box<dyn launcher::Launcher> = match &store {
+        Some(s) => Box::new(StoreLauncher::new(s.clone())),
+        None => Box::new(NoStore(store_error.clone().unwrap_or_default())),
+    };
+    let theme = Theme::from_env();
+    let mut app = App::new(
+        AppOptions {
+            store,
+            store_error,
+            launcher,
+            images: ImageLoader::spawn(),
+            theme,
+            pixel_mode: PixelMode::detect(theme.color),
+            config,
+            profile,
+            log_file,
+            watch_store: true,
+        },
+        Instant::now(),
+        Timestamp::now(),
+    );
+
+    // SIGINT/SIGTERM/SIGHUP: stop the job (kept as interrupted), then restore and leave.
+    let signal = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(sig, signal.clone())
+            .context("cannot install the signal handlers")?;
+    }
+
+    install_panic_hook(app.store_root().map(|r| r.join(LOG_FILE)));
+    let mut terminal = enter().context("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, &mut app, &signal);
+    let restored = leave(&mut terminal);
+    result?;
+    restored.context("cannot restore the terminal")?;
+    Ok(())
+}
+
+/// Used when the store cannot be opened: runs cannot be recorded, so none start.
+struct NoStore(String);
+
+impl launcher::Launcher for NoStore {
+    fn launch(&mut self, _: &Config, _: &str) -> anyhow::Result<launcher::Job> {
+        anyhow::bail!("the run store could not be opened: {}", self.0)
+    }
+}
+
+type Term = Terminal<CrosstermBackend<Stdout>>;
+
+fn enter() -> io::Result<Term> {
+    enable_raw_mode()?;
+    let mut out = io::stdout();
+    if let Err(e) = execute!(out, EnterAlternateScreen) {
+        let _ = disable_raw_mode();
+        return Err(e);
+    }
+    let mut t = Terminal::new(CrosstermBackend::new(out))?;
+    t.hide_cursor()?;
+    t.clear()?;
+    Ok(t)
+}
+
+fn restore_terminal() -> io::Result<()> {
+    let r1 = disable_raw_mode();
+    let r2 = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    r1.and(r2)
+}
+
+fn leave(t: &mut Term) -> io::Result<()> {
+    let _ = t.show_cursor();
+    restore_terminal()
+}
+
+/// A panic on the UI thread restores the terminal before the usual message is printed. Panics
+/// on other threads (the trainer catches its own and reports them as a failed seed) must not
+/// touch the screen the UI still owns: they go to the log file.
+fn install_panic_hook(log: Option<std::path::PathBuf>) {
+    let ui_thread = std::thread::current().id();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui_thread {
+            let _ = restore_terminal();
+            previous(info);
+        } else if let Some(path) = &log {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                use std::io::Write as _;
+                let name = std::thread::current().name().unwrap_or("?").to_string();
+                let _ = writeln!(f, "{} panic in thread {name}: {info}", Timestamp::now());
+            }
+        }
+    }));
+}
+
+fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Result<()> {
+    let mut last_draw: Option<Instant> = None;
+    let mut key_seen = false;
+    loop {
+        let now = Instant::now();
+        if signal.swap(false, Ordering::SeqCst) {
+            app.log_line("signal received: stopping");
+            app.shutdown();
+        }
+        app.tick(now, Timestamp::now());
+        if app.should_quit {
+            return Ok(());
+        }
+        let due = last_draw.is_none_or(|d| now.duration_since(d) >= FRAME);
+        let stale = last_draw.is_none_or(|d| now.duration_since(d) >= IDLE_REDRAW);
+        // Keys redraw at once; training events at most ~15 times a second.
+        if (app.dirty && (due || key_seen)) || stale {
+            t.draw(|f| ui::draw(f, app))?;
+            app.dirty = false;
+            key_seen = false;
+            last_draw = Some(now);
+        }
+        if event::poll(POLL)? {
+            // Read everything that is queued so a burst of keys is answered in one turn.
+            loop {
+                match event::read()? {
+                    TermEvent::Key(k) => {
+                        app.on_key(k);
+                        key_seen = true;
+                    }
+                    TermEvent::Resize(_, _) => {
+                        t.autoresize()?;
+                        app.dirty = true;
+                    }
+                    _ => {}
+                }
+                if !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Yes/no confirmations (stop, quit, delete) and the "stopping before quitting" notice.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::super::app::{App, ConfirmKind};
+use super::super::strings as s;
+use super::super::ui::{centered, popup_frame};
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
+    let t = &app.theme;
+    let (title, body, yes, no) = match kind {
+        ConfirmKind::Stop => (
+            s::STOP_TITLE,
+            s::STOP_BODY.to_string(),
+            s::STOP_YES,
+            s::STOP_NO,
+        ),
+        ConfirmKind::Quit => (
+            s::QUIT_TITLE,
+            s::QUIT_BODY_ACTIVE.to_string(),
+            s::QUIT_YES,
+            s::QUIT_NO,
+        ),
+        ConfirmKind::Delete(id) => (
+            s::DELETE_TITLE,
+            format!("{id} and its files will be removed for good."),
+            s::DELETE_YES,
+            s::DELETE_NO,
+        ),
+    };
+    let r = centered(area, 56, 7);
+    let inner = popup_frame(f, r, title, t);
+    let lines = vec![
+        Line::raw(body),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(format!("[{yes}]"), t.bold()),
+            Span::raw("   "),
+            Span::styled(format!("[{no}]"), t.dim()),
+        ]),
+    ];
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+}
+
+pub fn draw_quitting(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let r = centered(area, 60, 6);
+    let inner = popup_frame(f, r, s::QUIT_TITLE, t);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::styled(s::QUITTING, t.warn()),
+            Line::raw(""),
+            Line::styled(s::QUITTING_FORCE, t.dim()),
+        ])
+        .wrap(Wrap { trim: true }),
+        inner,
+    );
+}

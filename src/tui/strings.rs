@@ -1,0 +1,171 @@
+//! Every user-facing string of the lab TUI, in one place.
+
+pub const APP_TITLE: &str = "adalab";
+pub const TAB_SETUP: &str = "1 Setup";
+pub const TAB_TRAIN: &str = "2 Train";
+pub const TAB_RUNS: &str = "3 Runs";
+pub const TAB_HELP: &str = "? Help";
+
+pub const TOO_SMALL: &str = "Terminal too small";
+pub const TOO_SMALL_HINT: &str = "adalab needs at least 80×24 — enlarge the window (q quits).";
+
+pub const FOOTER_SETUP: &str = "↑↓ field  ←→ change  e edit  Enter/r start  p load  w save  ? help";
+pub const FOOTER_TRAIN: &str = "s stop  ↑↓ scroll log  m markers  Tab next screen  ? help  q quit";
+pub const FOOTER_RUNS: &str =
+    "↑↓ move  Enter open  Space mark  c compare  / filter  o sort  t tag  n note  x delete  ? help";
+pub const FOOTER_DETAIL: &str = "←→ page  [ ] seed  ↑↓ scroll  Esc back  ? help";
+pub const FOOTER_COMPARE: &str = "↑↓ scroll  Esc back  ? help";
+pub const FOOTER_HELP: &str = "Esc or ? closes help";
+
+// Setup
+pub const SETUP_TITLE: &str = "Experiment";
+pub const SETUP_PROFILE: &str = "profile";
+pub const SETUP_EDITED: &str = "(edited)";
+pub const SETUP_VALID: &str = "ready — Enter or r starts the run";
+pub const SETUP_RUN_ACTIVE: &str = "a run is in progress — see the Train screen";
+pub const SECTION_DATA: &str = "Data";
+pub const SECTION_MODEL: &str = "Model";
+pub const SECTION_HEAD: &str = "Head";
+pub const SECTION_SCORE: &str = "Scoring";
+pub const SECTION_TRAIN: &str = "Training";
+pub const REFERENCE_ALL: &str = "all others";
+pub const ALPHA_AUTO: &str = "auto (≥ 16)";
+pub const HEAD_NO_PARAMS: &str = "no parameters";
+pub const ADACOS_DYNAMIC_NOTE: &str = "s adapts; starts at";
+pub const CUDA_UNAVAILABLE: &str = "cuda unavailable: built without the `cuda` feature";
+/// The same, short enough for the form.
+pub const CUDA_UNAVAILABLE_SHORT: &str = "cuda: needs a --features cuda build";
+pub const EDIT_HINT: &str = "Enter applies · Esc cancels";
+
+// Train
+pub const TRAIN_IDLE: &str =
+    "No run yet. Pick a split and a head on the Setup screen (1) and press Enter to start.";
+pub const GAUGE_EPOCH: &str = "epoch";
+pub const GAUGE_JOB: &str = "job";
+pub const ETA_WARMUP: &str = "ETA after the first epoch";
+pub const CHART_LOSS: &str = "loss";
+pub const CHART_ACC: &str = "train accuracy";
+pub const CHART_SCALE: &str = "scale s";
+pub const PANEL_AUC: &str = "test AUC";
+pub const PANEL_LOG: &str = "log";
+pub const PANEL_SEEDS: &str = "seeds";
+pub const NO_EPOCHS_YET: &str = "waiting for the first epoch…";
+pub const NO_AUC_YET: &str = "no evaluation yet";
+pub const STOPPING: &str = "stopping after this batch…";
+pub const QUITTING: &str = "Stopping the run after this batch and saving it as interrupted…";
+pub const QUITTING_FORCE: &str = "(press q again to leave at once)";
+
+// Runs
+pub const RUNS_TITLE: &str = "Runs";
+pub const RUNS_EMPTY: &str = "No runs in the store yet. Start one from the Setup screen.";
+pub const RUNS_NO_MATCH: &str = "No run matches the filter.";
+pub const RUNS_NO_STORE: &str = "The run store could not be opened";
+pub const COL_STATUS: &str = "status";
+pub const COL_SPLIT: &str = "split";
+pub const COL_HEAD: &str = "head";
+pub const COL_SCORER: &str = "scorer";
+pub const COL_AUC: &str = "AUC";
+pub const COL_DATE: &str = "date";
+pub const COL_TAGS: &str = "tags";
+pub const UNREADABLE: &str = "unreadable";
+pub const FILTER_LABEL: &str = "filter";
+pub const SORT_LABEL: &str = "sort";
+pub const MARKED_LABEL: &str = "marked";
+pub const COMPARE_NEEDS_TWO: &str = "mark at least two runs with Space to compare them";
+
+// Detail
+pub const DETAIL_PAGES: [&str; 5] = ["Overview", "Epochs", "ROC", "AUC spread", "Images"];
+pub const NO_SCORES: &str = "no scores file";
+pub const NO_REPEATS: &str = "single seed — a boxplot needs a repeated run (run.repeat > 1)";
+pub const IMAGES_LOADING: &str = "loading the dataset…";
+pub const IMAGES_MOST_ANOMALOUS: &str = "most anomalous";
+pub const IMAGES_MOST_NORMAL: &str = "most normal";
+pub const IMAGES_MISSING: &str = "test images unavailable";
+
+// Compare
+pub const COMPARE_TITLE: &str = "Compare";
+pub const COMPARE_DIFF: &str = "config keys that differ";
+pub const COMPARE_SAME: &str = "the configurations are identical";
+pub const COMPARE_METRICS: &str = "final metrics (Δ against the first run)";
+pub const COMPARE_HISTORY: &str = "AUC history (primary scorer, first seed)";
+
+// Popups
+pub const STOP_TITLE: &str = "Stop training?";
+pub const STOP_BODY: &str = "Stop after the current batch and keep the run as interrupted.";
+pub const STOP_YES: &str = "y/Enter stop";
+pub const STOP_NO: &str = "n/Esc keep training";
+pub const QUIT_TITLE: &str = "Quit adalab?";
+pub const QUIT_BODY_ACTIVE: &str =
+    "A run is in progress: it stops after this batch and is kept as interrupted.";
+pub const QUIT_YES: &str = "y/Enter quit";
+pub const QUIT_NO: &str = "n/Esc stay";
+pub const DELETE_TITLE: &str = "Delete run?";
+pub const DELETE_YES: &str = "y delete";
+pub const DELETE_NO: &str = "n/Esc keep";
+pub const PROFILE_PICKER_TITLE: &str = "Load profile";
+pub const PROFILE_PICKER_EMPTY: &str = "no profiles found";
+pub const SAVE_PROFILE_TITLE: &str = "Save as profile";
+pub const SAVE_PROFILE_HINT: &str = "name: letters, digits, . _ -";
+pub const PROFILE_EXISTS: &str = "exists — press Enter again to replace it";
+pub const TAG_TITLE: &str = "Tags (space separated)";
+pub const NOTE_TITLE: &str = "Note";
+pub const FILTER_TITLE: &str = "Filter runs";
+pub const FILTER_HINT: &str = "matches id, status, split, head, scorer, tags, note";
+pub const CLASSES_TITLE: &str = "Reference classes";
+pub const CLASSES_HINT: &str = "Space toggle · a all others · Enter apply · Esc cancel";
+pub const SCORERS_TITLE: &str = "Scorers (first = primary)";
+pub const SCORERS_HINT: &str = "Space toggle · Enter apply · Esc cancel";
+pub const INPUT_HINT: &str = "Enter apply · Esc cancel";
+
+// Help
+pub const HELP_TITLE: &str = "Keys";
+pub const HELP_GLOBAL: &str = "Everywhere";
+
+/// "3 min ago"-style age of `secs` seconds.
+pub fn age(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 60 {
+        format!("{s}s ago")
+    } else if s < 3600 {
+        format!("{}m ago", s / 60)
+    } else if s < 86_400 {
+        format!("{}h ago", s / 3600)
+    } else {
+        format!("{}d ago", s / 86_400)
+    }
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+pub fn duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// An optional AUC as `0.912` or `–`.
+pub fn auc(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.3}"),
+        _ => "–".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(age(5), "5s ago");
+        assert_eq!(age(7200), "2h ago");
+        assert_eq!(duration(3725.0), "1h02m");
+        assert_eq!(duration(65.0), "1m05s");
+        assert_eq!(auc(Some(0.91234)), "0.912");
+        assert_eq!(auc(None), "–");
+    }
+}
