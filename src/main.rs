@@ -1,5 +1,6 @@
 //! `adalab`: the lab in a terminal, and headless subcommands for scripts.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
