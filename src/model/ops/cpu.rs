@@ -7,7 +7,9 @@
 //! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
 //! single-threaded inside each task.
 
-use super::{arg_err, check_batchnorm, check_conv3x3, check_maxpool2, BnMode, BN_EPS, T1, T4};
+use super::{
+    arg_err, check_batchnorm, check_conv3x3, check_maxpool2, BnMode, Shape4, BN_EPS, T1, T4,
+};
 use dfdx::prelude::*;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
@@ -208,11 +210,13 @@ impl Conv {
     }
 }
 
+/// `input_grad: false` skips the gradient of `x` (for the network's input).
 pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
     x: T4<Cpu, T>,
     w: &T4<Cpu>,
     bias: Option<&T1<Cpu>>,
     pad: usize,
+    input_grad: bool,
 ) -> Result<T4<Cpu, T>, CpuError> {
     let shape = *x.shape();
     let (n, ci, h, wd) = shape;
@@ -263,32 +267,38 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
         let per = n.div_ceil(chunks);
-        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-        let partials: Vec<(Vec<f32>, Vec<f32>)> = gx
-            .par_chunks_mut(per * img)
-            .zip(xv.par_chunks(per * img))
-            .zip(gy.par_chunks(per * co * p))
-            .map(|((gxc, xc), gyc)| {
-                let mut dw = vec![0.0f32; co * k];
-                let mut db = vec![0.0f32; co];
-                with_scratch(k * p, k * p, |col, dcol| {
-                    for ((gxi, xi), gyi) in gxc
-                        .chunks_mut(img)
-                        .zip(xc.chunks(img))
-                        .zip(gyc.chunks(co * p))
-                    {
-                        g.im2col(xi, col);
-                        mm_abt(&mut dw, gyi, col, co, k, p, true);
+        // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
+        let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
+            let mut dw = vec![0.0f32; co * k];
+            let mut db = vec![0.0f32; co];
+            with_scratch(k * p, k * p, |col, dcol| {
+                for (j, (xi, gyi)) in xc.chunks(img).zip(gyc.chunks(co * p)).enumerate() {
+                    g.im2col(xi, col);
+                    mm_abt(&mut dw, gyi, col, co, k, p, true);
+                    if let Some(gxc) = gxc.as_deref_mut() {
                         mm_atb(dcol, &wv, gyi, k, p, co, false);
-                        g.col2im_add(dcol, gxi);
-                        for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
-                            *d += row.iter().sum::<f32>();
-                        }
+                        g.col2im_add(dcol, &mut gxc[j * img..(j + 1) * img]);
                     }
-                });
-                (dw, db)
-            })
-            .collect();
+                    for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
+                        *d += lane_sum(row, |v| v);
+                    }
+                }
+            });
+            (dw, db)
+        };
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = if input_grad {
+            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+            gx.par_chunks_mut(per * img)
+                .zip(xv.par_chunks(per * img))
+                .zip(gy.par_chunks(per * co * p))
+                .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
+                .collect()
+        } else {
+            xv.par_chunks(per * img)
+                .zip(gy.par_chunks(per * co * p))
+                .map(|(xc, gyc)| chunk(xc, gyc, None))
+                .collect()
+        };
         let gw: &mut [f32] = grads.get_or_alloc_mut(&w_ghost)?;
         for (dw, _) in &partials {
             gw.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
@@ -353,32 +363,28 @@ fn bn_grad_sums(x: &[f32], dy: &[f32], sc: f32, sh: f32, mu: f32, inv: f32) -> (
     (s1, s2)
 }
 
-pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
-    x: T4<Cpu, T>,
+/// Per-channel affine map of a BatchNorm: y = relu(x·scale + shift), x̂ = (x − mean)·invstd.
+struct BnCoef {
+    mean: Vec<f32>,
+    invstd: Vec<f32>,
+    scale: Vec<f32>,
+    shift: Vec<f32>,
+    train: bool,
+}
+
+/// Batch (Train) or running (Eval) statistics of `xv` (N, C, H·W); updates the running
+/// statistics in Train mode.
+fn bn_coef(
+    xv: &[f32],
+    (n, c, h, w): Shape4,
     gamma: &T1<Cpu>,
     beta: &T1<Cpu>,
     running_mean: &mut T1<Cpu>,
     running_var: &mut T1<Cpu>,
     mode: BnMode,
-) -> Result<T4<Cpu, T>, CpuError> {
-    let shape = *x.shape();
-    let (n, c, h, w) = shape;
-    let params = [
-        gamma.shape().0,
-        beta.shape().0,
-        running_mean.shape().0,
-        running_var.shape().0,
-    ];
-    check_batchnorm(shape, params, mode).map_err(arg_err)?;
+) -> BnCoef {
     let hw = h * w;
     let m = n * hw;
-
-    let x = x.try_reshape_like(&shape)?;
-    let (x, tape) = x.split_tape();
-    let xv = read(&x);
-    let gv = read(gamma);
-    let bv = read(beta);
-
     let (mean, invstd) = match mode {
         BnMode::Train { momentum } => {
             // Two passes per channel (mean, then squared deviations), f64 across planes.
@@ -416,15 +422,73 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
             )
         }
     };
+    let (gv, bv) = (read(gamma), read(beta));
     let scale: Vec<f32> = (0..c).map(|ch| gv[ch] * invstd[ch]).collect();
     let shift: Vec<f32> = (0..c).map(|ch| bv[ch] - mean[ch] * scale[ch]).collect();
+    BnCoef {
+        mean,
+        invstd,
+        scale,
+        shift,
+        train: matches!(mode, BnMode::Train { .. }),
+    }
+}
+
+/// Reads and validates a BatchNorm input; returns (x without tape, its data, tape).
+#[allow(clippy::type_complexity)]
+fn bn_input<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &T1<Cpu>,
+    running_var: &T1<Cpu>,
+    mode: BnMode,
+) -> Result<(T4<Cpu>, Vec<f32>, T), CpuError> {
+    let shape = *x.shape();
+    let params = [
+        gamma.shape().0,
+        beta.shape().0,
+        running_mean.shape().0,
+        running_var.shape().0,
+    ];
+    check_batchnorm(shape, params, mode).map_err(arg_err)?;
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    Ok((x, xv, tape))
+}
+
+/// gamma += Σ dz·x̂, beta += Σ dz (a macro: the ghost tensors' type is private to dfdx).
+macro_rules! add_bn_param_grads {
+    ($grads:expr, $g_ghost:expr, $b_ghost:expr, $sums:expr) => {{
+        let gg: &mut [f32] = $grads.get_or_alloc_mut($g_ghost)?;
+        gg.iter_mut().zip($sums.iter()).for_each(|(g, s)| *g += s.1);
+        let gb: &mut [f32] = $grads.get_or_alloc_mut($b_ghost)?;
+        gb.iter_mut().zip($sums.iter()).for_each(|(g, s)| *g += s.0);
+    }};
+}
+
+pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let (x, xv, tape) = bn_input(x, gamma, beta, running_mean, running_var, mode)?;
+    let shape = *x.shape();
+    let (n, c, h, w) = shape;
+    let hw = h * w;
+    let m = n * hw;
+    let k = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
 
     let mut out = vec![0.0f32; n * c * hw];
     out.par_chunks_mut(hw)
         .zip(xv.par_chunks(hw))
         .enumerate()
         .for_each(|(plane, (o, xi))| {
-            let (sc, sh) = (scale[plane % c], shift[plane % c]);
+            let (sc, sh) = (k.scale[plane % c], k.shift[plane % c]);
             for (o, x) in o.iter_mut().zip(xi) {
                 *o = (x * sc + sh).max(0.0);
             }
@@ -434,7 +498,6 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
         return Ok(out.put_tape(tape));
     }
 
-    let train = matches!(mode, BnMode::Train { .. });
     let (x_ghost, g_ghost, b_ghost, out_ghost) =
         (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
     drop(x);
@@ -445,7 +508,7 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
         let sums: Vec<(f32, f32)> = (0..c)
             .into_par_iter()
             .map(|ch| {
-                let (sc, sh, mu, inv) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
+                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
                 let (mut s1, mut s2) = (0.0f64, 0.0f64);
                 for b in 0..n {
                     let r = (b * c + ch) * hw..(b * c + ch + 1) * hw;
@@ -463,8 +526,8 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
             .enumerate()
             .for_each(|(plane, ((gx, xi), gyi))| {
                 let ch = plane % c;
-                let (sc, sh, mu, inv) = (scale[ch], shift[ch], mean[ch], invstd[ch]);
-                if train {
+                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
+                if k.train {
                     let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
                     for ((g, x), dy) in gx.iter_mut().zip(xi).zip(gyi) {
                         *g += sc * (relu_grad(x * sc + sh, *dy) - a - (x - mu) * inv * bb);
@@ -475,10 +538,124 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                     }
                 }
             });
-        let gg: &mut [f32] = grads.get_or_alloc_mut(&g_ghost)?;
-        gg.iter_mut().zip(&sums).for_each(|(g, s)| *g += s.1);
-        let gb: &mut [f32] = grads.get_or_alloc_mut(&b_ghost)?;
-        gb.iter_mut().zip(&sums).for_each(|(g, s)| *g += s.0);
+        add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+/// BatchNorm → ReLU → 2×2 max-pool in one pass; see [`super::OpsDevice::batchnorm_relu_maxpool2`].
+pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let (oh, ow) = check_maxpool2(*x.shape()).map_err(arg_err)?;
+    let (x, xv, tape) = bn_input(x, gamma, beta, running_mean, running_var, mode)?;
+    let shape = *x.shape();
+    let (n, c, h, w) = shape;
+    let (hw, p) = (h * w, oh * ow);
+    let m = n * hw;
+    let k = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
+
+    let mut out = vec![0.0f32; n * c * p];
+    let mut arg = vec![0u8; if T::OWNS_TAPE { n * c * p } else { 0 }];
+    let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut a: Option<&mut [u8]>| {
+        let (sc, sh) = (k.scale[plane % c], k.shift[plane % c]);
+        let y = |v: f32| (v * sc + sh).max(0.0);
+        for oy in 0..oh {
+            let r0 = &xi[2 * oy * w..2 * oy * w + w];
+            let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
+            for ox in 0..ow {
+                let (v0, v1) = (y(r0[2 * ox]), y(r0[2 * ox + 1]));
+                let (v2, v3) = (y(r1[2 * ox]), y(r1[2 * ox + 1]));
+                let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
+                let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
+                let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
+                o[oy * ow + ox] = mx;
+                if let Some(a) = a.as_deref_mut() {
+                    a[oy * ow + ox] = best;
+                }
+            }
+        }
+    };
+    if T::OWNS_TAPE {
+        out.par_chunks_mut(p)
+            .zip(arg.par_chunks_mut(p))
+            .zip(xv.par_chunks(hw))
+            .enumerate()
+            .for_each(|(plane, ((o, a), xi))| pool(plane, xi, o, Some(a)));
+    } else {
+        out.par_chunks_mut(p)
+            .zip(xv.par_chunks(hw))
+            .enumerate()
+            .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
+    }
+    let out = x.device().try_tensor_from_vec(out, (n, c, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, g_ghost, b_ghost, out_ghost) =
+        (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
+    drop(x);
+    let pos = move |j: usize, a: u8| {
+        let (oy, ox, a) = (j / ow, j % ow, a as usize);
+        (2 * oy + a / 2) * w + 2 * ox + a % 2
+    };
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        // Only the selected positions carry dz = dy · [z > 0]; all others have dz = 0.
+        let sums: Vec<(f32, f32)> = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
+                let (mut s1, mut s2) = (0.0f64, 0.0f64);
+                for b in 0..n {
+                    let plane = b * c + ch;
+                    let xi = &xv[plane * hw..(plane + 1) * hw];
+                    let (mut p1, mut p2) = (0.0f32, 0.0f32);
+                    for (j, (&a, &dy)) in arg[plane * p..(plane + 1) * p]
+                        .iter()
+                        .zip(&gy[plane * p..(plane + 1) * p])
+                        .enumerate()
+                    {
+                        let x = xi[pos(j, a)];
+                        let dz = relu_grad(x * sc + sh, dy);
+                        p1 += dz;
+                        p2 += dz * ((x - mu) * inv);
+                    }
+                    s1 += p1 as f64;
+                    s2 += p2 as f64;
+                }
+                (s1 as f32, s2 as f32)
+            })
+            .collect();
+        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+        gx.par_chunks_mut(hw)
+            .zip(xv.par_chunks(hw))
+            .zip(gy.par_chunks(p).zip(arg.par_chunks(p)))
+            .enumerate()
+            .for_each(|(plane, ((gx, xi), (gyi, ai)))| {
+                let ch = plane % c;
+                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
+                if k.train {
+                    let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
+                    for (g, x) in gx.iter_mut().zip(xi) {
+                        *g -= sc * (a + (x - mu) * inv * bb);
+                    }
+                }
+                for (j, (&a, &dy)) in ai.iter().zip(gyi).enumerate() {
+                    let q = pos(j, a);
+                    gx[q] += sc * relu_grad(xi[q] * sc + sh, dy);
+                }
+            });
+        add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
     });

@@ -170,6 +170,32 @@ pub trait OpsDevice: Device<f32> {
 
     /// 2×2 max-pool, stride 2 (odd H/W: last row/col dropped, like PyTorch floor mode).
     fn maxpool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err>;
+
+    /// [`conv3x3`](Self::conv3x3) that computes no gradient for `x` (gradients still flow to
+    /// `w` and `bias`): for the first layer, whose input is data. Same result as `conv3x3`
+    /// otherwise; the CPU kernel saves the input-gradient GEMM and col2im.
+    fn conv3x3_input<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        Self::conv3x3(x, w, bias, pad)
+    }
+
+    /// `maxpool2(batchnorm_relu(x, ..))` as one op (same results, ties included). The CPU kernel
+    /// never materialises the full-resolution BatchNorm output or its gradient.
+    fn batchnorm_relu_maxpool2<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        let y = Self::batchnorm_relu(x, gamma, beta, running_mean, running_var, mode)?;
+        Self::maxpool2(y)
+    }
 }
 
 impl OpsDevice for Cpu {
@@ -179,7 +205,27 @@ impl OpsDevice for Cpu {
         bias: Option<&T1<Self>>,
         pad: usize,
     ) -> Result<T4<Self, T>, Self::Err> {
-        cpu::conv3x3(x, w, bias, pad)
+        cpu::conv3x3(x, w, bias, pad, true)
+    }
+
+    fn conv3x3_input<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::conv3x3(x, w, bias, pad, false)
+    }
+
+    fn batchnorm_relu_maxpool2<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::batchnorm_relu_maxpool2(x, gamma, beta, running_mean, running_var, mode)
     }
 
     fn batchnorm_relu<T: Tape<f32, Self>>(

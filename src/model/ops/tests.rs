@@ -612,3 +612,90 @@ fn channel_mismatch_panics() {
     let w: T4<Cpu> = dev.zeros_like(&(1, 3, 3, 3));
     let _ = Cpu::conv3x3(x, &w, None, 0);
 }
+
+#[test]
+fn fused_batchnorm_relu_maxpool_matches_composition() {
+    let mut rng = StdRng::seed_from_u64(8);
+    for xs in [(2, 3, 5, 7), (3, 2, 4, 4), (2, 4, 9, 6)] {
+        let c = xs.1;
+        let x: Vec<f32> = rand_vec(&mut rng, xs.0 * c * xs.2 * xs.3);
+        let (mut g, b, rm, rv) = bn_params(&mut rng, c);
+        g[0] = -g[0]; // a negative scale flips which input is the window's maximum
+        let r = rand_vec(&mut rng, xs.0 * c * (xs.2 / 2) * (xs.3 / 2));
+        for mode in [BnMode::Train { momentum: 0.1 }, BnMode::Eval] {
+            let run = |fused: bool, generic_path: bool| {
+                let dev = Cpu::default();
+                let xt = t4(&dev, &x, xs);
+                let (gt, bt) = (t1(&dev, &g), t1(&dev, &b));
+                let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+                let xtr = xt.trace(G::leaky());
+                let y = match (fused, generic_path) {
+                    (true, _) => {
+                        Cpu::batchnorm_relu_maxpool2(xtr, &gt, &bt, &mut rmt, &mut rvt, mode)
+                    }
+                    (false, false) => Cpu::maxpool2(
+                        Cpu::batchnorm_relu(xtr, &gt, &bt, &mut rmt, &mut rvt, mode).unwrap(),
+                    ),
+                    (false, true) => generic::maxpool2(
+                        generic::batchnorm_relu(xtr, &gt, &bt, &mut rmt, &mut rvt, mode).unwrap(),
+                    ),
+                }
+                .unwrap();
+                let out = y.retaped::<NoneTape>().as_vec();
+                let rt = dev.tensor_from_vec(r.clone(), *y.shape());
+                let grads = (y * rt).sum::<(), _>().backward();
+                [
+                    out,
+                    grads.get(&xt).as_vec(),
+                    grads.get(&gt).as_vec(),
+                    grads.get(&bt).as_vec(),
+                    rmt.as_vec(),
+                    rvt.as_vec(),
+                ]
+            };
+            let fused = run(true, false);
+            for generic_path in [false, true] {
+                let plain = run(false, generic_path);
+                let names = [
+                    "out",
+                    "gx",
+                    "ggamma",
+                    "gbeta",
+                    "running mean",
+                    "running var",
+                ];
+                for ((f, p), name) in fused.iter().zip(&plain).zip(names) {
+                    let what = format!("fused vs generic={generic_path} {xs:?} {mode:?} {name}");
+                    assert_close(f, &to64(p), 1e-5, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn conv3x3_input_matches_conv3x3_without_input_gradient() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let dev = Cpu::default();
+    let (xs, ws) = ((3, 2, 7, 6), (4, 2, 3, 3));
+    let x = t4(&dev, &rand_vec(&mut rng, 3 * 2 * 42), xs);
+    let w = t4(&dev, &rand_vec(&mut rng, 4 * 2 * 9), ws);
+    let b = t1(&dev, &rand_vec(&mut rng, 4));
+    for pad in [0, 1] {
+        let run = |input: bool| {
+            let xt = x.trace(G::leaky());
+            let y = if input {
+                Cpu::conv3x3_input(xt, &w, Some(&b), pad)
+            } else {
+                Cpu::conv3x3(xt, &w, Some(&b), pad)
+            }
+            .unwrap();
+            let out = y.retaped::<NoneTape>().as_vec();
+            let grads = y.square().sum::<(), _>().backward();
+            [out, grads.get(&w).as_vec(), grads.get(&b).as_vec()]
+        };
+        for (a, e) in run(true).iter().zip(&run(false)) {
+            assert_close(a, &to64(e), 1e-6, "conv3x3_input");
+        }
+    }
+}
