@@ -31,17 +31,37 @@ impl Block {
         }
     }
 
-    fn forward<T: Tape<f32, Cpu>>(&mut self, x: T4<Cpu, T>, mode: BnMode) -> T4<Cpu, T> {
-        let y = Cpu::conv3x3(x, &self.w, None, 0).expect("conv3x3");
-        let y = Cpu::batchnorm_relu(y, &self.gamma, &self.beta, &mut self.rm, &mut self.rv, mode)
-            .expect("batchnorm_relu");
-        Cpu::maxpool2(y).expect("maxpool2")
+    /// `fused`: the first block uses `conv3x3_input`, both use `batchnorm_relu_maxpool2`;
+    /// otherwise the plain `conv3x3` → `batchnorm_relu` → `maxpool2`.
+    fn forward<T: Tape<f32, Cpu>>(
+        &mut self,
+        x: T4<Cpu, T>,
+        mode: BnMode,
+        fused: bool,
+        first: bool,
+    ) -> T4<Cpu, T> {
+        let (g, b, rm, rv) = (&self.gamma, &self.beta, &mut self.rm, &mut self.rv);
+        if fused {
+            let y = if first {
+                Cpu::conv3x3_input(x, &self.w, None, 0)
+            } else {
+                Cpu::conv3x3(x, &self.w, None, 0)
+            };
+            let y = y.expect("conv3x3");
+            Cpu::batchnorm_relu_maxpool2(y, g, b, rm, rv, mode).expect("batchnorm_relu_maxpool2")
+        } else {
+            let y = Cpu::conv3x3(x, &self.w, None, 0).expect("conv3x3");
+            let y = Cpu::batchnorm_relu(y, g, b, rm, rv, mode).expect("batchnorm_relu");
+            Cpu::maxpool2(y).expect("maxpool2")
+        }
     }
 }
 
 /// Times `steps` training steps (forward + backward, BN in Train mode) and `steps` inference
 /// steps (forward, `NoneTape`, BN in Eval mode) of the two conv blocks after two warm-up steps,
-/// on a rayon pool of `threads` threads; returns a one-line report with images per second.
+/// on a rayon pool of `threads` threads. Returns a one-line report with images per second for
+/// the plain ops (`conv3x3` → `batchnorm_relu` → `maxpool2`) and the fused ones
+/// (`conv3x3_input` for the first conv, `batchnorm_relu_maxpool2`).
 pub fn bench_ops(
     input: (usize, usize, usize),
     batch: usize,
@@ -65,35 +85,38 @@ pub fn bench_ops(
         let mut b2 = Block::new(&dev, &mut rng, 32, 64);
         let train = BnMode::Train { momentum: 0.1 };
 
-        let mut train_step = || {
-            let y = b1.forward(x.trace(Gradients::leaky()), train);
-            let y = b2.forward(y, train);
-            let g = y.sum::<(), _>().backward();
-            std::hint::black_box(g);
-        };
-        for _ in 0..2 {
-            train_step();
-        }
-        let t = Instant::now();
-        for _ in 0..steps {
-            train_step();
-        }
-        let train_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
+        let mut report = format!("input {c}x{h}x{w} batch {batch} threads {threads}:");
+        for fused in [false, true] {
+            let mut train_step = || {
+                let y = b1.forward(x.trace(Gradients::leaky()), train, fused, true);
+                let y = b2.forward(y, train, fused, false);
+                std::hint::black_box(y.sum::<(), _>().backward());
+            };
+            for _ in 0..2 {
+                train_step();
+            }
+            let t = Instant::now();
+            for _ in 0..steps {
+                train_step();
+            }
+            let train_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
 
-        let mut infer_step = || {
-            let y = b1.forward(x.clone(), BnMode::Eval);
-            std::hint::black_box(b2.forward(y, BnMode::Eval));
-        };
-        for _ in 0..2 {
-            infer_step();
+            let mut infer_step = || {
+                let y = b1.forward(x.clone(), BnMode::Eval, fused, true);
+                std::hint::black_box(b2.forward(y, BnMode::Eval, fused, false));
+            };
+            for _ in 0..2 {
+                infer_step();
+            }
+            let t = Instant::now();
+            for _ in 0..steps {
+                infer_step();
+            }
+            let infer_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
+            let name = if fused { "fused" } else { "plain" };
+            report += &format!(" {name} train {train_ips:.0} / infer {infer_ips:.0} img/s;");
         }
-        let t = Instant::now();
-        for _ in 0..steps {
-            infer_step();
-        }
-        let infer_ips = (steps * batch) as f64 / t.elapsed().as_secs_f64();
-        format!(
-            "input {c}x{h}x{w} batch {batch} threads {threads}: train {train_ips:.0} img/s, infer {infer_ips:.0} img/s"
-        )
+        report.pop();
+        report
     })
 }
