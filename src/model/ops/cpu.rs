@@ -27,10 +27,13 @@ thread_local! {
 }
 
 /// Runs `f` with two per-thread scratch buffers of `a` and `b` floats (contents unspecified).
-/// `f` must not start rayon work (it would re-enter the scratch on this thread).
+/// Re-entrant (a rayon worker waiting inside `f` may pick up another op's task): a nested call
+/// gets fresh buffers.
 fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return f(&mut vec![0.0; a], &mut vec![0.0; b]);
+        };
         let (x, y) = &mut *s;
         if x.len() < a {
             x.resize(a, 0.0);
@@ -43,7 +46,17 @@ fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) ->
 }
 
 /// `dst (m×n) (+)= A (m×k) · B (k×n)`, all row-major.
-fn mm_ab(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+#[allow(clippy::too_many_arguments)]
+fn mm_ab(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    acc: bool,
+    par: Parallelism,
+) {
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     // SAFETY: the bounds above cover every element gemm touches with these strides.
     unsafe {
@@ -66,13 +79,23 @@ fn mm_ab(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, ac
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         )
     }
 }
 
 /// `dst (m×n) (+)= A (m×k) · Bᵀ` where B is (n×k) row-major.
-fn mm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+#[allow(clippy::too_many_arguments)]
+fn mm_abt(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    acc: bool,
+    par: Parallelism,
+) {
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= n * k);
     // SAFETY: as in `mm_ab`.
     unsafe {
@@ -95,13 +118,23 @@ fn mm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, a
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         )
     }
 }
 
 /// `dst (m×n) (+)= Aᵀ · B` where A is (k×m) and B (k×n), row-major.
-fn mm_atb(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, acc: bool) {
+#[allow(clippy::too_many_arguments)]
+fn mm_atb(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    acc: bool,
+    par: Parallelism,
+) {
     assert!(dst.len() >= m * n && a.len() >= k * m && b.len() >= k * n);
     // SAFETY: as in `mm_ab`.
     unsafe {
@@ -124,8 +157,19 @@ fn mm_atb(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, k: usize, a
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         )
+    }
+}
+
+/// GEMM parallelism inside one of `tasks` parallel tasks: none when the tasks alone keep every
+/// rayon thread busy, else all threads (e.g. batch 1 at inference).
+fn inner_par(tasks: usize) -> Parallelism {
+    let threads = rayon::current_num_threads();
+    if tasks >= threads {
+        Parallelism::None
+    } else {
+        Parallelism::Rayon(threads)
     }
 }
 
@@ -240,13 +284,14 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
     let wv = read(w);
     let bv = bias.map(read);
 
+    let par = inner_par(n);
     let mut out = vec![0.0f32; n * co * p];
     out.par_chunks_mut(co * p)
         .zip(xv.par_chunks(img))
         .for_each(|(o, xi)| {
             with_scratch(k * p, 0, |col, _| {
                 g.im2col(xi, col);
-                mm_ab(o, &wv, col, co, p, k, false);
+                mm_ab(o, &wv, col, co, p, k, false, par);
             });
             if let Some(bv) = &bv {
                 for (row, b) in o.chunks_mut(p).zip(bv) {
@@ -267,6 +312,7 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
         let per = n.div_ceil(chunks);
+        let par = inner_par(n.div_ceil(per));
         // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
         let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
             let mut dw = vec![0.0f32; co * k];
@@ -274,9 +320,9 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
             with_scratch(k * p, k * p, |col, dcol| {
                 for (j, (xi, gyi)) in xc.chunks(img).zip(gyc.chunks(co * p)).enumerate() {
                     g.im2col(xi, col);
-                    mm_abt(&mut dw, gyi, col, co, k, p, true);
+                    mm_abt(&mut dw, gyi, col, co, k, p, true, par);
                     if let Some(gxc) = gxc.as_deref_mut() {
-                        mm_atb(dcol, &wv, gyi, k, p, co, false);
+                        mm_atb(dcol, &wv, gyi, k, p, co, false, par);
                         g.col2im_add(dcol, &mut gxc[j * img..(j + 1) * img]);
                     }
                     for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {

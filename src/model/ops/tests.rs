@@ -285,7 +285,8 @@ fn pool_run(generic_path: bool, x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f32>, 
     (out, grads.get(&xt).as_vec())
 }
 
-const CONV_CASES: [(Shape4, usize, usize); 6] = [
+const CONV_CASES: [(Shape4, usize, usize); 7] = [
+    ((1, 3, 6, 5), 4, 1), // batch 1: GEMM parallelised inside the image
     ((2, 1, 5, 7), 3, 0),
     ((2, 1, 5, 7), 3, 1),
     ((3, 4, 6, 5), 2, 0),
