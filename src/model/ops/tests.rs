@@ -204,6 +204,7 @@ fn pool_ref(x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f64>, Vec<f64>) {
 // ---------- running the ops ----------
 
 /// Output and gradients (x, params...) of Σ op(x) ⊙ r with an OwnedTape.
+#[allow(clippy::too_many_arguments)]
 fn conv_run(
     generic_path: bool,
     x: &[f32],
