@@ -8,7 +8,7 @@
 //! single-threaded inside each task.
 
 use super::{
-    arg_err, check_batchnorm, check_conv3x3, check_maxpool2, BnMode, Shape4, BN_EPS, T1, T4,
+    arg_err, check_batchnorm, check_conv3x3, check_maxpool2, pack, BnMode, Shape4, BN_EPS, T1, T4,
 };
 use dfdx::prelude::*;
 use gemm::{gemm, Parallelism};
@@ -173,6 +173,16 @@ fn inner_par(tasks: usize) -> Parallelism {
     }
 }
 
+/// Whether to use the packed AVX-512 GEMM ([`pack`]): when the CPU has it and each task runs
+/// its GEMMs single-threaded. `ADALAB_NO_AVX512=1` forces the `gemm` crate (for comparisons).
+fn use_packed(par: Parallelism) -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let enabled = *ENABLED.get_or_init(|| {
+        pack::available() && std::env::var_os("ADALAB_NO_AVX512").is_none_or(|v| v != "1")
+    });
+    enabled && matches!(par, Parallelism::None)
+}
+
 /// Geometry of one 3×3 convolution.
 #[derive(Clone, Copy)]
 struct Conv {
@@ -285,13 +295,18 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
     let bv = bias.map(read);
 
     let par = inner_par(n);
+    // W (co × k) packed once for the AVX-512 kernel, when it runs (one task per image).
+    let wp = use_packed(par).then(|| pack::pack_a(&wv, k, 1, co, k));
     let mut out = vec![0.0f32; n * co * p];
     out.par_chunks_mut(co * p)
         .zip(xv.par_chunks(img))
         .for_each(|(o, xi)| {
             with_scratch(k * p, 0, |col, _| {
                 g.im2col(xi, col);
-                mm_ab(o, &wv, col, co, p, k, false, par);
+                match &wp {
+                    Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                    None => mm_ab(o, &wv, col, co, p, k, false, par),
+                }
             });
             if let Some(bv) = &bv {
                 for (row, b) in o.chunks_mut(p).zip(bv) {
@@ -313,16 +328,30 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
         let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
         let per = n.div_ceil(chunks);
         let par = inner_par(n.div_ceil(per));
+        let packed = use_packed(par);
+        // Wᵀ (k × co) packed once for the AVX-512 kernel.
+        let wtp = (packed && input_grad).then(|| pack::pack_a(&wv, 1, k, k, co));
         // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
         let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
             let mut dw = vec![0.0f32; co * k];
             let mut db = vec![0.0f32; co];
+            let mut gyp = Vec::new();
             with_scratch(k * p, k * p, |col, dcol| {
                 for (j, (xi, gyi)) in xc.chunks(img).zip(gyc.chunks(co * p)).enumerate() {
                     g.im2col(xi, col);
-                    mm_abt(&mut dw, gyi, col, co, k, p, true, par);
+                    if packed {
+                        // dW (co × k) += dY (co × p) · colᵀ
+                        pack::pack_a_into(gyi, p, 1, co, p, &mut gyp);
+                        pack::gemm(co, k, p, &gyp, col, 1, p, &mut dw, true);
+                    } else {
+                        mm_abt(&mut dw, gyi, col, co, k, p, true, par);
+                    }
                     if let Some(gxc) = gxc.as_deref_mut() {
-                        mm_atb(dcol, &wv, gyi, k, p, co, false, par);
+                        // dcol (k × p) = Wᵀ · dY
+                        match &wtp {
+                            Some(wtp) => pack::gemm(k, p, co, wtp, gyi, p, 1, dcol, false),
+                            None => mm_atb(dcol, &wv, gyi, k, p, co, false, par),
+                        }
                         g.col2im_add(dcol, &mut gxc[j * img..(j + 1) * img]);
                     }
                     for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {

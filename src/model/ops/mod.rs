@@ -20,6 +20,7 @@ use dfdx::prelude::*;
 pub mod bench;
 mod cpu;
 pub mod generic;
+mod pack;
 #[cfg(test)]
 mod tests;
 
