@@ -33,7 +33,7 @@ pub fn available() -> bool {
 /// `ip·MR..` as `out[(ip·k + j)·MR + i]`, rows past `m` zero.
 pub fn pack_a_into(a: &[f32], rs: usize, cs: usize, m: usize, k: usize, out: &mut Vec<f32>) {
     let panels = m.div_ceil(MR);
-    out.clear();
+    // Every element is written below: no need to clear.
     out.resize(panels * MR * k, 0.0);
     if m == 0 || k == 0 {
         return;
@@ -44,10 +44,26 @@ pub fn pack_a_into(a: &[f32], rs: usize, cs: usize, m: usize, k: usize, out: &mu
     );
     for ip in 0..panels {
         let panel = &mut out[ip * k * MR..(ip + 1) * k * MR];
-        for i in 0..MR.min(m - ip * MR) {
-            let r = (ip * MR + i) * rs;
-            for (j, d) in panel.iter_mut().skip(i).step_by(MR).enumerate() {
-                *d = a[r + j * cs];
+        let rows = MR.min(m - ip * MR);
+        if cs == 1 && rows == MR {
+            // Contiguous rows: read MR rows side by side.
+            let base = ip * MR * rs;
+            for (j, d) in panel.chunks_exact_mut(MR).enumerate() {
+                for (i, d) in d.iter_mut().enumerate() {
+                    *d = a[base + i * rs + j];
+                }
+            }
+            continue;
+        }
+        for i in 0..MR {
+            let col = panel.iter_mut().skip(i).step_by(MR);
+            if i < rows {
+                let r = (ip * MR + i) * rs;
+                for (j, d) in col.enumerate() {
+                    *d = a[r + j * cs];
+                }
+            } else {
+                col.for_each(|d| *d = 0.0);
             }
         }
     }
