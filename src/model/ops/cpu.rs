@@ -264,73 +264,102 @@ impl Conv {
     }
 }
 
-/// `input_grad: false` skips the gradient of `x` (for the network's input).
-pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
-    x: T4<Cpu, T>,
-    w: &T4<Cpu>,
-    bias: Option<&T1<Cpu>>,
-    pad: usize,
-    input_grad: bool,
-) -> Result<T4<Cpu, T>, CpuError> {
-    let shape = *x.shape();
-    let (n, ci, h, wd) = shape;
-    let co = w.shape().0;
-    let (oh, ow) =
-        check_conv3x3(shape, *w.shape(), bias.map(|b| b.shape().0), pad).map_err(arg_err)?;
-    let g = Conv {
-        ci,
-        h,
-        w: wd,
-        pad,
-        oh,
-        ow,
-    };
-    let (p, k, img) = (oh * ow, ci * 9, ci * h * wd);
+/// Sizes of one conv over a batch.
+#[derive(Clone, Copy)]
+struct ConvPlan {
+    g: Conv,
+    n: usize,
+    co: usize,
+    /// Rows of the im2col matrix (I·9).
+    k: usize,
+    /// Output positions per image.
+    p: usize,
+    /// Input floats per image.
+    img: usize,
+}
 
-    // A no-op for contiguous inputs; makes a (taped) contiguous copy otherwise.
-    let x = x.try_reshape_like(&shape)?;
-    let (x, tape) = x.split_tape();
-    let xv = read(&x);
-    let wv = read(w);
-    let bv = bias.map(read);
-
-    let par = inner_par(n);
-    // W (co × k) packed once for the AVX-512 kernel, when it runs (one task per image).
-    let wp = use_packed(par).then(|| pack::pack_a(&wv, k, 1, co, k));
-    let mut out = vec![0.0f32; n * co * p];
-    out.par_chunks_mut(co * p)
-        .zip(xv.par_chunks(img))
-        .for_each(|(o, xi)| {
-            with_scratch(k * p, 0, |col, _| {
-                g.im2col(xi, col);
-                match &wp {
-                    Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
-                    None => mm_ab(o, &wv, col, co, p, k, false, par),
-                }
-            });
-            if let Some(bv) = &bv {
-                for (row, b) in o.chunks_mut(p).zip(bv) {
-                    row.iter_mut().for_each(|v| *v += b);
-                }
-            }
-        });
-    let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
-    if !T::OWNS_TAPE {
-        return Ok(out.put_tape(tape));
+impl ConvPlan {
+    /// Validates the arguments (see [`check_conv3x3`]).
+    fn new(x: Shape4, w: Shape4, bias: Option<usize>, pad: usize) -> Result<Self, CpuError> {
+        let (n, ci, h, wd) = x;
+        let (oh, ow) = check_conv3x3(x, w, bias, pad).map_err(arg_err)?;
+        let g = Conv {
+            ci,
+            h,
+            w: wd,
+            pad,
+            oh,
+            ow,
+        };
+        Ok(Self {
+            g,
+            n,
+            co: w.0,
+            k: ci * 9,
+            p: oh * ow,
+            img: ci * h * wd,
+        })
     }
 
-    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
-    let b_ghost = bias.map(|b| b.ghost());
-    drop(x);
-    let mut tape = tape;
-    tape.add_backward_op(move |grads| {
-        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+    fn out_shape(&self) -> Shape4 {
+        (self.n, self.co, self.g.oh, self.g.ow)
+    }
+
+    /// y = conv(x, w) + bias, (N, O, OH·OW).
+    fn forward(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
+        let Self {
+            g,
+            n,
+            co,
+            k,
+            p,
+            img,
+        } = *self;
+        let par = inner_par(n);
+        // W (co × k) packed once for the AVX-512 kernel, when it runs (one task per image).
+        let wp = use_packed(par).then(|| pack::pack_a(wv, k, 1, co, k));
+        let mut out = vec![0.0f32; n * co * p];
+        out.par_chunks_mut(co * p)
+            .zip(xv.par_chunks(img))
+            .for_each(|(o, xi)| {
+                with_scratch(k * p, 0, |col, _| {
+                    g.im2col(xi, col);
+                    match &wp {
+                        Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                        None => mm_ab(o, wv, col, co, p, k, false, par),
+                    }
+                });
+                if let Some(bv) = bv {
+                    for (row, b) in o.chunks_mut(p).zip(bv) {
+                        row.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            });
+        out
+    }
+
+    /// Returns (dW, dbias) for output gradient `gy`; adds dx into `gx` when given.
+    fn backward(
+        &self,
+        xv: &[f32],
+        wv: &[f32],
+        gy: &[f32],
+        gx: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let Self {
+            g,
+            n,
+            co,
+            k,
+            p,
+            img,
+        } = *self;
         let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
         let per = n.div_ceil(chunks);
         let par = inner_par(n.div_ceil(per));
         let packed = use_packed(par);
         // Wᵀ (k × co) packed once for the AVX-512 kernel.
-        let wtp = (packed && input_grad).then(|| pack::pack_a(&wv, 1, k, k, co));
+        let wtp = (packed && gx.is_some()).then(|| pack::pack_a(wv, 1, k, k, co));
         // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
         let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
             let mut dw = vec![0.0f32; co * k];
@@ -350,7 +379,7 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
                         // dcol (k × p) = Wᵀ · dY
                         match &wtp {
                             Some(wtp) => pack::gemm(k, p, co, wtp, gyi, p, 1, dcol, false),
-                            None => mm_atb(dcol, &wv, gyi, k, p, co, false, par),
+                            None => mm_atb(dcol, wv, gyi, k, p, co, false, par),
                         }
                         g.col2im_add(dcol, &mut gxc[j * img..(j + 1) * img]);
                     }
@@ -361,28 +390,74 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
             });
             (dw, db)
         };
-        let partials: Vec<(Vec<f32>, Vec<f32>)> = if input_grad {
-            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-            gx.par_chunks_mut(per * img)
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = match gx {
+            Some(gx) => gx
+                .par_chunks_mut(per * img)
                 .zip(xv.par_chunks(per * img))
                 .zip(gy.par_chunks(per * co * p))
                 .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
-                .collect()
-        } else {
-            xv.par_chunks(per * img)
+                .collect(),
+            None => xv
+                .par_chunks(per * img)
                 .zip(gy.par_chunks(per * co * p))
                 .map(|(xc, gyc)| chunk(xc, gyc, None))
-                .collect()
+                .collect(),
         };
-        let gw: &mut [f32] = grads.get_or_alloc_mut(&w_ghost)?;
-        for (dw, _) in &partials {
-            gw.iter_mut().zip(dw).for_each(|(a, b)| *a += b);
+        let mut parts = partials.into_iter();
+        let (mut dw, mut db) = parts.next().expect("at least one image");
+        for (w2, b2) in parts {
+            dw.iter_mut().zip(&w2).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
         }
+        (dw, db)
+    }
+}
+
+/// Adds `v` into the gradient of a tensor (a macro: the ghost tensors' type is private to dfdx).
+macro_rules! add_grad {
+    ($grads:expr, $ghost:expr, $v:expr) => {{
+        let g: &mut [f32] = $grads.get_or_alloc_mut($ghost)?;
+        g.iter_mut().zip($v.iter()).for_each(|(g, v)| *g += v);
+    }};
+}
+
+/// `input_grad: false` skips the gradient of `x` (for the network's input).
+pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    w: &T4<Cpu>,
+    bias: Option<&T1<Cpu>>,
+    pad: usize,
+    input_grad: bool,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let plan = ConvPlan::new(shape, *w.shape(), bias.map(|b| b.shape().0), pad)?;
+    // A no-op for contiguous inputs; makes a (taped) contiguous copy otherwise.
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let wv = read(w);
+    let bv = bias.map(read);
+    let out = plan.forward(&xv, &wv, bv.as_deref());
+    let out = x.device().try_tensor_from_vec(out, plan.out_shape())?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+    let b_ghost = bias.map(|b| b.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let (dw, db) = if input_grad {
+            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+            plan.backward(&xv, &wv, &gy, Some(gx))
+        } else {
+            plan.backward(&xv, &wv, &gy, None)
+        };
+        add_grad!(grads, &w_ghost, dw);
         if let Some(b_ghost) = &b_ghost {
-            let gb: &mut [f32] = grads.get_or_alloc_mut(b_ghost)?;
-            for (_, db) in &partials {
-                gb.iter_mut().zip(db).for_each(|(a, b)| *a += b);
-            }
+            add_grad!(grads, b_ghost, db);
         }
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
@@ -621,26 +696,16 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
 }
 
 /// BatchNorm → ReLU → 2×2 max-pool in one pass; see [`super::OpsDevice::batchnorm_relu_maxpool2`].
-pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
-    x: T4<Cpu, T>,
-    gamma: &T1<Cpu>,
-    beta: &T1<Cpu>,
-    running_mean: &mut T1<Cpu>,
-    running_var: &mut T1<Cpu>,
-    mode: BnMode,
-) -> Result<T4<Cpu, T>, CpuError> {
-    let (oh, ow) = check_maxpool2(*x.shape()).map_err(arg_err)?;
-    let (x, xv, tape) = bn_input(x, gamma, beta, running_mean, running_var, mode)?;
-    let shape = *x.shape();
+/// Forward of BN → ReLU → 2×2 max-pool over `xv` (N, C, H, W); returns the pooled output and,
+/// if `with_arg`, the window index (dy·2 + dx) of every maximum.
+fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_arg: bool) -> (Vec<f32>, Vec<u8>) {
     let (n, c, h, w) = shape;
+    let (oh, ow) = (h / 2, w / 2);
     let (hw, p) = (h * w, oh * ow);
-    let m = n * hw;
-    let k = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
-
     let mut out = vec![0.0f32; n * c * p];
-    let mut arg = vec![0u8; if T::OWNS_TAPE { n * c * p } else { 0 }];
+    let mut arg = vec![0u8; if with_arg { n * c * p } else { 0 }];
     let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut a: Option<&mut [u8]>| {
-        let (sc, sh) = (k.scale[plane % c], k.shift[plane % c]);
+        let (sc, sh) = (kc.scale[plane % c], kc.shift[plane % c]);
         let y = |v: f32| (v * sc + sh).max(0.0);
         for oy in 0..oh {
             let r0 = &xi[2 * oy * w..2 * oy * w + w];
@@ -648,6 +713,7 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
             for ox in 0..ow {
                 let (v0, v1) = (y(r0[2 * ox]), y(r0[2 * ox + 1]));
                 let (v2, v3) = (y(r1[2 * ox]), y(r1[2 * ox + 1]));
+                // First maximum wins (strict `>`), like PyTorch.
                 let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
                 let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
                 let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
@@ -658,7 +724,7 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
             }
         }
     };
-    if T::OWNS_TAPE {
+    if with_arg {
         out.par_chunks_mut(p)
             .zip(arg.par_chunks_mut(p))
             .zip(xv.par_chunks(hw))
@@ -670,6 +736,88 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
             .enumerate()
             .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
     }
+    (out, arg)
+}
+
+/// Backward of [`bn_pool_forward`]: adds the input gradient into `gx` and returns per channel
+/// (Σ dz, Σ dz·x̂) = (dbeta, dgamma).
+fn bn_pool_backward(
+    xv: &[f32],
+    shape: Shape4,
+    kc: &BnCoef,
+    arg: &[u8],
+    gy: &[f32],
+    gx: &mut [f32],
+) -> Vec<(f32, f32)> {
+    let (n, c, h, w) = shape;
+    let (oh, ow) = (h / 2, w / 2);
+    let (hw, p) = (h * w, oh * ow);
+    let m = n * hw;
+    let pos = |j: usize, a: u8| {
+        let (oy, ox, a) = (j / ow, j % ow, a as usize);
+        (2 * oy + a / 2) * w + 2 * ox + a % 2
+    };
+    // Only the selected positions carry dz = dy · [z > 0]; all others have dz = 0.
+    let sums: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for b in 0..n {
+                let plane = b * c + ch;
+                let xi = &xv[plane * hw..(plane + 1) * hw];
+                let (mut p1, mut p2) = (0.0f32, 0.0f32);
+                for (j, (&a, &dy)) in arg[plane * p..(plane + 1) * p]
+                    .iter()
+                    .zip(&gy[plane * p..(plane + 1) * p])
+                    .enumerate()
+                {
+                    let x = xi[pos(j, a)];
+                    let dz = relu_grad(x * sc + sh, dy);
+                    p1 += dz;
+                    p2 += dz * ((x - mu) * inv);
+                }
+                s1 += p1 as f64;
+                s2 += p2 as f64;
+            }
+            (s1 as f32, s2 as f32)
+        })
+        .collect();
+    gx.par_chunks_mut(hw)
+        .zip(xv.par_chunks(hw))
+        .zip(gy.par_chunks(p).zip(arg.par_chunks(p)))
+        .enumerate()
+        .for_each(|(plane, ((gx, xi), (gyi, ai)))| {
+            let ch = plane % c;
+            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+            if kc.train {
+                let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
+                for (g, x) in gx.iter_mut().zip(xi) {
+                    *g -= sc * (a + (x - mu) * inv * bb);
+                }
+            }
+            for (j, (&a, &dy)) in ai.iter().zip(gyi).enumerate() {
+                let q = pos(j, a);
+                gx[q] += sc * relu_grad(xi[q] * sc + sh, dy);
+            }
+        });
+    sums
+}
+
+pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let (oh, ow) = check_maxpool2(*x.shape()).map_err(arg_err)?;
+    let (x, xv, tape) = bn_input(x, gamma, beta, running_mean, running_var, mode)?;
+    let shape = *x.shape();
+    let (n, c, _, _) = shape;
+    let kc = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
+    let (out, arg) = bn_pool_forward(&xv, shape, &kc, T::OWNS_TAPE);
     let out = x.device().try_tensor_from_vec(out, (n, c, oh, ow))?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
@@ -678,59 +826,80 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
     let (x_ghost, g_ghost, b_ghost, out_ghost) =
         (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
     drop(x);
-    let pos = move |j: usize, a: u8| {
-        let (oy, ox, a) = (j / ow, j % ow, a as usize);
-        (2 * oy + a / 2) * w + 2 * ox + a % 2
-    };
     let mut tape = tape;
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-        // Only the selected positions carry dz = dy · [z > 0]; all others have dz = 0.
-        let sums: Vec<(f32, f32)> = (0..c)
-            .into_par_iter()
-            .map(|ch| {
-                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
-                let (mut s1, mut s2) = (0.0f64, 0.0f64);
-                for b in 0..n {
-                    let plane = b * c + ch;
-                    let xi = &xv[plane * hw..(plane + 1) * hw];
-                    let (mut p1, mut p2) = (0.0f32, 0.0f32);
-                    for (j, (&a, &dy)) in arg[plane * p..(plane + 1) * p]
-                        .iter()
-                        .zip(&gy[plane * p..(plane + 1) * p])
-                        .enumerate()
-                    {
-                        let x = xi[pos(j, a)];
-                        let dz = relu_grad(x * sc + sh, dy);
-                        p1 += dz;
-                        p2 += dz * ((x - mu) * inv);
-                    }
-                    s1 += p1 as f64;
-                    s2 += p2 as f64;
-                }
-                (s1 as f32, s2 as f32)
-            })
-            .collect();
         let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-        gx.par_chunks_mut(hw)
-            .zip(xv.par_chunks(hw))
-            .zip(gy.par_chunks(p).zip(arg.par_chunks(p)))
-            .enumerate()
-            .for_each(|(plane, ((gx, xi), (gyi, ai)))| {
-                let ch = plane % c;
-                let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
-                if k.train {
-                    let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
-                    for (g, x) in gx.iter_mut().zip(xi) {
-                        *g -= sc * (a + (x - mu) * inv * bb);
-                    }
-                }
-                for (j, (&a, &dy)) in ai.iter().zip(gyi).enumerate() {
-                    let q = pos(j, a);
-                    gx[q] += sc * relu_grad(xi[q] * sc + sh, dy);
-                }
-            });
+        let sums = bn_pool_backward(&xv, shape, &kc, &arg, &gy, gx);
         add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+/// conv3x3 → BN → ReLU → 2×2 max-pool as one op; see [`super::OpsDevice::conv_block`].
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv_block<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    w: &T4<Cpu>,
+    bias: Option<&T1<Cpu>>,
+    pad: usize,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+    input_grad: bool,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let plan = ConvPlan::new(shape, *w.shape(), bias.map(|b| b.shape().0), pad)?;
+    let yshape = plan.out_shape();
+    let (n, co, _, _) = yshape;
+    let params = [
+        gamma.shape().0,
+        beta.shape().0,
+        running_mean.shape().0,
+        running_var.shape().0,
+    ];
+    check_batchnorm(yshape, params, mode).map_err(arg_err)?;
+    let (oh, ow) = check_maxpool2(yshape).map_err(arg_err)?;
+
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let wv = read(w);
+    let bv = bias.map(read);
+    // The conv output stays ours: no dfdx tensor, no copy, no dfdx gradient buffer for it.
+    let yv = plan.forward(&xv, &wv, bv.as_deref());
+    let kc = bn_coef(&yv, yshape, gamma, beta, running_mean, running_var, mode);
+    let (out, arg) = bn_pool_forward(&yv, yshape, &kc, T::OWNS_TAPE);
+    let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+    let b_ghost = bias.map(|b| b.ghost());
+    let (g_ghost, be_ghost) = (gamma.ghost(), beta.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let mut gz = vec![0.0f32; yv.len()];
+        let sums = bn_pool_backward(&yv, yshape, &kc, &arg, &gy, &mut gz);
+        drop(yv);
+        add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
+        let (dw, db) = if input_grad {
+            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+            plan.backward(&xv, &wv, &gz, Some(gx))
+        } else {
+            plan.backward(&xv, &wv, &gz, None)
+        };
+        add_grad!(grads, &w_ghost, dw);
+        if let Some(b_ghost) = &b_ghost {
+            add_grad!(grads, b_ghost, db);
+        }
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
     });

@@ -197,6 +197,31 @@ pub trait OpsDevice: Device<f32> {
         let y = Self::batchnorm_relu(x, gamma, beta, running_mean, running_var, mode)?;
         Self::maxpool2(y)
     }
+
+    /// A whole conv block as one op: `conv3x3` → BatchNorm → ReLU → 2×2 max-pool, i.e.
+    /// `batchnorm_relu_maxpool2(conv3x3(x, w, bias, pad), ..)`, with `input_grad: false` meaning
+    /// [`conv3x3_input`](Self::conv3x3_input) (no gradient for `x`). The CPU kernel keeps the
+    /// conv output to itself: no dfdx tensor, copy or gradient buffer at full resolution.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_block<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+        input_grad: bool,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        let y = if input_grad {
+            Self::conv3x3(x, w, bias, pad)?
+        } else {
+            Self::conv3x3_input(x, w, bias, pad)?
+        };
+        Self::batchnorm_relu_maxpool2(y, gamma, beta, running_mean, running_var, mode)
+    }
 }
 
 impl OpsDevice for Cpu {
@@ -227,6 +252,32 @@ impl OpsDevice for Cpu {
         mode: BnMode,
     ) -> Result<T4<Self, T>, Self::Err> {
         cpu::batchnorm_relu_maxpool2(x, gamma, beta, running_mean, running_var, mode)
+    }
+
+    fn conv_block<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+        input_grad: bool,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::conv_block(
+            x,
+            w,
+            bias,
+            pad,
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            mode,
+            input_grad,
+        )
     }
 
     fn batchnorm_relu<T: Tape<f32, Self>>(

@@ -701,3 +701,95 @@ fn conv3x3_input_matches_conv3x3_without_input_gradient() {
         }
     }
 }
+
+#[test]
+fn conv_block_matches_composition() {
+    let mut rng = StdRng::seed_from_u64(10);
+    for (xs, o, pad, with_bias) in [
+        ((2, 3, 7, 8), 4, 0, false),
+        ((3, 2, 6, 5), 5, 1, true),
+        ((2, 1, 9, 9), 3, 1, false),
+    ] {
+        let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+        let w = rand_vec(&mut rng, o * xs.1 * 9);
+        let b = rand_vec(&mut rng, o);
+        let (mut g, be, rm, rv) = bn_params(&mut rng, o);
+        g[1] = -g[1];
+        for mode in [BnMode::Train { momentum: 0.1 }, BnMode::Eval] {
+            for input_grad in [true, false] {
+                // 0: fused block, 1: fast ops composed, 2: generic ops composed.
+                let run = |variant: usize| {
+                    let dev = Cpu::default();
+                    let xt = t4(&dev, &x, xs);
+                    let wt = t4(&dev, &w, (o, xs.1, 3, 3));
+                    let bt = with_bias.then(|| t1(&dev, &b));
+                    let (gt, bet) = (t1(&dev, &g), t1(&dev, &be));
+                    let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+                    let xtr = xt.trace(G::leaky());
+                    let (rmm, rvm) = (&mut rmt, &mut rvt);
+                    let y = match variant {
+                        0 => Cpu::conv_block(
+                            xtr,
+                            &wt,
+                            bt.as_ref(),
+                            pad,
+                            &gt,
+                            &bet,
+                            rmm,
+                            rvm,
+                            mode,
+                            input_grad,
+                        ),
+                        1 => {
+                            let y = Cpu::conv3x3(xtr, &wt, bt.as_ref(), pad).unwrap();
+                            Cpu::batchnorm_relu_maxpool2(y, &gt, &bet, rmm, rvm, mode)
+                        }
+                        _ => {
+                            let y = generic::conv3x3(xtr, &wt, bt.as_ref(), pad).unwrap();
+                            let y = generic::batchnorm_relu(y, &gt, &bet, rmm, rvm, mode).unwrap();
+                            generic::maxpool2(y)
+                        }
+                    }
+                    .unwrap();
+                    let out = y.retaped::<NoneTape>().as_vec();
+                    let mut r = StdRng::seed_from_u64(12);
+                    let rt = dev.tensor_from_vec(rand_vec(&mut r, out.len()), *y.shape());
+                    let grads = (y * rt).sum::<(), _>().backward();
+                    let mut all = vec![
+                        out,
+                        grads.get(&wt).as_vec(),
+                        grads.get(&gt).as_vec(),
+                        grads.get(&bet).as_vec(),
+                        rmt.as_vec(),
+                        rvt.as_vec(),
+                    ];
+                    if input_grad || variant > 0 {
+                        all.push(grads.get(&xt).as_vec());
+                    }
+                    if let Some(bt) = &bt {
+                        all.push(grads.get(bt).as_vec());
+                    }
+                    all
+                };
+                let fused = run(0);
+                for variant in [1, 2] {
+                    let other = run(variant);
+                    let names = ["out", "gw", "ggamma", "gbeta", "rm", "rv"];
+                    for (i, name) in names.iter().enumerate() {
+                        let what = format!("{xs:?} pad {pad} {mode:?} variant {variant} {name}");
+                        assert_close(&fused[i], &to64(&other[i]), 1e-4, &what);
+                    }
+                    if input_grad {
+                        let what = format!("{xs:?} pad {pad} {mode:?} variant {variant} gx");
+                        assert_close(&fused[6], &to64(&other[6]), 1e-4, &what);
+                    }
+                    if with_bias && mode == BnMode::Eval {
+                        // (In Train mode a bias before BN has a zero gradient.)
+                        let (f, o) = (fused.last().unwrap(), other.last().unwrap());
+                        assert_close(f, &to64(o), 1e-4, "gbias");
+                    }
+                }
+            }
+        }
+    }
+}
