@@ -739,26 +739,20 @@ fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_arg: bool) -> (V
     (out, arg)
 }
 
-/// Backward of [`bn_pool_forward`]: adds the input gradient into `gx` and returns per channel
-/// (Σ dz, Σ dz·x̂) = (dbeta, dgamma).
-fn bn_pool_backward(
-    xv: &[f32],
-    shape: Shape4,
-    kc: &BnCoef,
-    arg: &[u8],
-    gy: &[f32],
-    gx: &mut [f32],
-) -> Vec<(f32, f32)> {
+/// Position in an (H, W) plane of the maximum of pooling window (oy, ox) with index
+/// a = dy·2 + dx.
+#[inline(always)]
+fn window_pos(w: usize, oy: usize, ox: usize, a: u8) -> usize {
+    (2 * oy + (a >> 1) as usize) * w + 2 * ox + (a & 1) as usize
+}
+
+/// Per channel (Σ dz, Σ dz·x̂) = (dbeta, dgamma) for [`bn_pool_forward`]'s output gradient `gy`:
+/// only the selected positions carry dz = dy · [z > 0].
+fn bn_pool_sums(xv: &[f32], shape: Shape4, kc: &BnCoef, arg: &[u8], gy: &[f32]) -> Vec<(f32, f32)> {
     let (n, c, h, w) = shape;
     let (oh, ow) = (h / 2, w / 2);
     let (hw, p) = (h * w, oh * ow);
-    let m = n * hw;
-    let pos = |j: usize, a: u8| {
-        let (oy, ox, a) = (j / ow, j % ow, a as usize);
-        (2 * oy + a / 2) * w + 2 * ox + a % 2
-    };
-    // Only the selected positions carry dz = dy · [z > 0]; all others have dz = 0.
-    let sums: Vec<(f32, f32)> = (0..c)
+    (0..c)
         .into_par_iter()
         .map(|ch| {
             let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
@@ -766,41 +760,109 @@ fn bn_pool_backward(
             for b in 0..n {
                 let plane = b * c + ch;
                 let xi = &xv[plane * hw..(plane + 1) * hw];
-                let (mut p1, mut p2) = (0.0f32, 0.0f32);
-                for (j, (&a, &dy)) in arg[plane * p..(plane + 1) * p]
-                    .iter()
-                    .zip(&gy[plane * p..(plane + 1) * p])
-                    .enumerate()
-                {
-                    let x = xi[pos(j, a)];
-                    let dz = relu_grad(x * sc + sh, dy);
-                    p1 += dz;
-                    p2 += dz * ((x - mu) * inv);
+                let (ai, gyi) = (
+                    &arg[plane * p..(plane + 1) * p],
+                    &gy[plane * p..(plane + 1) * p],
+                );
+                // Two accumulator pairs (even/odd columns) to shorten the dependency chains.
+                let mut acc = [0.0f32; 4];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let j = oy * ow + ox;
+                        let x = xi[window_pos(w, oy, ox, ai[j])];
+                        let dz = relu_grad(x * sc + sh, gyi[j]);
+                        let l = 2 * (ox & 1);
+                        acc[l] += dz;
+                        acc[l + 1] += dz * ((x - mu) * inv);
+                    }
                 }
-                s1 += p1 as f64;
-                s2 += p2 as f64;
+                s1 += (acc[0] + acc[2]) as f64;
+                s2 += (acc[1] + acc[3]) as f64;
             }
             (s1 as f32, s2 as f32)
         })
-        .collect();
-    gx.par_chunks_mut(hw)
-        .zip(xv.par_chunks(hw))
-        .zip(gy.par_chunks(p).zip(arg.par_chunks(p)))
-        .enumerate()
-        .for_each(|(plane, ((gx, xi), (gyi, ai)))| {
-            let ch = plane % c;
-            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
-            if kc.train {
-                let (a, bb) = (sums[ch].0 / m as f32, sums[ch].1 / m as f32);
-                for (g, x) in gx.iter_mut().zip(xi) {
-                    *g -= sc * (a + (x - mu) * inv * bb);
-                }
+        .collect()
+}
+
+/// The input gradient of [`bn_pool_forward`] for one plane: `gx = base(x) + scatter`, where in
+/// Train mode base(x) = −sc·(Σdz/M + x̂·Σdz·x̂/M) everywhere (0 in Eval mode) and the scatter adds
+/// sc·dz at each window's maximum. With `xi == None` the plane `g` holds x on entry and is
+/// overwritten in place; otherwise the gradient is added to `g`.
+#[allow(clippy::too_many_arguments)]
+fn bn_pool_grad_plane(
+    g: &mut [f32],
+    xi: Option<&[f32]>,
+    (oh, ow, w): (usize, usize, usize),
+    (sc, sh, mu): (f32, f32, f32),
+    base: Option<(f32, f32)>,
+    ai: &[u8],
+    gyi: &[f32],
+    sel: &mut Vec<f32>,
+) {
+    // The scatter terms first: in place they need the original x.
+    sel.clear();
+    {
+        let x: &[f32] = xi.unwrap_or(g);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let j = oy * ow + ox;
+                sel.push(sc * relu_grad(x[window_pos(w, oy, ox, ai[j])] * sc + sh, gyi[j]));
             }
-            for (j, (&a, &dy)) in ai.iter().zip(gyi).enumerate() {
-                let q = pos(j, a);
-                gx[q] += sc * relu_grad(xi[q] * sc + sh, dy);
+        }
+    }
+    match (xi, base) {
+        (Some(xi), Some((k0, k1))) => {
+            for (g, x) in g.iter_mut().zip(xi) {
+                *g -= k0 + k1 * (x - mu);
             }
-        });
+        }
+        (None, Some((k0, k1))) => g.iter_mut().for_each(|g| *g = -(k0 + k1 * (*g - mu))),
+        (None, None) => g.fill(0.0),
+        (Some(_), None) => {}
+    }
+    for oy in 0..oh {
+        for ox in 0..ow {
+            g[window_pos(w, oy, ox, ai[oy * ow + ox])] += sel[oy * ow + ox];
+        }
+    }
+}
+
+/// Backward of [`bn_pool_forward`]. `xv: Some(x)` adds the input gradient into `g`; `None`
+/// means `g` holds x and is overwritten with the gradient. Returns per channel (dbeta, dgamma).
+fn bn_pool_backward(
+    xv: Option<&[f32]>,
+    g: &mut [f32],
+    shape: Shape4,
+    kc: &BnCoef,
+    arg: &[u8],
+    gy: &[f32],
+) -> Vec<(f32, f32)> {
+    let (n, c, h, w) = shape;
+    let (oh, ow) = (h / 2, w / 2);
+    let (hw, p) = (h * w, oh * ow);
+    let m = (n * hw) as f32;
+    let sums = bn_pool_sums(xv.unwrap_or(g), shape, kc, arg, gy);
+    let plane = |pl: usize, g: &mut [f32], xi: Option<&[f32]>, sel: &mut Vec<f32>| {
+        let ch = pl % c;
+        let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+        // sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M) = k0 + k1·(x − μ)
+        let base = kc
+            .train
+            .then(|| (sc * sums[ch].0 / m, sc * inv * sums[ch].1 / m));
+        let (ai, gyi) = (&arg[pl * p..(pl + 1) * p], &gy[pl * p..(pl + 1) * p]);
+        bn_pool_grad_plane(g, xi, (oh, ow, w), (sc, sh, mu), base, ai, gyi, sel);
+    };
+    match xv {
+        Some(xv) => g
+            .par_chunks_mut(hw)
+            .zip(xv.par_chunks(hw))
+            .enumerate()
+            .for_each_init(Vec::new, |sel, (pl, (g, xi))| plane(pl, g, Some(xi), sel)),
+        None => g
+            .par_chunks_mut(hw)
+            .enumerate()
+            .for_each_init(Vec::new, |sel, (pl, g)| plane(pl, g, None, sel)),
+    }
     sums
 }
 
@@ -830,7 +892,7 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-        let sums = bn_pool_backward(&xv, shape, &kc, &arg, &gy, gx);
+        let sums = bn_pool_backward(Some(&xv), gx, shape, &kc, &arg, &gy);
         add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
@@ -886,9 +948,9 @@ pub(super) fn conv_block<T: Tape<f32, Cpu>>(
     let mut tape = tape;
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-        let mut gz = vec![0.0f32; yv.len()];
-        let sums = bn_pool_backward(&yv, yshape, &kc, &arg, &gy, &mut gz);
-        drop(yv);
+        // The conv output's buffer becomes its gradient.
+        let mut gz = yv;
+        let sums = bn_pool_backward(None, &mut gz, yshape, &kc, &arg, &gy);
         add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
         let (dw, db) = if input_grad {
             let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
