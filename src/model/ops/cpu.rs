@@ -696,47 +696,61 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
 }
 
 /// BatchNorm → ReLU → 2×2 max-pool in one pass; see [`super::OpsDevice::batchnorm_relu_maxpool2`].
+/// What the backward pass of [`bn_pool_forward`] needs per pooled output.
+struct PoolSel {
+    /// Index of the window's maximum, dy·2 + dx.
+    arg: Vec<u8>,
+    /// The BatchNorm input at that position.
+    x: Vec<f32>,
+}
+
 /// Forward of BN → ReLU → 2×2 max-pool over `xv` (N, C, H, W); returns the pooled output and,
-/// if `with_arg`, the window index (dy·2 + dx) of every maximum.
-fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_arg: bool) -> (Vec<f32>, Vec<u8>) {
+/// if `with_sel`, the selected positions and inputs.
+fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_sel: bool) -> (Vec<f32>, PoolSel) {
     let (n, c, h, w) = shape;
     let (oh, ow) = (h / 2, w / 2);
     let (hw, p) = (h * w, oh * ow);
+    let len = if with_sel { n * c * p } else { 0 };
     let mut out = vec![0.0f32; n * c * p];
-    let mut arg = vec![0u8; if with_arg { n * c * p } else { 0 }];
-    let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut a: Option<&mut [u8]>| {
+    let mut sel = PoolSel {
+        arg: vec![0u8; len],
+        x: vec![0.0f32; len],
+    };
+    let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut s: Option<(&mut [u8], &mut [f32])>| {
         let (sc, sh) = (kc.scale[plane % c], kc.shift[plane % c]);
         let y = |v: f32| (v * sc + sh).max(0.0);
         for oy in 0..oh {
             let r0 = &xi[2 * oy * w..2 * oy * w + w];
             let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
             for ox in 0..ow {
-                let (v0, v1) = (y(r0[2 * ox]), y(r0[2 * ox + 1]));
-                let (v2, v3) = (y(r1[2 * ox]), y(r1[2 * ox + 1]));
+                let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
+                let (y0, y1, y2, y3) = (y(v[0]), y(v[1]), y(v[2]), y(v[3]));
                 // First maximum wins (strict `>`), like PyTorch.
-                let (m01, i01) = if v1 > v0 { (v1, 1u8) } else { (v0, 0) };
-                let (m23, i23) = if v3 > v2 { (v3, 3u8) } else { (v2, 2) };
+                let (m01, i01) = if y1 > y0 { (y1, 1u8) } else { (y0, 0) };
+                let (m23, i23) = if y3 > y2 { (y3, 3u8) } else { (y2, 2) };
                 let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
-                o[oy * ow + ox] = mx;
-                if let Some(a) = a.as_deref_mut() {
-                    a[oy * ow + ox] = best;
+                let j = oy * ow + ox;
+                o[j] = mx;
+                if let Some((a, x)) = s.as_mut() {
+                    a[j] = best;
+                    x[j] = v[best as usize];
                 }
             }
         }
     };
-    if with_arg {
+    if with_sel {
         out.par_chunks_mut(p)
-            .zip(arg.par_chunks_mut(p))
+            .zip(sel.arg.par_chunks_mut(p).zip(sel.x.par_chunks_mut(p)))
             .zip(xv.par_chunks(hw))
             .enumerate()
-            .for_each(|(plane, ((o, a), xi))| pool(plane, xi, o, Some(a)));
+            .for_each(|(plane, ((o, (a, x)), xi))| pool(plane, xi, o, Some((a, x))));
     } else {
         out.par_chunks_mut(p)
             .zip(xv.par_chunks(hw))
             .enumerate()
             .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
     }
-    (out, arg)
+    (out, sel)
 }
 
 /// Position in an (H, W) plane of the maximum of pooling window (oy, ox) with index
@@ -746,122 +760,71 @@ fn window_pos(w: usize, oy: usize, ox: usize, a: u8) -> usize {
     (2 * oy + (a >> 1) as usize) * w + 2 * ox + (a & 1) as usize
 }
 
-/// Per channel (Σ dz, Σ dz·x̂) = (dbeta, dgamma) for [`bn_pool_forward`]'s output gradient `gy`:
-/// only the selected positions carry dz = dy · [z > 0].
-fn bn_pool_sums(xv: &[f32], shape: Shape4, kc: &BnCoef, arg: &[u8], gy: &[f32]) -> Vec<(f32, f32)> {
-    let (n, c, h, w) = shape;
-    let (oh, ow) = (h / 2, w / 2);
-    let (hw, p) = (h * w, oh * ow);
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for b in 0..n {
-                let plane = b * c + ch;
-                let xi = &xv[plane * hw..(plane + 1) * hw];
-                let (ai, gyi) = (
-                    &arg[plane * p..(plane + 1) * p],
-                    &gy[plane * p..(plane + 1) * p],
-                );
-                // Two accumulator pairs (even/odd columns) to shorten the dependency chains.
-                let mut acc = [0.0f32; 4];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let j = oy * ow + ox;
-                        let x = xi[window_pos(w, oy, ox, ai[j])];
-                        let dz = relu_grad(x * sc + sh, gyi[j]);
-                        let l = 2 * (ox & 1);
-                        acc[l] += dz;
-                        acc[l + 1] += dz * ((x - mu) * inv);
-                    }
-                }
-                s1 += (acc[0] + acc[2]) as f64;
-                s2 += (acc[1] + acc[3]) as f64;
-            }
-            (s1 as f32, s2 as f32)
-        })
-        .collect()
-}
-
-/// The input gradient of [`bn_pool_forward`] for one plane: `gx = base(x) + scatter`, where in
-/// Train mode base(x) = −sc·(Σdz/M + x̂·Σdz·x̂/M) everywhere (0 in Eval mode) and the scatter adds
-/// sc·dz at each window's maximum. With `xi == None` the plane `g` holds x on entry and is
-/// overwritten in place; otherwise the gradient is added to `g`.
-#[allow(clippy::too_many_arguments)]
-fn bn_pool_grad_plane(
-    g: &mut [f32],
-    xi: Option<&[f32]>,
-    (oh, ow, w): (usize, usize, usize),
-    (sc, sh, mu): (f32, f32, f32),
-    base: Option<(f32, f32)>,
-    ai: &[u8],
-    gyi: &[f32],
-    sel: &mut Vec<f32>,
-) {
-    // The scatter terms first: in place they need the original x.
-    sel.clear();
-    {
-        let x: &[f32] = xi.unwrap_or(g);
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let j = oy * ow + ox;
-                sel.push(sc * relu_grad(x[window_pos(w, oy, ox, ai[j])] * sc + sh, gyi[j]));
-            }
-        }
-    }
-    match (xi, base) {
-        (Some(xi), Some((k0, k1))) => {
-            for (g, x) in g.iter_mut().zip(xi) {
-                *g -= k0 + k1 * (x - mu);
-            }
-        }
-        (None, Some((k0, k1))) => g.iter_mut().for_each(|g| *g = -(k0 + k1 * (*g - mu))),
-        (None, None) => g.fill(0.0),
-        (Some(_), None) => {}
-    }
-    for oy in 0..oh {
-        for ox in 0..ow {
-            g[window_pos(w, oy, ox, ai[oy * ow + ox])] += sel[oy * ow + ox];
-        }
-    }
-}
-
-/// Backward of [`bn_pool_forward`]. `xv: Some(x)` adds the input gradient into `g`; `None`
-/// means `g` holds x and is overwritten with the gradient. Returns per channel (dbeta, dgamma).
+/// Backward of [`bn_pool_forward`] for output gradient `gy`. `xv: Some(x)` adds the input
+/// gradient into `g`; `None` means `g` holds x (unused) and is overwritten with the gradient.
+/// Returns per channel (Σ dz, Σ dz·x̂) = (dbeta, dgamma); only the selected positions carry
+/// dz = dy · [z > 0].
 fn bn_pool_backward(
     xv: Option<&[f32]>,
     g: &mut [f32],
     shape: Shape4,
     kc: &BnCoef,
-    arg: &[u8],
+    sel: &PoolSel,
     gy: &[f32],
 ) -> Vec<(f32, f32)> {
     let (n, c, h, w) = shape;
     let (oh, ow) = (h / 2, w / 2);
     let (hw, p) = (h * w, oh * ow);
     let m = (n * hw) as f32;
-    let sums = bn_pool_sums(xv.unwrap_or(g), shape, kc, arg, gy);
-    let plane = |pl: usize, g: &mut [f32], xi: Option<&[f32]>, sel: &mut Vec<f32>| {
+    let sums: Vec<(f32, f32)> = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for b in 0..n {
+                let r = (b * c + ch) * p..(b * c + ch + 1) * p;
+                let (p1, p2) = bn_grad_sums(&sel.x[r.clone()], &gy[r], sc, sh, mu, inv);
+                s1 += p1 as f64;
+                s2 += p2 as f64;
+            }
+            (s1 as f32, s2 as f32)
+        })
+        .collect();
+    let plane = |pl: usize, g: &mut [f32], xi: Option<&[f32]>| {
         let ch = pl % c;
         let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
-        // sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M) = k0 + k1·(x − μ)
-        let base = kc
-            .train
-            .then(|| (sc * sums[ch].0 / m, sc * inv * sums[ch].1 / m));
-        let (ai, gyi) = (&arg[pl * p..(pl + 1) * p], &gy[pl * p..(pl + 1) * p]);
-        bn_pool_grad_plane(g, xi, (oh, ow, w), (sc, sh, mu), base, ai, gyi, sel);
+        if kc.train {
+            // sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M) = k0 + k1·(x − μ)
+            let (k0, k1) = (sc * sums[ch].0 / m, sc * inv * sums[ch].1 / m);
+            match xi {
+                Some(xi) => g
+                    .iter_mut()
+                    .zip(xi)
+                    .for_each(|(g, x)| *g -= k0 + k1 * (x - mu)),
+                None => g.iter_mut().for_each(|g| *g = -(k0 + k1 * (*g - mu))),
+            }
+        } else if xi.is_none() {
+            g.fill(0.0);
+        }
+        let r = pl * p..(pl + 1) * p;
+        let (ai, xs, gyi) = (&sel.arg[r.clone()], &sel.x[r.clone()], &gy[r]);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let j = oy * ow + ox;
+                g[window_pos(w, oy, ox, ai[j])] += sc * relu_grad(xs[j] * sc + sh, gyi[j]);
+            }
+        }
     };
     match xv {
         Some(xv) => g
             .par_chunks_mut(hw)
             .zip(xv.par_chunks(hw))
             .enumerate()
-            .for_each_init(Vec::new, |sel, (pl, (g, xi))| plane(pl, g, Some(xi), sel)),
+            .for_each(|(pl, (g, xi))| plane(pl, g, Some(xi))),
         None => g
             .par_chunks_mut(hw)
             .enumerate()
-            .for_each_init(Vec::new, |sel, (pl, g)| plane(pl, g, None, sel)),
+            .for_each(|(pl, g)| plane(pl, g, None)),
     }
     sums
 }
@@ -879,7 +842,7 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
     let shape = *x.shape();
     let (n, c, _, _) = shape;
     let kc = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
-    let (out, arg) = bn_pool_forward(&xv, shape, &kc, T::OWNS_TAPE);
+    let (out, sel) = bn_pool_forward(&xv, shape, &kc, T::OWNS_TAPE);
     let out = x.device().try_tensor_from_vec(out, (n, c, oh, ow))?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
@@ -892,7 +855,7 @@ pub(super) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-        let sums = bn_pool_backward(Some(&xv), gx, shape, &kc, &arg, &gy);
+        let sums = bn_pool_backward(Some(&xv), gx, shape, &kc, &sel, &gy);
         add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
@@ -935,7 +898,7 @@ pub(super) fn conv_block<T: Tape<f32, Cpu>>(
     // The conv output stays ours: no dfdx tensor, no copy, no dfdx gradient buffer for it.
     let yv = plan.forward(&xv, &wv, bv.as_deref());
     let kc = bn_coef(&yv, yshape, gamma, beta, running_mean, running_var, mode);
-    let (out, arg) = bn_pool_forward(&yv, yshape, &kc, T::OWNS_TAPE);
+    let (out, sel) = bn_pool_forward(&yv, yshape, &kc, T::OWNS_TAPE);
     let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
@@ -950,7 +913,7 @@ pub(super) fn conv_block<T: Tape<f32, Cpu>>(
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         // The conv output's buffer becomes its gradient.
         let mut gz = yv;
-        let sums = bn_pool_backward(None, &mut gz, yshape, &kc, &arg, &gy);
+        let sums = bn_pool_backward(None, &mut gz, yshape, &kc, &sel, &gy);
         add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
         let (dw, db) = if input_grad {
             let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
