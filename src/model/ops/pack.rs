@@ -83,10 +83,29 @@ fn pack_b(b: &[f32], rs: usize, cs: usize, k: usize, n: usize, out: &mut [f32]) 
         (k - 1) * rs + (n - 1) * cs < b.len(),
         "pack_b: B out of bounds"
     );
+    /// Rows of B per block when B is a transposed row-major matrix.
+    const JB: usize = 16;
     for jp in 0..n.div_ceil(NR) {
         let j0 = jp * NR;
         let w = NR.min(n - j0);
         let panel = &mut out[jp * k * NR..(jp + 1) * k * NR];
+        if rs == 1 && cs != 1 {
+            // Bᵀ is row-major (row t at b[t·cs..]): copy JB × w blocks, reading JB contiguous
+            // floats per column t and writing them down the panel.
+            for jb in (0..k).step_by(JB) {
+                let jl = JB.min(k - jb);
+                for t in 0..w {
+                    let src = &b[(j0 + t) * cs + jb..(j0 + t) * cs + jb + jl];
+                    for (jj, v) in src.iter().enumerate() {
+                        panel[(jb + jj) * NR + t] = *v;
+                    }
+                }
+            }
+            if w < NR {
+                panel.chunks_exact_mut(NR).for_each(|d| d[w..].fill(0.0));
+            }
+            continue;
+        }
         for (j, d) in panel.chunks_exact_mut(NR).enumerate() {
             if cs == 1 {
                 let s = j * rs + j0;
