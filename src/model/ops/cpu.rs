@@ -173,14 +173,10 @@ fn inner_par(tasks: usize) -> Parallelism {
     }
 }
 
-/// Whether to use the packed AVX-512 GEMM ([`pack`]): when the CPU has it and each task runs
-/// its GEMMs single-threaded. `ADALAB_NO_AVX512=1` forces the `gemm` crate (for comparisons).
+/// Whether to use the packed AVX-512 GEMM ([`pack`]): when it is available and each task runs
+/// its GEMMs single-threaded.
 fn use_packed(par: Parallelism) -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let enabled = *ENABLED.get_or_init(|| {
-        pack::available() && std::env::var_os("ADALAB_NO_AVX512").is_none_or(|v| v != "1")
-    });
-    enabled && matches!(par, Parallelism::None)
+    pack::available() && matches!(par, Parallelism::None)
 }
 
 /// Geometry of one 3×3 convolution.
@@ -716,12 +712,21 @@ fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_sel: bool) -> (V
         arg: vec![0u8; len],
         x: vec![0.0f32; len],
     };
+    let simd = pool_simd::available();
     let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut s: Option<(&mut [u8], &mut [f32])>| {
         let (sc, sh) = (kc.scale[plane % c], kc.shift[plane % c]);
         let y = |v: f32| (v * sc + sh).max(0.0);
         for oy in 0..oh {
             let r0 = &xi[2 * oy * w..2 * oy * w + w];
             let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
+            let row = oy * ow..(oy + 1) * ow;
+            if simd {
+                let sel = s
+                    .as_mut()
+                    .map(|(a, x)| (&mut a[row.clone()], &mut x[row.clone()]));
+                pool_simd::pool_row(r0, r1, sc, sh, &mut o[row], sel);
+                continue;
+            }
             for ox in 0..ow {
                 let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
                 let (y0, y1, y2, y3) = (y(v[0]), y(v[1]), y(v[2]), y(v[3]));
@@ -751,6 +756,107 @@ fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_sel: bool) -> (V
             .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
     }
     (out, sel)
+}
+
+/// The row kernel of [`bn_pool_forward`] with AVX-512 (16 windows per step, masked tails).
+mod pool_simd {
+    /// Whether [`pool_row`] can run.
+    pub(super) fn available() -> bool {
+        super::pack::available()
+    }
+
+    /// One output row: windows over input rows `r0`, `r1`; `out.len()` windows; `sel` receives
+    /// the index (dy·2 + dx) and input value of each maximum. Same results as the scalar loop
+    /// (same operations, first maximum wins). Requires [`available`].
+    pub(super) fn pool_row(
+        r0: &[f32],
+        r1: &[f32],
+        sc: f32,
+        sh: f32,
+        out: &mut [f32],
+        sel: Option<(&mut [u8], &mut [f32])>,
+    ) {
+        let ow = out.len();
+        assert!(r0.len() >= 2 * ow && r1.len() >= 2 * ow && available());
+        if let Some((a, x)) = &sel {
+            assert!(a.len() == ow && x.len() == ow);
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is available; the asserts bound every (masked) access.
+        unsafe {
+            let (a, x) = match sel {
+                Some((a, x)) => (a.as_mut_ptr(), x.as_mut_ptr()),
+                None => (std::ptr::null_mut(), std::ptr::null_mut()),
+            };
+            imp::pool_row(r0.as_ptr(), r1.as_ptr(), sc, sh, out.as_mut_ptr(), ow, a, x);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod imp {
+        use std::arch::x86_64::*;
+
+        #[inline(always)]
+        fn mask(n: usize) -> __mmask16 {
+            ((1u32 << n.min(16)) - 1) as __mmask16
+        }
+
+        /// # Safety
+        /// AVX-512F; `r0`, `r1` hold `2·ow` floats, `out` (and `a`, `x` unless null) `ow`.
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn pool_row(
+            r0: *const f32,
+            r1: *const f32,
+            sc: f32,
+            sh: f32,
+            out: *mut f32,
+            ow: usize,
+            a: *mut u8,
+            x: *mut f32,
+        ) {
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            let (scv, shv, zero) = (_mm512_set1_ps(sc), _mm512_set1_ps(sh), _mm512_setzero_ps());
+            // relu(v·sc + sh), unfused like the scalar code.
+            let y = |v: __m512| _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(v, scv), shv), zero);
+            let idx = |i: i32| _mm512_set1_epi32(i);
+            let mut ox = 0;
+            while ox < ow {
+                let cnt = (ow - ox).min(16);
+                let (mlo, mhi) = (mask(2 * cnt), mask((2 * cnt).saturating_sub(16)));
+                let load = |r: *const f32| {
+                    let p = r.add(2 * ox);
+                    let lo = _mm512_maskz_loadu_ps(mlo, p);
+                    let hi = _mm512_maskz_loadu_ps(mhi, p.wrapping_add(16));
+                    (
+                        _mm512_permutex2var_ps(lo, even, hi),
+                        _mm512_permutex2var_ps(lo, odd, hi),
+                    )
+                };
+                let ((v0, v1), (v2, v3)) = (load(r0), load(r1));
+                let (y0, y1, y2, y3) = (y(v0), y(v1), y(v2), y(v3));
+                // First maximum wins (strict `>`), like the scalar loop.
+                let k01 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y1, y0);
+                let k23 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y3, y2);
+                let m01 = _mm512_mask_blend_ps(k01, y0, y1);
+                let m23 = _mm512_mask_blend_ps(k23, y2, y3);
+                let kf = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m23, m01);
+                let m = mask(cnt);
+                _mm512_mask_storeu_ps(out.add(ox), m, _mm512_mask_blend_ps(kf, m01, m23));
+                if !a.is_null() {
+                    let i01 = _mm512_mask_blend_epi32(k01, idx(0), idx(1));
+                    let i23 = _mm512_mask_blend_epi32(k23, idx(2), idx(3));
+                    let best = _mm512_mask_blend_epi32(kf, i01, i23);
+                    _mm512_mask_cvtepi32_storeu_epi8(a.add(ox) as *mut i8, m, best);
+                    let x01 = _mm512_mask_blend_ps(k01, v0, v1);
+                    let x23 = _mm512_mask_blend_ps(k23, v2, v3);
+                    _mm512_mask_storeu_ps(x.add(ox), m, _mm512_mask_blend_ps(kf, x01, x23));
+                }
+                ox += cnt;
+            }
+        }
+    }
 }
 
 /// Position in an (H, W) plane of the maximum of pooling window (oy, ox) with index

@@ -17,16 +17,17 @@ pub const MR: usize = 8;
 /// Columns of B per micro-kernel tile (three 16-lane vectors).
 pub const NR: usize = 48;
 
-/// Whether the AVX-512 micro-kernel can run on this CPU.
+/// Whether the AVX-512 kernels (this GEMM, the pooling row kernel) run: the CPU has AVX-512F
+/// and `ADALAB_NO_AVX512` is not `1` (set it to compare with the portable paths).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let cpu = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = false;
+        cpu && std::env::var_os("ADALAB_NO_AVX512").is_none_or(|v| v != "1")
+    })
 }
 
 /// Packs A (m × k, element (i, j) at `a[i·rs + j·cs]`) into `out`: panel `ip` holds rows
