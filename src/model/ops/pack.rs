@@ -92,10 +92,23 @@ fn pack_b(b: &[f32], rs: usize, cs: usize, k: usize, n: usize, out: &mut [f32]) 
         let panel = &mut out[jp * k * NR..(jp + 1) * k * NR];
         if rs == 1 && cs != 1 {
             // Bᵀ is row-major (row t at b[t·cs..]): copy JB × w blocks, reading JB contiguous
-            // floats per column t and writing them down the panel.
+            // floats per column t and writing them down the panel; full 16 × 16 blocks with an
+            // AVX-512 register transpose.
             for jb in (0..k).step_by(JB) {
                 let jl = JB.min(k - jb);
-                for t in 0..w {
+                let mut t_done = 0;
+                #[cfg(target_arch = "x86_64")]
+                if jl == 16 && available() {
+                    while t_done + 16 <= w {
+                        let src = &b[(j0 + t_done) * cs + jb..(j0 + t_done + 15) * cs + jb + 16];
+                        let dst = &mut panel[jb * NR + t_done..(jb + 15) * NR + t_done + 16];
+                        // SAFETY: AVX-512F is available; `src` holds 16 rows of 16 at stride
+                        // `cs`, `dst` 16 rows of 16 at stride NR (the slices end at the last).
+                        unsafe { avx512::transpose16(src.as_ptr(), cs, dst.as_mut_ptr(), NR) };
+                        t_done += 16;
+                    }
+                }
+                for t in t_done..w {
                     let src = &b[(j0 + t) * cs + jb..(j0 + t) * cs + jb + jl];
                     for (jj, v) in src.iter().enumerate() {
                         panel[(jb + jj) * NR + t] = *v;
@@ -231,6 +244,48 @@ fn tile_kernel(
 mod avx512 {
     use super::{MR, NR};
     use std::arch::x86_64::*;
+
+    /// Transposes a 16 × 16 block: row `r` of `src` (at `src + r·ss`) becomes column `r` of
+    /// `dst` (rows at `dst + c·ds`).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; both blocks must be in bounds.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose16(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        let r: [__m512; 16] = std::array::from_fn(|i| _mm512_loadu_ps(src.add(i * ss)));
+        // 32-bit interleave of row pairs: t[2q] = lo(r[2q], r[2q+1]), t[2q+1] = hi(..).
+        let t: [__m512; 16] = std::array::from_fn(|i| {
+            let (a, b) = (r[i & !1], r[i | 1]);
+            if i & 1 == 0 {
+                _mm512_unpacklo_ps(a, b)
+            } else {
+                _mm512_unpackhi_ps(a, b)
+            }
+        });
+        // 64-bit interleave: per group of four rows g, u[4g + m] holds (per 128-bit lane k)
+        // column 4k + m of rows 4g..4g + 4.
+        let u: [__m512; 16] = std::array::from_fn(|i| {
+            let (g, m) = (i / 4, i % 4);
+            let (a, b) = (t[4 * g + m / 2], t[4 * g + 2 + m / 2]);
+            let (a, b) = (_mm512_castps_pd(a), _mm512_castps_pd(b));
+            _mm512_castpd_ps(if m % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            })
+        });
+        // 128-bit lane shuffles: column 4k + m = lanes k of u[m], u[4 + m], u[8 + m], u[12 + m].
+        for m in 0..4 {
+            let v = _mm512_shuffle_f32x4::<0x88>(u[m], u[4 + m]);
+            let w = _mm512_shuffle_f32x4::<0xDD>(u[m], u[4 + m]);
+            let v2 = _mm512_shuffle_f32x4::<0x88>(u[8 + m], u[12 + m]);
+            let w2 = _mm512_shuffle_f32x4::<0xDD>(u[8 + m], u[12 + m]);
+            _mm512_storeu_ps(dst.add(m * ds), _mm512_shuffle_f32x4::<0x88>(v, v2));
+            _mm512_storeu_ps(dst.add((4 + m) * ds), _mm512_shuffle_f32x4::<0x88>(w, w2));
+            _mm512_storeu_ps(dst.add((8 + m) * ds), _mm512_shuffle_f32x4::<0xDD>(v, v2));
+            _mm512_storeu_ps(dst.add((12 + m) * ds), _mm512_shuffle_f32x4::<0xDD>(w, w2));
+        }
+    }
 
     #[inline(always)]
     fn mask(cols: usize, lo: usize) -> __mmask16 {
