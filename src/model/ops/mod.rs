@@ -1,19 +1,36 @@
 //! Custom tensor ops for our CNNs on dfdx 0.13: 3×3 convolution, fused BatchNorm+ReLU and 2×2
-//! max-pooling.
+//! max-pooling, plus fused combinations of them.
 //!
 //! dfdx 0.13 only offers `conv2d`/`pool2d` behind its (broken) `nightly` feature, so these ops are
-//! built on dfdx's public autograd extension points: the op splits the tape off its input, joins
-//! the parameters with `retaped::<T>()`, merges the tapes, records ONE backward op and puts the
-//! tape back on its output.
+//! built on dfdx's public autograd extension points: the op splits the tape off its input,
+//! computes, records ONE backward op on that tape and puts it back on its output. Parameters
+//! (`w`, `bias`, `gamma`, `beta`) are plain `NoneTape` tensors: their gradients are added
+//! (`+=`) under their own ids, so the same parameter may be used by several ops per forward.
 //!
-//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + `gemm` parallelised over
-//!   the batch with rayon, a fused BatchNorm+ReLU and an argmax max-pool, all with their own
-//!   backward passes.
+//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + a packed GEMM with an
+//!   AVX-512 micro-kernel (the `gemm` crate, AVX2 on stable Rust, where AVX-512 is missing or
+//!   `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
+//!   argmax max-pool; all with their own backward passes. Fused variants
+//!   ([`OpsDevice::batchnorm_relu_maxpool2`], [`OpsDevice::conv_block`]) never materialise the
+//!   full-resolution intermediates as dfdx tensors.
 //! * [`generic`] composes the same ops out of dfdx's own differentiable ops (gather, matmul,
 //!   reductions, `relu`). It is what non-CPU devices run, and the tests check the fast CPU
-//!   kernels against it.
+//!   kernels against it. The trait's fused methods default to compositions of the plain ones.
 //!
 //! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
+//!
+//! Notes for callers:
+//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); one image per
+//!   task, so GEMMs run single-threaded inside a task unless the batch is smaller than the pool.
+//! * Memory: each CPU op keeps a copy of its input (and the fused ones their intermediates) in
+//!   its backward closure until `backward()` runs or the tape is dropped. Do not enable dfdx's
+//!   tensor cache (`dev.enable_cache()`): it made training steps several times slower here.
+//! * Inputs need not be contiguous (a non-contiguous input is copied first), but contiguous
+//!   NCHW tensors avoid that copy.
+//! * `conv3x3_input` / `conv_block(.., input_grad: false)` record no gradient for `x`:
+//!   `grads.get(&x)` then panics (dfdx unwraps a missing gradient).
+//! * In Train mode the CPU path updates `running_mean`/`running_var` in place (same tensor ids);
+//!   the generic path replaces them with new tensors.
 
 use dfdx::prelude::*;
 
