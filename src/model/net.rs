@@ -37,17 +37,29 @@ impl<D: OpsDevice> ConvBnRelu<D> {
         }
     }
 
-    fn forward<T: Tape<f32, D>>(&mut self, x: T4<D, T>, pad: usize, mode: BnMode) -> T4<D, T> {
-        let x = D::conv3x3(x, &self.weight, None, pad).expect("conv3x3");
-        D::batchnorm_relu(
-            x,
-            &self.gamma,
-            &self.beta,
-            &mut self.running_mean,
-            &mut self.running_var,
-            mode,
-        )
-        .expect("batchnorm_relu")
+    /// Conv → BN → ReLU, optionally followed by the 2×2 max-pool (one fused op on the CPU).
+    /// `input_grad = false` skips the input gradient (the first layer needs none).
+    fn forward<T: Tape<f32, D>>(
+        &mut self,
+        x: T4<D, T>,
+        pad: usize,
+        mode: BnMode,
+        pool: bool,
+        input_grad: bool,
+    ) -> T4<D, T> {
+        let (g, b) = (&self.gamma, &self.beta);
+        let (rm, rv) = (&mut self.running_mean, &mut self.running_var);
+        let y = if pool {
+            D::conv_block(x, &self.weight, None, pad, g, b, rm, rv, mode, input_grad)
+        } else {
+            let y = if input_grad {
+                D::conv3x3(x, &self.weight, None, pad)
+            } else {
+                D::conv3x3_input(x, &self.weight, None, pad)
+            };
+            y.and_then(|y| D::batchnorm_relu(y, g, b, rm, rv, mode))
+        };
+        y.expect("conv block on shapes checked by feature_shape")
     }
 }
 
@@ -151,11 +163,13 @@ impl<D: OpsDevice> Backbone<D> {
             BnMode::Eval
         };
         let mut x = x;
+        let mut first = true;
         for stage in &mut self.stages {
-            for layer in stage.iter_mut() {
-                x = layer.forward(x, self.padding, mode);
+            let last = stage.len() - 1;
+            for (j, layer) in stage.iter_mut().enumerate() {
+                x = layer.forward(x, self.padding, mode, j == last, !first);
+                first = false;
             }
-            x = D::maxpool2(x).expect("maxpool2");
         }
         let (n, c, h, w) = *x.shape();
         x.reshape_like(&(n, c * h * w))

@@ -461,6 +461,16 @@ pub(super) fn conv3x3<T: Tape<f32, Cpu>>(
     Ok(out.put_tape(tape))
 }
 
+/// ReLU that keeps NaN (as PyTorch does), so a diverged batch surfaces as a NaN loss.
+#[inline(always)]
+fn relu(z: f32) -> f32 {
+    if z <= 0.0 {
+        0.0
+    } else {
+        z
+    }
+}
+
 /// `dy` where `z > 0`, else 0 (compiles to a select, not a branch).
 #[inline(always)]
 fn relu_grad(z: f32, dy: f32) -> f32 {
@@ -636,7 +646,7 @@ pub(super) fn batchnorm_relu<T: Tape<f32, Cpu>>(
         .for_each(|(plane, (o, xi))| {
             let (sc, sh) = (k.scale[plane % c], k.shift[plane % c]);
             for (o, x) in o.iter_mut().zip(xi) {
-                *o = (x * sc + sh).max(0.0);
+                *o = relu(x * sc + sh);
             }
         });
     let out = x.device().try_tensor_from_vec(out, shape)?;
@@ -715,7 +725,7 @@ fn bn_pool_forward(xv: &[f32], shape: Shape4, kc: &BnCoef, with_sel: bool) -> (V
     let simd = pool_simd::available();
     let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut s: Option<(&mut [u8], &mut [f32])>| {
         let (sc, sh) = (kc.scale[plane % c], kc.shift[plane % c]);
-        let y = |v: f32| (v * sc + sh).max(0.0);
+        let y = |v: f32| relu(v * sc + sh);
         for oy in 0..oh {
             let r0 = &xi[2 * oy * w..2 * oy * w + w];
             let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
@@ -819,7 +829,9 @@ mod pool_simd {
             let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
             let (scv, shv, zero) = (_mm512_set1_ps(sc), _mm512_set1_ps(sh), _mm512_setzero_ps());
             // relu(v·sc + sh), unfused like the scalar code.
-            let y = |v: __m512| _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(v, scv), shv), zero);
+            // max(0, v) with v second: VMAXPS returns the second operand when one is NaN, so NaN
+            // propagates like PyTorch's relu.
+            let y = |v: __m512| _mm512_max_ps(zero, _mm512_add_ps(_mm512_mul_ps(v, scv), shv));
             let idx = |i: i32| _mm512_set1_epi32(i);
             let mut ox = 0;
             while ox < ow {
