@@ -290,8 +290,8 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            epochs: 10,
-            batch_size: 64,
+            epochs: 5,
+            batch_size: 32,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
             lr_schedule: LrSchedule::Cosine,

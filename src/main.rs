@@ -1,5 +1,6 @@
 //! `adalab`: the lab in a terminal, and headless subcommands for scripts.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,14 +104,18 @@ fn main() -> ExitCode {
     let home = cli.home.clone();
     let result = match cli.command {
         None => {
-            eprintln!(
-                "adalab: not a terminal, so the lab cannot open.\n\
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                adalab::tui::run(home.as_deref())
+            } else {
+                eprintln!(
+                    "adalab: not a terminal, so the lab cannot open.\n\
                      Use the headless commands instead, e.g.\n  \
                      adalab run fashion-sneaker-boot-adacos-fixed --repeat 3\n  \
                      adalab runs list\n\
                      See `adalab --help`."
-            );
-            return ExitCode::from(2);
+                );
+                return ExitCode::from(2);
+            }
         }
         Some(Command::Run(a)) => {
             let opts = adalab::runner::RunOptions {

@@ -37,17 +37,29 @@ impl<D: OpsDevice> ConvBnRelu<D> {
         }
     }
 
-    fn forward<T: Tape<f32, D>>(&mut self, x: T4<D, T>, pad: usize, mode: BnMode) -> T4<D, T> {
-        let x = D::conv3x3(x, &self.weight, None, pad).expect("conv3x3");
-        D::batchnorm_relu(
-            x,
-            &self.gamma,
-            &self.beta,
-            &mut self.running_mean,
-            &mut self.running_var,
-            mode,
-        )
-        .expect("batchnorm_relu")
+    /// Conv → BN → ReLU, optionally followed by the 2×2 max-pool (one fused op on the CPU).
+    /// `input_grad = false` skips the input gradient (the first layer needs none).
+    fn forward<T: Tape<f32, D>>(
+        &mut self,
+        x: T4<D, T>,
+        pad: usize,
+        mode: BnMode,
+        pool: bool,
+        input_grad: bool,
+    ) -> T4<D, T> {
+        let (g, b) = (&self.gamma, &self.beta);
+        let (rm, rv) = (&mut self.running_mean, &mut self.running_var);
+        let y = if pool {
+            D::conv_block(x, &self.weight, None, pad, g, b, rm, rv, mode, input_grad)
+        } else {
+            let y = if input_grad {
+                D::conv3x3(x, &self.weight, None, pad)
+            } else {
+                D::conv3x3_input(x, &self.weight, None, pad)
+            };
+            y.and_then(|y| D::batchnorm_relu(y, g, b, rm, rv, mode))
+        };
+        y.expect("conv block on shapes checked by feature_shape")
     }
 }
 
@@ -132,6 +144,17 @@ impl<D: OpsDevice> Backbone<D> {
 
     /// Embeddings `(N, dim)` of a batch `(N, C, H, W)`. `train` selects BatchNorm's mode.
     pub fn forward<T: Tape<f32, D>>(&mut self, x: T4<D, T>, train: bool) -> T2<D, T> {
+        let flat = self.features(x, train);
+        let n = flat.shape().0;
+        let bias = self
+            .fc_bias
+            .retaped::<T>()
+            .broadcast_like::<_, Axis<0>>(&(n, self.dim));
+        flat.matmul(self.fc_weight.retaped::<T>()) + bias
+    }
+
+    /// The flattened output of the conv stages `(N, C·H·W)`, before the embedding layer.
+    pub fn features<T: Tape<f32, D>>(&mut self, x: T4<D, T>, train: bool) -> T2<D, T> {
         let mode = if train {
             BnMode::Train {
                 momentum: BN_MOMENTUM,
@@ -140,19 +163,16 @@ impl<D: OpsDevice> Backbone<D> {
             BnMode::Eval
         };
         let mut x = x;
+        let mut first = true;
         for stage in &mut self.stages {
-            for layer in stage.iter_mut() {
-                x = layer.forward(x, self.padding, mode);
+            let last = stage.len() - 1;
+            for (j, layer) in stage.iter_mut().enumerate() {
+                x = layer.forward(x, self.padding, mode, j == last, !first);
+                first = false;
             }
-            x = D::maxpool2(x).expect("maxpool2");
         }
         let (n, c, h, w) = *x.shape();
-        let flat = x.reshape_like(&(n, c * h * w));
-        let bias = self
-            .fc_bias
-            .retaped::<T>()
-            .broadcast_like::<_, Axis<0>>(&(n, self.dim));
-        flat.matmul(self.fc_weight.retaped::<T>()) + bias
+        x.reshape_like(&(n, c * h * w))
     }
 }
 

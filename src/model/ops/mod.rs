@@ -1,25 +1,43 @@
 //! Custom tensor ops for our CNNs on dfdx 0.13: 3×3 convolution, fused BatchNorm+ReLU and 2×2
-//! max-pooling.
+//! max-pooling, plus fused combinations of them.
 //!
 //! dfdx 0.13 only offers `conv2d`/`pool2d` behind its (broken) `nightly` feature, so these ops are
-//! built on dfdx's public autograd extension points: the op splits the tape off its input, joins
-//! the parameters with `retaped::<T>()`, merges the tapes, records ONE backward op and puts the
-//! tape back on its output.
+//! built on dfdx's public autograd extension points: the op splits the tape off its input,
+//! computes, records ONE backward op on that tape and puts it back on its output. Parameters
+//! (`w`, `bias`, `gamma`, `beta`) are plain `NoneTape` tensors: their gradients are added
+//! (`+=`) under their own ids, so the same parameter may be used by several ops per forward.
 //!
-//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + `gemm` parallelised over
-//!   the batch with rayon, a fused BatchNorm+ReLU and an argmax max-pool, all with their own
-//!   backward passes.
+//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + a packed GEMM with an
+//!   AVX-512 micro-kernel (the `gemm` crate, AVX2 on stable Rust, where AVX-512 is missing or
+//!   `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
+//!   argmax max-pool; all with their own backward passes. Fused variants
+//!   ([`OpsDevice::batchnorm_relu_maxpool2`], [`OpsDevice::conv_block`]) never materialise the
+//!   full-resolution intermediates as dfdx tensors.
 //! * [`generic`] composes the same ops out of dfdx's own differentiable ops (gather, matmul,
 //!   reductions, `relu`). It is what non-CPU devices run, and the tests check the fast CPU
-//!   kernels against it.
+//!   kernels against it. The trait's fused methods default to compositions of the plain ones.
 //!
 //! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
+//!
+//! Notes for callers:
+//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); one image per
+//!   task, so GEMMs run single-threaded inside a task unless the batch is smaller than the pool.
+//! * Memory: each CPU op keeps a copy of its input (and the fused ones their intermediates) in
+//!   its backward closure until `backward()` runs or the tape is dropped. Do not enable dfdx's
+//!   tensor cache (`dev.enable_cache()`): it made training steps several times slower here.
+//! * Inputs need not be contiguous (a non-contiguous input is copied first), but contiguous
+//!   NCHW tensors avoid that copy.
+//! * `conv3x3_input` / `conv_block(.., input_grad: false)` record no gradient for `x`:
+//!   `grads.get(&x)` then panics (dfdx unwraps a missing gradient).
+//! * In Train mode the CPU path updates `running_mean`/`running_var` in place (same tensor ids);
+//!   the generic path replaces them with new tensors.
 
 use dfdx::prelude::*;
 
 pub mod bench;
 mod cpu;
 pub mod generic;
+mod pack;
 #[cfg(test)]
 mod tests;
 
@@ -170,6 +188,57 @@ pub trait OpsDevice: Device<f32> {
 
     /// 2×2 max-pool, stride 2 (odd H/W: last row/col dropped, like PyTorch floor mode).
     fn maxpool2<T: Tape<f32, Self>>(x: T4<Self, T>) -> Result<T4<Self, T>, Self::Err>;
+
+    /// [`conv3x3`](Self::conv3x3) that computes no gradient for `x` (gradients still flow to
+    /// `w` and `bias`): for the first layer, whose input is data. Same result as `conv3x3`
+    /// otherwise; the CPU kernel saves the input-gradient GEMM and col2im.
+    fn conv3x3_input<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        Self::conv3x3(x, w, bias, pad)
+    }
+
+    /// `maxpool2(batchnorm_relu(x, ..))` as one op (same results, ties included). The CPU kernel
+    /// never materialises the full-resolution BatchNorm output or its gradient.
+    fn batchnorm_relu_maxpool2<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        let y = Self::batchnorm_relu(x, gamma, beta, running_mean, running_var, mode)?;
+        Self::maxpool2(y)
+    }
+
+    /// A whole conv block as one op: `conv3x3` → BatchNorm → ReLU → 2×2 max-pool, i.e.
+    /// `batchnorm_relu_maxpool2(conv3x3(x, w, bias, pad), ..)`, with `input_grad: false` meaning
+    /// [`conv3x3_input`](Self::conv3x3_input) (no gradient for `x`). The CPU kernel keeps the
+    /// conv output to itself: no dfdx tensor, copy or gradient buffer at full resolution.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_block<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+        input_grad: bool,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        let y = if input_grad {
+            Self::conv3x3(x, w, bias, pad)?
+        } else {
+            Self::conv3x3_input(x, w, bias, pad)?
+        };
+        Self::batchnorm_relu_maxpool2(y, gamma, beta, running_mean, running_var, mode)
+    }
 }
 
 impl OpsDevice for Cpu {
@@ -179,7 +248,53 @@ impl OpsDevice for Cpu {
         bias: Option<&T1<Self>>,
         pad: usize,
     ) -> Result<T4<Self, T>, Self::Err> {
-        cpu::conv3x3(x, w, bias, pad)
+        cpu::conv3x3(x, w, bias, pad, true)
+    }
+
+    fn conv3x3_input<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::conv3x3(x, w, bias, pad, false)
+    }
+
+    fn batchnorm_relu_maxpool2<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::batchnorm_relu_maxpool2(x, gamma, beta, running_mean, running_var, mode)
+    }
+
+    fn conv_block<T: Tape<f32, Self>>(
+        x: T4<Self, T>,
+        w: &T4<Self>,
+        bias: Option<&T1<Self>>,
+        pad: usize,
+        gamma: &T1<Self>,
+        beta: &T1<Self>,
+        running_mean: &mut T1<Self>,
+        running_var: &mut T1<Self>,
+        mode: BnMode,
+        input_grad: bool,
+    ) -> Result<T4<Self, T>, Self::Err> {
+        cpu::conv_block(
+            x,
+            w,
+            bias,
+            pad,
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            mode,
+            input_grad,
+        )
     }
 
     fn batchnorm_relu<T: Tape<f32, Self>>(

@@ -204,6 +204,7 @@ fn pool_ref(x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f64>, Vec<f64>) {
 // ---------- running the ops ----------
 
 /// Output and gradients (x, params...) of Σ op(x) ⊙ r with an OwnedTape.
+#[allow(clippy::too_many_arguments)]
 fn conv_run(
     generic_path: bool,
     x: &[f32],
@@ -285,7 +286,8 @@ fn pool_run(generic_path: bool, x: &[f32], xs: Shape4, r: &[f32]) -> (Vec<f32>, 
     (out, grads.get(&xt).as_vec())
 }
 
-const CONV_CASES: [(Shape4, usize, usize); 6] = [
+const CONV_CASES: [(Shape4, usize, usize); 7] = [
+    ((1, 3, 6, 5), 4, 1), // batch 1: GEMM parallelised inside the image
     ((2, 1, 5, 7), 3, 0),
     ((2, 1, 5, 7), 3, 1),
     ((3, 4, 6, 5), 2, 0),
@@ -611,4 +613,184 @@ fn channel_mismatch_panics() {
     let x: T4<Cpu> = dev.zeros_like(&(1, 2, 5, 5));
     let w: T4<Cpu> = dev.zeros_like(&(1, 3, 3, 3));
     let _ = Cpu::conv3x3(x, &w, None, 0);
+}
+
+#[test]
+fn fused_batchnorm_relu_maxpool_matches_composition() {
+    let mut rng = StdRng::seed_from_u64(8);
+    // (2, 3, 6, 37): 18 windows per row, a full 16-lane step and a masked tail.
+    for xs in [(2, 3, 5, 7), (3, 2, 4, 4), (2, 4, 9, 6), (2, 3, 6, 37)] {
+        let c = xs.1;
+        let x: Vec<f32> = rand_vec(&mut rng, xs.0 * c * xs.2 * xs.3);
+        let (mut g, b, rm, rv) = bn_params(&mut rng, c);
+        g[0] = -g[0]; // a negative scale flips which input is the window's maximum
+        let r = rand_vec(&mut rng, xs.0 * c * (xs.2 / 2) * (xs.3 / 2));
+        for mode in [BnMode::Train { momentum: 0.1 }, BnMode::Eval] {
+            let run = |fused: bool, generic_path: bool| {
+                let dev = Cpu::default();
+                let xt = t4(&dev, &x, xs);
+                let (gt, bt) = (t1(&dev, &g), t1(&dev, &b));
+                let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+                let xtr = xt.trace(G::leaky());
+                let y = match (fused, generic_path) {
+                    (true, _) => {
+                        Cpu::batchnorm_relu_maxpool2(xtr, &gt, &bt, &mut rmt, &mut rvt, mode)
+                    }
+                    (false, false) => Cpu::maxpool2(
+                        Cpu::batchnorm_relu(xtr, &gt, &bt, &mut rmt, &mut rvt, mode).unwrap(),
+                    ),
+                    (false, true) => generic::maxpool2(
+                        generic::batchnorm_relu(xtr, &gt, &bt, &mut rmt, &mut rvt, mode).unwrap(),
+                    ),
+                }
+                .unwrap();
+                let out = y.retaped::<NoneTape>().as_vec();
+                let rt = dev.tensor_from_vec(r.clone(), *y.shape());
+                let grads = (y * rt).sum::<(), _>().backward();
+                [
+                    out,
+                    grads.get(&xt).as_vec(),
+                    grads.get(&gt).as_vec(),
+                    grads.get(&bt).as_vec(),
+                    rmt.as_vec(),
+                    rvt.as_vec(),
+                ]
+            };
+            let fused = run(true, false);
+            for generic_path in [false, true] {
+                let plain = run(false, generic_path);
+                let names = [
+                    "out",
+                    "gx",
+                    "ggamma",
+                    "gbeta",
+                    "running mean",
+                    "running var",
+                ];
+                for ((f, p), name) in fused.iter().zip(&plain).zip(names) {
+                    let what = format!("fused vs generic={generic_path} {xs:?} {mode:?} {name}");
+                    assert_close(f, &to64(p), 1e-5, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn conv3x3_input_matches_conv3x3_without_input_gradient() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let dev = Cpu::default();
+    let (xs, ws) = ((3, 2, 7, 6), (4, 2, 3, 3));
+    let x = t4(&dev, &rand_vec(&mut rng, 3 * 2 * 42), xs);
+    let w = t4(&dev, &rand_vec(&mut rng, 4 * 2 * 9), ws);
+    let b = t1(&dev, &rand_vec(&mut rng, 4));
+    for pad in [0, 1] {
+        let run = |input: bool| {
+            let xt = x.trace(G::leaky());
+            let y = if input {
+                Cpu::conv3x3_input(xt, &w, Some(&b), pad)
+            } else {
+                Cpu::conv3x3(xt, &w, Some(&b), pad)
+            }
+            .unwrap();
+            let out = y.retaped::<NoneTape>().as_vec();
+            let grads = y.square().sum::<(), _>().backward();
+            [out, grads.get(&w).as_vec(), grads.get(&b).as_vec()]
+        };
+        for (a, e) in run(true).iter().zip(&run(false)) {
+            assert_close(a, &to64(e), 1e-6, "conv3x3_input");
+        }
+    }
+}
+
+#[test]
+fn conv_block_matches_composition() {
+    let mut rng = StdRng::seed_from_u64(10);
+    for (xs, o, pad, with_bias) in [
+        ((2, 3, 7, 8), 4, 0, false),
+        ((3, 2, 6, 5), 5, 1, true),
+        ((2, 1, 9, 9), 3, 1, false),
+    ] {
+        let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+        let w = rand_vec(&mut rng, o * xs.1 * 9);
+        let b = rand_vec(&mut rng, o);
+        let (mut g, be, rm, rv) = bn_params(&mut rng, o);
+        g[1] = -g[1];
+        for mode in [BnMode::Train { momentum: 0.1 }, BnMode::Eval] {
+            for input_grad in [true, false] {
+                // 0: fused block, 1: fast ops composed, 2: generic ops composed.
+                let run = |variant: usize| {
+                    let dev = Cpu::default();
+                    let xt = t4(&dev, &x, xs);
+                    let wt = t4(&dev, &w, (o, xs.1, 3, 3));
+                    let bt = with_bias.then(|| t1(&dev, &b));
+                    let (gt, bet) = (t1(&dev, &g), t1(&dev, &be));
+                    let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+                    let xtr = xt.trace(G::leaky());
+                    let (rmm, rvm) = (&mut rmt, &mut rvt);
+                    let y = match variant {
+                        0 => Cpu::conv_block(
+                            xtr,
+                            &wt,
+                            bt.as_ref(),
+                            pad,
+                            &gt,
+                            &bet,
+                            rmm,
+                            rvm,
+                            mode,
+                            input_grad,
+                        ),
+                        1 => {
+                            let y = Cpu::conv3x3(xtr, &wt, bt.as_ref(), pad).unwrap();
+                            Cpu::batchnorm_relu_maxpool2(y, &gt, &bet, rmm, rvm, mode)
+                        }
+                        _ => {
+                            let y = generic::conv3x3(xtr, &wt, bt.as_ref(), pad).unwrap();
+                            let y = generic::batchnorm_relu(y, &gt, &bet, rmm, rvm, mode).unwrap();
+                            generic::maxpool2(y)
+                        }
+                    }
+                    .unwrap();
+                    let out = y.retaped::<NoneTape>().as_vec();
+                    let mut r = StdRng::seed_from_u64(12);
+                    let rt = dev.tensor_from_vec(rand_vec(&mut r, out.len()), *y.shape());
+                    let grads = (y * rt).sum::<(), _>().backward();
+                    let mut all = vec![
+                        out,
+                        grads.get(&wt).as_vec(),
+                        grads.get(&gt).as_vec(),
+                        grads.get(&bet).as_vec(),
+                        rmt.as_vec(),
+                        rvt.as_vec(),
+                    ];
+                    if input_grad || variant > 0 {
+                        all.push(grads.get(&xt).as_vec());
+                    }
+                    if let Some(bt) = &bt {
+                        all.push(grads.get(bt).as_vec());
+                    }
+                    all
+                };
+                let fused = run(0);
+                for variant in [1, 2] {
+                    let other = run(variant);
+                    let names = ["out", "gw", "ggamma", "gbeta", "rm", "rv"];
+                    for (i, name) in names.iter().enumerate() {
+                        let what = format!("{xs:?} pad {pad} {mode:?} variant {variant} {name}");
+                        assert_close(&fused[i], &to64(&other[i]), 1e-4, &what);
+                    }
+                    if input_grad {
+                        let what = format!("{xs:?} pad {pad} {mode:?} variant {variant} gx");
+                        assert_close(&fused[6], &to64(&other[6]), 1e-4, &what);
+                    }
+                    if with_bias && mode == BnMode::Eval {
+                        // (In Train mode a bias before BN has a zero gradient.)
+                        let (f, o) = (fused.last().unwrap(), other.last().unwrap());
+                        assert_close(f, &to64(o), 1e-4, "gbias");
+                    }
+                }
+            }
+        }
+    }
 }
