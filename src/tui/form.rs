@@ -794,8 +794,9 @@ mod tests {
     #[test]
     fn stepping_and_typing_edit_the_config() {
         let mut f = Form::new(Config::default(), "default");
+        let e0 = f.config.train.epochs;
         f.step(Field::Epochs, 1);
-        assert_eq!(f.config.train.epochs, 11);
+        assert_eq!(f.config.train.epochs, e0 + 1);
         assert!(f.edited);
         f.step(Field::Normal, 1);
         assert_eq!(f.value_text(Field::Normal), "bag");
