@@ -39,15 +39,16 @@ pub fn resolve_class(ds: &Dataset, c: &ClassRef) -> Result<usize, DataError> {
     resolve_in(ds.kind.as_str(), &ds.class_names, c)
 }
 
-pub(crate) fn resolve_in(
+/// [`resolve_class`] over a list of class names (e.g. a dataset's static list, before loading).
+pub fn resolve_in<S: AsRef<str>>(
     dataset: &str,
-    names: &[String],
+    names: &[S],
     c: &ClassRef,
 ) -> Result<usize, DataError> {
     let unknown = || DataError::UnknownClass {
         dataset: dataset.to_string(),
         given: c.to_string(),
-        valid: names.to_vec(),
+        valid: names.iter().map(|n| n.as_ref().to_string()).collect(),
     };
     let name = match c {
         ClassRef::Index(i) => {
@@ -70,7 +71,10 @@ pub(crate) fn resolve_in(
     if given.is_empty() {
         return Err(unknown());
     }
-    let normalized: Vec<String> = names.iter().map(|n| normalize_class_name(n)).collect();
+    let normalized: Vec<String> = names
+        .iter()
+        .map(|n| normalize_class_name(n.as_ref()))
+        .collect();
     if let Some(i) = normalized.iter().position(|n| *n == given) {
         return Ok(i);
     }

@@ -54,7 +54,7 @@ mod synthetic;
 mod tar;
 
 pub use cifar::{load_cifar10, CIFAR10_CLASSES};
-pub use classes::{normalize_class_name, resolve_class};
+pub use classes::{normalize_class_name, resolve_class, resolve_in};
 pub use error::DataError;
 pub use fetch::{default_destination, fetch, fetch_manifest, FetchEvent, FetchOptions};
 pub use idx::{load_fashion_mnist, FASHION_MNIST_CLASSES};

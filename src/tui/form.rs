@@ -136,56 +136,13 @@ pub fn class_names(kind: DatasetKind) -> &'static [&'static str] {
     }
 }
 
-/// Lower case with spaces, `_` and `/` as single dashes (`t-shirt/top` → `t-shirt-top`).
-pub fn normalize(name: &str) -> String {
-    let mapped: String = name
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if matches!(c, ' ' | '_' | '/') { '-' } else { c })
-        .collect();
-    mapped
-        .split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 /// The class index a reference names in `names`: index, exact name, or unambiguous leading words.
 pub fn resolve_class(names: &[&str], c: &ClassRef) -> Option<usize> {
-    let name = match c {
-        ClassRef::Index(i) => return (*i < names.len()).then_some(*i),
-        ClassRef::Name(n) => n,
-    };
-    if let Ok(i) = name.trim().parse::<usize>() {
-        return (i < names.len()).then_some(i);
-    }
-    let given = normalize(name);
-    if given.is_empty() {
-        return None;
-    }
-    let norm: Vec<String> = names.iter().map(|n| normalize(n)).collect();
-    if let Some(i) = norm.iter().position(|n| *n == given) {
-        return Some(i);
-    }
-    let compact: String = given.chars().filter(|&c| c != '-').collect();
-    let hits: Vec<usize> = (0..names.len())
-        .filter(|&i| {
-            let mut acc = String::new();
-            norm[i].split('-').any(|w| {
-                acc.push_str(w);
-                acc == compact
-            })
-        })
-        .collect();
-    match hits[..] {
-        [i] => Some(i),
-        _ => None,
-    }
+    crate::data::resolve_in("", names, c).ok()
 }
 
 fn class_ref(names: &[&str], i: usize) -> ClassRef {
-    ClassRef::Name(normalize(names[i]))
+    ClassRef::Name(crate::data::normalize_class_name(names[i]))
 }
 
 /// Whether the CUDA path is compiled in.
