@@ -177,6 +177,7 @@ fn install_panic_hook(log: Option<std::path::PathBuf>) {
 fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
     let mut key_seen = false;
+    let mut hung_up = false;
     loop {
         let now = Instant::now();
         if signal.swap(false, Ordering::SeqCst) {
@@ -187,6 +188,11 @@ fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Resul
         if app.should_quit {
             return Ok(());
         }
+        if hung_up {
+            // No terminal left to draw on or read from: wait for the job to save itself.
+            std::thread::sleep(POLL);
+            continue;
+        }
         let due = last_draw.is_none_or(|d| now.duration_since(d) >= FRAME);
         let stale = last_draw.is_none_or(|d| now.duration_since(d) >= IDLE_REDRAW);
         // Keys redraw at once; training events at most ~15 times a second.
@@ -196,24 +202,61 @@ fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Resul
             key_seen = false;
             last_draw = Some(now);
         }
-        if event::poll(POLL)? {
-            // Read everything that is queued so a burst of keys is answered in one turn.
-            loop {
-                match event::read()? {
-                    TermEvent::Key(k) => {
-                        app.on_key(k);
-                        key_seen = true;
-                    }
-                    TermEvent::Resize(_, _) => {
-                        t.autoresize()?;
-                        app.dirty = true;
-                    }
-                    _ => {}
+        // Wait for input ourselves: crossterm 0.29 loops forever reading a hung-up terminal
+        // (read() = 0 is never treated as the end), so it is only asked once input is there.
+        match wait_for_input(POLL) {
+            Input::HungUp => {
+                app.log_line("terminal hung up: stopping");
+                app.shutdown();
+                hung_up = true;
+                continue;
+            }
+            Input::Ready | Input::Timeout => {}
+        }
+        // Keys and resizes that are queued, a bounded burst per turn.
+        for _ in 0..256 {
+            if !event::poll(Duration::ZERO)? {
+                break;
+            }
+            match event::read()? {
+                TermEvent::Key(k) => {
+                    app.on_key(k);
+                    key_seen = true;
                 }
-                if !event::poll(Duration::ZERO)? {
-                    break;
+                TermEvent::Resize(_, _) => {
+                    t.autoresize()?;
+                    app.dirty = true;
                 }
+                _ => {}
             }
         }
+    }
+}
+
+enum Input {
+    Ready,
+    Timeout,
+    HungUp,
+}
+
+/// Waits up to `timeout` for stdin to become readable; reports a hung-up terminal.
+fn wait_for_input(timeout: Duration) -> Input {
+    let mut fds = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd, its count, and a timeout; poll(2) writes only `revents`.
+    let n = unsafe { libc::poll(&mut fds, 1, ms) };
+    if n < 0 {
+        return Input::Timeout; // EINTR (a signal): the loop checks the flags next turn
+    }
+    if fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        Input::HungUp
+    } else if fds.revents & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::Timeout
     }
 }
