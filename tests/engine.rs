@@ -305,3 +305,80 @@ fn saved_model_loads_back() {
     m.load_safetensors(&path).unwrap();
     assert_ne!(before, m.head.weight.as_vec());
 }
+
+/// CIFAR-shaped data (3×32×32, class = dominant colour plus noise) goes through the whole
+/// pipeline: split by class names, colour augmentation-free training, scoring.
+#[test]
+fn three_channel_32px_pipeline_runs() {
+    use rand::{Rng, SeedableRng};
+    let names = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut make = |per_class: usize| {
+        let mut images = data::Images::default();
+        for class in 0..10u8 {
+            for _ in 0..per_class {
+                for ch in 0..3usize {
+                    let base = [
+                        (class as usize * 25) % 256,
+                        (class as usize * 70) % 256,
+                        (class as usize * 130) % 256,
+                    ][ch];
+                    for _ in 0..1024 {
+                        let v = base as i32 + rng.gen_range(-40..=40);
+                        images.pixels.push(v.clamp(0, 255) as u8);
+                    }
+                }
+                images.labels.push(class);
+            }
+        }
+        images
+    };
+    let ds = Dataset {
+        kind: DatasetKind::Cifar10,
+        class_names: names.iter().map(|s| s.to_string()).collect(),
+        shape: (3, 32, 32),
+        train: make(60),
+        test: make(20),
+    };
+    let mut c = small_config(HeadKind::Arcface);
+    c.data.dataset = DatasetKind::Cifar10;
+    c.data.normal = adalab::config::ClassRef::Name("deer".into());
+    c.data.anomalous = adalab::config::ClassRef::Name("horse".into());
+    c.data.reference_count = 400;
+    c.data.normal_train_count = 50;
+    c.train.augment.flip = true;
+    c.train.augment.shift = 1;
+    let h = train::spawn(
+        c,
+        JobOptions {
+            model_dir: None,
+            dataset: Some(Arc::new(ds)),
+        },
+    );
+    let events: Vec<Event> = h.events.iter().collect();
+    assert_eq!(
+        events.last().unwrap(),
+        &Event::Finished {
+            outcome: Outcome::Finished
+        },
+        "{events:?}"
+    );
+    let ready = events.iter().find_map(|e| match e {
+        Event::DataReady { train, test, .. } => Some((*train, *test)),
+        _ => None,
+    });
+    assert_eq!(ready, Some((450, 40)));
+    let ep = epochs(&events);
+    assert!(ep[0].auc[&ScorerKind::KnnCosine].is_finite());
+}
