@@ -183,12 +183,7 @@ pub fn final_table(config: &Config, tally: &Tally) -> String {
     }
     out.push('\n');
     for r in &tally.seeds {
-        let status = match &r.outcome {
-            Some(Outcome::Finished) => "finished",
-            Some(Outcome::Failed { .. }) => "failed",
-            Some(Outcome::Interrupted) => "interrupted",
-            None => "running",
-        };
+        let status = Outcome::label_or_running(r.outcome.as_ref());
         out.push_str(&format!("{:<8} {:<12}", r.seed, status));
         for s in scorers {
             match r.auc.get(s) {
@@ -234,11 +229,10 @@ pub fn final_json(config: &Config, tally: &Tally, run_id: Option<&str>) -> Value
                     auc.insert(s.as_str().into(), json!(v));
                 }
             }
-            let (status, reason) = match &r.outcome {
-                Some(Outcome::Finished) => ("finished", None),
-                Some(Outcome::Failed { reason }) => ("failed", Some(reason.clone())),
-                Some(Outcome::Interrupted) => ("interrupted", None),
-                None => ("running", None),
+            let status = Outcome::label_or_running(r.outcome.as_ref());
+            let reason = match &r.outcome {
+                Some(Outcome::Failed { reason }) => Some(reason.clone()),
+                _ => None,
             };
             let epochs: Vec<Value> = r
                 .epochs
@@ -266,12 +260,7 @@ pub fn final_json(config: &Config, tally: &Tally, run_id: Option<&str>) -> Value
             );
         }
     }
-    let status = match &tally.outcome {
-        Some(Outcome::Finished) => "finished",
-        Some(Outcome::Failed { .. }) => "failed",
-        Some(Outcome::Interrupted) => "interrupted",
-        None => "running",
-    };
+    let status = Outcome::label_or_running(tally.outcome.as_ref());
     let mut doc = Map::new();
     if let Some(id) = run_id {
         doc.insert("run_id".into(), json!(id));

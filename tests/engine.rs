@@ -311,18 +311,6 @@ fn saved_model_loads_back() {
 #[test]
 fn three_channel_32px_pipeline_runs() {
     use rand::{Rng, SeedableRng};
-    let names = [
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut make = |per_class: usize| {
         let mut images = data::Images::default();
@@ -346,7 +334,10 @@ fn three_channel_32px_pipeline_runs() {
     };
     let ds = Dataset {
         kind: DatasetKind::Cifar10,
-        class_names: names.iter().map(|s| s.to_string()).collect(),
+        class_names: data::CIFAR10_CLASSES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         shape: (3, 32, 32),
         train: make(60),
         test: make(20),

@@ -50,6 +50,22 @@ pub enum Outcome {
     Interrupted,
 }
 
+impl Outcome {
+    /// One word for tables and JSON: `finished`, `failed`, `interrupted`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Finished => "finished",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// [`Outcome::label`], or `running` while there is no outcome yet.
+    pub fn label_or_running(outcome: Option<&Outcome>) -> &'static str {
+        outcome.map_or("running", Outcome::label)
+    }
+}
+
 /// Events from a training job, in the order they happen. One job may hold several seeds
 /// (`run.repeat`): each seed's events come between its `SeedStarted` and `SeedFinished`.
 #[derive(Clone, Debug, PartialEq)]

@@ -345,9 +345,7 @@ impl Live {
         match &self.outcome {
             None if self.stop_requested => "stopping",
             None => "training",
-            Some(Outcome::Finished) => "finished",
-            Some(Outcome::Interrupted) => "interrupted",
-            Some(Outcome::Failed { .. }) => "failed",
+            Some(o) => o.label(),
         }
     }
 }
