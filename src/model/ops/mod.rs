@@ -37,7 +37,6 @@ use dfdx::prelude::*;
 pub mod bench;
 mod cpu;
 pub mod generic;
-mod pack;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,298 @@
+//! 3×3 convolution as im2col + GEMM, parallel over the batch; [`conv3x3`] is the op.
+
+use super::gemm::{inner_par, mm, use_packed, Mat};
+use super::{lane_sum, pack, read, with_scratch};
+use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+/// Geometry of one 3×3 convolution.
+#[derive(Clone, Copy)]
+struct Conv {
+    ci: usize,
+    h: usize,
+    w: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Conv {
+    /// For output column `ox`, tap `kx`: the valid range `lo..hi` of `ox` (the input column is
+    /// `ox + kx - pad`).
+    #[inline]
+    fn cols(&self, kx: usize) -> (usize, usize) {
+        let lo = self.pad.saturating_sub(kx).min(self.ow);
+        let hi = (self.w + self.pad).saturating_sub(kx).min(self.ow).max(lo);
+        (lo, hi)
+    }
+
+    /// Input row for output row `oy`, tap `ky`, if inside the image.
+    #[inline]
+    fn row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy + ky).checked_sub(self.pad).filter(|&iy| iy < self.h)
+    }
+
+    /// col (I·9 × OH·OW) from one image (I × H × W); row `(i·3 + ky)·3 + kx`.
+    fn im2col(&self, x: &[f32], col: &mut [f32]) {
+        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
+        let p = oh * ow;
+        for i in 0..self.ci {
+            let xi = &x[i * h * w..(i + 1) * h * w];
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let r = (i * 3 + ky) * 3 + kx;
+                    let row = &mut col[r * p..(r + 1) * p];
+                    let (lo, hi) = self.cols(kx);
+                    for oy in 0..oh {
+                        let dst = &mut row[oy * ow..(oy + 1) * ow];
+                        match self.row(oy, ky) {
+                            None => dst.fill(0.0),
+                            Some(iy) => {
+                                dst[..lo].fill(0.0);
+                                dst[hi..].fill(0.0);
+                                let s = iy * w + lo + kx - self.pad;
+                                dst[lo..hi].copy_from_slice(&xi[s..s + hi - lo]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (I × H × W) += col2im(dcol).
+    fn col2im_add(&self, dcol: &[f32], dx: &mut [f32]) {
+        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
+        let p = oh * ow;
+        for i in 0..self.ci {
+            let di = &mut dx[i * h * w..(i + 1) * h * w];
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let r = (i * 3 + ky) * 3 + kx;
+                    let row = &dcol[r * p..(r + 1) * p];
+                    let (lo, hi) = self.cols(kx);
+                    for oy in 0..oh {
+                        if let Some(iy) = self.row(oy, ky) {
+                            let s = iy * w + lo + kx - self.pad;
+                            let src = &row[oy * ow + lo..oy * ow + hi];
+                            for (d, v) in di[s..s + hi - lo].iter_mut().zip(src) {
+                                *d += *v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sizes of one conv over a batch.
+#[derive(Clone, Copy)]
+pub(super) struct ConvPlan {
+    g: Conv,
+    n: usize,
+    co: usize,
+    /// Rows of the im2col matrix (I·9).
+    k: usize,
+    /// Output positions per image.
+    p: usize,
+    /// Input floats per image.
+    img: usize,
+}
+
+impl ConvPlan {
+    /// Validates the arguments (see [`check_conv3x3`]).
+    pub(super) fn new(
+        x: Shape4,
+        w: Shape4,
+        bias: Option<usize>,
+        pad: usize,
+    ) -> Result<Self, CpuError> {
+        let (n, ci, h, wd) = x;
+        let (oh, ow) = check_conv3x3(x, w, bias, pad).map_err(arg_err)?;
+        let g = Conv {
+            ci,
+            h,
+            w: wd,
+            pad,
+            oh,
+            ow,
+        };
+        Ok(Self {
+            g,
+            n,
+            co: w.0,
+            k: ci * 9,
+            p: oh * ow,
+            img: ci * h * wd,
+        })
+    }
+
+    pub(super) fn out_shape(&self) -> Shape4 {
+        (self.n, self.co, self.g.oh, self.g.ow)
+    }
+
+    /// y = conv(x, w) + bias, (N, O, OH·OW).
+    pub(super) fn forward(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
+        let Self {
+            g,
+            n,
+            co,
+            k,
+            p,
+            img,
+        } = *self;
+        let par = inner_par(n);
+        // W (co × k) packed once for the AVX-512 kernel, when it runs (one task per image).
+        let wp = use_packed(par).then(|| pack::pack_a(wv, k, 1, co, k));
+        let mut out = vec![0.0f32; n * co * p];
+        out.par_chunks_mut(co * p)
+            .zip(xv.par_chunks(img))
+            .for_each(|(o, xi)| {
+                with_scratch(k * p, 0, |col, _| {
+                    g.im2col(xi, col);
+                    match &wp {
+                        Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                        None => mm(o, Mat::new(wv, co, k), Mat::new(col, k, p), false, par),
+                    }
+                });
+                if let Some(bv) = bv {
+                    for (row, b) in o.chunks_mut(p).zip(bv) {
+                        row.iter_mut().for_each(|v| *v += b);
+                    }
+                }
+            });
+        out
+    }
+
+    /// Returns (dW, dbias) for output gradient `gy`; adds dx into `gx` when given.
+    pub(super) fn backward(
+        &self,
+        xv: &[f32],
+        wv: &[f32],
+        gy: &[f32],
+        gx: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let Self {
+            g,
+            n,
+            co,
+            k,
+            p,
+            img,
+        } = *self;
+        let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
+        let per = n.div_ceil(chunks);
+        let par = inner_par(n.div_ceil(per));
+        let packed = use_packed(par);
+        // Wᵀ (k × co) packed once for the AVX-512 kernel.
+        let wtp = (packed && gx.is_some()).then(|| pack::pack_a(wv, 1, k, k, co));
+        // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
+        let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
+            let mut dw = vec![0.0f32; co * k];
+            let mut db = vec![0.0f32; co];
+            let mut gyp = Vec::new();
+            with_scratch(k * p, k * p, |col, dcol| {
+                for (j, (xi, gyi)) in xc.chunks(img).zip(gyc.chunks(co * p)).enumerate() {
+                    g.im2col(xi, col);
+                    if packed {
+                        // dW (co × k) += dY (co × p) · colᵀ
+                        pack::pack_a_into(gyi, p, 1, co, p, &mut gyp);
+                        pack::gemm(co, k, p, &gyp, col, 1, p, &mut dw, true);
+                    } else {
+                        mm(
+                            &mut dw,
+                            Mat::new(gyi, co, p),
+                            Mat::new(col, k, p).t(),
+                            true,
+                            par,
+                        );
+                    }
+                    if let Some(gxc) = gxc.as_deref_mut() {
+                        // dcol (k × p) = Wᵀ · dY
+                        match &wtp {
+                            Some(wtp) => pack::gemm(k, p, co, wtp, gyi, p, 1, dcol, false),
+                            None => mm(
+                                dcol,
+                                Mat::new(wv, co, k).t(),
+                                Mat::new(gyi, co, p),
+                                false,
+                                par,
+                            ),
+                        }
+                        g.col2im_add(dcol, &mut gxc[j * img..(j + 1) * img]);
+                    }
+                    for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
+                        *d += lane_sum(row, |v| v);
+                    }
+                }
+            });
+            (dw, db)
+        };
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = match gx {
+            Some(gx) => gx
+                .par_chunks_mut(per * img)
+                .zip(xv.par_chunks(per * img))
+                .zip(gy.par_chunks(per * co * p))
+                .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
+                .collect(),
+            None => xv
+                .par_chunks(per * img)
+                .zip(gy.par_chunks(per * co * p))
+                .map(|(xc, gyc)| chunk(xc, gyc, None))
+                .collect(),
+        };
+        let mut parts = partials.into_iter();
+        let (mut dw, mut db) = parts.next().expect("at least one image");
+        for (w2, b2) in parts {
+            dw.iter_mut().zip(&w2).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
+        }
+        (dw, db)
+    }
+}
+
+/// `input_grad: false` skips the gradient of `x` (for the network's input).
+pub(crate) fn conv3x3<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    w: &T4<Cpu>,
+    bias: Option<&T1<Cpu>>,
+    pad: usize,
+    input_grad: bool,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let plan = ConvPlan::new(shape, *w.shape(), bias.map(|b| b.shape().0), pad)?;
+    // A no-op for contiguous inputs; makes a (taped) contiguous copy otherwise.
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let wv = read(w);
+    let bv = bias.map(read);
+    let out = plan.forward(&xv, &wv, bv.as_deref());
+    let out = x.device().try_tensor_from_vec(out, plan.out_shape())?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+    let b_ghost = bias.map(|b| b.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let (dw, db) = if input_grad {
+            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+            plan.backward(&xv, &wv, &gy, Some(gx))
+        } else {
+            plan.backward(&xv, &wv, &gy, None)
+        };
+        add_grad!(grads, &w_ghost, dw);
+        if let Some(b_ghost) = &b_ghost {
+            add_grad!(grads, b_ghost, db);
+        }
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}

@@ -1,0 +1,115 @@
+//! The fused ops: BatchNorm → ReLU → 2×2 max-pool ([`batchnorm_relu_maxpool2`]) and a whole
+//! conv block, conv3x3 → BatchNorm → ReLU → max-pool ([`conv_block`]), whose conv output never
+//! becomes a dfdx tensor.
+
+use super::batchnorm::{add_bn_param_grads, bn_coef, bn_input};
+use super::conv::ConvPlan;
+use super::pool::{bn_pool_backward, bn_pool_forward};
+use super::read;
+use crate::model::ops::{arg_err, check_batchnorm, check_maxpool2, BnMode, T1, T4};
+use dfdx::prelude::*;
+
+/// BatchNorm → ReLU → 2×2 max-pool in one pass; see
+/// [`crate::model::ops::OpsDevice::batchnorm_relu_maxpool2`].
+pub(crate) fn batchnorm_relu_maxpool2<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let (oh, ow) = check_maxpool2(*x.shape()).map_err(arg_err)?;
+    let (x, xv, tape) = bn_input(x, gamma, beta, running_mean, running_var, mode)?;
+    let shape = *x.shape();
+    let (n, c, _, _) = shape;
+    let kc = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
+    let (out, sel) = bn_pool_forward(&xv, shape, &kc, T::OWNS_TAPE);
+    let out = x.device().try_tensor_from_vec(out, (n, c, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, g_ghost, b_ghost, out_ghost) =
+        (x.ghost(), gamma.ghost(), beta.ghost(), out.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+        let sums = bn_pool_backward(Some(&xv), gx, shape, &kc, &sel, &gy);
+        add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}
+
+/// conv3x3 → BN → ReLU → 2×2 max-pool as one op; see
+/// [`crate::model::ops::OpsDevice::conv_block`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
+    x: T4<Cpu, T>,
+    w: &T4<Cpu>,
+    bias: Option<&T1<Cpu>>,
+    pad: usize,
+    gamma: &T1<Cpu>,
+    beta: &T1<Cpu>,
+    running_mean: &mut T1<Cpu>,
+    running_var: &mut T1<Cpu>,
+    mode: BnMode,
+    input_grad: bool,
+) -> Result<T4<Cpu, T>, CpuError> {
+    let shape = *x.shape();
+    let plan = ConvPlan::new(shape, *w.shape(), bias.map(|b| b.shape().0), pad)?;
+    let yshape = plan.out_shape();
+    let (n, co, _, _) = yshape;
+    let params = [
+        gamma.shape().0,
+        beta.shape().0,
+        running_mean.shape().0,
+        running_var.shape().0,
+    ];
+    check_batchnorm(yshape, params, mode).map_err(arg_err)?;
+    let (oh, ow) = check_maxpool2(yshape).map_err(arg_err)?;
+
+    let x = x.try_reshape_like(&shape)?;
+    let (x, tape) = x.split_tape();
+    let xv = read(&x);
+    let wv = read(w);
+    let bv = bias.map(read);
+    // The conv output stays ours: no dfdx tensor, no copy, no dfdx gradient buffer for it.
+    let yv = plan.forward(&xv, &wv, bv.as_deref());
+    let kc = bn_coef(&yv, yshape, gamma, beta, running_mean, running_var, mode);
+    let (out, sel) = bn_pool_forward(&yv, yshape, &kc, T::OWNS_TAPE);
+    let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
+    if !T::OWNS_TAPE {
+        return Ok(out.put_tape(tape));
+    }
+
+    let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
+    let b_ghost = bias.map(|b| b.ghost());
+    let (g_ghost, be_ghost) = (gamma.ghost(), beta.ghost());
+    drop(x);
+    let mut tape = tape;
+    tape.add_backward_op(move |grads| {
+        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        // The conv output's buffer becomes its gradient.
+        let mut gz = yv;
+        let sums = bn_pool_backward(None, &mut gz, yshape, &kc, &sel, &gy);
+        add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
+        let (dw, db) = if input_grad {
+            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+            plan.backward(&xv, &wv, &gz, Some(gx))
+        } else {
+            plan.backward(&xv, &wv, &gz, None)
+        };
+        add_grad!(grads, &w_ghost, dw);
+        if let Some(b_ghost) = &b_ghost {
+            add_grad!(grads, b_ghost, db);
+        }
+        **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        Ok(())
+    });
+    Ok(out.put_tape(tape))
+}

@@ -1,0 +1,92 @@
+//! Fast CPU kernels: im2col + `gemm` convolution, fused BatchNorm+ReLU, argmax max-pool, and
+//! their fused combinations. This module owns the CPU side of `OpsDevice for Cpu` (the
+//! trait methods in `model::ops` call the `pub(crate)` ops re-exported here):
+//!
+//! * [`gemm`]: the one strided wrapper around the `gemm` crate ([`gemm::mm`] over
+//!   [`gemm::Mat`] views), when to use the packed AVX-512 GEMM of [`pack`] instead, and the
+//!   GEMM's inner parallelism.
+//! * [`conv`]: 3×3 convolution (im2col + GEMM), with or without the input gradient.
+//! * [`batchnorm`]: BatchNorm + ReLU, and the BatchNorm pieces the fused ops share.
+//! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels (AVX-512 rows).
+//! * [`fused`]: BatchNorm → ReLU → max-pool, and conv → BatchNorm → ReLU → max-pool, as one op.
+//! * Here: helpers they share ([`read`], [`with_scratch`], [`lane_sum`], `add_grad!`).
+//!
+//! Every op copies its input out of dfdx once (`copy_into`, a memcpy: dfdx keeps tensor storage
+//! private), computes into fresh `Vec`s that become the output without a copy
+//! (`tensor_from_vec`), and records one backward closure that owns whatever it needs. Output
+//! gradients are moved out of (and back into) the `Gradients` map instead of being cloned.
+//! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
+//! single-threaded inside each task.
+//!
+//! Must not import: front-end crates (clap, ratatui, crossterm, indicatif) or any crate module
+//! outside `model::ops`; no printing or logging. The kernels return tensors or dfdx errors.
+
+use dfdx::prelude::*;
+use std::cell::RefCell;
+
+/// Adds `v` into the gradient of a tensor (a macro: the ghost tensors' type is private to
+/// dfdx). Defined before the `mod` lines so that the submodules see it.
+macro_rules! add_grad {
+    ($grads:expr, $ghost:expr, $v:expr) => {{
+        let g: &mut [f32] = $grads.get_or_alloc_mut($ghost)?;
+        g.iter_mut().zip($v.iter()).for_each(|(g, v)| *g += v);
+    }};
+}
+
+mod batchnorm;
+mod conv;
+mod fused;
+mod gemm;
+mod pack;
+mod pool;
+
+pub(super) use batchnorm::batchnorm_relu;
+pub(super) use conv::conv3x3;
+pub(super) use fused::{batchnorm_relu_maxpool2, conv_block};
+pub(super) use pool::maxpool2;
+
+/// Copies a contiguous Cpu tensor's data.
+fn read<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut v = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with two per-thread scratch buffers of `a` and `b` floats (contents unspecified).
+/// Re-entrant (a rayon worker waiting inside `f` may pick up another op's task): a nested call
+/// gets fresh buffers.
+fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return f(&mut vec![0.0; a], &mut vec![0.0; b]);
+        };
+        let (x, y) = &mut *s;
+        if x.len() < a {
+            x.resize(a, 0.0);
+        }
+        if y.len() < b {
+            y.resize(b, 0.0);
+        }
+        f(&mut x[..a], &mut y[..b])
+    })
+}
+
+const LANES: usize = 16;
+
+/// Σ f(v) with 16 independent accumulators, so that it vectorises.
+#[inline(always)]
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = v.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for j in 0..LANES {
+            acc[j] += f(ch[j]);
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().map(|&x| f(x)).sum::<f32>()
+}
