@@ -166,3 +166,78 @@ fn real_fashion_mnist_short_run_beats_chance() {
     println!("fashion sneaker→ankle-boot, fixed AdaCos, 2 epochs: knn-cosine AUC {auc:.4}");
     assert!(auc > 0.8, "AUC {auc}");
 }
+
+/// `ADALAB_DATA`, else `../shared/data`.
+fn shared_data() -> std::path::PathBuf {
+    std::env::var_os("ADALAB_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+/// Folders under the store's `runs/` (hidden staging folders included).
+fn run_folders(home: &Path) -> Vec<String> {
+    match std::fs::read_dir(home.join("runs")) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn configs_that_cannot_start_exit_2_and_leave_no_run() {
+    let home = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    for (args, key) in [
+        (vec!["--set", "data.normal=sneakr"], "data.normal"),
+        (
+            vec!["--set", "data.reference_count=99999"],
+            "data.reference_count",
+        ),
+        (
+            vec!["--set", "data.normal_train_count=6001"],
+            "data.normal_train_count",
+        ),
+        (
+            vec![
+                "--set",
+                "model.widths=[1024]",
+                "--set",
+                "model.embedding_dim=4096",
+            ],
+            "model",
+        ),
+        (vec!["--set", "train.device=cuda"], "train.device"),
+    ] {
+        let out = adalab(home.path())
+            .args(["run", "fashion-sneaker-boot-adacos-fixed"])
+            .args(&args)
+            .env("ADALAB_DATA", shared_data())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if key == "train.device" && cfg!(feature = "cuda") {
+            continue;
+        }
+        // Without the real data the dataset check comes first; either way nothing starts.
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(key) || stderr.contains("data.dataset"),
+            "{args:?}: {stderr}"
+        );
+        assert!(run_folders(home.path()).is_empty(), "{args:?}");
+    }
+    // A dataset that is not on disk.
+    let out = adalab(home.path())
+        .args(["run", "cifar-deer-horse-arcface"])
+        .env("ADALAB_DATA", empty.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("data.dataset") && stderr.contains("cifar-10 not found"),
+        "{stderr}"
+    );
+    assert!(run_folders(home.path()).is_empty());
+}

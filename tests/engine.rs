@@ -124,7 +124,7 @@ fn events_arrive_in_order() {
             Event::Progress { .. } => "progress",
             Event::Epoch(_) => "epoch",
             Event::Evaluated { .. } => "eval",
-            Event::Log(_) => "log",
+            Event::Log { .. } => "log",
             Event::SeedFinished { .. } => "seed-end",
             Event::Finished { .. } => "finished",
         })

@@ -2,22 +2,26 @@
 
 use std::path::Path;
 
+use adalab::cli::profiles::{run_profiles_with, ProfilesCommand};
+use adalab::cli::runs::RunsCommand;
 use adalab::config::{Config, HeadKind};
-use adalab::store::cli::{run_profiles_with, ProfilesCommand, RunsCommand};
+use adalab::store::profiles::Shipped;
 use adalab::store::{ProfileDirs, ProfileSource, Store, StoreError};
 use adalab::train::{Event, Outcome};
 use clap::{CommandFactory, Parser};
 
-fn dirs(root: &Path) -> ProfileDirs {
+/// Profile folders under `root`, and the shipped folder (a folder here, built in for users).
+fn dirs(root: &Path) -> (ProfileDirs, std::path::PathBuf) {
+    let shipped = root.join("shipped");
     let d = ProfileDirs {
         local: root.join("local"),
         user: root.join("user"),
-        shipped: root.join("shipped"),
+        shipped: Shipped::Dir(shipped.clone()),
     };
-    for p in [&d.local, &d.user, &d.shipped] {
+    for p in [&d.local, &d.user, &shipped] {
         std::fs::create_dir_all(p).unwrap();
     }
-    d
+    (d, shipped)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -27,10 +31,10 @@ fn write(dir: &Path, name: &str, text: &str) {
 #[test]
 fn lookup_order_listing_and_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = dirs(tmp.path());
-    write(&d.shipped, "default", "description = \"shipped default\"\n");
+    let (d, shipped) = dirs(tmp.path());
+    write(&shipped, "default", "description = \"shipped default\"\n");
     write(
-        &d.shipped,
+        &shipped,
         "arc",
         "description = \"arc\"\n[head]\nkind = \"arcface\"\nm = 0.3\n",
     );

@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 
+use adalab::cli::runs::{run_runs_with, ExportFormat, RunsCommand};
 use adalab::config::{Config, HeadKind, ScorerKind};
-use adalab::store::cli::{run_runs_with, ExportFormat, RunsCommand, SortKey};
+use adalab::score::{summarize, Evaluation};
+use adalab::store::query::SortKey;
 use adalab::store::{
     validate_name, RunEntry, RunRecord, RunStatus, Store, StoreError, Timestamp, RUN_FILE,
 };
-use adalab::train::{EpochMetrics, Evaluation, Event, Outcome};
+use adalab::train::{EpochMetrics, Event, Outcome};
 
 fn store(dir: &Path) -> Store {
     Store::with_dirs(dir.join("home"), dir.join("config"))
@@ -83,7 +85,7 @@ fn scripted_run(store: &Store, cfg: &Config, profile: &str, final_knn: f64) -> S
         },
         epoch(1, final_knn - 0.2),
         epoch(2, final_knn - 0.1),
-        Event::Log("hello".into()),
+        Event::info("hello"),
         epoch(3, final_knn),
         Event::Evaluated {
             epoch: 3,
@@ -94,6 +96,7 @@ fn scripted_run(store: &Store, cfg: &Config, profile: &str, final_knn: f64) -> S
             seed: cfg.train.seed,
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(final_knn))),
+            summary: summarize([&evaluation(final_knn).auc]),
         },
         Event::Finished {
             outcome: Outcome::Finished,
@@ -345,7 +348,9 @@ fn repeated_run_writes_per_seed_scores_and_summary() {
         threads: 1,
     })
     .unwrap();
+    let mut done = Vec::new();
     for (i, knn) in [0.8, 0.9, 0.85].into_iter().enumerate() {
+        done.push(evaluation(knn).auc);
         w.handle(&Event::SeedStarted {
             index: i,
             seed: i as u64,
@@ -367,6 +372,7 @@ fn repeated_run_writes_per_seed_scores_and_summary() {
             seed: i as u64,
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(knn))),
+            summary: summarize(&done),
         })
         .unwrap();
     }

@@ -1,5 +1,9 @@
-//! Datasets (Fashion-MNIST, CIFAR-10, synthetic), finding them on disk, fetching them, and the
-//! seeded split protocol of the published study.
+//! Datasets (Fashion-MNIST, CIFAR-10, synthetic), finding them on disk, fetching them, what
+//! they hold without loading them ([`catalog`]), and the seeded split protocol of the published
+//! study.
+//!
+//! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print: progress
+//! of long work (downloads) goes to a callback, failures are [`DataError`]s naming the file.
 
 use crate::config::DatasetKind;
 
@@ -41,9 +45,9 @@ pub struct ExperimentSplit {
     pub test_index: Vec<usize>,
 }
 
+pub mod catalog;
 mod cifar;
 mod classes;
-pub mod cli;
 mod error;
 mod fetch;
 mod idx;
@@ -53,6 +57,7 @@ mod split;
 mod synthetic;
 mod tar;
 
+pub use catalog::{class_names, describe, Builtin, Catalog, Roles};
 pub use cifar::{load_cifar10, CIFAR10_CLASSES};
 pub use classes::{normalize_class_name, resolve_class, resolve_in};
 pub use error::DataError;

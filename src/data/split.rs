@@ -14,7 +14,7 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::classes::resolve_class;
+use super::catalog::{roles, Roles};
 use super::{DataError, Dataset, ExperimentSplit, Images};
 use crate::config::DataConfig;
 
@@ -68,57 +68,12 @@ fn push_scaled(out: &mut Vec<f32>, images: &Images, index: usize, len: usize) {
 
 /// Builds the experiment split for `cfg` from `ds` with the given seed.
 pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<ExperimentSplit, DataError> {
-    let normal = resolve_class(ds, &cfg.normal)?;
-    let anomalous = resolve_class(ds, &cfg.anomalous)?;
-    if normal == anomalous {
-        return Err(DataError::Split(format!(
-            "normal and anomalous are the same class ({})",
-            ds.class_names[normal]
-        )));
-    }
-    let mut reference: Vec<usize> = match &cfg.reference {
-        Some(list) => {
-            if list.is_empty() {
-                return Err(DataError::Split(
-                    "the reference class list is empty; omit it to use every class except normal and anomalous"
-                        .into(),
-                ));
-            }
-            let mut out = Vec::with_capacity(list.len());
-            for c in list {
-                let i = resolve_class(ds, c)?;
-                let role = if i == normal {
-                    Some("normal")
-                } else if i == anomalous {
-                    Some("anomalous")
-                } else {
-                    None
-                };
-                if let Some(role) = role {
-                    return Err(DataError::Split(format!(
-                        "reference classes include the {role} class ({})",
-                        ds.class_names[i]
-                    )));
-                }
-                if out.contains(&i) {
-                    return Err(DataError::Split(format!(
-                        "reference class {} is listed twice",
-                        ds.class_names[i]
-                    )));
-                }
-                out.push(i);
-            }
-            out
-        }
-        None => (0..ds.class_names.len())
-            .filter(|&i| i != normal && i != anomalous)
-            .collect(),
-    };
-    reference.sort_unstable();
-    if reference.is_empty() {
-        return Err(DataError::Split("no reference classes left".into()));
-    }
-
+    let Roles {
+        normal,
+        anomalous,
+        reference,
+    } = roles(ds.kind.as_str(), &ds.class_names, cfg)
+        .map_err(|e| DataError::Split(format!("{}: {}", e.key, e.message)))?;
     let mut rng = StdRng::seed_from_u64(seed);
     let ref_rows = draw(
         ds,

@@ -4,6 +4,7 @@
 //! cross-entropy of those logits. Cosine heads L2-normalise both the embeddings and the class
 //! weights, so the logits are `s · cos θ` with a margin applied to the target class.
 
+use super::error::ModelError;
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -41,17 +42,15 @@ pub fn l2_softmax_alpha_bound(classes: usize, p: f32) -> f32 {
 }
 
 /// Configuration problems a head can only detect once the class count is known.
-pub fn check_head(cfg: &HeadConfig, classes: usize) -> Result<(), String> {
+pub fn check_head(cfg: &HeadConfig, classes: usize) -> Result<(), ModelError> {
     if classes < 2 {
-        return Err(format!(
-            "head: need at least 2 training classes, got {classes}"
-        ));
+        return Err(ModelError::TooFewClasses { classes });
     }
     if matches!(cfg.kind, HeadKind::AdacosFixed | HeadKind::AdacosDynamic) && classes < 3 {
-        return Err(format!(
-            "head.kind: {} needs at least 3 classes (s = √2·ln(C−1) would be ≤ 0 with C = {classes})",
-            cfg.kind
-        ));
+        return Err(ModelError::AdacosNeedsThree {
+            kind: cfg.kind,
+            classes,
+        });
     }
     Ok(())
 }
@@ -64,7 +63,7 @@ impl<D: Device<f32>> Head<D> {
         dim: usize,
         classes: usize,
         rng: &mut impl Rng,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         check_head(cfg, classes)?;
         let bound = (6.0 / (dim + classes) as f32).sqrt();
         let w: Vec<f32> = (0..classes * dim)
@@ -429,7 +428,7 @@ mod tests {
             ..HeadConfig::default()
         };
         let e = check_head(&cfg, 2).unwrap_err();
-        assert!(e.contains("at least 3 classes"), "{e}");
+        assert!(e.to_string().contains("at least 3 classes"), "{e}");
         assert!(check_head(&cfg, 3).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! The CNN backbone (conv stages → embedding) and the full model (backbone + head).
 
+use super::error::ModelError;
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -80,25 +81,19 @@ pub struct Backbone<D: Device<f32>> {
 pub fn feature_shape(
     cfg: &ModelConfig,
     input: (usize, usize, usize),
-) -> Result<(usize, usize, usize), String> {
+) -> Result<(usize, usize, usize), ModelError> {
     let (_, mut h, mut w) = input;
     let shrink = if cfg.padding == 1 { 0 } else { 2 };
     for (i, _) in cfg.widths.iter().enumerate() {
         for _ in 0..cfg.convs_per_stage {
             if h < shrink + 1 || w < shrink + 1 {
-                return Err(format!(
-                    "model.widths: stage {} gets a {h}×{w} input, too small for a 3×3 conv",
-                    i + 1
-                ));
+                return Err(ModelError::ConvInputTooSmall { stage: i + 1, h, w });
             }
             h -= shrink;
             w -= shrink;
         }
         if h < 2 || w < 2 {
-            return Err(format!(
-                "model.widths: stage {} output is {h}×{w}, too small to pool; use fewer stages or padding = 1",
-                i + 1
-            ));
+            return Err(ModelError::PoolInputTooSmall { stage: i + 1, h, w });
         }
         h /= 2;
         w /= 2;
@@ -112,7 +107,7 @@ impl<D: OpsDevice> Backbone<D> {
         cfg: &ModelConfig,
         input: (usize, usize, usize),
         rng: &mut impl Rng,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         let (fc, fh, fw) = feature_shape(cfg, input)?;
         let mut cin = input.0;
         let mut stages = Vec::new();
@@ -208,7 +203,7 @@ impl<D: OpsDevice> Model<D> {
         input: (usize, usize, usize),
         classes: usize,
         rng: &mut impl Rng,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         let backbone = Backbone::new(dev, model, input, rng)?;
         let head = Head::new(dev, head, model.embedding_dim, classes, rng)?;
         Ok(Model { backbone, head })

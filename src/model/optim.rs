@@ -160,6 +160,6 @@ mod tests {
         assert_eq!(b.0.as_vec(), vec![0.25, 4.0]);
         let mut c = One(dev.zeros_like(&(3,)));
         let e = c.load_safetensors(&p).unwrap_err();
-        assert!(e.contains("w:"), "{e}");
+        assert!(e.to_string().contains("w:"), "{e}");
     }
 }

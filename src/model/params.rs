@@ -9,6 +9,8 @@ use std::path::Path;
 use ::safetensors::tensor::{Dtype as SDtype, TensorView};
 use dfdx::prelude::*;
 
+use super::error::ModelError;
+
 /// Receives each tensor of a model with its dotted name.
 pub trait ParamVisitor<D: Device<f32>> {
     /// `trainable` is false for buffers such as BatchNorm running statistics.
@@ -35,7 +37,7 @@ pub trait Params<D: Device<f32>> {
     }
 
     /// Writes every tensor (trainable or not) to a `.safetensors` file.
-    fn save_safetensors(&mut self, path: &Path) -> Result<(), String> {
+    fn save_safetensors(&mut self, path: &Path) -> Result<(), ModelError> {
         struct Collect(Vec<(String, Vec<usize>, Vec<u8>)>);
         impl<D: Device<f32>> ParamVisitor<D> for Collect {
             fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>, _: bool) {
@@ -49,24 +51,33 @@ pub trait Params<D: Device<f32>> {
         let views: Vec<(String, TensorView<'_>)> =
             c.0.iter()
                 .map(|(n, shape, bytes)| {
-                    let view = TensorView::new(SDtype::F32, shape.clone(), bytes)
-                        .map_err(|e| format!("{n}: {e:?}"))?;
+                    let view = TensorView::new(SDtype::F32, shape.clone(), bytes).map_err(|e| {
+                        ModelError::Save {
+                            path: path.to_path_buf(),
+                            message: format!("{n}: {e:?}"),
+                        }
+                    })?;
                     Ok((n.clone(), view))
                 })
-                .collect::<Result<_, String>>()?;
-        ::safetensors::serialize_to_file(views, &None, path)
-            .map_err(|e| format!("{}: cannot write model: {e:?}", path.display()))
+                .collect::<Result<_, ModelError>>()?;
+        ::safetensors::serialize_to_file(views, &None, path).map_err(|e| ModelError::Save {
+            path: path.to_path_buf(),
+            message: format!("{e:?}"),
+        })
     }
 
     /// Loads every tensor from a `.safetensors` file written by [`Params::save_safetensors`].
-    fn load_safetensors(&mut self, path: &Path) -> Result<(), String>
+    fn load_safetensors(&mut self, path: &Path) -> Result<(), ModelError>
     where
         D: CopySlice<f32>,
     {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("{}: cannot read model: {e}", path.display()))?;
+        let fail = |message: String| ModelError::Load {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let st = ::safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| format!("{}: not a safetensors file: {e:?}", path.display()))?;
+            .map_err(|e| fail(format!("not a safetensors file: {e:?}")))?;
         struct Load<'a>(&'a ::safetensors::SafeTensors<'a>, Vec<String>);
         impl<D: Device<f32> + CopySlice<f32>> ParamVisitor<D> for Load<'_> {
             fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, D>, _: bool) {
@@ -80,7 +91,7 @@ pub trait Params<D: Device<f32>> {
         if l.1.is_empty() {
             Ok(())
         } else {
-            Err(format!("{}: {}", path.display(), l.1.join("; ")))
+            Err(fail(l.1.join("; ")))
         }
     }
 }

@@ -11,7 +11,24 @@ use super::lof::lof_scores;
 use super::roc::{average_precision, roc_auc, roc_curve};
 use super::{rows, ScoreError};
 use crate::config::{ScoreConfig, ScorerKind};
-use crate::train::event::Evaluation;
+use serde::{Deserialize, Serialize};
+
+/// Points of a ROC curve (false positive rate, true positive rate), from (0,0) to (1,1).
+pub type RocCurve = Vec<(f64, f64)>;
+
+/// The final evaluation of one run (one seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub epoch: usize,
+    pub auc: BTreeMap<ScorerKind, f64>,
+    pub average_precision: BTreeMap<ScorerKind, f64>,
+    /// ROC curve of every scorer.
+    pub roc: BTreeMap<ScorerKind, RocCurve>,
+    /// Per test image: true = anomalous.
+    pub labels: Vec<bool>,
+    /// Per scorer, one anomaly score per test image (higher = more anomalous).
+    pub scores: BTreeMap<ScorerKind, Vec<f32>>,
+}
 
 /// Scores the test embeddings with every scorer in `cfg.scorers` (each once) and computes its
 /// AUC, average precision and ROC curve against `labels` (true = anomalous).

@@ -13,6 +13,10 @@
 //!   them on synthetic data.
 //!
 //! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
+//! [`Evaluation`] (what one scoring pass found) and the summary over seeds ([`summarize`]) live
+//! here too; `train` calls into this module, never the other way round.
+//!
+//! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 pub mod cosine;
 pub mod eval;
@@ -22,11 +26,11 @@ pub mod roc;
 pub mod stats;
 
 pub use cosine::{class_cosine_scores, knn_cosine_scores};
-pub use eval::{bench_scoring, evaluate};
+pub use eval::{bench_scoring, evaluate, Evaluation, RocCurve};
 pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
-pub use stats::Summary;
+pub use stats::{summarize, Summary};
 
 /// Why scoring could not run. Every invalid input is reported here; scoring never panics.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

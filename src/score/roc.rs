@@ -10,7 +10,7 @@
 //! there is no positive (with no negative it is 1, as in scikit-learn). Scores are ordered by
 //! `f32::total_cmp`, so a NaN score ranks above +∞ (all NaNs share one threshold).
 
-use crate::train::event::RocCurve;
+use super::eval::RocCurve;
 
 /// Samples sharing one distinct score.
 #[derive(Clone, Copy, Debug, PartialEq)]

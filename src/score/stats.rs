@@ -1,6 +1,10 @@
 //! Summary statistics over repeated runs (what a boxplot needs).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::config::ScorerKind;
 
 /// Median, mean, extremes and quartiles of a set of values (e.g. one scorer's AUC over seeds).
 /// Quartiles use linear interpolation between order statistics (numpy's default).
@@ -34,6 +38,22 @@ impl Summary {
             q3: quantile_sorted(&v, 0.75),
         })
     }
+}
+
+/// Each scorer's [`Summary`] over the final AUCs of several seeds (one map per seed). This is
+/// the one place the summary over seeds is computed; events and records carry its result.
+pub fn summarize<'a>(
+    per_seed: impl IntoIterator<Item = &'a BTreeMap<ScorerKind, f64>>,
+) -> BTreeMap<ScorerKind, Summary> {
+    let mut per: BTreeMap<ScorerKind, Vec<f64>> = BTreeMap::new();
+    for auc in per_seed {
+        for (k, v) in auc {
+            per.entry(*k).or_default().push(*v);
+        }
+    }
+    per.into_iter()
+        .filter_map(|(k, v)| Summary::of(&v).map(|s| (k, s)))
+        .collect()
 }
 
 /// Quantile of sorted values with linear interpolation (numpy `method="linear"`).

@@ -43,6 +43,8 @@ pub enum StoreError {
     },
     #[error("{}: profile `{name}` already exists (use --force to replace it)", .path.display())]
     ProfileExists { name: String, path: PathBuf },
+    #[error("{reason} (in filter `{filter}`)")]
+    BadFilter { filter: String, reason: String },
     #[error("cannot find a home directory for adalab's data; set ADALAB_HOME or pass --home")]
     NoHome,
 }

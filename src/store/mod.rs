@@ -1,4 +1,8 @@
-//! The run store: runs and user profiles on disk, written atomically.
+//! The run store: runs and user profiles on disk, written atomically; choosing and ordering
+//! runs ([`query`]).
+//!
+//! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print: every
+//! failure is a [`StoreError`] naming the file or run.
 //!
 //! Layout under the root (`--home` > `ADALAB_HOME` > the platform data dir):
 //! `runs/<id>/run.toml` (the [`RunRecord`]), `runs/<id>/scores.csv` (per-image scores of the
@@ -7,10 +11,10 @@
 //! every read-modify-write of `run.toml`). Every file is replaced atomically (temp file, fsync,
 //! rename, fsync folder), so a crash leaves the previous complete version.
 
-pub mod cli;
 mod error;
 mod fsutil;
 pub mod profiles;
+pub mod query;
 mod record;
 pub mod scores;
 pub mod time;
@@ -26,6 +30,7 @@ pub use error::StoreError;
 pub use fsutil::{hostname, pid_alive, pid_alive_since, write_atomic};
 pub use profiles::{
     list_profiles, resolve_profile, save_profile, ProfileDirs, ProfileEntry, ProfileSource,
+    DEFAULT_PROFILE,
 };
 pub use record::{
     DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION, STALE_AFTER_SECS,
@@ -404,6 +409,22 @@ impl Store {
         fsutil::remove_stale_temps(&dir, RUN_FILE);
         f(&mut record);
         record.save(&path)
+    }
+
+    /// Marks a `running` run interrupted (its process is going away); other runs are left as
+    /// they are.
+    pub fn mark_interrupted(&self, id: &str) -> Result<(), StoreError> {
+        self.update(id, |r| {
+            if r.status == RunStatus::Running {
+                r.status = RunStatus::Interrupted;
+                r.finished = Some(Timestamp::now());
+                for s in &mut r.seeds {
+                    if s.status == RunStatus::Running {
+                        s.status = RunStatus::Interrupted;
+                    }
+                }
+            }
+        })
     }
 
     /// Deletes a run folder. A run that is still running (live process) is refused.

@@ -1,4 +1,5 @@
-//! Named experiment profiles: `./profiles/<name>.toml`, then the user's, then the shipped ones.
+//! Named experiment profiles: `./profiles/<name>.toml`, then the user's, then the shipped ones
+//! (compiled into the binary by `build.rs`, so an installed adalab has them anywhere).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -42,29 +43,118 @@ pub struct ProfileEntry {
     pub error: Option<String>,
 }
 
-/// The three profile folders, searched in this order.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
+}
+
+/// The profile `adalab run` and the lab start from when none is named.
+pub const DEFAULT_PROFILE: &str = "fashion-sneaker-boot-adacos-fixed";
+
+/// Where the shipped profiles come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shipped {
+    /// Compiled into this binary.
+    Builtin,
+    /// A folder (tests use one).
+    Dir(PathBuf),
+}
+
+impl Shipped {
+    /// `(name, text, path shown)` of each shipped profile, sorted by name.
+    fn files(&self) -> Vec<(String, Result<String, String>, PathBuf)> {
+        match self {
+            Shipped::Builtin => embedded::PROFILES
+                .iter()
+                .map(|(n, t)| (n.to_string(), Ok(t.to_string()), builtin_path(n)))
+                .collect(),
+            Shipped::Dir(d) => toml_files(d)
+                .into_iter()
+                .filter_map(|p| {
+                    let name = p.file_stem()?.to_string_lossy().into_owned();
+                    let text = std::fs::read_to_string(&p).map_err(|e| e.to_string());
+                    Some((name, text, p))
+                })
+                .collect(),
+        }
+    }
+
+    fn describe(&self) -> PathBuf {
+        match self {
+            Shipped::Builtin => PathBuf::from("(shipped with adalab)"),
+            Shipped::Dir(d) => d.clone(),
+        }
+    }
+}
+
+/// How a built-in profile's path is shown.
+fn builtin_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("(shipped)/{name}.toml"))
+}
+
+/// Shipped study files: `(name, text)`.
+pub fn shipped_studies() -> &'static [(&'static str, &'static str)] {
+    embedded::STUDIES
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_text(text: Result<String, String>, path: &Path) -> Result<Config, StoreError> {
+    let text = text.map_err(|e| StoreError::invalid(path, format!("cannot read: {e}")))?;
+    let cfg = Config::from_toml_str(&text).map_err(|e| e.in_file(path))?;
+    cfg.validate().map_err(|e| e.in_file(path))?;
+    Ok(cfg)
+}
+
+/// The profile folders, searched in this order: local, user, shipped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProfileDirs {
     pub local: PathBuf,
     pub user: PathBuf,
-    pub shipped: PathBuf,
+    pub shipped: Shipped,
 }
 
 impl ProfileDirs {
-    /// `./profiles`, the given user folder and the shipped folder.
+    /// `./profiles`, the given user folder and the built-in profiles.
     pub fn new(user: PathBuf) -> ProfileDirs {
         ProfileDirs {
             local: PathBuf::from("profiles"),
             user,
-            shipped: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles")),
+            shipped: Shipped::Builtin,
         }
     }
 
-    fn ordered(&self) -> [(ProfileSource, &Path); 3] {
-        [
-            (ProfileSource::Local, self.local.as_path()),
-            (ProfileSource::User, self.user.as_path()),
-            (ProfileSource::Shipped, self.shipped.as_path()),
+    /// Every profile file of every source, in lookup order.
+    #[allow(clippy::type_complexity)]
+    fn sources(
+        &self,
+    ) -> Vec<(
+        ProfileSource,
+        Vec<(String, Result<String, String>, PathBuf)>,
+    )> {
+        let dir = |d: &Path| {
+            toml_files(d)
+                .into_iter()
+                .filter_map(|p| {
+                    let name = p.file_stem()?.to_string_lossy().into_owned();
+                    let text = std::fs::read_to_string(&p).map_err(|e| e.to_string());
+                    Some((name, text, p))
+                })
+                .collect()
+        };
+        vec![
+            (ProfileSource::Local, dir(&self.local)),
+            (ProfileSource::User, dir(&self.user)),
+            (ProfileSource::Shipped, self.shipped.files()),
         ]
     }
 
@@ -93,18 +183,29 @@ impl ProfileDirs {
         }
         validate_name("profile name", name_or_path)?;
         let file = format!("{name_or_path}.toml");
-        let mut searched = Vec::new();
-        for (_, dir) in self.ordered() {
+        for dir in [&self.local, &self.user] {
             let p = dir.join(&file);
             if p.is_file() {
                 let config = Config::load(&p)?;
                 return Ok((name_or_path.to_string(), p, config));
             }
-            searched.push(dir.to_path_buf());
+        }
+        if let Some((_, text, path)) = self
+            .shipped
+            .files()
+            .into_iter()
+            .find(|(n, _, _)| n == name_or_path)
+        {
+            let config = load_text(text, &path)?;
+            return Ok((name_or_path.to_string(), path, config));
         }
         Err(StoreError::UnknownProfile {
             name: name_or_path.to_string(),
-            searched,
+            searched: vec![
+                self.local.clone(),
+                self.user.clone(),
+                self.shipped.describe(),
+            ],
         })
     }
 
@@ -112,25 +213,14 @@ impl ProfileDirs {
     /// wins the lookup. Sorted by name. Files that fail to load are listed with the error.
     pub fn list(&self) -> Vec<ProfileEntry> {
         let mut out: Vec<ProfileEntry> = Vec::new();
-        for (source, dir) in self.ordered() {
-            let Ok(rd) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-                .collect();
-            files.sort();
-            for path in files {
-                let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
-                    continue;
-                };
+        for (source, files) in self.sources() {
+            for (name, text, path) in files {
                 if validate_name("profile name", &name).is_err()
                     || out.iter().any(|e| e.name == name)
                 {
                     continue;
                 }
-                let (description, error) = match Config::load(&path) {
+                let (description, error) = match load_text(text, &path) {
                     Ok(c) => (c.description, None),
                     Err(e) => (format!("(unreadable: {e})"), Some(e.to_string())),
                 };
@@ -145,6 +235,15 @@ impl ProfileDirs {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// Where the profiles are looked for, for messages.
+    pub fn searched(&self) -> Vec<PathBuf> {
+        vec![
+            self.local.clone(),
+            self.user.clone(),
+            self.shipped.describe(),
+        ]
     }
 
     /// Saves a config as a user profile (atomically). An existing user profile is replaced

@@ -198,40 +198,18 @@ impl RunRecord {
 
     /// A scorer's final AUC: the median over finished seeds (the value itself for one seed).
     pub fn final_auc(&self, scorer: ScorerKind) -> Option<f64> {
-        if let Some(s) = self.summary.get(&scorer) {
-            return Some(s.median);
-        }
-        let v: Vec<f64> = self.seed_values(scorer, |r| &r.auc);
-        Summary::of(&v).map(|s| s.median)
+        self.summary.get(&scorer).map(|s| s.median)
     }
 
     /// A scorer's final average precision (median over seeds).
     pub fn final_ap(&self, scorer: ScorerKind) -> Option<f64> {
-        let v: Vec<f64> = self.seed_values(scorer, |r| &r.average_precision);
-        Summary::of(&v).map(|s| s.median)
-    }
-
-    fn seed_values(
-        &self,
-        scorer: ScorerKind,
-        pick: impl Fn(&SeedResult) -> &BTreeMap<ScorerKind, f64>,
-    ) -> Vec<f64> {
-        self.seeds
+        let v: Vec<f64> = self
+            .seeds
             .iter()
             .filter_map(|s| s.result.as_ref())
-            .filter_map(|r| pick(r).get(&scorer).copied())
-            .collect()
-    }
-
-    /// Recomputes `summary` from the seeds' final AUCs.
-    pub fn recompute_summary(&mut self) {
-        let mut summary = BTreeMap::new();
-        for k in ScorerKind::ALL {
-            if let Some(s) = Summary::of(&self.seed_values(k, |r| &r.auc)) {
-                summary.insert(k, s);
-            }
-        }
-        self.summary = summary;
+            .filter_map(|r| r.average_precision.get(&scorer).copied())
+            .collect();
+        Summary::of(&v).map(|s| s.median)
     }
 
     /// Epochs finished by the furthest seed.

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::error::StoreError;
 use super::fsutil;
 use crate::config::ScorerKind;
-use crate::train::Evaluation;
+use crate::score::Evaluation;
 
 /// Per-image scores read back from a scores CSV.
 #[derive(Clone, Debug, PartialEq)]

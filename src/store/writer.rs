@@ -137,13 +137,7 @@ impl RunWriter {
                 self.pending_auc.clear();
                 self.write()
             }
-            Event::Progress { .. } => {
-                if self.last_write.elapsed() >= HEARTBEAT_EVERY {
-                    self.write()
-                } else {
-                    Ok(())
-                }
-            }
+            Event::Progress { .. } => self.heartbeat_if_due(),
             Event::Epoch(m) => {
                 let mut m = m.clone();
                 if let Some(pending) = self.pending_auc.remove(&m.epoch) {
@@ -180,12 +174,13 @@ impl RunWriter {
                     }
                 }
             }
-            Event::Log(_) => Ok(()),
+            Event::Log { .. } => Ok(()),
             Event::SeedFinished {
                 index,
                 seed,
                 outcome,
                 evaluation,
+                summary,
             } => {
                 let repeated =
                     self.record.config.run.repeat > 1 || self.record.planned_seeds.len() > 1;
@@ -222,7 +217,7 @@ impl RunWriter {
                     s.scores_file = scores_file;
                 }
                 self.current_seed = None;
-                self.record.recompute_summary();
+                self.record.summary = summary.clone();
                 let written = self.write();
                 match csv_err {
                     Some(e) => Err(e),
@@ -239,6 +234,15 @@ impl RunWriter {
     /// Rewrites `run.toml` with a fresh heartbeat.
     pub fn heartbeat(&mut self) -> Result<(), StoreError> {
         self.write()
+    }
+
+    /// Refreshes the heartbeat when the last write is older than [`HEARTBEAT_EVERY`].
+    pub fn heartbeat_if_due(&mut self) -> Result<(), StoreError> {
+        if self.last_write.elapsed() >= HEARTBEAT_EVERY {
+            self.write()
+        } else {
+            Ok(())
+        }
     }
 
     /// Marks the run (and any seed still running) interrupted, e.g. on Ctrl-C or SIGTERM.
@@ -259,7 +263,6 @@ impl RunWriter {
         self.record.status = status;
         self.record.reason = reason;
         self.record.finished = Some(Timestamp::now());
-        self.record.recompute_summary();
         self.write()
     }
 
@@ -335,6 +338,19 @@ impl RunWriter {
         self.record.save(&path)?;
         self.last_write = Instant::now();
         Ok(())
+    }
+}
+
+/// The store writer as a job sink: an event it cannot record stops the job (see
+/// [`crate::job::drive`]), so a run is never reported saved when it was not.
+impl crate::job::EventSink for RunWriter {
+    fn event(&mut self, ev: &Event) -> Result<(), crate::job::SinkError> {
+        self.handle(ev)
+            .map_err(|e| crate::job::SinkError(format!("cannot save the run: {e}")))
+    }
+    fn idle(&mut self) -> Result<(), crate::job::SinkError> {
+        self.heartbeat_if_due()
+            .map_err(|e| crate::job::SinkError(format!("cannot save the run: {e}")))
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, ScorerKind};
+use crate::score::{Evaluation, Summary};
 
 /// Metrics of one finished epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,21 +26,40 @@ pub struct EpochMetrics {
     pub auc: BTreeMap<ScorerKind, f64>,
 }
 
-/// Points of a ROC curve (false positive rate, true positive rate), from (0,0) to (1,1).
-pub type RocCurve = Vec<(f64, f64)>;
+/// How much a log message matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
 
-/// The final evaluation of one run (one seed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub epoch: usize,
-    pub auc: BTreeMap<ScorerKind, f64>,
-    pub average_precision: BTreeMap<ScorerKind, f64>,
-    /// ROC curve of every scorer.
-    pub roc: BTreeMap<ScorerKind, RocCurve>,
-    /// Per test image: true = anomalous.
-    pub labels: Vec<bool>,
-    /// Per scorer, one anomaly score per test image (higher = more anomalous).
-    pub scores: BTreeMap<ScorerKind, Vec<f32>>,
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warning",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl Event {
+    /// An info-level log event.
+    pub fn info(message: impl Into<String>) -> Event {
+        Event::Log {
+            level: LogLevel::Info,
+            message: message.into(),
+        }
+    }
+    /// A warning-level log event.
+    pub fn warn(message: impl Into<String>) -> Event {
+        Event::Log {
+            level: LogLevel::Warn,
+            message: message.into(),
+        }
+    }
 }
 
 /// Why a run stopped without finishing.
@@ -104,13 +124,19 @@ pub enum Event {
         auc: BTreeMap<ScorerKind, f64>,
     },
     /// A message worth showing in a log pane.
-    Log(String),
-    /// One seed ended; `evaluation` is the final evaluation when it finished.
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    /// One seed ended; `evaluation` is the final evaluation when it finished. `summary` is the
+    /// final AUC per scorer over every seed of the job that finished so far (computed once,
+    /// here in the engine: front ends and the store take it as it is).
     SeedFinished {
         index: usize,
         seed: u64,
         outcome: Outcome,
         evaluation: Option<Box<Evaluation>>,
+        summary: BTreeMap<ScorerKind, Summary>,
     },
     /// The whole job ended.
     Finished {

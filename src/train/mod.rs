@@ -1,8 +1,13 @@
 //! The training engine: a loop on a worker thread that emits [`Event`]s and can be cancelled.
+//!
+//! Owns the training loop, evaluation during training (it calls [`crate::score`]) and the
+//! event types every front end consumes. Must not import front-end crates (clap, ratatui,
+//! crossterm, indicatif) or print.
 
+pub mod error;
 pub mod event;
-pub mod tally;
 pub mod worker;
 
-pub use event::{EpochMetrics, Evaluation, Event, Outcome, RocCurve};
+pub use error::TrainError;
+pub use event::{EpochMetrics, Event, LogLevel, Outcome};
 pub use worker::{spawn, CancelHandle, JobOptions, TrainHandle};

@@ -14,7 +14,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::event::{EpochMetrics, Evaluation, Event, Outcome};
+use super::error::TrainError;
+use super::event::{EpochMetrics, Event, Outcome};
 use crate::config::{Config, DeviceKind, HeadKind, LrSchedule, ScorerKind};
 use crate::data::{self, Dataset, ExperimentSplit};
 use crate::model::head::{one_hot, Head};
@@ -22,12 +23,11 @@ use crate::model::net::Model;
 use crate::model::ops::{OpsDevice, T4};
 use crate::model::optim::{OptimConfig, Optimizer};
 use crate::model::params::Params;
-use crate::score;
+use crate::score::{self, Evaluation};
 
 /// Batches between two `Progress` events.
 const PROGRESS_EVERY: usize = 5;
-/// Images per forward pass when computing embeddings for evaluation.
-const EVAL_BATCH: usize = 250;
+use crate::model::memory::EVAL_BATCH;
 
 /// Extra inputs of a job that are not part of the experiment config.
 #[derive(Clone, Default)]
@@ -56,6 +56,16 @@ impl CancelHandle {
 }
 
 impl TrainHandle {
+    /// A handle over an event channel that something else feeds (tests script jobs this way);
+    /// `cancel` is the flag the producer watches.
+    pub fn from_channel(events: Receiver<Event>, cancel: Arc<AtomicBool>) -> TrainHandle {
+        TrainHandle {
+            events,
+            cancel,
+            thread: None,
+        }
+    }
+
     /// Asks the job to stop after the current batch; it then reports `Interrupted`.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::SeqCst);
@@ -103,9 +113,11 @@ pub fn run_job(config: Config, options: JobOptions, cancel: &AtomicBool, tx: &Se
         .build()
     {
         Ok(pool) => pool.install(|| job(&config, &options, threads, cancel, tx)),
-        Err(e) => Outcome::Failed {
-            reason: format!("cannot start {threads} worker threads: {e}"),
-        },
+        Err(e) => TrainError::Threads {
+            threads,
+            message: e.to_string(),
+        }
+        .outcome(),
     };
     let _ = tx.send(Event::Finished { outcome });
 }
@@ -117,9 +129,7 @@ fn job(
     cancel: &AtomicBool,
     tx: &Sender<Event>,
 ) -> Outcome {
-    let seeds: Vec<u64> = (0..config.run.repeat as u64)
-        .map(|i| config.train.seed.wrapping_add(i))
-        .collect();
+    let seeds = config.seeds();
     let _ = tx.send(Event::Started {
         config: Box::new(config.clone()),
         seeds: seeds.clone(),
@@ -127,26 +137,25 @@ fn job(
         threads,
     });
     if config.train.device == DeviceKind::Cuda && !cfg!(feature = "cuda") {
-        return Outcome::Failed {
-            reason: "train.device = cuda, but this adalab was built without the `cuda` feature \
-                     (rebuild with `cargo build --release --features cuda` on a machine with CUDA)"
+        return TrainError::Device(
+            "train.device = cuda, but this adalab was built without the `cuda` feature \
+             (rebuild with `cargo build --release --features cuda` on a machine with CUDA)"
                 .into(),
-        };
+        )
+        .outcome();
     }
     let dataset = match &options.dataset {
         Some(d) => d.clone(),
         None => {
-            let _ = tx.send(Event::Log(format!("loading {}", config.data.dataset)));
+            let _ = tx.send(Event::info(format!("loading {}", config.data.dataset)));
             match data::load_for(&config.data) {
                 Ok(d) => Arc::new(d),
-                Err(e) => {
-                    return Outcome::Failed {
-                        reason: e.to_string(),
-                    }
-                }
+                Err(e) => return TrainError::Data(e).outcome(),
             }
         }
     };
+    // Final AUCs of the seeds that finished, for the summary each `SeedFinished` carries.
+    let mut finished_aucs: Vec<BTreeMap<ScorerKind, f64>> = Vec::new();
     for (index, &seed) in seeds.iter().enumerate() {
         if cancel.load(Ordering::SeqCst) {
             return Outcome::Interrupted;
@@ -155,10 +164,8 @@ fn job(
         let split = match data::make_split(&dataset, &config.data, seed) {
             Ok(s) => s,
             Err(e) => {
-                let outcome = Outcome::Failed {
-                    reason: e.to_string(),
-                };
-                send_seed_end(tx, index, seed, outcome.clone(), None);
+                let outcome = TrainError::Data(e).outcome();
+                send_seed_end(tx, index, seed, outcome.clone(), None, &finished_aucs);
                 return outcome;
             }
         };
@@ -193,19 +200,19 @@ fn job(
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                (
-                    Outcome::Failed {
-                        reason: format!("internal error: {msg}"),
-                    },
-                    None,
-                )
+                (TrainError::Panic(msg).outcome(), None)
             }
         };
-        let _ = tx.send(Event::Log(format!(
+        let _ = tx.send(Event::info(format!(
             "seed {seed} ended after {:.1}s",
             started.elapsed().as_secs_f32()
         )));
-        send_seed_end(tx, index, seed, outcome.clone(), evaluation);
+        if outcome == Outcome::Finished {
+            if let Some(ev) = &evaluation {
+                finished_aucs.push(ev.auc.clone());
+            }
+        }
+        send_seed_end(tx, index, seed, outcome.clone(), evaluation, &finished_aucs);
         if outcome != Outcome::Finished {
             return outcome;
         }
@@ -219,12 +226,14 @@ fn send_seed_end(
     seed: u64,
     outcome: Outcome,
     evaluation: Option<Evaluation>,
+    finished_aucs: &[BTreeMap<ScorerKind, f64>],
 ) {
     let _ = tx.send(Event::SeedFinished {
         index,
         seed,
         outcome,
         evaluation: evaluation.map(Box::new),
+        summary: score::summarize(finished_aucs),
     });
 }
 
@@ -250,17 +259,13 @@ fn run_seed(
         DeviceKind::Cuda => match Cuda::try_seed_from_u64(seed) {
             Ok(dev) => train_on(dev, config, split, seed, model_path, cancel, tx),
             Err(e) => (
-                Outcome::Failed {
-                    reason: format!("cannot open the CUDA device: {e:?}"),
-                },
+                TrainError::Device(format!("cannot open the CUDA device: {e:?}")).outcome(),
                 None,
             ),
         },
         #[cfg(not(feature = "cuda"))]
         DeviceKind::Cuda => (
-            Outcome::Failed {
-                reason: "built without the `cuda` feature".into(),
-            },
+            TrainError::Device("built without the `cuda` feature".into()).outcome(),
             None,
         ),
     }
@@ -287,7 +292,7 @@ pub fn train_on<D: OpsDevice>(
         &mut init_rng,
     ) {
         Ok(m) => m,
-        Err(reason) => return (Outcome::Failed { reason }, None),
+        Err(e) => return (TrainError::Model(e).outcome(), None),
     };
     let t = &config.train;
     let mut opt = Optimizer::new(OptimConfig {
@@ -342,15 +347,13 @@ pub fn train_on<D: OpsDevice>(
             let loss = Head::<D>::loss(logits, &oh);
             let loss_val = loss.as_vec()[0];
             if !loss_val.is_finite() {
-                return (
-                    Outcome::Failed {
-                        reason: format!(
-                            "loss became {loss_val} in epoch {epoch}, batch {} (try a lower train.lr)",
-                            bi + 1
-                        ),
-                    },
-                    last_eval,
-                );
+                let err = TrainError::NonFiniteLoss {
+                    value: loss_val,
+                    epoch,
+                    batch: bi + 1,
+                    hint: " (try a lower train.lr)".into(),
+                };
+                return (err.outcome(), last_eval);
             }
             let grads = loss.backward();
             opt.cfg.lr = lr_at(t, step, total_steps);
@@ -361,15 +364,12 @@ pub fn train_on<D: OpsDevice>(
             if model.head.kind == HeadKind::AdacosDynamic {
                 let s = model.head.adacos_next_scale(&score_vals, &labels);
                 if !s.is_finite() || s <= 0.0 {
-                    return (
-                        Outcome::Failed {
-                            reason: format!(
-                                "dynamic AdaCos scale s became {s} in epoch {epoch}, batch {}",
-                                bi + 1
-                            ),
-                        },
-                        last_eval,
-                    );
+                    let err = TrainError::NonFiniteScale {
+                        value: s,
+                        epoch,
+                        batch: bi + 1,
+                    };
+                    return (err.outcome(), last_eval);
                 }
                 model.head.scale = s;
             }
@@ -415,7 +415,7 @@ pub fn train_on<D: OpsDevice>(
                     });
                     last_eval = Some(ev);
                 }
-                Err(reason) => return (Outcome::Failed { reason }, last_eval),
+                Err(e) => return (e.outcome(), last_eval),
             }
         }
         let _ = tx.send(Event::Epoch(metrics));
@@ -423,10 +423,10 @@ pub fn train_on<D: OpsDevice>(
     if let Some(path) = model_path {
         match model.save_safetensors(&path) {
             Ok(()) => {
-                let _ = tx.send(Event::Log(format!("model saved to {}", path.display())));
+                let _ = tx.send(Event::info(format!("model saved to {}", path.display())));
             }
             Err(e) => {
-                let _ = tx.send(Event::Log(format!("warning: {e}")));
+                let _ = tx.send(Event::warn(e.to_string()));
             }
         }
     }
@@ -463,7 +463,7 @@ fn evaluate<D: OpsDevice>(
     config: &Config,
     split: &ExperimentSplit,
     epoch: usize,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation, TrainError> {
     let normal = embed(
         dev,
         model,
@@ -487,7 +487,7 @@ fn evaluate<D: OpsDevice>(
         &split.test_anomalous,
         class_dir.as_deref(),
     )
-    .map_err(|e| format!("evaluation after epoch {epoch}: {e}"))
+    .map_err(|source| TrainError::Score { epoch, source })
 }
 
 /// The learning rate of optimiser step `step` (0-based) of `total`.

@@ -756,7 +756,7 @@ impl App {
                     Action::Back => return,
                     Action::Enter => {
                         if let (Some(e), Some(st)) = (p.entries.get(p.cursor), &self.store) {
-                            match st.profile_dirs().resolve(&e.path.to_string_lossy()) {
+                            match st.profile_dirs().resolve(&e.name) {
                                 Ok((_, _, config)) => {
                                     let name = e.name.clone();
                                     self.form.load(config, name.clone());

@@ -1,6 +1,10 @@
 //! The Setup form: a view of the [`Config`] as fields the user steps through and edits.
 
-use crate::config::{ClassRef, Config, ConfigError, DatasetKind, DeviceKind, HeadKind, ScorerKind};
+use std::sync::Arc;
+
+use crate::config::{
+    Build, Catalog, ClassRef, Config, ConfigError, DatasetKind, DeviceKind, HeadKind, ScorerKind,
+};
 use crate::model::head::adacos_fixed_scale;
 
 use super::strings as s;
@@ -127,14 +131,7 @@ impl Field {
     }
 }
 
-/// Class names of a dataset, without loading it.
-pub fn class_names(kind: DatasetKind) -> &'static [&'static str] {
-    match kind {
-        DatasetKind::FashionMnist => &crate::data::FASHION_MNIST_CLASSES,
-        DatasetKind::Cifar10 => &crate::data::CIFAR10_CLASSES,
-        DatasetKind::Synthetic => &crate::data::SYNTHETIC_CLASSES,
-    }
-}
+pub use crate::data::class_names;
 
 /// The class index a reference names in `names`: index, exact name, or unambiguous leading words.
 pub fn resolve_class(names: &[&str], c: &ClassRef) -> Option<usize> {
@@ -145,13 +142,8 @@ fn class_ref(names: &[&str], i: usize) -> ClassRef {
     ClassRef::Name(crate::data::normalize_class_name(names[i]))
 }
 
-/// Whether the CUDA path is compiled in.
-pub fn cuda_available() -> bool {
-    cfg!(feature = "cuda")
-}
-
-/// The form state: the config being edited, where the cursor is, the validation result.
-#[derive(Clone, Debug)]
+/// The form state: the config being edited, where the cursor is, the check's result.
+#[derive(Clone)]
 pub struct Form {
     pub config: Config,
     /// Name of the profile the config came from.
@@ -160,12 +152,25 @@ pub struct Form {
     pub edited: bool,
     /// Index into [`Form::fields`].
     pub focus: usize,
-    /// The first validation error, if any.
+    /// The first error of the check a run must pass, if any.
     pub error: Option<ConfigError>,
     /// A transient note about the last change (e.g. why CUDA cannot be chosen).
     pub note: Option<String>,
-    /// Whether CUDA can be chosen (compiled in; tests pin it).
-    pub cuda: bool,
+    /// Whether CUDA can be chosen and how much memory there is (tests pin it).
+    pub build: Build,
+    /// Where datasets are looked up for the check (tests use the built-in descriptions).
+    pub catalog: Arc<dyn Catalog + Send + Sync>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("profile", &self.profile)
+            .field("edited", &self.edited)
+            .field("focus", &self.focus)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Form {
@@ -177,10 +182,16 @@ impl Form {
             focus: 0,
             error: None,
             note: None,
-            cuda: cuda_available(),
+            build: Build::current(),
+            catalog: Arc::new(crate::data::Catalog),
         };
         f.validate();
         f
+    }
+
+    /// Whether CUDA can be chosen.
+    pub fn cuda(&self) -> bool {
+        self.build.cuda
     }
 
     /// The fields shown for the current head (only its own parameters).
@@ -485,7 +496,7 @@ impl Form {
                 };
             }
             Field::Device => {
-                if self.cuda {
+                if self.build.cuda {
                     c.train.device = match c.train.device {
                         DeviceKind::Cpu => DeviceKind::Cuda,
                         DeviceKind::Cuda => DeviceKind::Cpu,
@@ -519,83 +530,37 @@ impl Form {
         d.reference = reference;
     }
 
-    /// Applies a typed value; the error (if any) names what is wrong.
+    /// Applies a typed value; the error (if any) says in plain words what is wrong.
     pub fn apply_text(&mut self, field: Field, text: &str) -> Result<(), String> {
         let text = text.trim();
         self.note = None;
-        let next = match field {
-            Field::Alpha if text.is_empty() || text.eq_ignore_ascii_case("auto") => {
-                let mut c = self.config.clone();
-                c.head.alpha = None;
-                c
-            }
+        let mut next = self.clone();
+        match field {
             Field::Dataset => {
-                let kind = DatasetKind::parse(text).ok_or_else(|| {
-                    format!("unknown dataset `{text}` (fashion-mnist, cifar-10, synthetic)")
-                })?;
-                let mut tmp = self.clone();
-                tmp.set_dataset(kind);
-                tmp.config
+                let mut c = self.config.clone();
+                c.set(field.key(), text).map_err(|e| e.message)?;
+                next.set_dataset(c.data.dataset);
             }
             Field::Normal | Field::Anomalous => {
                 let names = self.names();
                 let i = resolve_class(names, &ClassRef::Name(text.to_string()))
                     .ok_or_else(|| format!("no class `{text}`; classes: {}", names.join(", ")))?;
-                let mut c = self.config.clone();
                 let r = class_ref(names, i);
                 if field == Field::Normal {
-                    c.data.normal = r;
+                    next.config.data.normal = r;
                 } else {
-                    c.data.anomalous = r;
+                    next.config.data.anomalous = r;
                 }
-                c
             }
-            Field::Head => {
-                let kind = HeadKind::parse(text).ok_or_else(|| {
-                    let all: Vec<&str> = HeadKind::ALL.iter().map(|h| h.as_str()).collect();
-                    format!("unknown head `{text}` ({})", all.join(", "))
-                })?;
-                let mut c = self.config.clone();
-                c.head.kind = kind;
-                c
+            Field::Device
+                if DeviceKind::parse(&text.to_ascii_lowercase()) == Some(DeviceKind::Cuda)
+                    && !self.build.cuda =>
+            {
+                return Err(s::CUDA_UNAVAILABLE.to_string());
             }
-            Field::Device => match text.to_ascii_lowercase().as_str() {
-                "cpu" => {
-                    let mut c = self.config.clone();
-                    c.train.device = DeviceKind::Cpu;
-                    c
-                }
-                "cuda" if self.cuda => {
-                    let mut c = self.config.clone();
-                    c.train.device = DeviceKind::Cuda;
-                    c
-                }
-                "cuda" => return Err(s::CUDA_UNAVAILABLE.to_string()),
-                other => return Err(format!("unknown device `{other}` (cpu, cuda)")),
-            },
-            Field::Widths | Field::Scorers | Field::Reference => {
-                let body = text.trim_start_matches('[').trim_end_matches(']');
-                let items: Vec<String> = body
-                    .split([',', ' '])
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        if field == Field::Widths || p.parse::<usize>().is_ok() {
-                            p.to_string()
-                        } else {
-                            format!("\"{p}\"")
-                        }
-                    })
-                    .collect();
-                self.config
-                    .with_override(&format!("{}=[{}]", field.key(), items.join(", ")))
-                    .map_err(|e| e.message)?
-            }
-            _ => self
-                .config
-                .with_override(&format!("{}={}", field.key(), text))
-                .map_err(|e| e.message)?,
-        };
-        self.config = next;
+            _ => next.config.set(field.key(), text).map_err(|e| e.message)?,
+        }
+        self.config = next.config;
         self.changed();
         self.set_focus_to(field);
         Ok(())
@@ -624,53 +589,10 @@ impl Form {
         self.validate();
     }
 
-    /// Runs [`Config::validate`] plus the checks only the lab can make (class names, CUDA).
+    /// Runs the check every run must pass ([`crate::job::check`]): the form never says ready
+    /// for a config that cannot start.
     pub fn validate(&mut self) {
-        self.error = self.check().err();
-    }
-
-    fn check(&self) -> Result<(), ConfigError> {
-        let names = self.names();
-        let d = &self.config.data;
-        for (r, key) in [(&d.normal, "data.normal"), (&d.anomalous, "data.anomalous")] {
-            if resolve_class(names, r).is_none() {
-                return Err(ConfigError::new(
-                    key,
-                    format!("{} has no class `{r}`", d.dataset),
-                ));
-            }
-        }
-        if resolve_class(names, &d.normal) == resolve_class(names, &d.anomalous) {
-            return Err(ConfigError::new(
-                "data.anomalous",
-                "must differ from the normal class",
-            ));
-        }
-        if let Some(list) = &d.reference {
-            let n = resolve_class(names, &d.normal);
-            let a = resolve_class(names, &d.anomalous);
-            for r in list {
-                match resolve_class(names, r) {
-                    None => {
-                        return Err(ConfigError::new(
-                            "data.reference",
-                            format!("{} has no class `{r}`", d.dataset),
-                        ))
-                    }
-                    Some(i) if Some(i) == n || Some(i) == a => {
-                        return Err(ConfigError::new(
-                            "data.reference",
-                            format!("`{}` is the normal or anomalous class", names[i]),
-                        ))
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        if self.config.train.device == DeviceKind::Cuda && !self.cuda {
-            return Err(ConfigError::new("train.device", s::CUDA_UNAVAILABLE));
-        }
-        self.config.validate()
+        self.error = crate::job::check_with(&self.config, self.catalog.as_ref(), &self.build).err();
     }
 
     /// The profile name the run is recorded under.
@@ -715,9 +637,21 @@ fn round_sig(v: f32) -> f32 {
 mod tests {
     use super::*;
 
+    /// A form checked against the built-in dataset descriptions (no files needed), no CUDA.
+    fn form(config: Config) -> Form {
+        let mut f = Form::new(config, "default");
+        f.catalog = Arc::new(crate::data::Builtin);
+        f.build = Build {
+            cuda: false,
+            memory_bytes: None,
+        };
+        f.validate();
+        f
+    }
+
     #[test]
     fn fields_follow_the_head() {
-        let mut f = Form::new(Config::default(), "default");
+        let mut f = form(Config::default());
         assert!(!f.fields().contains(&Field::S));
         f.config.head.kind = HeadKind::Arcface;
         assert!(f.fields().contains(&Field::S) && f.fields().contains(&Field::M));
@@ -727,7 +661,7 @@ mod tests {
 
     #[test]
     fn adacos_scale_uses_reference_plus_normal() {
-        let f = Form::new(Config::default(), "default");
+        let f = form(Config::default());
         // Fashion-MNIST sneaker→ankle boot: 8 reference classes + normal = 9.
         assert_eq!(f.training_classes(), 9);
         assert!((f.adacos_scale() - 2f32.sqrt() * 8f32.ln()).abs() < 1e-6);
@@ -750,7 +684,7 @@ mod tests {
 
     #[test]
     fn stepping_and_typing_edit_the_config() {
-        let mut f = Form::new(Config::default(), "default");
+        let mut f = form(Config::default());
         let e0 = f.config.train.epochs;
         f.step(Field::Epochs, 1);
         assert_eq!(f.config.train.epochs, e0 + 1);
@@ -763,19 +697,19 @@ mod tests {
         assert_eq!(f.config.model.widths, vec![16, 32, 64]);
         assert!(f.apply_text(Field::Epochs, "many").is_err());
         f.apply_text(Field::Epochs, "0").unwrap();
-        assert_eq!(f.error_for(Field::Epochs), Some("must be 1 to 10000"));
+        assert_eq!(f.error_for(Field::Epochs), Some("is 0, must be 1 to 10000"));
     }
 
     #[test]
     fn same_class_twice_is_an_inline_error() {
-        let mut f = Form::new(Config::default(), "default");
+        let mut f = form(Config::default());
         f.apply_text(Field::Anomalous, "sneaker").unwrap();
         assert!(f.error_for(Field::Anomalous).is_some());
     }
 
     #[test]
     fn dataset_switch_keeps_positions() {
-        let mut f = Form::new(Config::default(), "default");
+        let mut f = form(Config::default());
         f.set_dataset(DatasetKind::Cifar10);
         f.validate();
         assert_eq!(f.value_text(Field::Normal), "horse");
@@ -785,9 +719,9 @@ mod tests {
 
     #[test]
     fn cuda_only_when_compiled_in() {
-        let mut f = Form::new(Config::default(), "default");
+        let mut f = form(Config::default());
         f.step(Field::Device, 1);
-        if cuda_available() {
+        if f.cuda() {
             assert_eq!(f.config.train.device, DeviceKind::Cuda);
         } else {
             assert_eq!(f.config.train.device, DeviceKind::Cpu);

@@ -1,15 +1,15 @@
 //! Starting a job: the app asks a [`Launcher`] and gets a [`Job`] (an event channel and a way to
 //! stop it), so tests can drive the app with scripted events and no training.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use crate::config::Config;
+use crate::job;
 use crate::store::Store;
-use crate::train::{self, Event, JobOptions, Outcome};
+use crate::train::{self, Event, JobOptions};
 
 /// A started job.
 pub struct Job {
@@ -39,6 +39,8 @@ impl StoreLauncher {
 
 impl Launcher for StoreLauncher {
     fn launch(&mut self, config: &Config, profile: &str) -> anyhow::Result<Job> {
+        // The same check `adalab run` makes, before anything is written to the store.
+        job::check(config)?;
         let mut writer = self
             .store
             .create_run(config, profile)
@@ -52,46 +54,13 @@ impl Launcher for StoreLauncher {
             },
         );
         let cancel = handle.cancel_handle();
-        let (tx, rx) = mpsc::channel();
-        // The store writer runs beside the UI: file writes never stall a frame.
+        let (mut tx, rx) = mpsc::channel();
+        // The store writer runs beside the UI: file writes never stall a frame. The UI may be
+        // gone (quitting): the job keeps being recorded regardless.
         thread::Builder::new()
             .name("adalab-recorder".into())
             .spawn(move || {
-                let mut warned = false;
-                let mut finished = false;
-                loop {
-                    let ev = match handle.events.recv_timeout(Duration::from_secs(5)) {
-                        Ok(ev) => ev,
-                        Err(RecvTimeoutError::Timeout) => {
-                            let _ = writer.heartbeat();
-                            continue;
-                        }
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    };
-                    if let Err(e) = writer.handle(&ev) {
-                        if !warned {
-                            warned = true;
-                            let _ =
-                                tx.send(Event::Log(format!("warning: cannot save the run: {e}")));
-                        }
-                    }
-                    finished = matches!(ev, Event::Finished { .. });
-                    // The UI may be gone (quitting): keep recording regardless.
-                    let _ = tx.send(ev);
-                    if finished {
-                        break;
-                    }
-                }
-                handle.join();
-                if !finished {
-                    let ev = Event::Finished {
-                        outcome: Outcome::Failed {
-                            reason: "the training thread ended unexpectedly".into(),
-                        },
-                    };
-                    let _ = writer.handle(&ev);
-                    let _ = tx.send(ev);
-                }
+                job::drive(handle, &mut [&mut writer, &mut tx], None);
             })
             .context("cannot start the recorder thread")?;
         Ok(Job {

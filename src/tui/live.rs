@@ -4,18 +4,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, ScorerKind};
-use crate::train::tally::Tally;
+use crate::job::Tally;
+pub use crate::train::LogLevel;
 use crate::train::{EpochMetrics, Event, Outcome};
 
 /// Log lines kept for the log pane.
 const LOG_CAP: usize = 1000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    Info,
-    Warn,
-    Error,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -57,9 +51,7 @@ pub struct Live {
 
 impl Live {
     pub fn new(config: Config, profile: String, run_id: Option<String>, now: Instant) -> Live {
-        let seeds = (0..config.run.repeat as u64)
-            .map(|i| config.train.seed + i)
-            .collect();
+        let seeds = config.seeds();
         Live {
             run_id,
             profile,
@@ -196,22 +188,20 @@ impl Live {
                     self.record_auc(*k, *epoch, *v);
                 }
             }
-            Event::Log(text) => {
-                let lower = text.to_ascii_lowercase();
-                let level = if lower.contains("error") {
-                    LogLevel::Error
-                } else if lower.contains("warn") {
-                    LogLevel::Warn
-                } else {
-                    LogLevel::Info
+            Event::Log { level, message } => {
+                // The level's word stays in the text, so it reads without colour too.
+                let text = match level {
+                    LogLevel::Info => message.clone(),
+                    _ => format!("{}: {message}", level.as_str()),
                 };
-                self.log(level, text.clone());
+                self.log(*level, text);
             }
             Event::SeedFinished {
                 index,
                 seed,
                 outcome,
                 evaluation,
+                ..
             } => {
                 let text = match (outcome, evaluation) {
                     (Outcome::Finished, Some(ev)) => {

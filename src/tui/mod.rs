@@ -52,7 +52,7 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 /// The lab's log, in the store root (nothing is printed while the TUI owns the screen).
 pub const LOG_FILE: &str = "lab.log";
 /// The profile the form starts from.
-const START_PROFILE: &str = crate::runner::DEFAULT_PROFILE;
+const START_PROFILE: &str = crate::store::DEFAULT_PROFILE;
 
 /// Opens the lab on the terminal; returns when the user quits or a signal arrives.
 pub fn run(home: Option<&Path>) -> anyhow::Result<()> {

@@ -11,9 +11,9 @@ use crate::store::{LoadedRun, RunEntry, RunStatus, Scores, Store};
 
 use super::images::{ImagesState, Thumb};
 
-/// Sortable columns.
+/// Columns the table sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
+pub enum SortColumn {
     Date,
     Status,
     Split,
@@ -22,28 +22,28 @@ pub enum SortKey {
     Auc,
 }
 
-impl SortKey {
-    pub const ALL: [SortKey; 6] = [
-        SortKey::Date,
-        SortKey::Status,
-        SortKey::Split,
-        SortKey::Head,
-        SortKey::Scorer,
-        SortKey::Auc,
+impl SortColumn {
+    pub const ALL: [SortColumn; 6] = [
+        SortColumn::Date,
+        SortColumn::Status,
+        SortColumn::Split,
+        SortColumn::Head,
+        SortColumn::Scorer,
+        SortColumn::Auc,
     ];
     pub fn label(self) -> &'static str {
         match self {
-            SortKey::Date => "date",
-            SortKey::Status => "status",
-            SortKey::Split => "split",
-            SortKey::Head => "head",
-            SortKey::Scorer => "scorer",
-            SortKey::Auc => "AUC",
+            SortColumn::Date => "date",
+            SortColumn::Status => "status",
+            SortColumn::Split => "split",
+            SortColumn::Head => "head",
+            SortColumn::Scorer => "scorer",
+            SortColumn::Auc => "AUC",
         }
     }
-    pub fn next(self) -> SortKey {
-        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    pub fn next(self) -> SortColumn {
+        let i = SortColumn::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
     }
 }
 
@@ -210,7 +210,7 @@ pub struct Compare {
 impl Compare {
     pub fn new(runs: Vec<LoadedRun>) -> Compare {
         let flat: Vec<BTreeMap<String, String>> =
-            runs.iter().map(|r| flatten(&r.record.config)).collect();
+            runs.iter().map(|r| r.record.config.flatten()).collect();
         let mut keys: Vec<String> = flat.iter().flat_map(|m| m.keys().cloned()).collect();
         keys.sort();
         keys.dedup();
@@ -245,39 +245,6 @@ impl Compare {
     }
 }
 
-/// `key.path → value` for every leaf of the config.
-pub fn flatten(c: &Config) -> BTreeMap<String, String> {
-    fn walk(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
-        match v {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
-                }
-            }
-            toml::Value::String(s) => {
-                out.insert(prefix.to_string(), s.clone());
-            }
-            // Config floats are f32: show them as such (0.001, not 0.0010000000474974513).
-            toml::Value::Float(x) => {
-                out.insert(prefix.to_string(), format!("{}", *x as f32));
-            }
-            other => {
-                out.insert(prefix.to_string(), other.to_string());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if let Ok(v) = toml::Value::try_from(c) {
-        walk("", &v, &mut out);
-    }
-    out
-}
-
 /// Which Runs view is showing.
 #[derive(Clone, Debug)]
 pub enum RunsView {
@@ -295,7 +262,7 @@ pub struct RunsState {
     pub visible: Vec<usize>,
     /// Index into `visible`.
     pub cursor: usize,
-    pub sort: SortKey,
+    pub sort: SortColumn,
     pub reverse: bool,
     pub filter: String,
     /// Marked run ids, in marking order.
@@ -312,7 +279,7 @@ impl Default for RunsState {
             rows: Vec::new(),
             visible: Vec::new(),
             cursor: 0,
-            sort: SortKey::Date,
+            sort: SortColumn::Date,
             reverse: false,
             filter: String::new(),
             marked: Vec::new(),
@@ -361,13 +328,13 @@ impl RunsState {
             let (x, y) = (&rows[a], &rows[b]);
             let ord = match sort {
                 // Newest first by default (ids start with the creation time).
-                SortKey::Date => y.id.cmp(&x.id),
-                SortKey::Status => x.status.cmp(&y.status),
-                SortKey::Split => x.split.cmp(&y.split),
-                SortKey::Head => x.head.cmp(&y.head),
-                SortKey::Scorer => x.scorer.cmp(&y.scorer),
+                SortColumn::Date => y.id.cmp(&x.id),
+                SortColumn::Status => x.status.cmp(&y.status),
+                SortColumn::Split => x.split.cmp(&y.split),
+                SortColumn::Head => x.head.cmp(&y.head),
+                SortColumn::Scorer => x.scorer.cmp(&y.scorer),
                 // Best first; runs without an AUC last.
-                SortKey::Auc => match (x.auc, y.auc) {
+                SortColumn::Auc => match (x.auc, y.auc) {
                     (Some(p), Some(q)) => q.total_cmp(&p),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,

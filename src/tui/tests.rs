@@ -14,17 +14,18 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use crate::config::{Config, HeadKind, ScorerKind};
+use crate::score::Evaluation;
 use crate::score::Summary;
 use crate::store::{
     DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, Store, Timestamp, SCHEMA_VERSION,
 };
-use crate::train::{EpochMetrics, Evaluation, Event, Outcome};
+use crate::train::{EpochMetrics, Event, Outcome};
 
 use super::app::{App, AppOptions, ConfirmKind, Popup, Tab};
 use super::form::Field;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
 use super::launcher::{Job, Launcher};
-use super::runs::{RunsView, SortKey};
+use super::runs::{RunsView, SortColumn};
 use super::theme::{Markers, Theme};
 use super::ui;
 
@@ -121,7 +122,12 @@ fn lab_with(store: Option<(Store, tempfile::TempDir)>, script: Script) -> Lab {
         WALL,
     );
     // Snapshots must not depend on the build's features.
-    app.form.cuda = false;
+    app.form.build = crate::config::Build {
+        cuda: false,
+        memory_bytes: None,
+    };
+    app.form.catalog = std::sync::Arc::new(crate::data::Builtin);
+    app.form.validate();
     Lab {
         app,
         script,
@@ -238,10 +244,7 @@ fn scripted_events(c: &Config) -> Vec<(f64, Event)> {
             Event::Epoch(epoch(i + 1, *loss, *acc, 2.941, &[(K, *k), (L, *l)])),
         ));
     }
-    v.push((
-        42.0,
-        Event::Log("warning: LOF found duplicate embeddings".into()),
-    ));
+    v.push((42.0, Event::warn("LOF found duplicate embeddings")));
     v.push((
         42.0,
         Event::SeedFinished {
@@ -249,6 +252,7 @@ fn scripted_events(c: &Config) -> Vec<(f64, Event)> {
             seed: 0,
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(0.911, 0.893))),
+            summary: crate::score::summarize([&evaluation(0.911, 0.893).auc]),
         },
     ));
     v.push((42.0, Event::SeedStarted { index: 1, seed: 1 }));
@@ -482,7 +486,12 @@ fn record(id: &str, minutes: i64, head: HeadKind, aucs: &[(f64, f64)], tags: &[&
         seeds,
         summary: BTreeMap::new(),
     };
-    r.recompute_summary();
+    r.summary = crate::score::summarize(
+        r.seeds
+            .iter()
+            .filter_map(|s| s.result.as_ref())
+            .map(|x| &x.auc),
+    );
     r
 }
 
@@ -587,7 +596,7 @@ fn snapshot_runs_sorted_filtered_marked() {
     l.ch('o');
     l.ch('o');
     l.ch('o');
-    assert_eq!(l.app.runs.sort, SortKey::Auc);
+    assert_eq!(l.app.runs.sort, SortColumn::Auc);
     l.ch(' ');
     l.ch(' ');
     l.ch('/');
@@ -792,6 +801,7 @@ fn stop_needs_confirmation() {
         seed: 1,
         outcome: Outcome::Interrupted,
         evaluation: None,
+        summary: crate::score::summarize([&evaluation(0.911, 0.893).auc]),
     });
     l.script.send(Event::Finished {
         outcome: Outcome::Interrupted,

@@ -6,7 +6,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::super::app::App;
-use super::super::runs::SortKey;
+use super::super::runs::SortColumn;
 use super::super::strings as s;
 use super::super::ui::{block, marker};
 
@@ -63,7 +63,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let head = |k: Option<SortKey>, label: &str| {
+    let head = |k: Option<SortColumn>, label: &str| {
         let on = k == Some(r.sort);
         Cell::from(Span::styled(
             if on {
@@ -76,12 +76,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let header = Row::new(vec![
         Cell::from(""),
-        head(Some(SortKey::Status), s::COL_STATUS),
-        head(Some(SortKey::Split), s::COL_SPLIT),
-        head(Some(SortKey::Head), s::COL_HEAD),
-        head(Some(SortKey::Scorer), s::COL_SCORER),
-        head(Some(SortKey::Auc), s::COL_AUC),
-        head(Some(SortKey::Date), s::COL_DATE),
+        head(Some(SortColumn::Status), s::COL_STATUS),
+        head(Some(SortColumn::Split), s::COL_SPLIT),
+        head(Some(SortColumn::Head), s::COL_HEAD),
+        head(Some(SortColumn::Scorer), s::COL_SCORER),
+        head(Some(SortColumn::Auc), s::COL_AUC),
+        head(Some(SortColumn::Date), s::COL_DATE),
         head(None, s::COL_TAGS),
     ]);
     // Narrow terminals get abbreviated heads and scorers (the full run shows below the table).

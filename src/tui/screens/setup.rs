@@ -106,7 +106,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                         lines.push(Line::styled(format!("  {note}"), t.dim()));
                     }
                 }
-                Field::Device if !form.cuda => {
+                Field::Device if !form.cuda() => {
                     lines.push(Line::styled(
                         format!("  {}", s::CUDA_UNAVAILABLE_SHORT),
                         t.dim(),

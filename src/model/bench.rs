@@ -1,4 +1,4 @@
-//! `adalab bench`: training and inference speed of the bench net, after warm-up.
+//! The bench net: training and inference speed after warm-up (`adalab bench` prints it).
 //!
 //! The bench net is Conv(in→32, 3×3, no pad, no bias)+BN+ReLU+MaxPool2 → Conv(32→64, 3×3)+BN+
 //! ReLU+MaxPool2 → flatten → Linear(→128) → cosine head (9 classes, s = 30), Adam lr 1e-3,
@@ -6,30 +6,20 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context};
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::error::ModelError;
+use super::head::{one_hot, Head};
+use super::net::Model;
+use super::ops::{OpsDevice, T4};
+use super::optim::{OptimConfig, Optimizer};
 use crate::config::{DeviceKind, HeadConfig, HeadKind, ModelConfig, OptimizerKind};
-use crate::model::head::{one_hot, Head};
-use crate::model::net::Model;
-use crate::model::ops::{OpsDevice, T4};
-use crate::model::optim::{OptimConfig, Optimizer};
 
 pub const BATCH: usize = 64;
 const CLASSES: usize = 9;
 const WARMUP: usize = 5;
-
-#[derive(Clone, Debug)]
-pub struct BenchOptions {
-    /// 28 → 1×28×28, 32 → 3×32×32.
-    pub inputs: Vec<usize>,
-    pub threads: Option<usize>,
-    pub steps: usize,
-    pub device: DeviceKind,
-    pub scoring: bool,
-}
 
 /// Measured speeds of one input size.
 #[derive(Clone, Debug)]
@@ -50,49 +40,28 @@ impl BenchResult {
     }
 }
 
-pub fn run(opts: &BenchOptions) -> anyhow::Result<()> {
-    let threads = opts.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start the worker threads")?;
-    for &size in &opts.inputs {
-        let input = if size == 28 { (1, 28, 28) } else { (3, 32, 32) };
-        let r = pool.install(|| bench_on_device(opts.device, input, threads, opts.steps))?;
-        println!("{}", r.line());
-    }
-    if opts.scoring {
-        println!("{}", crate::score::bench_scoring(1000, 2000, 128, 5));
-    }
-    Ok(())
-}
-
-fn bench_on_device(
+/// Runs [`bench_net`] on `device` (on the calling thread's rayon pool).
+pub fn bench_on_device(
     device: DeviceKind,
     input: (usize, usize, usize),
     threads: usize,
     steps: usize,
-) -> anyhow::Result<BenchResult> {
+) -> Result<BenchResult, ModelError> {
     match device {
-        DeviceKind::Cpu => Ok(bench_net(Cpu::seed_from_u64(0), input, threads, steps)),
+        DeviceKind::Cpu => bench_net(Cpu::seed_from_u64(0), input, threads, steps),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => {
-            let dev = Cuda::try_seed_from_u64(0)
-                .map_err(|e| anyhow::anyhow!("cannot open the CUDA device: {e:?}"))?;
-            Ok(bench_net(dev, input, threads, steps))
+            let dev = Cuda::try_seed_from_u64(0).map_err(|e| ModelError::Device {
+                message: format!("cannot open the CUDA device: {e:?}"),
+            })?;
+            bench_net(dev, input, threads, steps)
         }
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => bail!(
-            "--device cuda: this adalab was built without the `cuda` feature \
-             (rebuild with `cargo build --release --features cuda`)"
-        ),
+        DeviceKind::Cuda => Err(ModelError::Device {
+            message: "cuda: this adalab was built without the `cuda` feature \
+                      (rebuild with `cargo build --release --features cuda`)"
+                .into(),
+        }),
     }
 }
 
@@ -121,10 +90,10 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
     input: (usize, usize, usize),
     threads: usize,
     steps: usize,
-) -> BenchResult {
+) -> Result<BenchResult, ModelError> {
     let (mcfg, hcfg) = bench_model_config();
     let mut rng = StdRng::seed_from_u64(0);
-    let mut model = Model::new(&dev, &mcfg, &hcfg, input, CLASSES, &mut rng).expect("bench net");
+    let mut model = Model::new(&dev, &mcfg, &hcfg, input, CLASSES, &mut rng)?;
     let mut opt = Optimizer::new(OptimConfig {
         kind: OptimizerKind::Adam,
         lr: 1e-3,
@@ -174,10 +143,10 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
     }
     dev.synchronize();
     let infer_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
-    BenchResult {
+    Ok(BenchResult {
         input,
         threads,
         train_ips,
         infer_ips,
-    }
+    })
 }

@@ -1,16 +1,13 @@
-//! The headless front end: progress on stderr (a bar on a terminal, plain lines otherwise),
-//! the final table or JSON document on stdout.
+//! The console sink: a job's progress on stderr (a bar on a terminal, plain lines otherwise).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ScorerKind};
-use crate::score::Summary;
-use crate::train::tally::Tally;
-use crate::train::{Event, Outcome};
+use crate::job::{EventSink, SinkError};
+use crate::train::{Event, LogLevel, Outcome};
 
 /// Prints a job's events as they come.
 pub struct Console {
@@ -145,9 +142,11 @@ impl Console {
                     ));
                 }
             }
-            Event::Log(msg) => {
-                if !self.quiet_lines || msg.starts_with("warning") {
-                    self.line(msg.clone());
+            Event::Log { level, message } => {
+                if *level != LogLevel::Info {
+                    self.line(format!("{}: {message}", level.as_str()));
+                } else if !self.quiet_lines {
+                    self.line(message.clone());
                 }
             }
             Event::SeedFinished { seed, outcome, .. } => match outcome {
@@ -173,107 +172,10 @@ fn format_auc(auc: &BTreeMap<ScorerKind, f64>, order: &[ScorerKind]) -> String {
         .join("  ")
 }
 
-/// The final human-readable table: one row per seed, then the summary.
-pub fn final_table(config: &Config, tally: &Tally) -> String {
-    let scorers = &config.score.scorers;
-    let mut out = String::new();
-    out.push_str(&format!("{:<8} {:<12}", "seed", "status"));
-    for s in scorers {
-        out.push_str(&format!(" {:>12}", s.as_str()));
+/// Progress on stderr never stops a job: a closed or full stderr loses lines, not the run.
+impl EventSink for Console {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        self.handle(ev);
+        Ok(())
     }
-    out.push('\n');
-    for r in &tally.seeds {
-        let status = Outcome::label_or_running(r.outcome.as_ref());
-        out.push_str(&format!("{:<8} {:<12}", r.seed, status));
-        for s in scorers {
-            match r.auc.get(s) {
-                Some(v) => out.push_str(&format!(" {v:>12.4}")),
-                None => out.push_str(&format!(" {:>12}", "-")),
-            }
-        }
-        out.push('\n');
-    }
-    let summary = tally.summary();
-    if tally.seeds.len() > 1 && !summary.is_empty() {
-        for (label, f) in [
-            ("median", (|s: &Summary| s.median) as fn(&Summary) -> f64),
-            ("mean", |s| s.mean),
-            ("min", |s| s.min),
-            ("q1", |s| s.q1),
-            ("q3", |s| s.q3),
-            ("max", |s| s.max),
-        ] {
-            out.push_str(&format!("{label:<8} {:<12}", ""));
-            for s in scorers {
-                match summary.get(s) {
-                    Some(v) => out.push_str(&format!(" {:>12.4}", f(v))),
-                    None => out.push_str(&format!(" {:>12}", "-")),
-                }
-            }
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// The `--json` document: `runs` (one object per seed) and `summary` (primary scorer first).
-pub fn final_json(config: &Config, tally: &Tally, run_id: Option<&str>) -> Value {
-    let scorers = &config.score.scorers;
-    let runs: Vec<Value> = tally
-        .seeds
-        .iter()
-        .map(|r| {
-            let mut auc = Map::new();
-            for s in scorers {
-                if let Some(v) = r.auc.get(s) {
-                    auc.insert(s.as_str().into(), json!(v));
-                }
-            }
-            let status = Outcome::label_or_running(r.outcome.as_ref());
-            let reason = match &r.outcome {
-                Some(Outcome::Failed { reason }) => Some(reason.clone()),
-                _ => None,
-            };
-            let epochs: Vec<Value> = r
-                .epochs
-                .iter()
-                .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
-                .collect();
-            let mut o = Map::new();
-            o.insert("seed".into(), json!(r.seed));
-            o.insert("status".into(), json!(status));
-            if let Some(reason) = reason {
-                o.insert("reason".into(), json!(reason));
-            }
-            o.insert("auc".into(), Value::Object(auc));
-            o.insert("epochs".into(), Value::Array(epochs));
-            Value::Object(o)
-        })
-        .collect();
-    let summary = tally.summary();
-    let mut sm = Map::new();
-    for s in scorers {
-        if let Some(v) = summary.get(s) {
-            sm.insert(
-                s.as_str().into(),
-                serde_json::to_value(v).unwrap_or(Value::Null),
-            );
-        }
-    }
-    let status = Outcome::label_or_running(tally.outcome.as_ref());
-    let mut doc = Map::new();
-    if let Some(id) = run_id {
-        doc.insert("run_id".into(), json!(id));
-    }
-    doc.insert("status".into(), json!(status));
-    if let Some(Outcome::Failed { reason }) = &tally.outcome {
-        doc.insert("reason".into(), json!(reason));
-    }
-    doc.insert(
-        "primary_scorer".into(),
-        json!(config.primary_scorer().as_str()),
-    );
-    doc.insert("runs".into(), Value::Array(runs));
-    doc.insert("summary".into(), Value::Object(sm));
-    Value::Object(doc)
 }

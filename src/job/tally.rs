@@ -1,14 +1,14 @@
-//! Folding a job's events into per-seed results and the summary over seeds.
+//! Folding a job's events into per-seed results (what the final table and the lab show).
 
 use std::collections::BTreeMap;
 
-use super::event::{EpochMetrics, Event, Outcome};
 use crate::config::ScorerKind;
 use crate::score::Summary;
+use crate::train::{EpochMetrics, Event, Outcome};
 
-/// What one seed produced.
+/// What one seed produced, as seen from its events.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SeedResult {
+pub struct SeedTally {
     pub seed: u64,
     pub epochs: Vec<EpochMetrics>,
     /// Final AUC per scorer (from the final evaluation), empty until the seed ends.
@@ -19,14 +19,19 @@ pub struct SeedResult {
 /// Per-seed results of a job, updated event by event.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
-    pub seeds: Vec<SeedResult>,
+    /// The seeds the job announced (`Started`), in order.
+    pub planned: Vec<u64>,
+    pub seeds: Vec<SeedTally>,
+    /// Final AUC over the finished seeds, per scorer, as the engine computed it.
+    pub summary: BTreeMap<ScorerKind, Summary>,
     pub outcome: Option<Outcome>,
 }
 
 impl Tally {
     pub fn apply(&mut self, ev: &Event) {
         match ev {
-            Event::SeedStarted { seed, .. } => self.seeds.push(SeedResult {
+            Event::Started { seeds, .. } => self.planned = seeds.clone(),
+            Event::SeedStarted { seed, .. } => self.seeds.push(SeedTally {
                 seed: *seed,
                 epochs: Vec::new(),
                 auc: BTreeMap::new(),
@@ -40,6 +45,7 @@ impl Tally {
             Event::SeedFinished {
                 outcome,
                 evaluation,
+                summary,
                 ..
             } => {
                 if let Some(s) = self.seeds.last_mut() {
@@ -48,26 +54,10 @@ impl Tally {
                         s.auc = ev.auc.clone();
                     }
                 }
+                self.summary = summary.clone();
             }
             Event::Finished { outcome } => self.outcome = Some(outcome.clone()),
             _ => {}
         }
-    }
-
-    /// Summary over the seeds that finished, per scorer.
-    pub fn summary(&self) -> BTreeMap<ScorerKind, Summary> {
-        let mut per: BTreeMap<ScorerKind, Vec<f64>> = BTreeMap::new();
-        for s in self
-            .seeds
-            .iter()
-            .filter(|s| s.outcome == Some(Outcome::Finished))
-        {
-            for (k, v) in &s.auc {
-                per.entry(*k).or_default().push(*v);
-            }
-        }
-        per.into_iter()
-            .filter_map(|(k, v)| Summary::of(&v).map(|s| (k, s)))
-            .collect()
     }
 }

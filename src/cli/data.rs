@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{
+use crate::config::DatasetKind;
+use crate::data::{
     fetch, load, locate, manifest_for, search_paths, verify_files, FetchEvent, FetchOptions,
     FileStatus,
 };
-use crate::config::DatasetKind;
 
 fn parse_kind(s: &str) -> Result<DatasetKind, String> {
     DatasetKind::parse(s).ok_or_else(|| {

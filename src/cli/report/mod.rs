@@ -1,0 +1,36 @@
+//! Rendering runs for the terminal and for files, one file per format: plain-text tables
+//! ([`table`]), CSV ([`csv`]), JSON ([`json`]) and Markdown ([`markdown`]).
+//!
+//! Every writer takes a `&mut impl Write`, so tests capture the output.
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use crate::store::{LoadedRun, RunStatus};
+
+pub fn fmt_f(v: Option<f64>) -> String {
+    match v {
+        Some(x) => format!("{x:.4}"),
+        None => "-".into(),
+    }
+}
+
+pub fn epochs_label(run: &LoadedRun) -> String {
+    let c = &run.record.config;
+    let base = format!("{}/{}", run.record.epochs_done(), c.train.epochs);
+    if c.run.repeat > 1 {
+        format!("{base} ×{}", c.run.repeat)
+    } else {
+        base
+    }
+}
+
+pub fn status_label(run: &LoadedRun) -> String {
+    if run.status == RunStatus::Interrupted && run.record.status == RunStatus::Running {
+        "interrupted (stale)".into()
+    } else {
+        run.status.to_string()
+    }
+}

@@ -1,0 +1,211 @@
+//! `adalab runs …`: list, show, compare, export, tag, annotate and delete saved runs.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use super::report::{csv, json, markdown, table};
+use crate::store::query::{Query, SortKey};
+use crate::store::{LoadedRun, RunEntry, Store};
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        /// Keep runs where KEY=VALUE; keys: status, head, dataset, scorer, tag, profile, or a
+        /// config key such as train.epochs; a word without `=` matches id, profile, tags and
+        /// note (repeatable; all must match).
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+        /// Sort order.
+        #[arg(long, value_parser = parse_sort, default_value = "date")]
+        sort: SortKey,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run: config, per-epoch metrics, results.
+    Show {
+        /// Run id (or a unique prefix).
+        id: String,
+    },
+    /// Compare runs: differing config keys, then metrics with deltas against the first.
+    Compare {
+        #[arg(required = true, num_args = 2..)]
+        ids: Vec<String>,
+    },
+    /// Export runs (all when no id is given).
+    Export {
+        ids: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+    },
+    /// Add tags to a run (or remove them with --remove).
+    Tag {
+        id: String,
+        #[arg(required = true)]
+        tags: Vec<String>,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Set a run's note (an empty text clears it).
+    Note { id: String, text: String },
+    /// Delete runs (asks for confirmation unless --yes).
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+    Md,
+}
+
+fn parse_sort(s: &str) -> Result<SortKey, String> {
+    SortKey::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = SortKey::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown sort key `{s}` (use {})", names.join(", "))
+    })
+}
+
+/// Runs a `runs` subcommand against the store at `home` (see [`Store::open`]), printing to
+/// stdout and reading the delete confirmation from stdin.
+pub fn run_runs(cmd: RunsCommand, home: Option<&Path>) -> anyhow::Result<()> {
+    let store = Store::open(home)?;
+    let stdout = std::io::stdout();
+    let stdin = std::io::stdin();
+    run_runs_with(&store, cmd, &mut stdout.lock(), &mut stdin.lock())
+}
+
+/// [`run_runs`] with explicit output and input.
+pub fn run_runs_with(
+    store: &Store,
+    cmd: RunsCommand,
+    out: &mut impl Write,
+    input: &mut impl BufRead,
+) -> anyhow::Result<()> {
+    match cmd {
+        RunsCommand::List { filter, sort, json } => {
+            let query = Query::parse(&filter)?;
+            let mut entries: Vec<RunEntry> = store
+                .list_runs()?
+                .into_iter()
+                .filter(|e| query.matches(e))
+                .collect();
+            crate::store::query::sort_entries(&mut entries, sort);
+            if json {
+                json::write_list_json(out, &entries)
+            } else {
+                table::write_list(out, &entries)
+            }
+        }
+        RunsCommand::Show { id } => table::write_show(out, &store.load_run(&id)?),
+        RunsCommand::Compare { ids } => {
+            if ids.len() < 2 {
+                bail!("compare needs at least two run ids");
+            }
+            let runs = ids
+                .iter()
+                .map(|i| store.load_run(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            table::write_compare(out, &runs)
+        }
+        RunsCommand::Export { ids, format } => {
+            let runs: Vec<LoadedRun> = if ids.is_empty() {
+                let mut v = Vec::new();
+                for e in store.list_runs()? {
+                    match e {
+                        RunEntry::Ok(r) => v.push(*r),
+                        RunEntry::Unreadable { id, path, reason } => {
+                            eprintln!(
+                                "skipping unreadable run {id} ({}): {reason}",
+                                path.display()
+                            )
+                        }
+                    }
+                }
+                v
+            } else {
+                ids.iter()
+                    .map(|i| store.load_run(i))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            match format {
+                ExportFormat::Csv => csv::write_export_csv(out, &runs),
+                ExportFormat::Json => json::write_export_json(out, &runs),
+                ExportFormat::Md => markdown::write_export_md(out, &runs),
+            }
+        }
+        RunsCommand::Tag { id, tags, remove } => {
+            let id = store.resolve_id(&id)?;
+            let now = if remove {
+                store.edit_tags(&id, &[], &tags)?
+            } else {
+                store.edit_tags(&id, &tags, &[])?
+            };
+            writeln!(
+                out,
+                "{id}: tags {}",
+                if now.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    now.join(", ")
+                }
+            )?;
+            Ok(())
+        }
+        RunsCommand::Note { id, text } => {
+            let id = store.resolve_id(&id)?;
+            store.set_note(&id, &text)?;
+            if text.is_empty() {
+                writeln!(out, "{id}: note cleared")?;
+            } else {
+                writeln!(out, "{id}: note saved")?;
+            }
+            Ok(())
+        }
+        RunsCommand::Delete { ids, yes } => {
+            let mut resolved: Vec<String> = Vec::new();
+            for i in &ids {
+                let r = store.resolve_id(i)?;
+                if !resolved.contains(&r) {
+                    resolved.push(r);
+                }
+            }
+            if !yes {
+                write!(
+                    out,
+                    "Delete {} run{} ({})? [y/N] ",
+                    resolved.len(),
+                    if resolved.len() == 1 { "" } else { "s" },
+                    resolved.join(", ")
+                )?;
+                out.flush()?;
+                let mut line = String::new();
+                let n = input
+                    .read_line(&mut line)
+                    .context("cannot read the confirmation")?;
+                let answer = line.trim().to_ascii_lowercase();
+                if n == 0 || !(answer == "y" || answer == "yes") {
+                    writeln!(
+                        out,
+                        "{}",
+                        if n == 0 { "\n" } else { "" }.to_string() + "nothing deleted"
+                    )?;
+                    return Ok(());
+                }
+            }
+            for id in &resolved {
+                store.delete_run(id)?;
+                writeln!(out, "deleted {id}")?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Range and combination checks that need nothing but the config itself. Every message names
+//! the key and says what range is allowed.
+
+use super::{Config, ConfigError, HeadKind, ScorerKind};
+
+/// Largest scale `head.s` / `head.alpha` accepted: far above any useful value (AdaCos picks
+/// s ≈ 3–10, ArcFace papers use 30–64), low enough that logits stay finite in f32.
+pub const MAX_SCALE: f32 = 256.0;
+/// Largest `train.seed + run.repeat − 1`: TOML integers are signed 64-bit.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
+fn err(key: &str, message: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::new(key, message))
+}
+
+fn in_range(key: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
+    if v < lo || v > hi {
+        return err(key, format!("is {v}, must be {lo} to {hi}"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks ranges and combinations once; the message names the key and the allowed range.
+    /// [`Config::check`] adds what depends on the dataset and the build.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let d = &self.data;
+        in_range("data.reference_count", d.reference_count, 1, 10_000_000)?;
+        in_range(
+            "data.normal_train_count",
+            d.normal_train_count,
+            2,
+            10_000_000,
+        )?;
+        if d.normal == d.anomalous {
+            return err(
+                "data.anomalous",
+                format!(
+                    "the anomalous class must differ from the normal class ({})",
+                    d.normal
+                ),
+            );
+        }
+        if let Some(r) = &d.reference {
+            if r.is_empty() {
+                return err(
+                    "data.reference",
+                    "must name at least one class (or be left out for all others)",
+                );
+            }
+        }
+        let m = &self.model;
+        if m.widths.is_empty() || m.widths.len() > 4 {
+            return err(
+                "model.widths",
+                format!("has {} stages, must have 1 to 4", m.widths.len()),
+            );
+        }
+        if let Some(w) = m.widths.iter().find(|&&w| w == 0 || w > 1024) {
+            return err(
+                "model.widths",
+                format!("stage width {w} is out of range, must be 1 to 1024"),
+            );
+        }
+        in_range("model.convs_per_stage", m.convs_per_stage, 1, 4)?;
+        in_range("model.padding", m.padding, 0, 1)?;
+        in_range("model.embedding_dim", m.embedding_dim, 1, 4096)?;
+        let h = &self.head;
+        if !(h.s.is_finite() && h.s > 0.0 && h.s <= MAX_SCALE) {
+            return err(
+                "head.s",
+                format!("is {}, must be above 0 and at most {MAX_SCALE}", h.s),
+            );
+        }
+        if !(h.m.is_finite() && h.m >= 0.0) {
+            return err("head.m", format!("is {}, must be ≥ 0", h.m));
+        }
+        if h.kind == HeadKind::Arcface && h.m >= std::f32::consts::FRAC_PI_2 {
+            return err(
+                "head.m",
+                format!(
+                    "is {}, the ArcFace margin must be below π/2 ≈ 1.5708 radians",
+                    h.m
+                ),
+            );
+        }
+        if h.kind == HeadKind::Cosface && h.m >= 1.0 {
+            return err(
+                "head.m",
+                format!("is {}, the CosFace margin must be below 1", h.m),
+            );
+        }
+        if let Some(a) = h.alpha {
+            if !(a.is_finite() && a > 0.0 && a <= MAX_SCALE) {
+                return err(
+                    "head.alpha",
+                    format!("is {a}, must be above 0 and at most {MAX_SCALE}"),
+                );
+            }
+        }
+        let t = &self.train;
+        in_range("train.epochs", t.epochs, 1, 10_000)?;
+        if t.batch_size < 2 || t.batch_size > 4096 {
+            return err(
+                "train.batch_size",
+                format!(
+                    "is {}, must be 2 to 4096 (BatchNorm needs at least two samples)",
+                    t.batch_size
+                ),
+            );
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0 && t.lr < 10.0) {
+            return err(
+                "train.lr",
+                format!("is {}, must be above 0 and below 10", t.lr),
+            );
+        }
+        if !(t.weight_decay.is_finite() && (0.0..=1.0).contains(&t.weight_decay)) {
+            return err(
+                "train.weight_decay",
+                format!("is {}, must be 0 to 1", t.weight_decay),
+            );
+        }
+        if !(t.momentum.is_finite() && (0.0..1.0).contains(&t.momentum)) {
+            return err(
+                "train.momentum",
+                format!("is {}, must be at least 0 and below 1", t.momentum),
+            );
+        }
+        in_range("train.threads", t.threads, 0, 256)?;
+        in_range("train.augment.shift", t.augment.shift, 0, 8)?;
+        in_range("run.repeat", self.run.repeat, 1, 1000)?;
+        let last_seed = t.seed.checked_add(self.run.repeat as u64 - 1);
+        if last_seed.is_none_or(|s| s > MAX_SEED) {
+            return err(
+                "train.seed",
+                format!(
+                    "is {}, must be 0 to {} (the last of run.repeat = {} seeds must fit in a \
+                     signed 64-bit integer)",
+                    t.seed,
+                    MAX_SEED - (self.run.repeat as u64 - 1),
+                    self.run.repeat
+                ),
+            );
+        }
+        let s = &self.score;
+        if s.scorers.is_empty() {
+            return err("score.scorers", "name at least one scorer");
+        }
+        for (i, a) in s.scorers.iter().enumerate() {
+            if s.scorers[..i].contains(a) {
+                return err("score.scorers", format!("`{a}` is listed twice"));
+            }
+        }
+        if s.scorers.contains(&ScorerKind::ClassCosine) && !h.kind.is_cosine() {
+            return err(
+                "score.scorers",
+                format!(
+                    "class-cosine needs a cosine head (arcface, cosface, adacos-*), not {}",
+                    h.kind
+                ),
+            );
+        }
+        in_range("score.lof_k", s.lof_k, 1, 100)?;
+        in_range("score.knn_k", s.knn_k, 1, 100)?;
+        // LOF leaves each training point out of its own neighbours: it needs k + 1 of them.
+        if s.scorers.contains(&ScorerKind::Lof) && s.lof_k >= d.normal_train_count {
+            return err(
+                "score.lof_k",
+                format!(
+                    "is {}, LOF needs fewer neighbours than data.normal_train_count = {}",
+                    s.lof_k, d.normal_train_count
+                ),
+            );
+        }
+        if s.scorers.contains(&ScorerKind::KnnCosine) && s.knn_k > d.normal_train_count {
+            return err(
+                "score.knn_k",
+                format!(
+                    "is {}, must be at most data.normal_train_count = {}",
+                    s.knn_k, d.normal_train_count
+                ),
+            );
+        }
+        if s.eval_every == 0 {
+            return err("score.eval_every", "is 0, must be at least 1");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! The job driver: one loop that takes a training job's events and hands each of them to every
+//! sink (the headless console, the store writer, the lab's channel), in order.
+//!
+//! Owns: [`drive`], the [`EventSink`] trait, the fallback outcome when the trainer ends without
+//! one, stopping on request, and what happens when a sink cannot keep up (a store write that
+//! fails twice stops the job and fails it, naming the file and the cause). [`Tally`] folds
+//! events into per-seed results for front ends.
+//!
+//! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
+
+pub mod tally;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender};
+use std::time::Duration;
+
+pub use tally::{SeedTally, Tally};
+
+use crate::config::{Build, Catalog, Config, ConfigError, DatasetInfo};
+use crate::train::{Event, Outcome, TrainHandle};
+
+/// How long the driver waits for an event before it gives the sinks an idle turn (heartbeats)
+/// and looks at the stop flag again.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// Why a sink could not take an event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+/// Something that consumes a job's events.
+pub trait EventSink {
+    /// Takes one event. An error stops the job: the driver retries the event once, then cancels
+    /// the trainer and fails the job with the error as its reason.
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError>;
+    /// Called when no event arrived for [`POLL`] (e.g. to refresh a heartbeat).
+    fn idle(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// The lab's sink: events go on to the UI thread. A UI that is gone is not an error (the job
+/// keeps being recorded while the lab quits).
+impl EventSink for Sender<Event> {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        let _ = self.send(ev.clone());
+        Ok(())
+    }
+}
+
+/// The one check every front end runs before a run exists: [`Config::check`] with the real
+/// dataset catalogue, this build and machine, and the model's own check (it can be built for
+/// the dataset's images and classes, and the memory it needs). Errors name the key.
+pub fn check(config: &Config) -> Result<DatasetInfo, ConfigError> {
+    check_with(config, &crate::data::Catalog, &Build::current())
+}
+
+/// [`check`] with another catalogue or build (the lab's tests pin both).
+pub fn check_with(
+    config: &Config,
+    catalog: &dyn Catalog,
+    build: &Build,
+) -> Result<DatasetInfo, ConfigError> {
+    config.check(catalog, build, &model_check)
+}
+
+fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> {
+    let images: usize = info.train_counts.iter().chain(&info.test_counts).sum();
+    crate::model::memory::check(config, info.shape, info.training_classes, images as u64).map_err(
+        |e| {
+            let key = e.key().unwrap_or("model");
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(&format!("{key}: "))
+                .unwrap_or(&text)
+                .to_string();
+            ConfigError::new(key, message)
+        },
+    )
+}
+
+/// A [`Tally`] is a sink too: the headless runner keeps one for its final table.
+impl EventSink for Tally {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        self.apply(ev);
+        Ok(())
+    }
+}
+
+/// How a driven job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The outcome every sink was given.
+    pub outcome: Outcome,
+    /// The first sink failure, when one stopped the job.
+    pub sink_error: Option<SinkError>,
+}
+
+struct Sinks<'a, 'b> {
+    sinks: &'a mut [&'b mut dyn EventSink],
+    failed: Vec<bool>,
+    error: Option<SinkError>,
+}
+
+impl Sinks<'_, '_> {
+    /// Hands `ev` to every sink still working; the final event also to failed ones (one last try
+    /// to record how the job ended). Returns true when a sink failed for the first time.
+    fn deliver(&mut self, ev: &Event) -> bool {
+        let last = matches!(ev, Event::Finished { .. });
+        self.each(last, |s| s.event(ev))
+    }
+
+    fn idle(&mut self) -> bool {
+        self.each(false, |s| s.idle())
+    }
+
+    fn each(
+        &mut self,
+        include_failed: bool,
+        mut f: impl FnMut(&mut dyn EventSink) -> Result<(), SinkError>,
+    ) -> bool {
+        let mut newly = false;
+        for (i, sink) in self.sinks.iter_mut().enumerate() {
+            if self.failed[i] && !include_failed {
+                continue;
+            }
+            // One retry: a transient failure (a file briefly locked, space freed) passes.
+            let result = f(&mut **sink).or_else(|_| f(&mut **sink));
+            if let Err(e) = result {
+                if !self.failed[i] {
+                    self.failed[i] = true;
+                    newly = true;
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        newly
+    }
+}
+
+/// Drives a started job to its end: every event goes to every sink in order; `stop` (a signal
+/// flag, say) cancels the job at the next check; a sink that fails twice on one event cancels
+/// it too and the job ends `Failed` with that sink's error. When the trainer ends without a
+/// `Finished` event, one is made up (failed) so every sink sees an end exactly once.
+pub fn drive(
+    handle: TrainHandle,
+    sinks: &mut [&mut dyn EventSink],
+    stop: Option<&AtomicBool>,
+) -> Report {
+    let failed = vec![false; sinks.len()];
+    let mut s = Sinks {
+        sinks,
+        failed,
+        error: None,
+    };
+    let mut cancelled = false;
+    let mut outcome = None;
+    loop {
+        if !cancelled && stop.is_some_and(|f| f.load(Ordering::SeqCst)) {
+            cancelled = true;
+            handle.cancel();
+            s.deliver(&Event::warn("stopping: the run is kept as interrupted"));
+        }
+        let mut ev = match handle.events.recv_timeout(POLL) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Timeout) => {
+                if s.idle() {
+                    handle.cancel();
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(err) = &s.error {
+            // The trainer reports the stop we asked for as an interruption, and a job that
+            // could not be recorded did not succeed: both end as this failure.
+            let failed = Outcome::Failed {
+                reason: err.to_string(),
+            };
+            match &mut ev {
+                Event::SeedFinished { outcome, .. } if *outcome == Outcome::Interrupted => {
+                    *outcome = failed
+                }
+                Event::Finished { outcome } if !matches!(outcome, Outcome::Failed { .. }) => {
+                    *outcome = failed
+                }
+                _ => {}
+            }
+        }
+        if s.deliver(&ev) {
+            handle.cancel();
+        }
+        if let Event::Finished { outcome: o } = ev {
+            outcome = Some(o);
+            break;
+        }
+    }
+    handle.join();
+    let outcome = match outcome {
+        Some(o) => o,
+        None => {
+            let o = Outcome::Failed {
+                reason: match &s.error {
+                    Some(e) => e.to_string(),
+                    None => "the training thread ended unexpectedly".into(),
+                },
+            };
+            s.deliver(&Event::Finished { outcome: o.clone() });
+            o
+        }
+    };
+    Report {
+        outcome,
+        sink_error: s.error,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! Whether a model can be built for a dataset, and about how much memory training it takes.
+//!
+//! The estimate is deliberately generous (it counts every buffer a training step and an
+//! evaluation pass hold at once, as the CPU ops allocate them); it exists to refuse configs
+//! that cannot fit, with the numbers, before a run starts.
+
+use super::error::ModelError;
+use super::head::check_head;
+use super::net::feature_shape;
+use crate::config::Config;
+
+/// Images per forward pass when computing embeddings for evaluation.
+pub const EVAL_BATCH: usize = 250;
+
+/// Trainable scalars of the backbone and head.
+pub fn parameter_count(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
+    let m = &config.model;
+    let mut cin = input.0 as u64;
+    let mut n = 0u64;
+    for &w in &m.widths {
+        for _ in 0..m.convs_per_stage {
+            n += cin * w as u64 * 9 + 2 * w as u64;
+            cin = w as u64;
+        }
+    }
+    let flat = feature_shape(&config.model, input)
+        .map(|(c, h, w)| (c * h * w) as u64)
+        .unwrap_or(0);
+    let d = m.embedding_dim as u64;
+    n + flat * d + d + d * classes as u64 + classes as u64
+}
+
+/// Floats one image keeps alive through a forward and backward pass (im2col columns, conv,
+/// BatchNorm and pooled outputs, and their gradients).
+fn activation_floats(config: &Config, input: (usize, usize, usize)) -> u64 {
+    let m = &config.model;
+    let (mut c, mut h, mut w) = (input.0 as u64, input.1 as u64, input.2 as u64);
+    let shrink = if m.padding == 1 { 0 } else { 2 };
+    let mut total = 0u64;
+    for &width in &m.widths {
+        for _ in 0..m.convs_per_stage {
+            h = h.saturating_sub(shrink);
+            w = w.saturating_sub(shrink);
+            let out = width as u64 * h * w;
+            // im2col columns, conv output, normalised output, and the gradients of both.
+            total += c * 9 * h * w + 4 * out;
+            c = width as u64;
+        }
+        h /= 2;
+        w /= 2;
+        total += 2 * c * h * w;
+    }
+    total + 4 * m.embedding_dim as u64
+}
+
+/// Checks that the model can be built for images of `input` and `classes` training classes,
+/// and returns about how many bytes training it (and holding the split) needs.
+pub fn check(
+    config: &Config,
+    input: (usize, usize, usize),
+    classes: usize,
+    images: u64,
+) -> Result<u64, ModelError> {
+    feature_shape(&config.model, input)?;
+    check_head(&config.head, classes)?;
+    let params = parameter_count(config, input, classes);
+    // Weights, their gradients (and the backward pass's temporary for them), two Adam moments
+    // and the update's temporaries: seven copies. (1024 channels into a 4096-dimensional
+    // embedding, 0.8 G parameters, was seen to exhaust 24 GiB.)
+    let param_bytes = params * 4 * 7;
+    let batch = config.train.batch_size.max(EVAL_BATCH) as u64;
+    let act_bytes = activation_floats(config, input) * batch * 4;
+    let pixels = (input.0 * input.1 * input.2) as u64;
+    // The dataset as bytes plus the split as f32.
+    let data_bytes = images * pixels * 5;
+    Ok(param_bytes + act_bytes + data_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_the_default_net() {
+        let c = Config::default();
+        // conv 1→32 (288 + 64), conv 32→64 (18432 + 128), linear 3136·128 + 128, head 128·9.
+        let n = parameter_count(&c, (1, 28, 28), 9);
+        assert_eq!(n, 288 + 64 + 18432 + 128 + 3136 * 128 + 128 + 128 * 9 + 9);
+        let bytes = check(&c, (1, 28, 28), 9, 60_000).unwrap();
+        assert!(bytes < 1 << 30, "{bytes}");
+    }
+
+    #[test]
+    fn a_huge_model_needs_many_gigabytes() {
+        let mut c = Config::default();
+        c.model.widths = vec![1024];
+        c.model.embedding_dim = 4096;
+        let bytes = check(&c, (1, 28, 28), 9, 60_000).unwrap();
+        // 1024·14·14·4096 weights alone are 3.3 GB; training takes seven copies.
+        assert!(bytes > 24 << 30, "{bytes}");
+    }
+
+    #[test]
+    fn shapes_and_heads_are_checked() {
+        let mut c = Config::default();
+        c.model.widths = vec![8, 8, 8, 8];
+        c.model.padding = 0;
+        assert_eq!(
+            check(&c, (1, 28, 28), 9, 1).unwrap_err().key(),
+            Some("model.widths")
+        );
+        let c = Config::default();
+        assert_eq!(
+            check(&c, (1, 28, 28), 2, 1).unwrap_err().key(),
+            Some("head.kind")
+        );
+    }
+}
