@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
                 adalab::tui::run(home).map(|()| Exit::Ok)
             } else {
-                eprintln!(
+                adalab::say!(
                     "adalab: not a terminal, so the lab cannot open.\n\
                      Use the headless commands instead, e.g.\n  \
                      adalab run fashion-sneaker-boot-adacos-fixed --repeat 3\n  \
@@ -79,10 +79,25 @@ fn main() -> ExitCode {
         Some(Command::Data(c)) => cli::data::run(c).map(|()| Exit::Ok),
         Some(Command::Bench(b)) => cli::bench::run(&b).map(|()| Exit::Ok),
     };
-    match result {
-        Ok(exit) => exit.into(),
-        Err(e) => {
-            eprintln!("adalab: error: {e:#}");
+    // A closed stdout (`adalab runs list | head`) ends quietly, keeping the command's status;
+    // any other failure to write the output (a full disk) is an error.
+    let failure = cli::stdout_failure();
+    let broken_pipe = failure
+        .as_ref()
+        .is_some_and(|(k, _)| *k == std::io::ErrorKind::BrokenPipe);
+    match (result, failure) {
+        (Ok(exit), Some(_)) if broken_pipe => exit.into(),
+        (Err(_), Some(_)) if broken_pipe => Exit::Ok.into(),
+        (r, Some((_, message))) => {
+            adalab::say!("adalab: error: cannot write to stdout: {message}");
+            match r {
+                Ok(Exit::Ok) | Err(_) => Exit::Failed.into(),
+                Ok(exit) => exit.into(),
+            }
+        }
+        (Ok(exit), None) => exit.into(),
+        (Err(e), None) => {
+            adalab::say!("adalab: error: {e:#}");
             Exit::Failed.into()
         }
     }

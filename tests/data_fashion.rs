@@ -70,3 +70,47 @@ fn real_fashion_mnist_default_split() {
     assert_ne!(a.train_x, b.train_x);
     assert_ne!(a.train_y, b.train_y);
 }
+
+#[test]
+fn uncompressed_files_are_checksummed_too() {
+    use std::io::Read;
+    let Some(dir) = find() else {
+        println!("skipped: Fashion-MNIST not found via ADALAB_DATA or ../shared/data");
+        return;
+    };
+    let plain = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".gz") else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap())
+            .read_to_end(&mut bytes)
+            .unwrap();
+        std::fs::write(plain.path().join(stem), bytes).unwrap();
+    }
+    let manifest = adalab::data::manifest_for(DatasetKind::FashionMnist)
+        .unwrap()
+        .unwrap();
+    let statuses = adalab::data::verify_files(&manifest, plain.path()).unwrap();
+    assert_eq!(statuses.len(), 4);
+    assert!(statuses
+        .iter()
+        .all(|(_, s)| *s == adalab::data::FileStatus::Verified));
+    // One flipped pixel bit in the test images is caught.
+    let p = plain.path().join("t10k-images-idx3-ubyte");
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[16 + 784 * 500 + 300] ^= 0x04;
+    std::fs::write(&p, bytes).unwrap();
+    let statuses = adalab::data::verify_files(&manifest, plain.path()).unwrap();
+    let bad: Vec<_> = statuses
+        .iter()
+        .filter(|(_, s)| matches!(s, adalab::data::FileStatus::Mismatch { .. }))
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(bad, ["t10k-images-idx3-ubyte"]);
+}

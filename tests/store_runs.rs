@@ -522,7 +522,7 @@ fn stale_running_runs_show_as_interrupted() {
     let mk = |profile: &str| {
         let w = s.create_run(&config(HeadKind::Arcface), profile).unwrap();
         let id = w.id().to_string();
-        std::mem::forget(w); // stays `running`, as after a crash
+        w.abandon(); // stays `running`, as after a crash
         id
     };
     let live = mk("live");
@@ -560,10 +560,10 @@ fn stale_running_runs_show_as_interrupted() {
 
     // A live running run cannot be deleted; a stale one can.
     assert!(matches!(
-        s.delete_run(&live),
+        s.delete_run(&live, false),
         Err(StoreError::StillRunning { .. })
     ));
-    s.delete_run(&gone).unwrap();
+    s.delete_run(&gone, false).unwrap();
     assert!(!s.runs_dir().join(&gone).exists());
 }
 
@@ -674,6 +674,7 @@ fn unknown_ids_suggest_and_delete_confirms() {
             RunsCommand::Delete {
                 ids: vec![a.clone()],
                 yes,
+                force: false,
             },
             input,
         )
@@ -694,6 +695,7 @@ fn unknown_ids_suggest_and_delete_confirms() {
         RunsCommand::Delete {
             ids: vec![b.clone()],
             yes: true,
+            force: false,
         },
     );
     assert_eq!(out, format!("deleted {b}\n"));

@@ -1,5 +1,7 @@
 //! `adalab bench`: images/s of the bench net (and, with `--scoring`, the time of scoring).
 
+use std::io::Write;
+
 use anyhow::{bail, Context};
 
 use crate::config::DeviceKind;
@@ -25,6 +27,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
+    let mut out = super::out();
     let threads = opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -44,10 +47,10 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
     };
     for input in inputs {
         let r = pool.install(|| bench_on_device(opts.device, input, threads, opts.steps))?;
-        println!("{}", r.line());
+        writeln!(out, "{}", r.line())?;
     }
     if opts.scoring {
-        println!("{}", crate::score::bench_scoring(1000, 2000, 128, 5));
+        writeln!(out, "{}", crate::score::bench_scoring(1000, 2000, 128, 5))?;
     }
     Ok(())
 }

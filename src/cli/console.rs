@@ -1,47 +1,43 @@
-//! The console sink: a job's progress on stderr (a bar on a terminal, plain lines otherwise).
+//! The console sink: a job's progress on stderr (a bar on a terminal, plain lines otherwise),
+//! whatever stdout gets (the results table or `--json`'s document).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Config, ScorerKind};
-use crate::job::{EventSink, SinkError};
+use crate::job::{format_eta, EventSink, JobProgress, SinkError};
 use crate::train::{Event, LogLevel, Outcome};
 
 /// Prints a job's events as they come.
 pub struct Console {
+    /// A bar over all batches of all seeds (its ETA starts with the first batches).
     bar: Option<ProgressBar>,
-    quiet_lines: bool,
+    progress: JobProgress,
     epochs: usize,
     seeds: usize,
-    seed_index: usize,
     scorers: Vec<ScorerKind>,
     last_plain_batch: Option<(usize, usize)>,
 }
 
 impl Console {
-    /// `json`: keep stderr to warnings and the final outcome (stdout gets one JSON document).
-    pub fn new(config: &Config, json: bool) -> Self {
-        let bar = if std::io::stderr().is_terminal() {
-            let total = (config.train.epochs * config.run.repeat) as u64;
-            let pb = ProgressBar::new(total);
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} epochs  eta {eta}  {msg}",
-                )
-                .expect("valid template"),
-            );
-            Some(pb)
-        } else {
-            None
-        };
+    pub fn new(config: &Config) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let pb = ProgressBar::new(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}%  eta {eta}  {msg}",
+            ) {
+                pb.set_style(style);
+            }
+            pb
+        });
         Console {
             bar,
-            quiet_lines: json,
+            progress: JobProgress::new(config.train.epochs, config.run.repeat),
             epochs: config.train.epochs,
             seeds: config.run.repeat,
-            seed_index: 0,
             scorers: config.score.scorers.clone(),
             last_plain_batch: None,
         }
@@ -51,13 +47,14 @@ impl Console {
         match &self.bar {
             Some(b) => b.println(text),
             None => {
-                let mut e = std::io::stderr().lock();
-                let _ = writeln!(e, "{text}");
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
             }
         }
     }
 
     pub fn handle(&mut self, ev: &Event) {
+        let now = Instant::now();
+        self.progress.apply(ev, now);
         match ev {
             Event::Started {
                 config,
@@ -65,32 +62,26 @@ impl Console {
                 device,
                 threads,
             } => {
-                if !self.quiet_lines {
-                    self.line(format!(
-                        "adalab: {} | head {} | {} epoch(s) × {} seed(s) {:?} | {device}, {threads} thread(s)",
-                        config.split_label(),
-                        config.head.kind,
-                        config.train.epochs,
-                        seeds.len(),
-                        seeds
-                    ));
-                }
+                self.seeds = seeds.len();
+                self.line(format!(
+                    "adalab: {} | head {} | {} epoch(s) × {} seed(s) {:?} | {device}, {threads} thread(s)",
+                    config.split_label(),
+                    config.head.kind,
+                    config.train.epochs,
+                    seeds.len(),
+                    seeds
+                ));
             }
             Event::DataReady {
                 train,
                 normal_train,
                 test,
                 classes,
-            } => {
-                if !self.quiet_lines {
-                    self.line(format!(
-                        "data: {train} training images ({normal_train} normal) in {classes} classes, {test} test images"
-                    ));
-                }
-            }
+            } => self.line(format!(
+                "data: {train} training images ({normal_train} normal) in {classes} classes, {test} test images"
+            )),
             Event::SeedStarted { index, seed } => {
-                self.seed_index = *index;
-                if !self.quiet_lines && self.seeds > 1 {
+                if self.seeds > 1 {
                     self.line(format!("seed {seed} ({}/{})", index + 1, self.seeds));
                 }
             }
@@ -102,10 +93,15 @@ impl Console {
                 loss,
             } => {
                 if let Some(b) = &self.bar {
+                    if let Some(total) = self.progress.total_batches() {
+                        b.set_length(total);
+                        b.set_position(self.progress.batches_done());
+                    }
                     b.set_message(format!(
-                        "epoch {epoch} batch {batch}/{batches}  loss {loss:.4}  {images_per_sec:.0} img/s"
+                        "epoch {epoch}/{} batch {batch}/{batches}  loss {loss:.4}  {images_per_sec:.0} img/s",
+                        self.epochs
                     ));
-                } else if !self.quiet_lines {
+                } else {
                     // Plain logs: at most about four lines per epoch.
                     let step = (*batches / 4).max(1);
                     if batch % step == 0
@@ -113,42 +109,42 @@ impl Console {
                         && batch != batches
                     {
                         self.last_plain_batch = Some((*epoch, *batch));
+                        let eta = self
+                            .progress
+                            .eta(now)
+                            .map(|d| format!(" eta {}", format_eta(d)))
+                            .unwrap_or_default();
                         self.line(format!(
-                            "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} {images_per_sec:.0} img/s"
+                            "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} {images_per_sec:.0} img/s{eta}"
                         ));
                     }
                 }
             }
             Event::Epoch(m) => {
                 if let Some(b) = &self.bar {
-                    b.inc(1);
+                    b.set_position(self.progress.batches_done());
                 }
-                if !self.quiet_lines {
-                    let auc = format_auc(&m.auc, &self.scorers);
-                    self.line(format!(
-                        "epoch {:>3}/{} loss {:.4} acc {:.3} s {:.3} {:.1}s {:.0} img/s{}",
-                        m.epoch,
-                        self.epochs,
-                        m.loss,
-                        m.accuracy,
-                        m.scale,
-                        m.seconds,
-                        m.images_per_sec,
-                        if auc.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" | AUC {auc}")
-                        }
-                    ));
-                }
+                let auc = format_auc(&m.auc, &self.scorers);
+                self.line(format!(
+                    "epoch {:>3}/{} loss {:.4} acc {:.3} s {:.3} {:.1}s {:.0} img/s{}",
+                    m.epoch,
+                    self.epochs,
+                    m.loss,
+                    m.accuracy,
+                    m.scale,
+                    m.seconds,
+                    m.images_per_sec,
+                    if auc.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" | AUC {auc}")
+                    }
+                ));
             }
-            Event::Log { level, message } => {
-                if *level != LogLevel::Info {
-                    self.line(format!("{}: {message}", level.as_str()));
-                } else if !self.quiet_lines {
-                    self.line(message.clone());
-                }
-            }
+            Event::Log { level, message } => match level {
+                LogLevel::Info => self.line(message.clone()),
+                _ => self.line(format!("{}: {message}", level.as_str())),
+            },
             Event::SeedFinished { seed, outcome, .. } => match outcome {
                 Outcome::Failed { reason } => self.line(format!("seed {seed} failed: {reason}")),
                 Outcome::Interrupted => self.line(format!("seed {seed} interrupted")),

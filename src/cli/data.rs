@@ -1,6 +1,6 @@
 //! `adalab data …`: fetch, check and locate datasets.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -53,6 +53,7 @@ pub enum DataCommand {
 }
 
 pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
+    let mut out = super::out();
     match cmd {
         DataCommand::Fetch {
             dataset,
@@ -67,7 +68,7 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             let mut failed = 0;
             for k in kinds {
                 if let Err(e) = check(k, data_dir.as_deref(), dataset.is_some()) {
-                    eprintln!("{k}: {e:#}");
+                    crate::say!("{k}: {e:#}");
                     failed += 1;
                 }
             }
@@ -78,13 +79,13 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
             for k in DatasetKind::ALL {
                 match locate(k, data_dir.as_deref()) {
                     Ok(_) if k == DatasetKind::Synthetic => {
-                        println!("{k}: generated in memory, no files")
+                        writeln!(out, "{k}: generated in memory, no files")?
                     }
-                    Ok(p) => println!("{k}: {}", p.display()),
+                    Ok(p) => writeln!(out, "{k}: {}", p.display())?,
                     Err(_) => {
-                        println!("{k}: not found; searched:");
+                        writeln!(out, "{k}: not found; searched:")?;
                         for p in search_paths(k, data_dir.as_deref()) {
-                            println!("  - {}", p.display());
+                            writeln!(out, "  - {}", p.display())?;
                         }
                     }
                 }
@@ -112,9 +113,9 @@ fn run_fetch(
     let tty = std::io::stderr().is_terminal();
     let mut bar: Option<indicatif::ProgressBar> = None;
     let mut on_event = |ev: FetchEvent| match ev {
-        FetchEvent::Present { file } => eprintln!("{file}: already present and verified"),
+        FetchEvent::Present { file } => crate::say!("{file}: already present and verified"),
         FetchEvent::Start { file, url, total } => {
-            eprintln!("downloading {file} from {url}");
+            crate::say!("downloading {file} from {url}");
             if tty {
                 let b = indicatif::ProgressBar::new(total.unwrap_or(0));
                 if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -134,50 +135,56 @@ fn run_fetch(
             if let Some(b) = bar.take() {
                 b.abandon();
             }
-            eprintln!("{file}: {url} failed: {error}");
+            crate::say!("{file}: {url} failed: {error}");
         }
         FetchEvent::Verified { file, path } => {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
-            eprintln!("{file}: verified, saved as {}", path.display());
+            crate::say!("{file}: verified, saved as {}", path.display());
         }
-        FetchEvent::Extracting { file } => eprintln!("{file}: extracting"),
+        FetchEvent::Extracting { file } => crate::say!("{file}: extracting"),
     };
     let dir = fetch(kind, &opts, &mut on_event)?;
+    let mut out = super::out();
     let ds = load(kind, &dir).with_context(|| format!("checking the downloaded {kind}"))?;
-    println!(
+    writeln!(
+        out,
         "{kind}: {} train + {} test images in {}",
         ds.train.len(),
         ds.test.len(),
         dir.display()
-    );
+    )?;
     Ok(())
 }
 
 fn check(kind: DatasetKind, explicit: Option<&Path>, asked: bool) -> anyhow::Result<()> {
+    let mut out = super::out();
     let dir = match locate(kind, explicit) {
         Ok(d) => d,
         // When checking everything, a dataset that is simply not there is not a failure.
         Err(_) if !asked => {
-            println!("{kind}: not installed (`adalab data path` lists where it was looked for)");
+            writeln!(
+                out,
+                "{kind}: not installed (`adalab data path` lists where it was looked for)"
+            )?;
             return Ok(());
         }
         Err(e) => return Err(e.into()),
     };
     if kind != DatasetKind::Synthetic {
-        println!("{kind}: {}", dir.display());
+        writeln!(out, "{kind}: {}", dir.display())?;
     } else {
-        println!("{kind}: generated");
+        writeln!(out, "{kind}: generated")?;
     }
     let mut bad = 0;
     if let Some(manifest) = manifest_for(kind) {
         for (path, status) in verify_files(&manifest?, &dir)? {
             match status {
                 FileStatus::Verified => {
-                    println!("  ok        {} (size and checksum)", path.display())
+                    writeln!(out, "  ok        {} (size and checksum)", path.display())?
                 }
-                FileStatus::Extracted => println!("  ok        {} (size)", path.display()),
+                FileStatus::Extracted => writeln!(out, "  ok        {} (size)", path.display())?,
                 FileStatus::Absent => {}
                 FileStatus::Mismatch {
                     algorithm,
@@ -185,10 +192,11 @@ fn check(kind: DatasetKind, explicit: Option<&Path>, asked: bool) -> anyhow::Res
                     actual,
                 } => {
                     bad += 1;
-                    println!(
+                    writeln!(
+                        out,
                         "  CORRUPT   {}: {algorithm} expected {expected}, got {actual}",
                         path.display()
-                    );
+                    )?;
                 }
             }
         }
@@ -204,19 +212,25 @@ fn check(kind: DatasetKind, explicit: Option<&Path>, asked: bool) -> anyhow::Res
         .max()
         .unwrap_or(5)
         .max(5);
-    println!(
+    writeln!(
+        out,
         "  {:>2}  {:<width$}  {:>7}  {:>7}",
         "#", "class", "train", "test"
-    );
+    )?;
     for (i, name) in ds.class_names.iter().enumerate() {
-        println!("  {i:>2}  {name:<width$}  {:>7}  {:>7}", train[i], test[i]);
+        writeln!(
+            out,
+            "  {i:>2}  {name:<width$}  {:>7}  {:>7}",
+            train[i], test[i]
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "  {:>2}  {:<width$}  {:>7}  {:>7}",
         "",
         "total",
         ds.train.len(),
         ds.test.len()
-    );
+    )?;
     Ok(())
 }

@@ -13,7 +13,9 @@ pub mod run;
 pub mod runs;
 pub mod signals;
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 pub use signals::Signals;
 
@@ -47,6 +49,51 @@ impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())
     }
+}
+
+/// The first error writing to stdout, if any (see [`out`]).
+static STDOUT_ERROR: Mutex<Option<(std::io::ErrorKind, String)>> = Mutex::new(None);
+
+/// Standard output for commands: writes that fail (a closed pipe, a full disk) return the
+/// error and are remembered, so `main` can end quietly on a closed pipe (`adalab runs list |
+/// head`) and say what went wrong otherwise. Nothing here panics.
+pub struct Out(std::io::StdoutLock<'static>);
+
+/// Locks stdout for a command's output.
+pub fn out() -> Out {
+    Out(std::io::stdout().lock())
+}
+
+fn remember<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+    if let Err(e) = &r {
+        if let Ok(mut g) = STDOUT_ERROR.lock() {
+            g.get_or_insert((e.kind(), e.to_string()));
+        }
+    }
+    r
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        remember(self.0.write(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        remember(self.0.flush())
+    }
+}
+
+/// How writing to stdout failed, if it did: the kind and the OS's message.
+pub fn stdout_failure() -> Option<(std::io::ErrorKind, String)> {
+    STDOUT_ERROR.lock().ok().and_then(|g| g.clone())
+}
+
+/// A line on stderr; a closed or full stderr loses it (never a panic).
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
 }
 
 /// `--device cpu|cuda`.

@@ -27,8 +27,7 @@ pub enum ProfilesCommand {
 /// Runs a `profiles` subcommand, printing to stdout.
 pub fn run_profiles(cmd: ProfilesCommand, home: Option<&Path>) -> anyhow::Result<()> {
     let store = Store::open(home)?;
-    let stdout = std::io::stdout();
-    run_profiles_with(&store, cmd, &mut stdout.lock())
+    run_profiles_with(&store, cmd, &mut super::out())
 }
 
 /// [`run_profiles`] with explicit output.

@@ -64,6 +64,29 @@ pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(Str
     Ok((name, config))
 }
 
+fn print_results(
+    args: &RunArgs,
+    config: &Config,
+    tally: &Tally,
+    saved: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut out = super::out();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&final_json(config, tally, saved))?
+        )?;
+    } else {
+        write!(out, "{}", final_table(config, tally))?;
+        if let Some(id) = saved {
+            writeln!(out, "saved as run {id} (adalab runs show {id})")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Runs a profile to the end and says how it ended.
 pub fn run(args: &RunArgs, home: Option<&std::path::Path>) -> anyhow::Result<Exit> {
     // SIGINT/SIGTERM/SIGHUP stop the job at the next batch; the run is kept as interrupted.
@@ -73,7 +96,7 @@ pub fn run(args: &RunArgs, home: Option<&std::path::Path>) -> anyhow::Result<Exi
     let (profile, config) = match resolve_config(&store.profile_dirs(), args) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("adalab: error: {e:#}");
+            crate::say!("adalab: error: {e:#}");
             return Ok(Exit::Usage);
         }
     };
@@ -103,7 +126,7 @@ pub fn run(args: &RunArgs, home: Option<&std::path::Path>) -> anyhow::Result<Exi
             dataset: None,
         },
     );
-    let mut console = Console::new(&config, args.json);
+    let mut console = Console::new(&config);
     let mut tally = Tally::default();
     let stop: Arc<AtomicBool> = signals.flag();
     let report = {
@@ -115,28 +138,16 @@ pub fn run(args: &RunArgs, home: Option<&std::path::Path>) -> anyhow::Result<Exi
     };
     let saved = run_id.as_deref().filter(|_| report.sink_error.is_none());
 
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&final_json(&config, &tally, saved))?
-        )?;
-    } else {
-        write!(out, "{}", final_table(&config, &tally))?;
-        if let Some(id) = saved {
-            writeln!(out, "saved as run {id} (adalab runs show {id})")?;
-        }
-    }
-    out.flush()?;
+    // The results; a closed stdout loses them but not the run (main reports a full disk).
+    let _ = print_results(args, &config, &tally, saved);
     Ok(match &report.outcome {
         Outcome::Finished => Exit::Ok,
         Outcome::Failed { reason } => {
-            eprintln!("adalab: run failed: {reason}");
+            crate::say!("adalab: run failed: {reason}");
             Exit::Failed
         }
         Outcome::Interrupted => {
-            eprintln!("adalab: run interrupted");
+            crate::say!("adalab: run interrupted");
             signals.exit_code()
         }
     })

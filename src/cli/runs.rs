@@ -51,12 +51,15 @@ pub enum RunsCommand {
     },
     /// Set a run's note (an empty text clears it).
     Note { id: String, text: String },
-    /// Delete runs (asks for confirmation unless --yes).
+    /// Delete runs (asks for confirmation unless --yes). Runs with a live writer are refused.
     Delete {
         #[arg(required = true)]
         ids: Vec<String>,
         #[arg(long)]
         yes: bool,
+        /// Also delete records of a newer schema than this adalab reads.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -78,9 +81,8 @@ fn parse_sort(s: &str) -> Result<SortKey, String> {
 /// stdout and reading the delete confirmation from stdin.
 pub fn run_runs(cmd: RunsCommand, home: Option<&Path>) -> anyhow::Result<()> {
     let store = Store::open(home)?;
-    let stdout = std::io::stdout();
     let stdin = std::io::stdin();
-    run_runs_with(&store, cmd, &mut stdout.lock(), &mut stdin.lock())
+    run_runs_with(&store, cmd, &mut super::out(), &mut stdin.lock())
 }
 
 /// [`run_runs`] with explicit output and input.
@@ -123,7 +125,7 @@ pub fn run_runs_with(
                     match e {
                         RunEntry::Ok(r) => v.push(*r),
                         RunEntry::Unreadable { id, path, reason } => {
-                            eprintln!(
+                            crate::say!(
                                 "skipping unreadable run {id} ({}): {reason}",
                                 path.display()
                             )
@@ -170,7 +172,7 @@ pub fn run_runs_with(
             }
             Ok(())
         }
-        RunsCommand::Delete { ids, yes } => {
+        RunsCommand::Delete { ids, yes, force } => {
             let mut resolved: Vec<String> = Vec::new();
             for i in &ids {
                 let r = store.resolve_id(i)?;
@@ -202,7 +204,7 @@ pub fn run_runs_with(
                 }
             }
             for id in &resolved {
-                store.delete_run(id)?;
+                store.delete_run(id, force)?;
                 writeln!(out, "deleted {id}")?;
             }
             Ok(())

@@ -11,11 +11,11 @@ fn paths(list: &[PathBuf]) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // Shown in the message; named `error` (not `source`), so error chains do not print it twice.
+        error: std::io::Error,
     },
     /// A file exists but its contents are not what the format demands.
     #[error("{}: {message}", path.display())]
@@ -27,6 +27,9 @@ pub enum DataError {
         dataset: String,
         what: String,
     },
+    /// A data folder given explicitly is not there.
+    #[error("data folder {} {reason} (given with --data-dir or data.data_dir)", path.display())]
+    NoDataDir { path: PathBuf, reason: &'static str },
     /// The dataset is nowhere to be found.
     #[error("{dataset} not found; searched:{}\n{hint}", paths(searched))]
     NotFound {
@@ -77,10 +80,10 @@ fn valid_list(valid: &[String]) -> String {
 }
 
 impl DataError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 

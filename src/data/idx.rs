@@ -42,18 +42,83 @@ pub(crate) fn find_idx_file(dir: &Path, base: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Reads a file, gunzipping it when it starts with the gzip magic bytes.
-pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::format(path, format!("corrupt or truncated gzip data: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// How much larger than its compressed size a gzip file can decode to (deflate's limit is
+/// about 1032:1), with room for headers.
+const MAX_GZIP_RATIO: u64 = 1100;
+
+/// The whole length (header included) an IDX file's header promises, when the magic is known.
+fn promised_len(head: &[u8]) -> Option<u64> {
+    if head.len() < 8 {
+        return None;
     }
+    let n = u64::from(be_u32(head, 4));
+    match be_u32(head, 0) {
+        LABEL_MAGIC => Some(8 + n),
+        IMAGE_MAGIC if head.len() >= 16 => {
+            let (r, c) = (u64::from(be_u32(head, 8)), u64::from(be_u32(head, 12)));
+            n.checked_mul(r)?.checked_mul(c)?.checked_add(16)
+        }
+        _ => None,
+    }
+}
+
+/// Reads up to `limit` bytes of `r`.
+fn read_up_to(r: &mut impl Read, limit: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
+    r.take(limit).read_to_end(out).map(|_| ())
+}
+
+/// Reads an IDX file, gunzipped when it starts with the gzip magic bytes. Reading stops one
+/// byte past the length the header promises, so a decompression bomb costs no memory; a gzip
+/// file must be one complete member with nothing after it. The IDX parsers then check magic
+/// numbers and lengths. `data check` and training load through this one reader.
+pub(crate) fn read_idx(path: &Path) -> Result<Vec<u8>, DataError> {
+    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Ok(raw);
+    }
+    let corrupt =
+        |e: std::io::Error| DataError::format(path, format!("corrupt or truncated gzip data: {e}"));
+    let mut dec = flate2::bufread::GzDecoder::new(&raw[..]);
+    let mut out = Vec::new();
+    read_up_to(&mut dec, 16, &mut out).map_err(corrupt)?;
+    let Some(promised) = promised_len(&out) else {
+        // Too short or an unknown magic number: the parser says which.
+        return Ok(out);
+    };
+    let most = (raw.len() as u64).saturating_mul(MAX_GZIP_RATIO) + 4096;
+    if promised > most {
+        return Err(DataError::format(
+            path,
+            format!(
+                "the header promises {promised} bytes, more than a {}-byte gzip file can hold",
+                raw.len()
+            ),
+        ));
+    }
+    // One byte more than promised shows trailing data without reading it all.
+    read_up_to(&mut dec, promised + 1 - out.len() as u64, &mut out).map_err(corrupt)?;
+    if out.len() as u64 > promised {
+        return Err(DataError::format(
+            path,
+            format!("unexpected trailing bytes after the {promised} bytes the header promises"),
+        ));
+    }
+    // The member must end here (its CRC is checked on the way) and nothing may follow it.
+    let mut probe = [0u8; 1];
+    if dec.read(&mut probe).map_err(corrupt)? != 0 {
+        return Err(DataError::format(path, "unexpected trailing bytes"));
+    }
+    let rest = dec.into_inner();
+    if !rest.is_empty() {
+        return Err(DataError::format(
+            path,
+            format!(
+                "{} bytes after the end of the gzip stream (a second member or garbage)",
+                rest.len()
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
@@ -178,10 +243,10 @@ fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Images, DataError
     };
     let img_path = find(images, "image")?;
     let lbl_path = find(labels, "label")?;
-    let pixels = parse_images(&img_path, &read_maybe_gz(&img_path)?)?;
+    let pixels = parse_images(&img_path, &read_idx(&img_path)?)?;
     let labels = parse_labels(
         &lbl_path,
-        &read_maybe_gz(&lbl_path)?,
+        &read_idx(&lbl_path)?,
         FASHION_MNIST_CLASSES.len(),
     )?;
     let n_img = pixels.len() / (SIDE * SIDE);
@@ -352,6 +417,43 @@ pub(crate) mod tests {
             e.contains("train-images-idx3-ubyte") && e.contains("3 unexpected trailing bytes"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn gzip_bombs_trailing_data_and_second_members_are_refused() {
+        let p = |d: &tempfile::TempDir| d.path().join(format!("{}.gz", FASHION_MNIST_FILES[0]));
+        // A valid header for 10 images, then 64 MiB of zeros: refused after reading one byte
+        // past the promised 7,856 bytes, not after inflating 64 MiB.
+        let d = tempfile::tempdir().unwrap();
+        write_fixture(d.path(), 10, 10, true);
+        let mut bomb = idx_images(10, 28, 28, 10 * 784);
+        bomb.resize(bomb.len() + (64 << 20), 0);
+        std::fs::write(p(&d), gz(&bomb)).unwrap();
+        let e = read_idx(&p(&d)).unwrap_err().to_string();
+        assert!(e.contains("trailing bytes"), "{e}");
+        // A header promising far more than the file can expand to.
+        let huge = idx_images(4_000_000, 28, 28, 100);
+        std::fs::write(p(&d), gz(&huge)).unwrap();
+        let e = read_idx(&p(&d)).unwrap_err().to_string();
+        assert!(
+            e.contains("more than a") && e.contains("gzip file can hold"),
+            "{e}"
+        );
+        // Garbage after the gzip stream, and a second gzip member: what `data check`'s
+        // checksums reject, loading rejects too.
+        let good = gz(&idx_images(10, 28, 28, 10 * 784));
+        let mut garbage = good.clone();
+        garbage.extend_from_slice(b"garbage");
+        std::fs::write(p(&d), &garbage).unwrap();
+        let e = err_of(d.path());
+        assert!(e.contains("after the end of the gzip stream"), "{e}");
+        let mut two = good.clone();
+        two.extend_from_slice(&gz(b"more"));
+        std::fs::write(p(&d), &two).unwrap();
+        let e = err_of(d.path());
+        assert!(e.contains("second member"), "{e}");
+        std::fs::write(p(&d), &good).unwrap();
+        assert!(load_fashion_mnist(d.path()).is_ok());
     }
 
     #[test]

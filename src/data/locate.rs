@@ -106,11 +106,28 @@ pub(crate) fn locate_in(kind: DatasetKind, candidates: Vec<PathBuf>) -> Result<P
 }
 
 /// The directory holding `kind`'s files. The synthetic dataset needs none: it gets an empty path.
+/// An explicit folder (`--data-dir`, `data.data_dir`) that does not exist is an error naming
+/// it; one that exists but lacks the dataset falls through to the other places.
 pub fn locate(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     if kind == DatasetKind::Synthetic {
         return Ok(PathBuf::new());
     }
+    check_explicit(explicit)?;
     locate_in(kind, search_paths(kind, explicit))
+}
+
+fn check_explicit(explicit: Option<&Path>) -> Result<(), DataError> {
+    match explicit {
+        Some(d) if !d.is_dir() => Err(DataError::NoDataDir {
+            path: d.to_path_buf(),
+            reason: if d.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            },
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Loads `kind` from `dir` (ignored for the synthetic dataset, which is generated).
@@ -173,17 +190,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(found, nested);
-        let found = locate_in(
-            k,
-            search_paths_with(
-                k,
-                Some(Path::new("/nonexistent")),
-                Some(direct.path()),
-                None,
-            ),
-        )
-        .unwrap();
+        let found = locate_in(k, search_paths_with(k, None, Some(direct.path()), None)).unwrap();
         assert_eq!(found, direct.path());
+        // An explicit folder that does not exist is an error naming it, not a fall-back.
+        let e = locate(k, Some(Path::new("/nonexistent")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent") && e.contains("does not exist"),
+            "{e}"
+        );
         assert_eq!(load(k, &found).unwrap().train.len(), 10);
 
         let empty = tempfile::tempdir().unwrap();

@@ -41,6 +41,17 @@ pub struct FileSpec {
     /// For archives: the files they hold (relative to the dataset folder) and their sizes.
     #[serde(default)]
     pub contents: Vec<ContentSpec>,
+    /// For `.gz` files: size and SHA-256 of the decompressed file, which may be used in its
+    /// place (under the name without `.gz`).
+    #[serde(default)]
+    pub gunzipped: Option<Gunzipped>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gunzipped {
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -172,6 +183,30 @@ pub fn verify_files(
             };
             out.push((path, status));
             continue;
+        }
+        if let (Some(g), Some(plain)) = (&spec.gunzipped, spec.name.strip_suffix(".gz")) {
+            let p = dir.join(plain);
+            if p.is_file() {
+                let plain_spec = FileSpec {
+                    name: plain.to_string(),
+                    size: g.size,
+                    sha256: Some(g.sha256.clone()),
+                    md5: None,
+                    extract: None,
+                    contents: Vec::new(),
+                    gunzipped: None,
+                };
+                let status = match verify(&p, &plain_spec)? {
+                    Ok(()) => FileStatus::Verified,
+                    Err((algorithm, expected, actual)) => FileStatus::Mismatch {
+                        algorithm,
+                        expected,
+                        actual,
+                    },
+                };
+                out.push((p, status));
+                continue;
+            }
         }
         if spec.contents.is_empty() {
             out.push((path, FileStatus::Absent));

@@ -8,12 +8,14 @@
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
+pub mod progress;
 pub mod tally;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::Duration;
 
+pub use progress::{format_eta, JobProgress};
 pub use tally::{SeedTally, Tally};
 
 use crate::config::{Build, Catalog, Config, ConfigError, DatasetInfo};

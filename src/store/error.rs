@@ -2,20 +2,24 @@
 
 use std::path::PathBuf;
 
+use super::record::RecordError;
 use crate::config::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{}: cannot {op}: {source}", .path.display())]
+    #[error("{}: cannot {op}: {error}", .path.display())]
     Io {
         path: PathBuf,
         op: &'static str,
-        #[source]
-        source: std::io::Error,
+        // Shown in the message; named `error` (not `source`), so error chains do not print it twice.
+        error: std::io::Error,
     },
     /// A file exists but its content is not what the store expects.
     #[error("{}: {message}", .path.display())]
     Invalid { path: PathBuf, message: String },
+    /// A `run.toml` that does not parse or has another schema.
+    #[error("{}: {error}", .path.display())]
+    Record { path: PathBuf, error: RecordError },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("invalid {what} `{name}`: {reason}")]
@@ -34,6 +38,11 @@ pub enum StoreError {
     AmbiguousRun { id: String, matches: Vec<String> },
     #[error("run `{id}` is still running (pid {pid} on {host}); stop it first")]
     StillRunning { id: String, pid: u32, host: String },
+    #[error(
+        "run `{id}` has a record of schema_version {found}, newer than this adalab reads; \
+         delete it with --force if you are sure"
+    )]
+    FutureSchema { id: String, found: i64 },
     #[error("run `{id}` was deleted while it was being written ({})", .dir.display())]
     RunDeleted { id: String, dir: PathBuf },
     #[error("no profile `{name}`; looked in {}", .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
@@ -58,11 +67,11 @@ fn suggest(s: &[String]) -> String {
 }
 
 impl StoreError {
-    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, error: std::io::Error) -> Self {
         StoreError::Io {
             path: path.into(),
             op,
-            source,
+            error,
         }
     }
     pub(crate) fn invalid(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

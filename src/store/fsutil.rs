@@ -44,6 +44,94 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     sync_dir(dir)
 }
 
+/// The largest `run.toml` (or other store text file) read: far above any real record (a
+/// 1,000-seed run of 10,000 epochs is about 1 MB), small enough to read without thought.
+pub const MAX_TEXT_FILE: u64 = 16 << 20;
+
+/// Reads a text file of the store: only a regular file (no FIFO, device or folder; a symbolic
+/// link is not followed) of at most `cap` bytes, valid UTF-8. Never blocks on a FIFO.
+pub fn read_text_capped(path: &Path, cap: u64) -> Result<String, StoreError> {
+    use std::io::Read;
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(path)
+    };
+    #[cfg(not(unix))]
+    let file = File::open(path);
+    let file = file.map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            StoreError::invalid(path, "is a symbolic link (not followed)")
+        } else {
+            StoreError::io(path, "read", e)
+        }
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| StoreError::io(path, "read", e))?;
+    if !meta.is_file() {
+        return Err(StoreError::invalid(path, "is not a regular file"));
+    }
+    if meta.len() > cap {
+        return Err(StoreError::invalid(
+            path,
+            format!(
+                "is {} bytes, larger than the {} a store file may be",
+                meta.len(),
+                cap
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::io(path, "read", e))?;
+    if bytes.len() as u64 > cap {
+        return Err(StoreError::invalid(
+            path,
+            "grew past the size a store file may be",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| StoreError::invalid(path, "is not UTF-8 text"))
+}
+
+/// Renames `from` to `to`, failing with `AlreadyExists` instead of replacing `to` (an empty
+/// folder would otherwise be replaced silently).
+pub fn rename_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let f = CString::new(from.as_os_str().as_bytes())?;
+        let t = CString::new(to.as_os_str().as_bytes())?;
+        // SAFETY: two valid NUL-terminated paths; renameat2 only reads them.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        // Filesystems without RENAME_NOREPLACE (some NFS servers): check, then rename.
+        if e.raw_os_error() != Some(libc::EINVAL) && e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e);
+        }
+    }
+    if to.exists() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, to)
+}
+
 /// Flushes a folder's entries (renames, creations) to disk.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
@@ -87,6 +175,46 @@ impl Drop for LockGuard {
         if let Err(e) = self.file.unlock() {
             // Closing the file releases the lock anyway.
             let _ = (e, &self.path);
+        }
+    }
+}
+
+/// A lock a run's writer holds for as long as it lives (`.writer.lock`): whoever can take it
+/// knows no live process is writing the run, whatever its `run.toml` says. Released when the
+/// writer is dropped or its process dies.
+pub struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    /// Takes the lock, failing at once (`None`) when another process holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<WriterLock>, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::io(path, "open lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(WriterLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(path, "lock", e)),
+        }
+    }
+
+    /// Whether a live process holds the lock at `path` (false when there is no lock file).
+    pub fn is_held(path: &Path) -> bool {
+        let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else {
+            return false;
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                false
+            }
+            Err(std::fs::TryLockError::WouldBlock) => true,
+            Err(std::fs::TryLockError::Error(_)) => false,
         }
     }
 }

@@ -33,7 +33,8 @@ pub use profiles::{
     DEFAULT_PROFILE,
 };
 pub use record::{
-    DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION, STALE_AFTER_SECS,
+    DataCounts, RecordError, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION,
+    STALE_AFTER_SECS,
 };
 pub use scores::Scores;
 pub use time::Timestamp;
@@ -45,6 +46,19 @@ pub const RUN_FILE: &str = "run.toml";
 pub const SCORES_FILE: &str = "scores.csv";
 pub const MODEL_FILE: &str = "model.safetensors";
 const LOCK_FILE: &str = ".lock";
+/// Held by a run's writer for its whole life (see [`fsutil::WriterLock`]).
+pub(crate) const WRITER_LOCK_FILE: &str = ".writer.lock";
+/// New runs are built in `runs/.staging-<id>-<pid>` and published by renaming.
+pub(crate) const STAGING_PREFIX: &str = ".staging-";
+/// Deleted runs are renamed to `runs/.deleted-<id>-<random>` before they are removed.
+const DELETED_PREFIX: &str = ".deleted-";
+
+/// What a name under `runs/` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Dir,
+    Link,
+}
 
 /// A run that loaded, with the status to show.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +67,8 @@ pub struct LoadedRun {
     /// `record.status`, except that a `running` run whose process is gone is `Interrupted`.
     pub status: RunStatus,
     pub dir: PathBuf,
+    /// Something odd about the record that did not stop it loading.
+    pub warning: Option<String>,
 }
 
 /// One folder under `runs/`.
@@ -213,14 +229,24 @@ impl Store {
         RunWriter::create(self, config, profile)
     }
 
-    /// Every run, newest first. Unreadable ones are listed with the reason, never changed.
+    /// Every run, newest first. Unreadable ones are listed with the reason, never changed; a
+    /// symbolic link under `runs/` is listed as unreadable and not followed.
     pub fn list_runs(&self) -> Result<Vec<RunEntry>, StoreError> {
         let now = Timestamp::now();
         let mut out: Vec<RunEntry> = self
-            .run_ids()?
+            .slots()?
             .into_iter()
-            .map(|id| {
+            .map(|(id, kind)| {
                 let dir = self.runs_dir().join(&id);
+                if kind == Slot::Link {
+                    return RunEntry::Unreadable {
+                        id,
+                        path: dir,
+                        reason: "a symbolic link, not followed (runs must be folders inside the \
+                                 store)"
+                            .into(),
+                    };
+                }
                 if let Err(e) = validate_name("run id", &id) {
                     return RunEntry::Unreadable {
                         id,
@@ -235,48 +261,97 @@ impl Store {
         Ok(out)
     }
 
-    /// Names of the folders under `runs/` (hidden ones skipped), unsorted.
+    /// Names of the run folders under `runs/` (hidden ones skipped), unsorted.
     fn run_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .slots()?
+            .into_iter()
+            .filter(|(_, k)| *k == Slot::Dir)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Folders and symbolic links under `runs/`, hidden names skipped.
+    fn slots(&self) -> Result<Vec<(String, Slot)>, StoreError> {
         let dir = self.runs_dir();
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(StoreError::io(dir, "list", e)),
         };
-        let mut ids = Vec::new();
+        let mut out = Vec::new();
         for ent in rd {
             let ent = ent.map_err(|e| StoreError::io(&dir, "list", e))?;
             let name = ent.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
                 continue;
             }
-            if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                ids.push(name);
+            match ent.file_type() {
+                Ok(t) if t.is_dir() => out.push((name, Slot::Dir)),
+                Ok(t) if t.is_symlink() => out.push((name, Slot::Link)),
+                _ => {}
             }
         }
-        Ok(ids)
+        Ok(out)
+    }
+
+    /// Removes what killed processes left behind: staging folders of runs whose creating
+    /// process is gone, and folders of deletions that did not finish. Never touches a run.
+    pub fn sweep_abandoned(&self) {
+        let dir = self.runs_dir();
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            let abandoned = if let Some(rest) = name.strip_prefix(STAGING_PREFIX) {
+                // `.staging-<id>-<pid>`: abandoned when no live process holds its writer lock.
+                let pid_dead = rest
+                    .rsplit('-')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_none_or(|p| !fsutil::pid_alive(p));
+                pid_dead && !fsutil::WriterLock::is_held(&ent.path().join(WRITER_LOCK_FILE))
+            } else {
+                name.starts_with(DELETED_PREFIX)
+            };
+            if abandoned && ent.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = std::fs::remove_dir_all(ent.path());
+            }
+        }
     }
 
     fn load_dir(&self, id: &str, dir: &Path, now: Timestamp) -> RunEntry {
         let path = dir.join(RUN_FILE);
         match RunRecord::load(&path) {
-            Ok(record) => {
-                let status = record.effective_status(&self.host, now);
+            Ok(mut record) => {
+                let status = self.status_of(&record, dir, now);
+                // The folder names the run: a record that says otherwise is listed under the
+                // folder's name, with a warning.
+                let warning = (record.id != id).then(|| {
+                    format!(
+                        "run.toml says its id is `{}`, but it is in folder `{id}`",
+                        record.id
+                    )
+                });
+                record.id = id.to_string();
                 RunEntry::Ok(Box::new(LoadedRun {
                     record,
                     status,
                     dir: dir.to_path_buf(),
+                    warning,
                 }))
             }
             Err(e) => {
                 let reason = match e {
-                    StoreError::Io { source, .. }
-                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    StoreError::Io { error, .. }
+                        if error.kind() == std::io::ErrorKind::NotFound =>
                     {
                         "no run.toml".to_string()
                     }
-                    StoreError::Io { op, source, .. } => format!("cannot {op}: {source}"),
+                    StoreError::Io { op, error, .. } => format!("cannot {op}: {error}"),
                     StoreError::Invalid { message, .. } => message,
+                    StoreError::Record { error, .. } => error.to_string(),
                     other => other.to_string(),
                 };
                 RunEntry::Unreadable {
@@ -327,12 +402,20 @@ impl Store {
     pub fn load_run(&self, id: &str) -> Result<LoadedRun, StoreError> {
         let id = self.resolve_id(id)?;
         let dir = self.runs_dir().join(&id);
-        let record = RunRecord::load(&dir.join(RUN_FILE))?;
-        let status = record.effective_status(&self.host, Timestamp::now());
+        let mut record = RunRecord::load(&dir.join(RUN_FILE))?;
+        let status = self.status_of(&record, &dir, Timestamp::now());
+        let warning = (record.id != id).then(|| {
+            format!(
+                "run.toml says its id is `{}`, but it is in folder `{id}`",
+                record.id
+            )
+        });
+        record.id = id;
         Ok(LoadedRun {
             record,
             status,
             dir,
+            warning,
         })
     }
 
@@ -427,29 +510,59 @@ impl Store {
         })
     }
 
-    /// Deletes a run folder. A run that is still running (live process) is refused.
-    pub fn delete_run(&self, id: &str) -> Result<(), StoreError> {
+    /// Deletes a run folder. A run with a live writer is refused, whatever its `run.toml`
+    /// says (even when it cannot be read); so is a record of an unknown (newer) schema unless
+    /// `force`, since this adalab cannot tell what it holds.
+    pub fn delete_run(&self, id: &str, force: bool) -> Result<(), StoreError> {
         let id = self.resolve_id(id)?;
         let dir = self.runs_dir().join(&id);
         let lock = fsutil::LockGuard::acquire(&dir.join(LOCK_FILE))?;
-        if let Ok(rec) = RunRecord::load(&dir.join(RUN_FILE)) {
-            if rec.effective_status(&self.host, Timestamp::now()) == RunStatus::Running {
+        let record = RunRecord::load(&dir.join(RUN_FILE));
+        if fsutil::WriterLock::is_held(&dir.join(WRITER_LOCK_FILE)) {
+            let (pid, host) = match &record {
+                Ok(r) => (r.pid, r.host.clone()),
+                Err(_) => (0, self.host.clone()),
+            };
+            return Err(StoreError::StillRunning { id, pid, host });
+        }
+        match &record {
+            Ok(rec) if rec.effective_status(&self.host, Timestamp::now()) == RunStatus::Running => {
                 return Err(StoreError::StillRunning {
                     id,
                     pid: rec.pid,
-                    host: rec.host,
+                    host: rec.host.clone(),
                 });
             }
+            Err(StoreError::Record {
+                error: RecordError::UnknownSchema { found },
+                ..
+            }) if !force => {
+                return Err(StoreError::FutureSchema { id, found: *found });
+            }
+            _ => {}
         }
         // Move it out of sight first so no reader sees a half-deleted run.
         let mut rng = rand::thread_rng();
         let trash = self
             .runs_dir()
-            .join(format!(".deleted-{id}-{:08x}", rng.gen::<u32>()));
+            .join(format!("{DELETED_PREFIX}{id}-{:08x}", rng.gen::<u32>()));
         std::fs::rename(&dir, &trash).map_err(|e| StoreError::io(&dir, "move away", e))?;
         drop(lock);
         fsutil::sync_dir(&self.runs_dir())?;
         std::fs::remove_dir_all(&trash).map_err(|e| StoreError::io(&trash, "delete", e))
+    }
+
+    /// A run's status to show: a `running` record whose writer is gone is interrupted. A live
+    /// writer lock means running, wherever the process is; else the pid (same host) or the
+    /// heartbeat (other hosts) decides.
+    fn status_of(&self, record: &RunRecord, dir: &Path, now: Timestamp) -> RunStatus {
+        if record.status != RunStatus::Running {
+            return record.status;
+        }
+        if fsutil::WriterLock::is_held(&dir.join(WRITER_LOCK_FILE)) {
+            return RunStatus::Running;
+        }
+        record.effective_status(&self.host, now)
     }
 
     /// A cheap fingerprint of the store's state: changes whenever a run is added, removed or

@@ -128,47 +128,50 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// Parses `run.toml` text; errors say what is wrong (the caller adds the path).
-    pub fn from_toml_str(text: &str) -> Result<RunRecord, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            format!("not valid TOML: {}", e.message().trim())
-                + &line_suffix(text, e.span().map(|s| s.start))
+    pub fn from_toml_str(text: &str) -> Result<RunRecord, RecordError> {
+        let line = |e: &toml::de::Error| {
+            e.span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| RecordError::Toml {
+            message: e.message().trim().to_string(),
+            line: line(&e),
         })?;
         match table.get("schema_version") {
-            None => return Err("missing `schema_version`".into()),
+            None => return Err(RecordError::NoSchema),
             Some(toml::Value::Integer(v)) if *v == i64::from(SCHEMA_VERSION) => {}
-            Some(toml::Value::Integer(v)) => {
-                return Err(format!(
-                    "unknown schema_version {v} (this adalab {} reads {SCHEMA_VERSION})",
-                    env!("CARGO_PKG_VERSION")
-                ))
-            }
+            Some(toml::Value::Integer(v)) => return Err(RecordError::UnknownSchema { found: *v }),
             Some(other) => {
-                return Err(format!(
-                    "schema_version must be an integer, found {}",
-                    other.type_str()
-                ))
+                return Err(RecordError::SchemaType {
+                    found: other.type_str(),
+                })
             }
         }
-        toml::from_str(text).map_err(|e: toml::de::Error| {
-            e.message().trim().to_string() + &line_suffix(text, e.span().map(|s| s.start))
+        toml::from_str(text).map_err(|e: toml::de::Error| RecordError::Fields {
+            message: e.message().trim().to_string(),
+            line: line(&e),
         })
     }
 
-    pub fn to_toml_string(&self) -> Result<String, String> {
-        toml::to_string_pretty(self).map_err(|e| format!("cannot serialise run record: {e}"))
+    pub fn to_toml_string(&self) -> Result<String, RecordError> {
+        toml::to_string_pretty(self).map_err(|e| RecordError::Serialise(e.to_string()))
     }
 
     /// Reads and parses a `run.toml`; the error names the file.
     pub fn load(path: &Path) -> Result<RunRecord, StoreError> {
-        let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, "read", e))?;
-        RunRecord::from_toml_str(&text).map_err(|m| StoreError::invalid(path, m))
+        let text = fsutil::read_text_capped(path, fsutil::MAX_TEXT_FILE)?;
+        RunRecord::from_toml_str(&text).map_err(|error| StoreError::Record {
+            path: path.to_path_buf(),
+            error,
+        })
     }
 
     /// Writes atomically.
     pub fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let text = self
-            .to_toml_string()
-            .map_err(|m| StoreError::invalid(path, m))?;
+        let text = self.to_toml_string().map_err(|error| StoreError::Record {
+            path: path.to_path_buf(),
+            error,
+        })?;
         fsutil::write_atomic(path, text.as_bytes())
     }
 
@@ -224,12 +227,32 @@ impl RunRecord {
     }
 }
 
-fn line_suffix(text: &str, pos: Option<usize>) -> String {
-    match pos {
-        Some(p) => format!(
-            " (line {})",
-            text[..p.min(text.len())].matches('\n').count() + 1
-        ),
-        None => String::new(),
-    }
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+}
+
+/// What is wrong with a `run.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("not valid TOML: {message}{}", at_line(.line))]
+    Toml {
+        message: String,
+        line: Option<usize>,
+    },
+    #[error("missing `schema_version`")]
+    NoSchema,
+    #[error(
+        "unknown schema_version {found} (this adalab {} reads {SCHEMA_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )]
+    UnknownSchema { found: i64 },
+    #[error("schema_version must be an integer, found {found}")]
+    SchemaType { found: &'static str },
+    #[error("{message}{}", at_line(.line))]
+    Fields {
+        message: String,
+        line: Option<usize>,
+    },
+    #[error("cannot serialise run record: {0}")]
+    Serialise(String),
 }

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::error::StoreError;
-use super::fsutil::LockGuard;
+use super::fsutil::{rename_no_replace, LockGuard, WriterLock};
 use super::record::{DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION};
 use super::time::Timestamp;
-use super::{lock_path, new_run_id, scores, scores_file_name, validate_name, Store, RUN_FILE};
+use super::{
+    lock_path, new_run_id, scores, scores_file_name, validate_name, Store, RUN_FILE,
+    STAGING_PREFIX, WRITER_LOCK_FILE,
+};
 use crate::config::{Config, ScorerKind};
 use crate::train::{Event, Outcome};
 
@@ -27,9 +30,17 @@ pub struct RunWriter {
     /// AUCs from `Evaluated` events whose `Epoch` event has not arrived yet.
     pending_auc: BTreeMap<usize, BTreeMap<ScorerKind, f64>>,
     current_seed: Option<usize>,
+    /// Held while this writer lives: others can tell the run has a live writer.
+    _alive: WriterLock,
+    /// Dropped without marking the run (see [`RunWriter::abandon`]).
+    abandoned: bool,
 }
 
 impl RunWriter {
+    /// Creates a run atomically: the folder is built under a hidden staging name
+    /// (`.staging-<id>-<pid>`), its first `run.toml` made durable, then published with one
+    /// rename. A process killed before that leaves only a hidden folder, swept later; a failed
+    /// creation removes it and leaves nothing.
     pub(crate) fn create(
         store: &Store,
         config: &Config,
@@ -38,51 +49,82 @@ impl RunWriter {
         validate_name("profile name", profile)?;
         let runs = store.runs_dir();
         std::fs::create_dir_all(&runs).map_err(|e| StoreError::io(&runs, "create folder", e))?;
+        store.sweep_abandoned();
         let now = Timestamp::now();
-        let (id, dir) = loop {
+        let pid = std::process::id();
+        for _ in 0..100 {
             let id = new_run_id(now);
-            let dir = runs.join(&id);
-            match std::fs::create_dir(&dir) {
-                Ok(()) => break (id, dir),
+            let staging = runs.join(format!("{STAGING_PREFIX}{id}-{pid}"));
+            match std::fs::create_dir(&staging) {
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(StoreError::io(dir, "create folder", e)),
+                Err(e) => return Err(StoreError::io(staging, "create folder", e)),
             }
-        };
-        let record = RunRecord {
-            schema_version: SCHEMA_VERSION,
-            id,
-            profile: profile.to_string(),
-            status: RunStatus::Running,
-            reason: None,
-            created: now,
-            updated: now,
-            finished: None,
-            host: store.host().to_string(),
-            pid: std::process::id(),
-            heartbeat: now,
-            device: config.train.device.to_string(),
-            threads: config.train.threads,
-            adalab_version: env!("CARGO_PKG_VERSION").to_string(),
-            tags: Vec::new(),
-            note: String::new(),
-            planned_seeds: Vec::new(),
-            data: None,
-            config: config.clone(),
-            seeds: Vec::new(),
-            summary: BTreeMap::new(),
-        };
-        // The first version is written without reading back (there is nothing to merge).
-        let _lock = LockGuard::acquire(&lock_path(&dir))?;
-        record.save(&dir.join(RUN_FILE))?;
-        drop(_lock);
-        super::fsutil::sync_dir(&runs)?;
-        Ok(RunWriter {
-            record,
-            dir,
-            last_write: Instant::now(),
-            pending_auc: BTreeMap::new(),
-            current_seed: None,
-        })
+            let record = RunRecord {
+                schema_version: SCHEMA_VERSION,
+                id: id.clone(),
+                profile: profile.to_string(),
+                status: RunStatus::Running,
+                reason: None,
+                created: now,
+                updated: now,
+                finished: None,
+                host: store.host().to_string(),
+                pid,
+                heartbeat: now,
+                device: config.train.device.to_string(),
+                threads: config.train.threads,
+                adalab_version: env!("CARGO_PKG_VERSION").to_string(),
+                tags: Vec::new(),
+                note: String::new(),
+                planned_seeds: config.seeds(),
+                data: None,
+                config: config.clone(),
+                seeds: Vec::new(),
+                summary: BTreeMap::new(),
+            };
+            let dir = runs.join(&id);
+            let made = (|| {
+                let lock = WriterLock::try_acquire(&staging.join(WRITER_LOCK_FILE))?
+                    .ok_or_else(|| StoreError::invalid(&staging, "writer lock already held"))?;
+                record.save(&staging.join(RUN_FILE))?;
+                super::fsutil::sync_dir(&staging)?;
+                match rename_no_replace(&staging, &dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+                    Err(e) => return Err(StoreError::io(&dir, "publish the new run as", e)),
+                }
+                super::fsutil::sync_dir(&runs)?;
+                Ok(Some(lock))
+            })();
+            match made {
+                Ok(Some(lock)) => {
+                    return Ok(RunWriter {
+                        record,
+                        dir,
+                        last_write: Instant::now(),
+                        pending_auc: BTreeMap::new(),
+                        current_seed: None,
+                        _alive: lock,
+                        abandoned: false,
+                    })
+                }
+                Ok(None) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(e);
+                }
+            }
+        }
+        Err(StoreError::invalid(&runs, "cannot find a free run id"))
+    }
+
+    /// Lets go of the run as a crashed process would: no final write, the writer lock
+    /// released, the record left as it is on disk (`running`, most likely).
+    pub fn abandon(mut self) {
+        self.abandoned = true;
     }
 
     pub fn id(&self) -> &str {
@@ -310,7 +352,7 @@ impl RunWriter {
     fn write(&mut self) -> Result<(), StoreError> {
         let path = self.dir.join(RUN_FILE);
         let _lock = LockGuard::acquire(&lock_path(&self.dir)).map_err(|e| match e {
-            StoreError::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            StoreError::Io { ref error, .. } if error.kind() == std::io::ErrorKind::NotFound => {
                 StoreError::RunDeleted {
                     id: self.record.id.clone(),
                     dir: self.dir.clone(),
@@ -323,7 +365,7 @@ impl RunWriter {
                 self.record.tags = on_disk.tags;
                 self.record.note = on_disk.note;
             }
-            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::RunDeleted {
                     id: self.record.id.clone(),
                     dir: self.dir.clone(),
@@ -364,7 +406,7 @@ fn status_of(outcome: &Outcome) -> (RunStatus, Option<String>) {
 
 impl Drop for RunWriter {
     fn drop(&mut self) {
-        if self.record.status == RunStatus::Running {
+        if self.record.status == RunStatus::Running && !self.abandoned {
             let _ = self.mark_interrupted();
         }
     }

@@ -10,12 +10,8 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Data(#[from] DataError),
-    #[error("evaluation after epoch {epoch}: {source}")]
-    Score {
-        epoch: usize,
-        #[source]
-        source: ScoreError,
-    },
+    #[error("evaluation after epoch {epoch}: {error}")]
+    Score { epoch: usize, error: ScoreError },
     #[error("loss became {value} in epoch {epoch}, batch {batch}{hint}")]
     NonFiniteLoss {
         value: f32,
@@ -36,13 +32,19 @@ pub enum TrainError {
     Device(String),
     #[error("internal error: {0}")]
     Panic(String),
+    /// Stopped on request (not a failure).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl TrainError {
     /// The outcome a seed that failed this way reports.
     pub fn outcome(&self) -> super::Outcome {
-        super::Outcome::Failed {
-            reason: self.to_string(),
+        match self {
+            TrainError::Interrupted => super::Outcome::Interrupted,
+            e => super::Outcome::Failed {
+                reason: e.to_string(),
+            },
         }
     }
 }

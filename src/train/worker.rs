@@ -351,7 +351,7 @@ pub fn train_on<D: OpsDevice>(
                     value: loss_val,
                     epoch,
                     batch: bi + 1,
-                    hint: " (try a lower train.lr)".into(),
+                    hint: loss_hint(model.head.scale),
                 };
                 return (err.outcome(), last_eval);
             }
@@ -406,7 +406,7 @@ pub fn train_on<D: OpsDevice>(
             auc: BTreeMap::new(),
         };
         if epoch % config.score.eval_every == 0 || epoch == t.epochs {
-            match evaluate(&dev, &mut model, config, split, epoch) {
+            match evaluate(&dev, &mut model, config, split, epoch, cancel) {
                 Ok(ev) => {
                     metrics.auc = ev.auc.clone();
                     let _ = tx.send(Event::Evaluated {
@@ -419,6 +419,10 @@ pub fn train_on<D: OpsDevice>(
             }
         }
         let _ = tx.send(Event::Epoch(metrics));
+    }
+    // A stop that came during the last evaluation: the run did not finish.
+    if cancel.load(Ordering::SeqCst) {
+        return (Outcome::Interrupted, last_eval);
     }
     if let Some(path) = model_path {
         match model.save_safetensors(&path) {
@@ -433,20 +437,25 @@ pub fn train_on<D: OpsDevice>(
     (Outcome::Finished, last_eval)
 }
 
-/// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major.
+/// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major. Checks
+/// `cancel` before every batch of [`EVAL_BATCH`] images: `Err(Interrupted)` once it is set.
 pub fn embed<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
     x: &[f32],
     shape: (usize, usize, usize),
     rows: impl Iterator<Item = usize>,
-) -> Vec<f32> {
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, TrainError> {
     let (c, h, w) = shape;
     let pix = c * h * w;
     let rows: Vec<usize> = rows.collect();
     let mut out = Vec::with_capacity(rows.len() * model.backbone.dim);
     let mut buf = Vec::with_capacity(EVAL_BATCH * pix);
     for chunk in rows.chunks(EVAL_BATCH) {
+        if cancel.load(Ordering::SeqCst) {
+            return Err(TrainError::Interrupted);
+        }
         buf.clear();
         for &r in chunk {
             buf.extend_from_slice(&x[r * pix..(r + 1) * pix]);
@@ -454,7 +463,7 @@ pub fn embed<D: OpsDevice>(
         let t: T4<D> = dev.tensor_from_vec(buf.clone(), (chunk.len(), c, h, w));
         out.extend(model.backbone.forward(t, false).as_vec());
     }
-    out
+    Ok(out)
 }
 
 fn evaluate<D: OpsDevice>(
@@ -463,6 +472,7 @@ fn evaluate<D: OpsDevice>(
     config: &Config,
     split: &ExperimentSplit,
     epoch: usize,
+    cancel: &AtomicBool,
 ) -> Result<Evaluation, TrainError> {
     let normal = embed(
         dev,
@@ -470,9 +480,10 @@ fn evaluate<D: OpsDevice>(
         &split.train_x,
         split.shape,
         split.normal_rows.iter().copied(),
-    );
+        cancel,
+    )?;
     let n_test = split.test_anomalous.len();
-    let test = embed(dev, model, &split.test_x, split.shape, 0..n_test);
+    let test = embed(dev, model, &split.test_x, split.shape, 0..n_test, cancel)?;
     let class_dir = config
         .score
         .scorers
@@ -487,7 +498,17 @@ fn evaluate<D: OpsDevice>(
         &split.test_anomalous,
         class_dir.as_deref(),
     )
-    .map_err(|source| TrainError::Score { epoch, source })
+    .map_err(|error| TrainError::Score { epoch, error })
+}
+
+/// Advice for a loss that stopped being finite: a large logit scale overflows by itself, a
+/// moderate one points at the learning rate.
+fn loss_hint(scale: f32) -> String {
+    if scale > 64.0 {
+        format!(" (the logit scale is {scale}; try a smaller head.s or head.alpha)")
+    } else {
+        " (try a lower train.lr)".into()
+    }
 }
 
 /// The learning rate of optimiser step `step` (0-based) of `total`.

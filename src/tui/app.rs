@@ -729,7 +729,7 @@ impl App {
                 let Some(st) = self.store.clone() else {
                     return;
                 };
-                match st.delete_run(&id) {
+                match st.delete_run(&id, false) {
                     Ok(()) => {
                         if let RunsView::Detail(d) = &self.runs.view {
                             if d.id() == id {
