@@ -16,7 +16,7 @@ use super::images::{extremes, ImageLoader, ImageRequest, ImagesState, PixelMode}
 use super::keys::{self, Action, Context};
 use super::launcher::{Job, Launcher};
 use super::live::{Live, LogLevel};
-use super::runs::{RunsState, RunsView};
+use super::runs::{DetailPage, RunsState, RunsView};
 use super::strings as s;
 use super::theme::Theme;
 
@@ -38,6 +38,15 @@ impl Tab {
     pub const ALL: [Tab; 3] = [Tab::Setup, Tab::Train, Tab::Runs];
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    /// The tab's title in the tab bar.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Setup => s::TAB_SETUP,
+            Tab::Train => s::TAB_TRAIN,
+            Tab::Runs => s::TAB_RUNS,
+        }
     }
 }
 
@@ -666,14 +675,13 @@ impl App {
         let RunsView::Detail(d) = &mut self.runs.view else {
             return;
         };
-        let pages = s::DETAIL_PAGES.len();
         match a {
             Action::Left => {
-                d.page = (d.page + pages - 1) % pages;
+                d.page = d.page.step(-1);
                 d.scroll = 0;
             }
             Action::Right => {
-                d.page = (d.page + 1) % pages;
+                d.page = d.page.step(1);
                 d.scroll = 0;
             }
             Action::PrevSeed | Action::NextSeed => {
@@ -1048,7 +1056,7 @@ impl App {
         let RunsView::Detail(d) = &mut self.runs.view else {
             return;
         };
-        if d.page != 4 || d.images_key.is_some() {
+        if d.page != DetailPage::Images || d.images_key.is_some() {
             return;
         }
         let key = d.image_key();

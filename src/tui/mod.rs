@@ -16,6 +16,7 @@ pub mod screens;
 pub mod strings;
 pub mod theme;
 pub mod ui;
+pub mod widgets;
 
 #[cfg(test)]
 mod tests;

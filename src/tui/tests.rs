@@ -25,7 +25,7 @@ use super::app::{App, AppOptions, ConfirmKind, Popup, Tab};
 use super::form::Field;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
 use super::launcher::{Job, Launcher};
-use super::runs::{RunsView, SortColumn};
+use super::runs::{DetailPage, RunsView, SortColumn};
 use super::theme::{Markers, Theme};
 use super::ui;
 
@@ -1235,7 +1235,7 @@ fn cifar_images_fit_at_80x24() {
     // h from the first page wraps to the last one (Images).
     l.ch('h');
     if let RunsView::Detail(d) = &mut l.app.runs.view {
-        assert_eq!(d.page, 4);
+        assert_eq!(d.page, DetailPage::Images);
         let rgb: Vec<f32> = (0..3 * 32 * 32).map(|i| (i % 97) as f32 / 96.0).collect();
         d.images = ImagesState::Ready(
             (0..8)

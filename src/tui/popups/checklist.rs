@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::super::app::{App, Checklist, ChecklistKind};
 use super::super::strings as s;
-use super::super::ui::{centered, marker, popup_frame, row_style};
+use super::super::widgets::{centered, marker, popup_frame, row_style};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Checklist) {
     let t = &app.theme;

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::super::app::{App, Input, InputKind};
 use super::super::strings as s;
-use super::super::ui::{centered, popup_frame};
+use super::super::widgets::{centered, popup_frame};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, inp: &Input) {
     let t = &app.theme;

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::super::app::{App, ProfilePicker};
 use super::super::strings as s;
-use super::super::ui::{centered, marker, popup_frame};
+use super::super::widgets::{centered, marker, popup_frame};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &ProfilePicker) {
     let t = &app.theme;
