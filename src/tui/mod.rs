@@ -16,6 +16,7 @@ pub mod screens;
 pub mod strings;
 pub mod theme;
 pub mod ui;
+mod update;
 pub mod widgets;
 
 #[cfg(test)]

@@ -21,10 +21,11 @@ use crate::store::{
 };
 use crate::train::{EpochMetrics, Event, Outcome};
 
-use super::app::{App, AppOptions, ConfirmKind, Popup, Tab};
+use super::app::{App, AppOptions, Popup, Tab};
 use super::form::Field;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
 use super::launcher::{Job, Launcher};
+use super::popups::confirm::ConfirmKind;
 use super::runs::{DetailPage, RunsView, SortColumn};
 use super::theme::{Markers, Theme};
 use super::ui;

@@ -7,8 +7,9 @@ use ratatui::Frame;
 
 use crate::config::HeadKind;
 
-use super::super::app::{App, InputKind, Popup};
+use super::super::app::{App, Popup};
 use super::super::form::{Field, FieldKind};
+use super::super::popups::input::InputKind;
 use super::super::strings as s;
 use super::super::widgets::{block, marker};
 
