@@ -39,7 +39,7 @@ pub enum FieldKind {
 }
 
 impl Field {
-    /// The config key (as in TOML and in [`ConfigError::key`]).
+    /// The config key (as in TOML and in [`crate::config::ConfigError::key`]).
     pub fn key(self) -> &'static str {
         match self {
             Field::Dataset => "data.dataset",

@@ -1,6 +1,6 @@
 //! The Setup form: a view of the [`Config`] as fields the user steps through and edits — the
 //! values they show, ←→ steps, typed values, and the check a run must pass. What each field is
-//! (its key, label, kind, section) is in [`field`].
+//! (its key, label, kind, section) is in `field.rs`.
 
 mod field;
 
