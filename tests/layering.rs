@@ -121,3 +121,50 @@ fn every_engine_module_says_what_it_owns() {
         );
     }
 }
+
+/// Module paths a `use` line of `text` imports through (`super::super::ui::block` names `ui`).
+fn imports_module(text: &str, module: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            l.starts_with("use ") && l.contains(&format!("{module}::")) && has_word(l, module)
+        })
+        .map(|(i, l)| format!("{}: {}", i + 1, l.trim()))
+        .collect()
+}
+
+#[test]
+fn tui_views_take_their_helpers_from_widgets_not_from_the_frame() {
+    assert_eq!(
+        imports_module("use super::super::ui::block;\n", "ui").len(),
+        1
+    );
+    assert!(imports_module("use ratatui::widgets::Block;\n", "ui").is_empty());
+    let tui = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+    let mut bad = Vec::new();
+    // The screens and popups are drawn by ui.rs: they must not import it back.
+    let mut views = Vec::new();
+    rust_files(&tui.join("screens"), &mut views);
+    rust_files(&tui.join("popups"), &mut views);
+    assert!(views.len() >= 10, "only {} view files found", views.len());
+    for f in &views {
+        let text = std::fs::read_to_string(f).unwrap();
+        for v in imports_module(&text, "ui") {
+            bad.push(format!("{}:{v}", f.display()));
+        }
+    }
+    // The shared helpers know no view and no app state.
+    let widgets = tui.join("widgets.rs");
+    let text = std::fs::read_to_string(&widgets).unwrap();
+    for m in ["ui", "app", "screens", "popups", "update"] {
+        for v in imports_module(&text, m) {
+            bad.push(format!("{}:{v}", widgets.display()));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "import loop in the TUI:\n{}",
+        bad.join("\n")
+    );
+}

@@ -1,8 +1,11 @@
 //! The lab: a keyboard-driven terminal UI to set up, train, watch and compare runs.
 //!
-//! [`app::App`] holds all state and is changed only by key actions ([`keys`]) and training
-//! events; the screens in [`screens`] and [`popups`] draw from it. Jobs are started through a
-//! [`launcher::Launcher`], so tests drive the app with scripted events.
+//! [`app::App`] holds all state and is changed only by key actions ([`keys`], handled per
+//! context in `update/`) and training events; [`ui`] draws a frame from it with the screens in
+//! [`screens`], the popups in [`popups`] (each popup also owns its state and keys) and the
+//! shared helpers in [`widgets`]. Jobs are started through a [`launcher::Launcher`], so tests
+//! drive the app with scripted events. This file owns the terminal: setup, restore, signals
+//! and the event loop.
 
 pub mod app;
 pub mod form;
@@ -16,6 +19,8 @@ pub mod screens;
 pub mod strings;
 pub mod theme;
 pub mod ui;
+mod update;
+pub mod widgets;
 
 #[cfg(test)]
 mod tests;

@@ -135,6 +135,48 @@ impl Row {
     }
 }
 
+/// The pages of a run's detail, in the order ←→ step through them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetailPage {
+    Overview,
+    Epochs,
+    Roc,
+    Spread,
+    Images,
+}
+
+impl DetailPage {
+    pub const ALL: [DetailPage; 5] = [
+        DetailPage::Overview,
+        DetailPage::Epochs,
+        DetailPage::Roc,
+        DetailPage::Spread,
+        DetailPage::Images,
+    ];
+
+    /// The page's tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            DetailPage::Overview => super::strings::PAGE_OVERVIEW,
+            DetailPage::Epochs => super::strings::PAGE_EPOCHS,
+            DetailPage::Roc => super::strings::PAGE_ROC,
+            DetailPage::Spread => super::strings::PAGE_SPREAD,
+            DetailPage::Images => super::strings::PAGE_IMAGES,
+        }
+    }
+
+    /// Position in [`DetailPage::ALL`] (the tab to highlight).
+    pub fn index(self) -> usize {
+        DetailPage::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// The page `delta` steps on, wrapping around.
+    pub fn step(self, delta: i32) -> DetailPage {
+        let n = DetailPage::ALL.len() as i32;
+        DetailPage::ALL[(self.index() as i32 + delta).rem_euclid(n) as usize]
+    }
+}
+
 /// A scorer's AUC and ROC curve points.
 pub type RocSeries = (ScorerKind, f64, Vec<(f64, f64)>);
 
@@ -142,8 +184,7 @@ pub type RocSeries = (ScorerKind, f64, Vec<(f64, f64)>);
 #[derive(Clone, Debug)]
 pub struct Detail {
     pub run: LoadedRun,
-    /// Page index into [`super::strings::DETAIL_PAGES`].
-    pub page: usize,
+    pub page: DetailPage,
     /// Index into the run's seeds.
     pub seed: usize,
     pub scroll: u16,
@@ -434,7 +475,7 @@ impl RunsState {
         };
         let mut d = Detail {
             run,
-            page: 0,
+            page: DetailPage::Overview,
             seed: 0,
             scroll: 0,
             scores: Err(String::new()),

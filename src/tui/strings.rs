@@ -74,7 +74,11 @@ pub const MARKED_LABEL: &str = "marked";
 pub const COMPARE_NEEDS_TWO: &str = "mark at least two runs with Space to compare them";
 
 // Detail
-pub const DETAIL_PAGES: [&str; 5] = ["Overview", "Epochs", "ROC", "AUC spread", "Images"];
+pub const PAGE_OVERVIEW: &str = "Overview";
+pub const PAGE_EPOCHS: &str = "Epochs";
+pub const PAGE_ROC: &str = "ROC";
+pub const PAGE_SPREAD: &str = "AUC spread";
+pub const PAGE_IMAGES: &str = "Images";
 pub const NO_SCORES: &str = "no scores file";
 pub const NO_REPEATS: &str = "single seed — a boxplot needs a repeated run (run.repeat > 1)";
 pub const IMAGES_LOADING: &str = "loading the dataset…";

@@ -1,9 +1,10 @@
-//! Drawing: the frame (tabs, body, footer), the too-small message, and the popups on top.
+//! Draws a frame: the tabs, the screen of the current tab (or help), the footer, the
+//! too-small message, and the popup on top. Only dispatches; the shared helpers the screens
+//! and popups use are in [`super::widgets`].
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Tabs, Wrap};
+use ratatui::widgets::{Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Popup, Tab};
@@ -75,10 +76,14 @@ fn draw_too_small(f: &mut Frame, area: Rect, theme: &Theme) {
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let titles = vec![s::TAB_SETUP, s::TAB_TRAIN, s::TAB_RUNS];
-    let selected = if app.help { 3 } else { app.tab.index() };
-    let mut all = titles.clone();
+    let mut all: Vec<&str> = Tab::ALL.iter().map(|tab| tab.label()).collect();
+    // Help is drawn as a last tab after the screens.
     all.push(s::TAB_HELP);
+    let selected = if app.help {
+        Tab::ALL.len()
+    } else {
+        app.tab.index()
+    };
     let right = match &app.live {
         Some(l) => {
             let pct = (l.job_fraction() * 100.0).round();
@@ -127,90 +132,4 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         Context::Confirm | Context::Picker | Context::Global => "",
     };
     f.render_widget(Paragraph::new(Span::styled(hint, t.dim())), area);
-}
-
-/// A bordered block with a title.
-pub fn block<'a>(title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.dim())
-        .title(title.into().style(theme.title()))
-}
-
-/// A centred rectangle of at most `w`×`h`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
-
-/// Clears the popup area and draws its frame; returns the inner area.
-pub fn popup_frame(f: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect {
-    f.render_widget(Clear, area);
-    let b = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.accent())
-        .title(Line::styled(format!(" {title} "), theme.title()));
-    let inner = b.inner(area);
-    f.render_widget(b, area);
-    inner
-}
-
-/// `> ` for the selected row, `  ` otherwise (selection visible without colour).
-pub fn marker(selected: bool) -> &'static str {
-    if selected {
-        "> "
-    } else {
-        "  "
-    }
-}
-
-/// Style for a selected row.
-pub fn row_style(selected: bool, theme: &Theme) -> Style {
-    if selected {
-        theme.selected()
-    } else {
-        Style::default()
-    }
-}
-
-/// Axis bounds with a little headroom; a flat series gets a visible band.
-pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return [0.0, 1.0];
-    }
-    if (hi - lo).abs() < 1e-9 {
-        let pad = if lo.abs() > 1e-9 {
-            lo.abs() * 0.05
-        } else {
-            0.5
-        };
-        return [lo - pad, hi + pad];
-    }
-    let pad = (hi - lo) * 0.05;
-    [lo - pad, hi + pad]
-}
-
-/// Compact number for axis labels.
-pub fn num(v: f64) -> String {
-    let a = v.abs();
-    if (v.fract() == 0.0 && a < 1e6) || a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 0.01 || a == 0.0 {
-        format!("{v:.3}")
-    } else {
-        format!("{v:.1e}")
-    }
 }

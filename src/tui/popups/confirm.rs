@@ -1,13 +1,44 @@
-//! Yes/no confirmations (stop, quit, delete) and the "stopping before quitting" notice.
+//! Yes/no confirmations (stop, quit, delete): what is asked, how keys answer it, and its
+//! drawing; plus the "stopping before quitting" notice. What a yes does is applied by
+//! `update/popups.rs`.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::app::{App, ConfirmKind};
+use super::super::app::App;
+use super::super::keys::Action;
 use super::super::strings as s;
-use super::super::ui::{centered, popup_frame};
+use super::super::widgets::{centered, popup_frame};
+
+/// What is being confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfirmKind {
+    Stop,
+    Quit,
+    Delete(String),
+}
+
+/// How a key answers a confirmation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Not an answer: the popup stays open.
+    Open,
+    No,
+    Yes,
+}
+
+impl ConfirmKind {
+    /// The answer a key action gives (y/Enter, n/Esc; anything else leaves it open).
+    pub fn answer(&self, a: Action) -> Answer {
+        match a {
+            Action::Yes => Answer::Yes,
+            Action::No => Answer::No,
+            _ => Answer::Open,
+        }
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
     let t = &app.theme;

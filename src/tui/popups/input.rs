@@ -1,14 +1,102 @@
-//! One-line text inputs: profile name, tags, note, filter. (Setup field edits are drawn inline
-//! on the form instead.)
+//! One-line text inputs (a Setup field, profile name, tags, note, filter): their state, typing
+//! and keys, and the drawing of the popup ones (Setup field edits are drawn inline on the form
+//! instead). What an applied text does is decided by `update/popups.rs`.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::app::{App, Input, InputKind};
+use super::super::app::App;
+use super::super::form::Field;
+use super::super::keys::Action;
 use super::super::strings as s;
-use super::super::ui::{centered, popup_frame};
+use super::super::widgets::{centered, popup_frame};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// Typing a value into a Setup field (drawn inline on the form).
+    Field(Field),
+    ProfileName,
+    Tags(String),
+    Note(String),
+    Filter,
+}
+
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: String,
+    pub error: Option<String>,
+    /// Saving a profile over an existing one was asked for once already.
+    pub overwrite_armed: bool,
+}
+
+/// What typing a key did to the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Typed {
+    /// Not a typing key: it is looked up in the key table.
+    Ignored,
+    /// Taken without a change to report (Ctrl-U clears the text).
+    Consumed,
+    /// A character was added or removed.
+    Changed,
+}
+
+/// What a bound key does to the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputOutcome {
+    Open,
+    Cancel,
+    Submit,
+}
+
+impl Input {
+    pub fn new(kind: InputKind, text: String) -> Input {
+        Input {
+            kind,
+            text,
+            error: None,
+            overwrite_armed: false,
+        }
+    }
+
+    /// Typing: characters, Backspace, Ctrl-U (clear). Other keys (and other Ctrl/Alt
+    /// combinations) are [`Typed::Ignored`].
+    pub fn type_key(&mut self, ev: &KeyEvent) -> Typed {
+        if ev
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            if ev.code == KeyCode::Char('u') && ev.modifiers.contains(KeyModifiers::CONTROL) {
+                self.text.clear();
+                self.overwrite_armed = false;
+                return Typed::Consumed;
+            }
+            return Typed::Ignored;
+        }
+        match ev.code {
+            KeyCode::Char(c) => self.text.push(c),
+            KeyCode::Backspace => {
+                self.text.pop();
+            }
+            _ => return Typed::Ignored,
+        }
+        self.error = None;
+        self.overwrite_armed = false;
+        Typed::Changed
+    }
+
+    /// Enter applies, Esc cancels; other bound keys leave the input open.
+    pub fn on_action(&self, a: Action) -> InputOutcome {
+        match a {
+            Action::Back => InputOutcome::Cancel,
+            Action::Enter => InputOutcome::Submit,
+            _ => InputOutcome::Open,
+        }
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, inp: &Input) {
     let t = &app.theme;

@@ -1,4 +1,5 @@
-//! One file per popup; each draws over the screen from the app state.
+//! One file per popup, each with its state, how its keys change it (answering what the app
+//! should do, applied by `update/popups.rs`) and its drawing over the screen.
 
 pub mod checklist;
 pub mod confirm;

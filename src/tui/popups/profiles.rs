@@ -1,13 +1,63 @@
-//! The profile picker (Setup: p).
+//! The profile picker (Setup: p): its state, its keys and its drawing. Loading the picked
+//! profile is applied by `update/popups.rs`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::app::{App, ProfilePicker};
+use crate::store::ProfileEntry;
+
+use super::super::app::App;
+use super::super::keys::Action;
 use super::super::strings as s;
-use super::super::ui::{centered, marker, popup_frame};
+use super::super::widgets::{centered, marker, popup_frame};
+
+#[derive(Clone, Debug)]
+pub struct ProfilePicker {
+    pub entries: Vec<ProfileEntry>,
+    pub cursor: usize,
+    pub error: Option<String>,
+}
+
+/// What a key does in the picker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PickerOutcome {
+    /// Still open.
+    Open,
+    Cancel,
+    /// Load the profile of this name.
+    Load(String),
+}
+
+impl ProfilePicker {
+    /// The listed profiles, with the cursor on `current` when it is among them.
+    pub fn new(entries: Vec<ProfileEntry>, current: &str) -> ProfilePicker {
+        let cursor = entries.iter().position(|e| e.name == current).unwrap_or(0);
+        ProfilePicker {
+            entries,
+            cursor,
+            error: None,
+        }
+    }
+
+    pub fn on_action(&mut self, a: Action) -> PickerOutcome {
+        match a {
+            Action::Up => self.cursor = self.cursor.saturating_sub(1),
+            Action::Down => {
+                self.cursor = (self.cursor + 1).min(self.entries.len().saturating_sub(1))
+            }
+            Action::Back => return PickerOutcome::Cancel,
+            Action::Enter => {
+                if let Some(e) = self.entries.get(self.cursor) {
+                    return PickerOutcome::Load(e.name.clone());
+                }
+            }
+            _ => {}
+        }
+        PickerOutcome::Open
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &ProfilePicker) {
     let t = &app.theme;

@@ -9,8 +9,7 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::runs::Compare;
 use super::super::strings as s;
-use super::super::ui::block;
-use super::{line_chart, Series};
+use super::super::widgets::{block, line_chart, Series};
 
 const KEY_W: u16 = 24;
 

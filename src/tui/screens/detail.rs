@@ -12,11 +12,10 @@ use crate::store::RunRecord;
 
 use super::super::app::App;
 use super::super::images::{HalfBlock, ImagesState, Thumb};
-use super::super::runs::{split_thumbs, Detail};
+use super::super::runs::{split_thumbs, Detail, DetailPage};
 use super::super::strings as s;
 use super::super::theme::Theme;
-use super::super::ui::block;
-use super::{line_chart, Series};
+use super::super::widgets::{block, line_chart, Series};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = &app.theme;
@@ -55,19 +54,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     };
     f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), head);
     f.render_widget(
-        Tabs::new(s::DETAIL_PAGES.to_vec())
-            .select(d.page)
+        Tabs::new(DetailPage::ALL.map(DetailPage::label).to_vec())
+            .select(d.page.index())
             .style(t.dim())
             .highlight_style(t.title().add_modifier(ratatui::style::Modifier::REVERSED))
             .divider("·"),
         tabs,
     );
     match d.page {
-        0 => overview(f, body, t, d),
-        1 => epochs(f, body, t, d),
-        2 => roc(f, body, t, d),
-        3 => spread(f, body, t, rec),
-        _ => images(f, body, app, d),
+        DetailPage::Overview => overview(f, body, t, d),
+        DetailPage::Epochs => epochs(f, body, t, d),
+        DetailPage::Roc => roc(f, body, t, d),
+        DetailPage::Spread => spread(f, body, t, rec),
+        DetailPage::Images => images(f, body, app, d),
     }
 }
 

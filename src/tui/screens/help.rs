@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::keys::{help_rows, Context};
 use super::super::strings as s;
-use super::super::ui::block;
+use super::super::widgets::block;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, ctx: Context) {
     let t = &app.theme;

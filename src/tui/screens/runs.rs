@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::runs::SortColumn;
 use super::super::strings as s;
-use super::super::ui::{block, marker};
+use super::super::widgets::{block, marker};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;

@@ -7,10 +7,11 @@ use ratatui::Frame;
 
 use crate::config::HeadKind;
 
-use super::super::app::{App, InputKind, Popup};
+use super::super::app::{App, Popup};
 use super::super::form::{Field, FieldKind};
+use super::super::popups::input::InputKind;
 use super::super::strings as s;
-use super::super::ui::{block, marker};
+use super::super::widgets::{block, marker};
 
 const LABEL_W: usize = 16;
 

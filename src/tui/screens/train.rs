@@ -12,8 +12,7 @@ use crate::score::Summary;
 use super::super::app::App;
 use super::super::live::{Live, LogLevel};
 use super::super::strings as s;
-use super::super::ui::block;
-use super::{line_chart, Series};
+use super::super::widgets::{block, line_chart, Series};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;

@@ -1,0 +1,201 @@
+//! Drawing helpers shared by the screens and popups: framed blocks, centred popup frames,
+//! selection markers, axis bounds and labels, and the one line chart of the lab. Imports no
+//! screen, popup or app state, so every view can use it without an import loop.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph,
+};
+use ratatui::Frame;
+
+use super::theme::Theme;
+
+/// A bordered block with a title.
+pub fn block<'a>(title: impl Into<Line<'a>>, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.dim())
+        .title(title.into().style(theme.title()))
+}
+
+/// A centred rectangle of at most `w`×`h`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Clears the popup area and draws its frame; returns the inner area.
+pub fn popup_frame(f: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect {
+    f.render_widget(Clear, area);
+    let b = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.accent())
+        .title(Line::styled(format!(" {title} "), theme.title()));
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    inner
+}
+
+/// `> ` for the selected row, `  ` otherwise (selection visible without colour).
+pub fn marker(selected: bool) -> &'static str {
+    if selected {
+        "> "
+    } else {
+        "  "
+    }
+}
+
+/// Style for a selected row.
+pub fn row_style(selected: bool, theme: &Theme) -> Style {
+    if selected {
+        theme.selected()
+    } else {
+        Style::default()
+    }
+}
+
+/// Axis bounds with a little headroom; a flat series gets a visible band.
+pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return [0.0, 1.0];
+    }
+    if (hi - lo).abs() < 1e-9 {
+        let pad = if lo.abs() > 1e-9 {
+            lo.abs() * 0.05
+        } else {
+            0.5
+        };
+        return [lo - pad, hi + pad];
+    }
+    let pad = (hi - lo) * 0.05;
+    [lo - pad, hi + pad]
+}
+
+/// Compact number for axis labels.
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if (v.fract() == 0.0 && a < 1e6) || a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 0.01 || a == 0.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// One line of a chart.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+}
+
+/// A line chart with labelled axes; `y` bounds are fitted unless given. Shows `empty` instead
+/// when there is nothing to draw.
+#[allow(clippy::too_many_arguments)] // one call shape for every chart of the lab
+pub fn line_chart(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    series: &[Series],
+    x: Option<[f64; 2]>,
+    y: Option<[f64; 2]>,
+    theme: &Theme,
+    empty: &str,
+) {
+    let b = block(format!(" {title} "), theme);
+    // A diverged run can log NaN/inf losses: draw only the finite points.
+    let finite: Vec<Series> = series
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect(),
+            style: s.style,
+        })
+        .collect();
+    let series = finite.as_slice();
+    if series.iter().all(|s| s.points.is_empty()) {
+        f.render_widget(
+            Paragraph::new(Span::styled(empty.to_string(), theme.dim())).block(b),
+            area,
+        );
+        return;
+    }
+    let xb = x.unwrap_or_else(|| {
+        let xs = || series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let lo = xs().fold(f64::INFINITY, f64::min);
+        let hi = xs().fold(f64::NEG_INFINITY, f64::max);
+        [lo, hi.max(lo + 1.0)]
+    });
+    let yb = y.unwrap_or_else(|| bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1))));
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Dataset::default()
+                .name(s.name.clone())
+                .marker(series_marker(theme, i))
+                .graph_type(if s.points.len() == 1 {
+                    GraphType::Scatter
+                } else {
+                    GraphType::Line
+                })
+                .style(s.style)
+                .data(&s.points)
+        })
+        .collect();
+    let show_legend = series.len() > 1;
+    let chart = Chart::new(datasets)
+        .block(b)
+        .x_axis(
+            Axis::default()
+                .bounds(xb)
+                .style(theme.dim())
+                .labels(vec![Line::raw(num(xb[0])), Line::raw(num(xb[1]))]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .style(theme.dim())
+                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
+        )
+        .legend_position(show_legend.then_some(LegendPosition::BottomRight))
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Percentage(100),
+            ratatui::layout::Constraint::Percentage(100),
+        ));
+    f.render_widget(chart, area);
+}
+
+/// The marker of the i-th series: the chosen one, and without colour a different one per
+/// series so overlaid lines stay apart.
+fn series_marker(theme: &Theme, i: usize) -> Marker {
+    if theme.color || i == 0 {
+        return theme.markers.marker();
+    }
+    const OTHERS: [Marker; 3] = [Marker::Dot, Marker::HalfBlock, Marker::Braille];
+    let own = theme.markers.marker();
+    let rest: Vec<Marker> = OTHERS.into_iter().filter(|m| *m != own).collect();
+    rest[(i - 1) % rest.len()]
+}
