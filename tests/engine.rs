@@ -373,3 +373,93 @@ fn three_channel_32px_pipeline_runs() {
     let ep = epochs(&events);
     assert!(ep[0].auc[&ScorerKind::KnnCosine].is_finite());
 }
+
+/// The one-class mode: no reference classes, the normal images alone, 8 transform classes
+/// (rotations × flip), scored by Mahalanobis over the 8 views, end to end for every head.
+#[test]
+fn one_class_transform_training_runs_end_to_end() {
+    for head in HeadKind::ALL {
+        let mut c = small_config(head);
+        c.data.reference = Some(vec![]);
+        c.transforms.rotations = vec![0, 90, 180, 270];
+        c.transforms.flip = true;
+        c.transforms.labels = adalab::config::LabelMode::Transform;
+        c.score.scorers = vec![
+            ScorerKind::Mahalanobis,
+            ScorerKind::KnnCosine,
+            ScorerKind::Ensemble,
+        ];
+        c.score.views.rotations = vec![0, 90, 180, 270];
+        c.score.views.flip = true;
+        adalab::job::check_with(
+            &c,
+            &adalab::data::Builtin,
+            &adalab::config::Build {
+                cuda: false,
+                memory_bytes: None,
+            },
+        )
+        .unwrap();
+        let events = collect(c);
+        let data = events
+            .iter()
+            .find_map(|e| match e {
+                Event::DataReady { train, classes, .. } => Some((*train, *classes)),
+                _ => None,
+            })
+            .unwrap();
+        // 200 normal images, one data class (the transforms are the classes).
+        assert_eq!(data, (200, 1), "{head}");
+        let ev = events
+            .iter()
+            .find_map(|e| match e {
+                Event::SeedFinished {
+                    evaluation: Some(ev),
+                    ..
+                } => Some(ev.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{head}: {events:?}"));
+        for k in [
+            ScorerKind::Mahalanobis,
+            ScorerKind::KnnCosine,
+            ScorerKind::Ensemble,
+        ] {
+            let auc = ev.auc[&k];
+            assert!((0.0..=1.0).contains(&auc), "{head} {k}: {auc}");
+            assert!(ev.identity_auc.contains_key(&k));
+        }
+        assert_eq!(ev.view_auc.len(), 8);
+        assert_eq!(ev.view_auc[0].view, "identity");
+        assert!(matches!(
+            events.last(),
+            Some(Event::Finished {
+                outcome: Outcome::Finished
+            })
+        ));
+    }
+}
+
+#[test]
+fn no_reference_classes_need_transform_classes() {
+    let mut c = small_config(HeadKind::AdacosFixed);
+    c.data.reference = Some(vec![]);
+    let e = c.validate().unwrap_err();
+    assert_eq!(e.key, "data.reference");
+    assert!(e.message.contains("transforms.labels"), "{}", e.message);
+    // Two transforms give fixed AdaCos only two classes: the check says so before training.
+    c.transforms.flip = true;
+    c.transforms.labels = adalab::config::LabelMode::Transform;
+    c.score.scorers = vec![ScorerKind::KnnCosine];
+    let e = adalab::job::check_with(
+        &c,
+        &adalab::data::Builtin,
+        &adalab::config::Build {
+            cuda: false,
+            memory_bytes: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "head.kind");
+    assert!(e.message.contains("at least 3 classes"), "{}", e.message);
+}

@@ -53,6 +53,8 @@ fn evaluation(knn: f64) -> Evaluation {
             (ScorerKind::KnnCosine, vec![0.1, 0.25, 0.9, 0.7, 0.3]),
             (ScorerKind::Lof, vec![1.0, 1.1, 2.5, 1.9, 0.95]),
         ]),
+        identity_auc: Default::default(),
+        view_auc: Vec::new(),
     }
 }
 
@@ -97,6 +99,7 @@ fn scripted_run(store: &Store, cfg: &Config, profile: &str, final_knn: f64) -> S
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(final_knn))),
             summary: summarize([&evaluation(final_knn).auc]),
+            identity_summary: Default::default(),
         },
         Event::Finished {
             outcome: Outcome::Finished,
@@ -373,6 +376,7 @@ fn repeated_run_writes_per_seed_scores_and_summary() {
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(knn))),
             summary: summarize(&done),
+            identity_summary: Default::default(),
         })
         .unwrap();
     }

@@ -136,6 +136,9 @@ impl Value for Option<Vec<ClassRef>> {
         if t.is_empty() || t.eq_ignore_ascii_case("all") {
             return Ok(None);
         }
+        if t.eq_ignore_ascii_case("none") {
+            return Ok(Some(Vec::new()));
+        }
         list(t).map(Some)
     }
     fn show(&self) -> Option<String> {
@@ -144,6 +147,46 @@ impl Value for Option<Vec<ClassRef>> {
 }
 
 impl Value for Vec<usize> {
+    fn read(t: &str) -> Result<Self, String> {
+        list(t)
+    }
+    fn show(&self) -> Option<String> {
+        Some(show_list(self))
+    }
+}
+
+impl Value for u32 {
+    fn read(t: &str) -> Result<Self, String> {
+        let t = t.trim();
+        t.parse()
+            .map_err(|_| format!("`{t}` is not a whole number ≥ 0"))
+    }
+    fn show(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl Value for i32 {
+    fn read(t: &str) -> Result<Self, String> {
+        let t = t.trim();
+        t.parse()
+            .map_err(|_| format!("`{t}` is not a whole number"))
+    }
+    fn show(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+impl Value for Vec<u32> {
+    fn read(t: &str) -> Result<Self, String> {
+        list(t)
+    }
+    fn show(&self) -> Option<String> {
+        Some(show_list(self))
+    }
+}
+
+impl Value for Vec<i32> {
     fn read(t: &str) -> Result<Self, String> {
         list(t)
     }
@@ -183,7 +226,9 @@ named!(
     OptimizerKind,
     LrSchedule,
     DeviceKind,
-    ScorerKind
+    ScorerKind,
+    LabelMode,
+    Sampling
 );
 
 fn strip_quotes(t: &str) -> &str {
@@ -259,10 +304,21 @@ pub static KEYS: &[Key] = &[
     key!("train.device", train.device),
     key!("train.augment.shift", train.augment.shift),
     key!("train.augment.flip", train.augment.flip),
+    key!("transforms.rotations", transforms.rotations),
+    key!("transforms.flip", transforms.flip),
+    key!("transforms.shifts", transforms.shifts),
+    key!("transforms.labels", transforms.labels),
+    key!("transforms.sample", transforms.sample),
     key!("score.scorers", score.scorers),
     key!("score.lof_k", score.lof_k),
     key!("score.knn_k", score.knn_k),
     key!("score.eval_every", score.eval_every),
+    key!("score.shrinkage", score.shrinkage),
+    key!("score.normalize", score.normalize),
+    key!("score.ensemble", score.ensemble),
+    key!("score.views.rotations", score.views.rotations),
+    key!("score.views.flip", score.views.flip),
+    key!("score.views.shifts", score.views.shifts),
     key!("run.repeat", run.repeat),
     key!("run.save_model", run.save_model),
 ];

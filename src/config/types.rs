@@ -15,6 +15,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub head: HeadConfig,
     pub train: TrainConfig,
+    pub transforms: TransformConfig,
     pub score: ScoreConfig,
     pub run: RunConfig,
 }
@@ -27,6 +28,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             head: HeadConfig::default(),
             train: TrainConfig::default(),
+            transforms: TransformConfig::default(),
             score: ScoreConfig::default(),
             run: RunConfig::default(),
         }
@@ -109,7 +111,8 @@ pub struct DataConfig {
     pub data_dir: Option<PathBuf>,
     pub normal: ClassRef,
     pub anomalous: ClassRef,
-    /// Reference classes; `None` means every class except normal and anomalous.
+    /// Reference classes; `None` means every class except normal and anomalous; an empty list
+    /// means none (train on the normal images only, with transform classes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<Vec<ClassRef>>,
     pub reference_count: usize,
@@ -358,19 +361,25 @@ pub enum ScorerKind {
     Lof,
     KnnCosine,
     ClassCosine,
+    Mahalanobis,
+    Ensemble,
 }
 
 impl ScorerKind {
-    pub const ALL: [ScorerKind; 3] = [
+    pub const ALL: [ScorerKind; 5] = [
         ScorerKind::Lof,
         ScorerKind::KnnCosine,
         ScorerKind::ClassCosine,
+        ScorerKind::Mahalanobis,
+        ScorerKind::Ensemble,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
             ScorerKind::Lof => "lof",
             ScorerKind::KnnCosine => "knn-cosine",
             ScorerKind::ClassCosine => "class-cosine",
+            ScorerKind::Mahalanobis => "mahalanobis",
+            ScorerKind::Ensemble => "ensemble",
         }
     }
     pub fn parse(s: &str) -> Option<ScorerKind> {
@@ -395,6 +404,15 @@ pub struct ScoreConfig {
     pub knn_k: usize,
     /// Evaluate the test AUC every N epochs (the last epoch is always evaluated).
     pub eval_every: usize,
+    /// Mahalanobis: the covariance is shrunk towards (trace/D)·I by this fraction.
+    pub shrinkage: f32,
+    /// Scale every embedding to unit length before scoring.
+    pub normalize: bool,
+    /// The scorers whose rank-normalised scores `ensemble` averages.
+    pub ensemble: Vec<ScorerKind>,
+    /// Test-time views: every view of the normal-train and test images is scored, and the raw
+    /// scores are averaged over views (the identity alone is recorded too).
+    pub views: TransformSet,
 }
 
 impl Default for ScoreConfig {
@@ -404,6 +422,127 @@ impl Default for ScoreConfig {
             lof_k: 5,
             knn_k: 1,
             eval_every: 1,
+            shrinkage: 0.1,
+            normalize: false,
+            ensemble: vec![ScorerKind::KnnCosine, ScorerKind::Mahalanobis],
+            views: TransformSet::default(),
+        }
+    }
+}
+
+/// Geometric transforms: rotations (degrees, multiples of 90) × horizontal flip × integer
+/// shifts (on both axes, zero fill). The identity is always the first transform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransformSet {
+    pub rotations: Vec<u32>,
+    pub flip: bool,
+    pub shifts: Vec<i32>,
+}
+
+impl Default for TransformSet {
+    fn default() -> Self {
+        TransformSet {
+            rotations: vec![0],
+            flip: false,
+            shifts: vec![0],
+        }
+    }
+}
+
+impl TransformSet {
+    /// Whether the set holds more than the identity.
+    pub fn is_identity(&self) -> bool {
+        self.rotations.iter().all(|r| r % 360 == 0)
+            && !self.flip
+            && self.shifts.iter().all(|s| *s == 0)
+    }
+}
+
+/// What a training image's class is in self-supervised training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelMode {
+    /// The data class (reference classes and the normal class), as published.
+    None,
+    /// Which transform was applied: as many classes as transforms.
+    Transform,
+    /// Data class × transform.
+    ClassTransform,
+}
+
+impl LabelMode {
+    pub const ALL: [LabelMode; 3] = [
+        LabelMode::None,
+        LabelMode::Transform,
+        LabelMode::ClassTransform,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelMode::None => "none",
+            LabelMode::Transform => "transform",
+            LabelMode::ClassTransform => "class-transform",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LabelMode> {
+        LabelMode::ALL.into_iter().find(|k| k.as_str() == s.trim())
+    }
+}
+
+/// Which (image, transform) pairs an epoch visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Sampling {
+    /// Every training image once, with a transform drawn at random (seeded).
+    Random,
+    /// Every training image in every transform.
+    All,
+}
+
+impl Sampling {
+    pub const ALL: [Sampling; 2] = [Sampling::Random, Sampling::All];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sampling::Random => "random",
+            Sampling::All => "all",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Sampling> {
+        Sampling::ALL.into_iter().find(|k| k.as_str() == s.trim())
+    }
+}
+
+/// Self-supervised transform classes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransformConfig {
+    pub rotations: Vec<u32>,
+    pub flip: bool,
+    pub shifts: Vec<i32>,
+    pub labels: LabelMode,
+    pub sample: Sampling,
+}
+
+impl Default for TransformConfig {
+    fn default() -> Self {
+        let set = TransformSet::default();
+        TransformConfig {
+            rotations: set.rotations,
+            flip: set.flip,
+            shifts: set.shifts,
+            labels: LabelMode::None,
+            sample: Sampling::Random,
+        }
+    }
+}
+
+impl TransformConfig {
+    /// The transform set training uses.
+    pub fn set(&self) -> TransformSet {
+        TransformSet {
+            rotations: self.rotations.clone(),
+            flip: self.flip,
+            shifts: self.shifts.clone(),
         }
     }
 }

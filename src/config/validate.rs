@@ -1,7 +1,7 @@
 //! Range and combination checks that need nothing but the config itself. Every message names
 //! the key and says what range is allowed.
 
-use super::{Config, ConfigError, HeadKind, ScorerKind};
+use super::{Config, ConfigError, HeadKind, LabelMode, ScorerKind, TransformSet};
 
 /// Largest scale `head.s` / `head.alpha` accepted: far above any useful value (AdaCos picks
 /// s ≈ 3–10, ArcFace papers use 30–64), low enough that logits stay finite in f32.
@@ -16,6 +16,36 @@ fn err(key: &str, message: impl Into<String>) -> Result<(), ConfigError> {
 fn in_range(key: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
     if v < lo || v > hi {
         return err(key, format!("is {v}, must be {lo} to {hi}"));
+    }
+    Ok(())
+}
+
+/// Rotations are multiples of 90°; shifts within ±8 pixels; no empty lists.
+fn check_set(prefix: &str, set: &TransformSet) -> Result<(), ConfigError> {
+    if set.rotations.is_empty() {
+        return err(
+            &format!("{prefix}.rotations"),
+            "is empty, list at least [0]",
+        );
+    }
+    if let Some(r) = set
+        .rotations
+        .iter()
+        .find(|r| !matches!(r, 0 | 90 | 180 | 270))
+    {
+        return err(
+            &format!("{prefix}.rotations"),
+            format!("has {r}, rotations must be 0, 90, 180 or 270 degrees"),
+        );
+    }
+    if set.shifts.is_empty() {
+        return err(&format!("{prefix}.shifts"), "is empty, list at least [0]");
+    }
+    if let Some(v) = set.shifts.iter().find(|v| v.abs() > 8) {
+        return err(
+            &format!("{prefix}.shifts"),
+            format!("has {v}, shifts must be -8 to 8 pixels"),
+        );
     }
     Ok(())
 }
@@ -41,13 +71,32 @@ impl Config {
                 ),
             );
         }
-        if let Some(r) = &d.reference {
-            if r.is_empty() {
-                return err(
-                    "data.reference",
-                    "must name at least one class (or be left out for all others)",
-                );
-            }
+        let tr = &self.transforms;
+        if d.reference.as_ref().is_some_and(|r| r.is_empty()) && tr.labels == LabelMode::None {
+            return err(
+                "data.reference",
+                "is empty, which leaves only the normal class to train on: train on \
+                 transform classes (transforms.labels = \"transform\" with a transform set), \
+                 or name reference classes (or leave the key out for all others)",
+            );
+        }
+        check_set("transforms", &tr.set())?;
+        if tr.labels != LabelMode::None && tr.set().is_identity() {
+            return err(
+                "transforms.labels",
+                format!(
+                    "is \"{}\", but the transform set is only the identity: give \
+                     transforms.rotations, transforms.flip or transforms.shifts",
+                    tr.labels.as_str()
+                ),
+            );
+        }
+        if tr.labels == LabelMode::None && !tr.set().is_identity() {
+            return err(
+                "transforms.labels",
+                "is \"none\", so the transform set would be unused: set it to \"transform\" \
+                 or \"class-transform\" (or use train.augment for augmentation)",
+            );
         }
         let m = &self.model;
         if m.widths.is_empty() || m.widths.len() > 4 {
@@ -152,6 +201,39 @@ impl Config {
                 return err("score.scorers", format!("`{a}` is listed twice"));
             }
         }
+        if s.scorers.contains(&ScorerKind::ClassCosine) && tr.labels == LabelMode::Transform {
+            return err(
+                "score.scorers",
+                "class-cosine needs the normal class's weight, but with transforms.labels = \
+                 \"transform\" the classes are transforms",
+            );
+        }
+        if s.scorers.contains(&ScorerKind::Ensemble) {
+            if s.ensemble.len() < 2 {
+                return err("score.ensemble", "name at least two scorers to combine");
+            }
+            for (i, k) in s.ensemble.iter().enumerate() {
+                if *k == ScorerKind::Ensemble {
+                    return err("score.ensemble", "cannot contain ensemble itself");
+                }
+                if s.ensemble[..i].contains(k) {
+                    return err("score.ensemble", format!("`{k}` is listed twice"));
+                }
+                if *k == ScorerKind::ClassCosine && !h.kind.is_cosine() {
+                    return err(
+                        "score.ensemble",
+                        format!("class-cosine needs a cosine head, not {}", h.kind),
+                    );
+                }
+            }
+        }
+        if !(s.shrinkage.is_finite() && (0.0..=1.0).contains(&s.shrinkage)) {
+            return err(
+                "score.shrinkage",
+                format!("is {}, must be 0 to 1", s.shrinkage),
+            );
+        }
+        check_set("score.views", &s.views)?;
         if s.scorers.contains(&ScorerKind::ClassCosine) && !h.kind.is_cosine() {
             return err(
                 "score.scorers",
@@ -164,7 +246,11 @@ impl Config {
         in_range("score.lof_k", s.lof_k, 1, 100)?;
         in_range("score.knn_k", s.knn_k, 1, 100)?;
         // LOF leaves each training point out of its own neighbours: it needs k + 1 of them.
-        if s.scorers.contains(&ScorerKind::Lof) && s.lof_k >= d.normal_train_count {
+        let uses = |k: ScorerKind| {
+            s.scorers.contains(&k)
+                || (s.scorers.contains(&ScorerKind::Ensemble) && s.ensemble.contains(&k))
+        };
+        if uses(ScorerKind::Lof) && s.lof_k >= d.normal_train_count {
             return err(
                 "score.lof_k",
                 format!(
@@ -173,7 +259,7 @@ impl Config {
                 ),
             );
         }
-        if s.scorers.contains(&ScorerKind::KnnCosine) && s.knn_k > d.normal_train_count {
+        if uses(ScorerKind::KnnCosine) && s.knn_k > d.normal_train_count {
             return err(
                 "score.knn_k",
                 format!(

@@ -69,14 +69,9 @@ pub fn roles<S: AsRef<str>>(
         ));
     }
     let mut reference: Vec<usize> = match &cfg.reference {
+        // An empty list: no reference classes (the config allows it only with transform
+        // classes to train on).
         Some(list) => {
-            if list.is_empty() {
-                return Err(ConfigError::new(
-                    "data.reference",
-                    "the reference class list is empty; omit it to use every class except \
-                     normal and anomalous",
-                ));
-            }
             let mut out = Vec::with_capacity(list.len());
             for c in list {
                 let i = resolve("data.reference", c)?;
@@ -108,7 +103,7 @@ pub fn roles<S: AsRef<str>>(
             .collect(),
     };
     reference.sort_unstable();
-    if reference.is_empty() {
+    if reference.is_empty() && cfg.reference.is_none() {
         return Err(ConfigError::new(
             "data.reference",
             "no reference classes left",
@@ -134,7 +129,7 @@ pub fn check_counts(
             .join(", ")
     };
     let pool: usize = roles.reference.iter().map(|&c| info.train_counts[c]).sum();
-    if cfg.reference_count > pool {
+    if !roles.reference.is_empty() && cfg.reference_count > pool {
         return Err(ConfigError::new(
             "data.reference_count",
             format!(

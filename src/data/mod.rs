@@ -56,6 +56,7 @@ mod manifest;
 mod split;
 mod synthetic;
 mod tar;
+pub mod transforms;
 
 pub use catalog::{class_names, describe, Builtin, Catalog, Roles};
 pub use cifar::{load_cifar10, CIFAR10_CLASSES};

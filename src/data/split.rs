@@ -75,13 +75,18 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
     } = roles(ds.kind.as_str(), &ds.class_names, cfg)
         .map_err(|e| DataError::Split(format!("{}: {}", e.key, e.message)))?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let ref_rows = draw(
-        ds,
-        &mut rng,
-        &reference,
-        cfg.reference_count,
-        "reference_count",
-    )?;
+    // No reference classes: the normal images alone (self-supervised transform classes).
+    let ref_rows = if reference.is_empty() {
+        Vec::new()
+    } else {
+        draw(
+            ds,
+            &mut rng,
+            &reference,
+            cfg.reference_count,
+            "reference_count",
+        )?
+    };
     let normal_rows_ds = draw(
         ds,
         &mut rng,
@@ -284,9 +289,13 @@ mod tests {
         let mut c = cfg(10, 5);
         c.reference = Some(vec![ClassRef::Name("sneaker".into())]);
         assert!(err(c).contains("include the normal class (sneaker)"));
+        // An empty reference list: the normal images alone, one training class.
         let mut c = cfg(10, 5);
         c.reference = Some(vec![]);
-        assert!(err(c).contains("reference class list is empty"));
+        let s = make_split(&ds, &c, 0).unwrap();
+        assert_eq!(s.train_y, vec![0; 5]);
+        assert_eq!(s.class_names, ["sneaker"]);
+        assert_eq!(s.normal_rows, (0..5).collect::<Vec<_>>());
         let mut c = cfg(10, 5);
         c.normal = ClassRef::Name("sneakers".into());
         let e = err(c);

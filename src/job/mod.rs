@@ -67,18 +67,31 @@ pub fn check_with(
 }
 
 fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> {
+    use crate::data::transforms::{class_count, expand};
+    let (_, h, w) = info.shape;
+    for (key, set) in [
+        ("transforms.rotations", config.transforms.set()),
+        ("score.views.rotations", config.score.views.clone()),
+    ] {
+        if h != w && set.rotations.iter().any(|r| r % 180 != 0) {
+            return Err(ConfigError::new(
+                key,
+                format!("rotations by 90° need square images, these are {h}×{w}"),
+            ));
+        }
+    }
+    let transforms = expand(&config.transforms.set()).len();
+    let classes = class_count(config.transforms.labels, info.training_classes, transforms);
     let images: usize = info.train_counts.iter().chain(&info.test_counts).sum();
-    crate::model::memory::check(config, info.shape, info.training_classes, images as u64).map_err(
-        |e| {
-            let key = e.key().unwrap_or("model");
-            let text = e.to_string();
-            let message = text
-                .strip_prefix(&format!("{key}: "))
-                .unwrap_or(&text)
-                .to_string();
-            ConfigError::new(key, message)
-        },
-    )
+    crate::model::memory::check(config, info.shape, classes, images as u64).map_err(|e| {
+        let key = e.key().unwrap_or("model");
+        let text = e.to_string();
+        let message = text
+            .strip_prefix(&format!("{key}: "))
+            .unwrap_or(&text)
+            .to_string();
+        ConfigError::new(key, message)
+    })
 }
 
 /// A [`Tally`] is a sink too: the headless runner keeps one for its final table.

@@ -24,6 +24,8 @@ pub struct Tally {
     pub seeds: Vec<SeedTally>,
     /// Final AUC over the finished seeds, per scorer, as the engine computed it.
     pub summary: BTreeMap<ScorerKind, Summary>,
+    /// With test-time views: the identity view's AUC over the finished seeds.
+    pub identity_summary: BTreeMap<ScorerKind, Summary>,
     pub outcome: Option<Outcome>,
 }
 
@@ -46,6 +48,7 @@ impl Tally {
                 outcome,
                 evaluation,
                 summary,
+                identity_summary,
                 ..
             } => {
                 if let Some(s) = self.seeds.last_mut() {
@@ -55,6 +58,7 @@ impl Tally {
                     }
                 }
                 self.summary = summary.clone();
+                self.identity_summary = identity_summary.clone();
             }
             Event::Finished { outcome } => self.outcome = Some(outcome.clone()),
             _ => {}

@@ -39,6 +39,7 @@ fn fake_job(epochs: usize, pause: Duration, finish: bool) -> TrainHandle {
             outcome: outcome.clone(),
             evaluation: None,
             summary: BTreeMap::new(),
+            identity_summary: Default::default(),
         });
         let _ = tx.send(Event::Finished { outcome });
     });

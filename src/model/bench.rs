@@ -28,16 +28,56 @@ pub struct BenchResult {
     pub threads: usize,
     pub train_ips: f64,
     pub infer_ips: f64,
+    /// Building one batch with a random transform of the 72 (rotations × flip × shifts of
+    /// ±4) per image, as transform-class training does, in microseconds.
+    pub transform_us: f64,
 }
 
 impl BenchResult {
     pub fn line(&self) -> String {
         let (c, h, w) = self.input;
+        let step_us = 1e6 * BATCH as f64 / self.train_ips;
         format!(
-            "bench input={c}x{h}x{w} batch={BATCH} threads={} train_ips={:.0} infer_ips={:.0}",
-            self.threads, self.train_ips, self.infer_ips
+            "bench input={c}x{h}x{w} batch={BATCH} threads={} train_ips={:.0} infer_ips={:.0} \
+             transform_us_per_batch={:.0} transform_share_of_step={:.2}%",
+            self.threads,
+            self.train_ips,
+            self.infer_ips,
+            self.transform_us,
+            100.0 * self.transform_us / step_us
         )
     }
+}
+
+/// Microseconds to build a batch of `BATCH` images of `input`, each through a random one of
+/// the 72 transforms (median of `reps`).
+pub fn bench_transforms(input: (usize, usize, usize), reps: usize) -> f64 {
+    use crate::config::TransformSet;
+    use crate::data::transforms::{expand, TransformTable};
+    let set = TransformSet {
+        rotations: vec![0, 90, 180, 270],
+        flip: true,
+        shifts: vec![-4, 0, 4],
+    };
+    let table = TransformTable::new(expand(&set), input);
+    let (c, h, w) = input;
+    let pix = c * h * w;
+    let mut rng = StdRng::seed_from_u64(1);
+    let images: Vec<f32> = (0..BATCH * pix).map(|_| rng.gen::<f32>()).collect();
+    let mut out = Vec::with_capacity(BATCH * pix);
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        out.clear();
+        let t0 = Instant::now();
+        for i in 0..BATCH {
+            let t = rng.gen_range(0..table.len());
+            table.apply_into(t, &images[i * pix..(i + 1) * pix], &mut out);
+        }
+        std::hint::black_box(&out);
+        times.push(t0.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
 }
 
 /// Runs [`bench_net`] on `device` (on the calling thread's rayon pool).
@@ -148,5 +188,6 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
         threads,
         train_ips,
         infer_ips,
+        transform_us: bench_transforms(input, 200),
     })
 }

@@ -8,9 +8,13 @@
 //! - [`cosine`]: negated mean of the k largest cosine similarities to the normal training
 //!   embeddings (`knn-cosine`), or negated cosine to the normal class's head weight
 //!   (`class-cosine`);
+//! - [`mahalanobis`]: squared Mahalanobis distance to a Gaussian fitted to the normal training
+//!   embeddings, covariance shrunk towards (trace/D)·I;
+//! - [`ensemble`]: the mean of several scorers' rank-normalised scores;
 //! - [`roc`]: ROC AUC, ROC curve and average precision (scikit-learn semantics, ties handled);
-//! - [`eval`]: [`evaluate`] runs the configured scorers for one epoch, [`bench_scoring`] times
-//!   them on synthetic data.
+//! - [`eval`]: [`score_view`] runs the configured scorers on one view of the images,
+//!   [`combine_views`] averages the views and computes AUCs ([`evaluate`] does both for one
+//!   view); [`bench_scoring`] times them on synthetic data.
 //!
 //! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
 //! [`Evaluation`] (what one scoring pass found) and the summary over seeds ([`summarize`]) live
@@ -19,15 +23,22 @@
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 pub mod cosine;
+pub mod ensemble;
 pub mod eval;
 pub mod lof;
+pub mod mahalanobis;
 pub mod neighbors;
 pub mod roc;
 pub mod stats;
 
 pub use cosine::{class_cosine_scores, knn_cosine_scores};
-pub use eval::{bench_scoring, evaluate, Evaluation, RocCurve};
+pub use ensemble::{rank_ensemble, rank_normalise};
+pub use eval::{
+    base_scorers, bench_scoring, combine_views, evaluate, score_view, Evaluation, RocCurve,
+    ViewAuc, ViewScores,
+};
 pub use lof::{lof_scores, Lof, MinMaxScaler};
+pub use mahalanobis::{mahalanobis_scores, Gaussian};
 pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
 pub use stats::{summarize, Summary};
@@ -64,6 +75,10 @@ pub enum ScoreError {
     MissingClassWeight,
     #[error("the class weight vector has {len} values, expected the embedding dimension {dim}")]
     WeightDim { len: usize, dim: usize },
+    #[error(
+        "{scorer}: the covariance of the normal training embeddings is singular; raise score.shrinkage"
+    )]
+    Singular { scorer: &'static str },
 }
 
 /// Number of rows of a row-major `[n × dim]` matrix, after checking that it is non-empty,

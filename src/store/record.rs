@@ -10,7 +10,7 @@ use super::error::StoreError;
 use super::fsutil;
 use super::time::Timestamp;
 use crate::config::{Config, ScorerKind};
-use crate::score::Summary;
+use crate::score::{Summary, ViewAuc};
 use crate::train::EpochMetrics;
 
 /// The `schema_version` this build writes and reads.
@@ -66,6 +66,12 @@ pub struct SeedResult {
     pub epoch: usize,
     pub auc: BTreeMap<ScorerKind, f64>,
     pub average_precision: BTreeMap<ScorerKind, f64>,
+    /// With test-time views: the identity view's own AUC per scorer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity_auc: BTreeMap<ScorerKind, f64>,
+    /// With test-time views: each view's own AUC per scorer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub view_auc: Vec<ViewAuc>,
 }
 
 /// One seed of a run.
@@ -124,6 +130,9 @@ pub struct RunRecord {
     /// Final AUC per scorer over the finished seeds.
     #[serde(default)]
     pub summary: BTreeMap<ScorerKind, Summary>,
+    /// With test-time views: the identity view's AUC over the finished seeds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity_summary: BTreeMap<ScorerKind, Summary>,
 }
 
 impl RunRecord {

@@ -82,6 +82,7 @@ impl RunWriter {
                 config: config.clone(),
                 seeds: Vec::new(),
                 summary: BTreeMap::new(),
+                identity_summary: BTreeMap::new(),
             };
             let dir = runs.join(&id);
             let made = (|| {
@@ -223,6 +224,7 @@ impl RunWriter {
                 outcome,
                 evaluation,
                 summary,
+                identity_summary,
             } => {
                 let repeated =
                     self.record.config.run.repeat > 1 || self.record.planned_seeds.len() > 1;
@@ -255,11 +257,14 @@ impl RunWriter {
                         epoch: ev.epoch,
                         auc: ev.auc.clone(),
                         average_precision: ev.average_precision.clone(),
+                        identity_auc: ev.identity_auc.clone(),
+                        view_auc: ev.view_auc.clone(),
                     });
                     s.scores_file = scores_file;
                 }
                 self.current_seed = None;
                 self.record.summary = summary.clone();
+                self.record.identity_summary = identity_summary.clone();
                 let written = self.write();
                 match csv_err {
                     Some(e) => Err(e),

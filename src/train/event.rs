@@ -137,6 +137,8 @@ pub enum Event {
         outcome: Outcome,
         evaluation: Option<Box<Evaluation>>,
         summary: BTreeMap<ScorerKind, Summary>,
+        /// With test-time views: the identity view's AUC over the same seeds.
+        identity_summary: BTreeMap<ScorerKind, Summary>,
     },
     /// The whole job ended.
     Finished {

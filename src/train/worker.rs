@@ -16,7 +16,8 @@ use rand::{Rng, SeedableRng};
 
 use super::error::TrainError;
 use super::event::{EpochMetrics, Event, Outcome};
-use crate::config::{Config, DeviceKind, HeadKind, LrSchedule, ScorerKind};
+use crate::config::{Config, DeviceKind, HeadKind, LabelMode, LrSchedule, Sampling, ScorerKind};
+use crate::data::transforms::{class_count, epoch_samples, expand, label, TransformTable};
 use crate::data::{self, Dataset, ExperimentSplit};
 use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
@@ -156,6 +157,7 @@ fn job(
     };
     // Final AUCs of the seeds that finished, for the summary each `SeedFinished` carries.
     let mut finished_aucs: Vec<BTreeMap<ScorerKind, f64>> = Vec::new();
+    let mut finished_identity: Vec<BTreeMap<ScorerKind, f64>> = Vec::new();
     for (index, &seed) in seeds.iter().enumerate() {
         if cancel.load(Ordering::SeqCst) {
             return Outcome::Interrupted;
@@ -165,7 +167,14 @@ fn job(
             Ok(s) => s,
             Err(e) => {
                 let outcome = TrainError::Data(e).outcome();
-                send_seed_end(tx, index, seed, outcome.clone(), None, &finished_aucs);
+                send_seed_end(
+                    tx,
+                    index,
+                    seed,
+                    outcome.clone(),
+                    None,
+                    (&finished_aucs, &finished_identity),
+                );
                 return outcome;
             }
         };
@@ -210,9 +219,17 @@ fn job(
         if outcome == Outcome::Finished {
             if let Some(ev) = &evaluation {
                 finished_aucs.push(ev.auc.clone());
+                finished_identity.push(ev.identity_auc.clone());
             }
         }
-        send_seed_end(tx, index, seed, outcome.clone(), evaluation, &finished_aucs);
+        send_seed_end(
+            tx,
+            index,
+            seed,
+            outcome.clone(),
+            evaluation,
+            (&finished_aucs, &finished_identity),
+        );
         if outcome != Outcome::Finished {
             return outcome;
         }
@@ -226,14 +243,15 @@ fn send_seed_end(
     seed: u64,
     outcome: Outcome,
     evaluation: Option<Evaluation>,
-    finished_aucs: &[BTreeMap<ScorerKind, f64>],
+    (finished, identity): (&[BTreeMap<ScorerKind, f64>], &[BTreeMap<ScorerKind, f64>]),
 ) {
     let _ = tx.send(Event::SeedFinished {
         index,
         seed,
         outcome,
         evaluation: evaluation.map(Box::new),
-        summary: score::summarize(finished_aucs),
+        summary: score::summarize(finished),
+        identity_summary: score::summarize(identity),
     });
 }
 
@@ -281,7 +299,12 @@ pub fn train_on<D: OpsDevice>(
     cancel: &AtomicBool,
     tx: &Sender<Event>,
 ) -> (Outcome, Option<Evaluation>) {
-    let classes = split.class_names.len();
+    // Self-supervised transform classes, when configured: which transforms, how labelled.
+    let mode = config.transforms.labels;
+    let table = (mode != LabelMode::None)
+        .then(|| TransformTable::new(expand(&config.transforms.set()), split.shape));
+    let n_t = table.as_ref().map_or(1, TransformTable::len);
+    let classes = class_count(mode, split.class_names.len(), n_t);
     let mut init_rng = StdRng::seed_from_u64(seed);
     let mut model = match Model::new(
         &dev,
@@ -311,14 +334,25 @@ pub fn train_on<D: OpsDevice>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut last_eval: Option<Evaluation> = None;
     let mut batch_x = Vec::with_capacity(bs * pix);
-    let steps_per_epoch = order.chunks(bs).filter(|b| b.len() >= 2).count();
+    let mut augmented = Vec::with_capacity(pix);
+    let per_epoch = match (mode, config.transforms.sample) {
+        (LabelMode::None, _) | (_, Sampling::Random) => n,
+        (_, Sampling::All) => n * n_t,
+    };
+    let steps_per_epoch = (per_epoch / bs) + usize::from(per_epoch % bs >= 2);
     let total_steps = (steps_per_epoch * t.epochs).max(1);
     let mut step = 0usize;
 
     for epoch in 1..=t.epochs {
-        order.shuffle(&mut rng);
+        // (row, transform) pairs in the order this epoch visits them.
+        let samples: Vec<(usize, usize)> = if mode == LabelMode::None {
+            order.shuffle(&mut rng);
+            order.iter().map(|&r| (r, 0)).collect()
+        } else {
+            epoch_samples(n, n_t, config.transforms.sample, &mut rng)
+        };
         // Drop a last batch of one image: BatchNorm cannot normalise it.
-        let batches: Vec<&[usize]> = order.chunks(bs).filter(|b| b.len() >= 2).collect();
+        let batches: Vec<&[(usize, usize)]> = samples.chunks(bs).filter(|b| b.len() >= 2).collect();
         let n_batches = batches.len();
         let started = Instant::now();
         let mut window_start = Instant::now();
@@ -329,11 +363,21 @@ pub fn train_on<D: OpsDevice>(
                 return (Outcome::Interrupted, last_eval);
             }
             batch_x.clear();
-            for &r in rows.iter() {
+            for &(r, k) in rows.iter() {
                 let img = &split.train_x[r * pix..(r + 1) * pix];
-                augment_into(&mut batch_x, img, split.shape, &t.augment, &mut rng);
+                match &table {
+                    None => augment_into(&mut batch_x, img, split.shape, &t.augment, &mut rng),
+                    Some(tt) => {
+                        augmented.clear();
+                        augment_into(&mut augmented, img, split.shape, &t.augment, &mut rng);
+                        tt.apply_into(k, &augmented, &mut batch_x);
+                    }
+                }
             }
-            let labels: Vec<usize> = rows.iter().map(|&r| split.train_y[r]).collect();
+            let labels: Vec<usize> = rows
+                .iter()
+                .map(|&(r, k)| label(mode, split.train_y[r], k, n_t))
+                .collect();
             let b = rows.len();
             let x: T4<D> = dev.tensor_from_vec(batch_x.clone(), (b, c, h, w));
             let oh = one_hot(&dev, &labels, classes);
@@ -437,7 +481,8 @@ pub fn train_on<D: OpsDevice>(
     (Outcome::Finished, last_eval)
 }
 
-/// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major. Checks
+/// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major, each image
+/// seen through `view` (a transform of a table) when given. Checks
 /// `cancel` before every batch of [`EVAL_BATCH`] images: `Err(Interrupted)` once it is set.
 pub fn embed<D: OpsDevice>(
     dev: &D,
@@ -445,6 +490,7 @@ pub fn embed<D: OpsDevice>(
     x: &[f32],
     shape: (usize, usize, usize),
     rows: impl Iterator<Item = usize>,
+    view: Option<(&TransformTable, usize)>,
     cancel: &AtomicBool,
 ) -> Result<Vec<f32>, TrainError> {
     let (c, h, w) = shape;
@@ -458,7 +504,11 @@ pub fn embed<D: OpsDevice>(
         }
         buf.clear();
         for &r in chunk {
-            buf.extend_from_slice(&x[r * pix..(r + 1) * pix]);
+            let img = &x[r * pix..(r + 1) * pix];
+            match view {
+                None => buf.extend_from_slice(img),
+                Some((table, t)) => table.apply_into(t, img, &mut buf),
+            }
         }
         let t: T4<D> = dev.tensor_from_vec(buf.clone(), (chunk.len(), c, h, w));
         out.extend(model.backbone.forward(t, false).as_vec());
@@ -474,31 +524,53 @@ fn evaluate<D: OpsDevice>(
     epoch: usize,
     cancel: &AtomicBool,
 ) -> Result<Evaluation, TrainError> {
-    let normal = embed(
-        dev,
-        model,
-        &split.train_x,
-        split.shape,
-        split.normal_rows.iter().copied(),
-        cancel,
-    )?;
-    let n_test = split.test_anomalous.len();
-    let test = embed(dev, model, &split.test_x, split.shape, 0..n_test, cancel)?;
-    let class_dir = config
-        .score
-        .scorers
+    let normal_class = split.class_names.len() - 1;
+    let class_dir = score::base_scorers(&config.score)
         .contains(&ScorerKind::ClassCosine)
-        .then(|| model.head.class_direction(split.class_names.len() - 1));
-    score::evaluate(
-        &config.score,
-        epoch,
-        &normal,
-        &test,
-        model.backbone.dim,
-        &split.test_anomalous,
-        class_dir.as_deref(),
-    )
-    .map_err(|error| TrainError::Score { epoch, error })
+        .then(|| {
+            // With class × transform labels, the normal class's identity-transform class.
+            let n_t = match config.transforms.labels {
+                LabelMode::ClassTransform => expand(&config.transforms.set()).len(),
+                _ => 1,
+            };
+            model.head.class_direction(normal_class * n_t)
+        });
+    let views = expand(&config.score.views);
+    let table = TransformTable::new(views.clone(), split.shape);
+    let n_test = split.test_anomalous.len();
+    let mut scored = Vec::with_capacity(views.len());
+    for (v, t) in views.iter().enumerate() {
+        let view = (v > 0).then_some((&table, v));
+        let normal = embed(
+            dev,
+            model,
+            &split.train_x,
+            split.shape,
+            split.normal_rows.iter().copied(),
+            view,
+            cancel,
+        )?;
+        let test = embed(
+            dev,
+            model,
+            &split.test_x,
+            split.shape,
+            0..n_test,
+            view,
+            cancel,
+        )?;
+        let s = score::score_view(
+            &config.score,
+            &normal,
+            &test,
+            model.backbone.dim,
+            class_dir.as_deref(),
+        )
+        .map_err(|error| TrainError::Score { epoch, error })?;
+        scored.push((t.name(), s));
+    }
+    score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
+        .map_err(|error| TrainError::Score { epoch, error })
 }
 
 /// Advice for a loss that stopped being finite: a large logit scale overflows by itself, a

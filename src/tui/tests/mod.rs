@@ -222,6 +222,8 @@ fn evaluation(knn: f64, lof: f64) -> Evaluation {
         roc: BTreeMap::new(),
         labels: vec![false, true],
         scores: BTreeMap::new(),
+        identity_auc: Default::default(),
+        view_auc: Vec::new(),
     }
 }
 
@@ -288,6 +290,7 @@ fn scripted_events(c: &Config) -> Vec<(f64, Event)> {
             outcome: Outcome::Finished,
             evaluation: Some(Box::new(evaluation(0.911, 0.893))),
             summary: crate::score::summarize([&evaluation(0.911, 0.893).auc]),
+            identity_summary: Default::default(),
         },
     ));
     v.push((42.0, Event::SeedStarted { index: 1, seed: 1 }));
@@ -334,6 +337,8 @@ fn seed_record(index: usize, seed: u64, knn: f64, lof: f64, epochs: usize) -> Se
             epoch: epochs,
             auc: [(K, knn), (L, lof)].into_iter().collect(),
             average_precision: [(K, knn - 0.05), (L, lof - 0.05)].into_iter().collect(),
+            identity_auc: Default::default(),
+            view_auc: Vec::new(),
         }),
         epochs: (1..=epochs)
             .map(|e| {
@@ -388,6 +393,7 @@ fn record(id: &str, minutes: i64, head: HeadKind, aucs: &[(f64, f64)], tags: &[&
         config,
         seeds,
         summary: BTreeMap::new(),
+        identity_summary: Default::default(),
     };
     r.summary = crate::score::summarize(
         r.seeds
@@ -425,6 +431,8 @@ fn write_run(store: &Store, r: &RunRecord, with_scores: bool) {
             scores: [(ScorerKind::KnnCosine, knn), (ScorerKind::Lof, lof)]
                 .into_iter()
                 .collect(),
+            identity_auc: Default::default(),
+            view_auc: Vec::new(),
         };
         crate::store::scores::write(&dir.join(crate::store::SCORES_FILE), &ev).unwrap();
     }

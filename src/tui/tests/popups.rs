@@ -49,6 +49,7 @@ fn stop_needs_confirmation() {
         outcome: Outcome::Interrupted,
         evaluation: None,
         summary: crate::score::summarize([&evaluation(0.911, 0.893).auc]),
+        identity_summary: Default::default(),
     });
     l.script.send(Event::Finished {
         outcome: Outcome::Interrupted,
