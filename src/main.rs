@@ -47,6 +47,9 @@ enum Command {
     Data(cli::data::DataCommand),
     /// Measure training and inference speed (images/s) of the bench net.
     Bench(cli::bench::BenchArgs),
+    /// Run, show and plot studies: a grid of configs × seeds, locally or over Slurm.
+    #[command(subcommand)]
+    Study(cli::study::StudyCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Some(Command::Profiles(c)) => cli::profiles::run_profiles(c, home).map(|()| Exit::Ok),
         Some(Command::Data(c)) => cli::data::run(c).map(|()| Exit::Ok),
         Some(Command::Bench(b)) => cli::bench::run(&b).map(|()| Exit::Ok),
+        Some(Command::Study(c)) => cli::study::run(c, home),
     };
     // A closed stdout (`adalab runs list | head`) ends quietly, keeping the command's status;
     // any other failure to write the output (a full disk) is an error.

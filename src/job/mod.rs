@@ -4,11 +4,15 @@
 //! Owns: [`drive`], the [`EventSink`] trait, the fallback outcome when the trainer ends without
 //! one, stopping on request, and what happens when a sink cannot keep up (a store write that
 //! fails twice stops the job and fails it, naming the file and the cause). [`Tally`] folds
-//! events into per-seed results for front ends.
+//! events into per-seed results for front ends, [`JobProgress`] into a fraction done and an
+//! ETA. [`check`] is the one check a config passes before a run exists. Studies run here too:
+//! a local queue of workers ([`study`]) or a Slurm job array ([`slurm`]).
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 pub mod progress;
+pub mod slurm;
+pub mod study;
 pub mod tally;
 
 use std::sync::atomic::{AtomicBool, Ordering};

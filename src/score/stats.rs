@@ -56,6 +56,61 @@ pub fn summarize<'a>(
         .collect()
 }
 
+/// A cell compared with a baseline over the seeds both ran: the difference of their medians
+/// (cell − baseline) and a 95% **paired bootstrap** interval of it (seeds resampled with
+/// replacement, each keeping its pair of values; 10,000 resamples from a fixed seed, so the
+/// interval is reproducible).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Seeds present in both.
+    pub pairs: usize,
+    pub median_diff: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Resamples for [`compare_paired`].
+pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
+
+/// Compares `cell` with `baseline`, both `(seed, value)`; `None` with fewer than two pairs.
+pub fn compare_paired(cell: &[(u64, f64)], baseline: &[(u64, f64)]) -> Option<Comparison> {
+    use rand::{Rng, SeedableRng};
+    let pairs: Vec<(f64, f64)> = cell
+        .iter()
+        .filter_map(|(s, a)| baseline.iter().find(|(t, _)| t == s).map(|(_, b)| (*a, *b)))
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .collect();
+    if pairs.len() < 2 {
+        return None;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        quantile_sorted(v, 0.5)
+    };
+    let diff = |ps: &[(f64, f64)]| {
+        let mut a: Vec<f64> = ps.iter().map(|p| p.0).collect();
+        let mut b: Vec<f64> = ps.iter().map(|p| p.1).collect();
+        median(&mut a) - median(&mut b)
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0xB007);
+    let n = pairs.len();
+    let mut sample = Vec::with_capacity(n);
+    let mut diffs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            sample.clear();
+            sample.extend((0..n).map(|_| pairs[rng.gen_range(0..n)]));
+            diff(&sample)
+        })
+        .collect();
+    diffs.sort_by(|a, b| a.total_cmp(b));
+    Some(Comparison {
+        pairs: n,
+        median_diff: diff(&pairs),
+        low: quantile_sorted(&diffs, 0.025),
+        high: quantile_sorted(&diffs, 0.975),
+    })
+}
+
 /// Quantile of sorted values with linear interpolation (numpy `method="linear"`).
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();
@@ -72,6 +127,31 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_comparison_of_medians() {
+        let base: Vec<(u64, f64)> = (0..10).map(|s| (s, 0.90 + 0.001 * s as f64)).collect();
+        // Every seed 0.03 better: the difference is 0.03 and the interval tight around it.
+        let better: Vec<(u64, f64)> = base.iter().map(|(s, v)| (*s, v + 0.03)).collect();
+        let c = compare_paired(&better, &base).unwrap();
+        assert_eq!(c.pairs, 10);
+        assert!((c.median_diff - 0.03).abs() < 1e-12);
+        assert!(
+            c.low > 0.02 && c.high < 0.04 && c.low <= c.median_diff,
+            "{c:?}"
+        );
+        // Unrelated noise: the interval covers 0.
+        let noisy: Vec<(u64, f64)> = (0..10)
+            .map(|s| (s, 0.905 + if s % 2 == 0 { 0.01 } else { -0.01 }))
+            .collect();
+        let c = compare_paired(&noisy, &base).unwrap();
+        assert!(c.low < 0.0 && c.high > 0.0, "{c:?}");
+        // Only seeds both ran are paired.
+        assert_eq!(compare_paired(&better[..3], &base).unwrap().pairs, 3);
+        assert!(compare_paired(&better[..1], &base).is_none());
+        // Reproducible.
+        assert_eq!(compare_paired(&noisy, &base), compare_paired(&noisy, &base));
+    }
 
     #[test]
     fn summary_matches_numpy() {

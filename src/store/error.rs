@@ -50,6 +50,11 @@ pub enum StoreError {
         name: String,
         searched: Vec<PathBuf>,
     },
+    #[error("no study `{name}`; looked in {}", .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    UnknownStudy {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
     #[error("{}: profile `{name}` already exists (use --force to replace it)", .path.display())]
     ProfileExists { name: String, path: PathBuf },
     #[error("{reason} (in filter `{filter}`)")]

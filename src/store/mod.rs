@@ -17,6 +17,7 @@ pub mod profiles;
 pub mod query;
 mod record;
 pub mod scores;
+pub mod studies;
 pub mod time;
 mod writer;
 
@@ -33,8 +34,8 @@ pub use profiles::{
     DEFAULT_PROFILE,
 };
 pub use record::{
-    DataCounts, RecordError, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION,
-    STALE_AFTER_SECS,
+    DataCounts, RecordError, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef,
+    SCHEMA_VERSION, STALE_AFTER_SECS,
 };
 pub use scores::Scores;
 pub use time::Timestamp;
@@ -226,7 +227,17 @@ impl Store {
 
     /// Creates `runs/<new id>/` and writes the initial `running` record.
     pub fn create_run(&self, config: &Config, profile: &str) -> Result<RunWriter, StoreError> {
-        RunWriter::create(self, config, profile)
+        RunWriter::create(self, config, profile, None)
+    }
+
+    /// [`Store::create_run`] for one task of a study.
+    pub fn create_study_run(
+        &self,
+        config: &Config,
+        profile: &str,
+        study: StudyRef,
+    ) -> Result<RunWriter, StoreError> {
+        RunWriter::create(self, config, profile, Some(study))
     }
 
     /// Every run, newest first. Unreadable ones are listed with the reason, never changed; a

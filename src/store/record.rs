@@ -92,6 +92,19 @@ pub struct SeedRecord {
     pub epochs: Vec<EpochMetrics>,
 }
 
+/// Where a run sits in a study: its cell (by the key of the cell's config, so a changed grid
+/// keeps the runs of unchanged cells) and seed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudyRef {
+    pub name: String,
+    /// Stable key of the cell's config (seed aside).
+    pub cell_key: String,
+    /// `head.kind=arcface`, as the study file spells the cell.
+    pub cell: String,
+    /// Position of the seed among the study's seeds (0-based).
+    pub seed_index: usize,
+}
+
 /// Everything `run.toml` holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -123,6 +136,9 @@ pub struct RunRecord {
     pub planned_seeds: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataCounts>,
+    /// The study this run belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<StudyRef>,
     /// The full resolved configuration.
     pub config: Config,
     #[serde(default)]

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::error::StoreError;
 use super::fsutil::{rename_no_replace, LockGuard, WriterLock};
-use super::record::{DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, SCHEMA_VERSION};
+use super::record::{
+    DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef, SCHEMA_VERSION,
+};
 use super::time::Timestamp;
 use super::{
     lock_path, new_run_id, scores, scores_file_name, validate_name, Store, RUN_FILE,
@@ -45,6 +47,7 @@ impl RunWriter {
         store: &Store,
         config: &Config,
         profile: &str,
+        study: Option<StudyRef>,
     ) -> Result<RunWriter, StoreError> {
         validate_name("profile name", profile)?;
         let runs = store.runs_dir();
@@ -79,6 +82,7 @@ impl RunWriter {
                 note: String::new(),
                 planned_seeds: config.seeds(),
                 data: None,
+                study: study.clone(),
                 config: config.clone(),
                 seeds: Vec::new(),
                 summary: BTreeMap::new(),

@@ -1,11 +1,15 @@
-//! Rendering runs for the terminal and for files, one file per format: plain-text tables
-//! ([`table`]), CSV ([`csv`]), JSON ([`json`]) and Markdown ([`markdown`]).
+//! Rendering runs and studies for the terminal and for files, one file per format: plain-text
+//! tables ([`table`]), CSV ([`csv`]), JSON ([`json`]), Markdown ([`markdown`]), text boxplots
+//! ([`boxplot`]), a study's report in every format ([`study`]) and its figure ([`figure`]).
 //!
 //! Every writer takes a `&mut impl Write`, so tests capture the output.
 
+pub mod boxplot;
 pub mod csv;
+pub mod figure;
 pub mod json;
 pub mod markdown;
+pub mod study;
 pub mod table;
 
 use crate::store::{LoadedRun, RunStatus};

@@ -390,6 +390,7 @@ fn record(id: &str, minutes: i64, head: HeadKind, aucs: &[(f64, f64)], tags: &[&
             test: 2000,
             classes: 9,
         }),
+        study: None,
         config,
         seeds,
         summary: BTreeMap::new(),

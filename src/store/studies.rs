@@ -1,0 +1,813 @@
+//! Studies: a grid of configs × seeds, as one object. A study file names a base profile, fixed
+//! overrides (`[set]`), a grid over config keys (`[grid]`, lists crossed or zipped) and the seeds
+//! per cell; this module finds study files (`./profiles/studies`, the user's, the shipped ones),
+//! expands them into cells and tasks, and reads back from the store what became of each task.
+//!
+//! A task's runs are found by the study name, the **key of the cell's config** (a hash of the
+//! config with the seed set aside) and the seed's position, so editing the grid keeps the runs
+//! of cells that did not change and adds only the new ones.
+//!
+//! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::error::StoreError;
+use super::profiles::{shipped_studies, ProfileDirs};
+use super::record::StudyRef;
+use super::{validate_name, LoadedRun, RunEntry, RunStatus, Store};
+use crate::config::{Config, ConfigError, ScorerKind};
+use crate::score::{compare_paired, Comparison, Summary};
+
+/// How the grid's lists combine into cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    /// Every combination (the default).
+    Cross,
+    /// Position by position: all lists have the same length.
+    Zip,
+}
+
+/// One cell of the grid: a config that is run once per seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub index: usize,
+    /// `head.kind=arcface`, or `base` for a grid without keys.
+    pub label: String,
+    /// The profile the cell's config comes from.
+    pub profile: String,
+    /// The cell's config with the base seed and `run.repeat = 1`.
+    pub config: Config,
+    /// Stable key of the config (seed aside): 16 hex digits of its SHA-256.
+    pub key: String,
+}
+
+/// One run to make: a cell and a seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Task {
+    pub cell: usize,
+    pub seed_index: usize,
+}
+
+/// A resolved study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Study {
+    pub name: String,
+    pub description: String,
+    /// Where it was read from, for messages.
+    pub source: PathBuf,
+    /// The study file's text (kept with the study's runs).
+    pub text: String,
+    pub seeds: usize,
+    /// The scorer figures and the summary line show (the base's primary by default).
+    pub scorer: ScorerKind,
+    pub combine: Combine,
+    pub cells: Vec<Cell>,
+}
+
+/// What became of one task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskState {
+    /// Never run, or only runs that failed or were interrupted (it will run again).
+    Pending { last: Option<(String, RunStatus)> },
+    /// A run is in progress (here or elsewhere).
+    Running { id: String },
+    /// Finished: the newest finished run.
+    Done { run: Box<LoadedRun> },
+}
+
+impl TaskState {
+    pub fn is_done(&self) -> bool {
+        matches!(self, TaskState::Done { .. })
+    }
+    pub fn is_pending(&self) -> bool {
+        matches!(self, TaskState::Pending { .. })
+    }
+}
+
+fn bad(source: &Path, key: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Config(ConfigError::new(key, message).in_file(source))
+}
+
+/// A TOML value as the text `Config::set` reads.
+fn value_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(value_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The key of a cell's config: its TOML with the seed and repeat set aside, hashed.
+pub fn cell_key(config: &Config) -> String {
+    let mut c = config.clone();
+    c.train.seed = 0;
+    c.run.repeat = 1;
+    c.description.clear();
+    let digest = Sha256::digest(c.to_toml_string().as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+const STUDY_KEYS: [&str; 8] = [
+    "name",
+    "description",
+    "base",
+    "seeds",
+    "combine",
+    "scorer",
+    "set",
+    "grid",
+];
+
+impl Study {
+    /// Parses a study file. `dirs` resolves the base profile (and a `profile` grid key).
+    pub fn parse(
+        name: &str,
+        text: &str,
+        source: &Path,
+        dirs: &ProfileDirs,
+    ) -> Result<Study, StoreError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            bad(
+                source,
+                "(toml)",
+                format!("not valid TOML: {}", e.message().trim()),
+            )
+        })?;
+        for k in table.keys() {
+            if !STUDY_KEYS.contains(&k.as_str()) {
+                return Err(bad(
+                    source,
+                    k,
+                    format!("unknown key (a study has {})", STUDY_KEYS.join(", ")),
+                ));
+            }
+        }
+        let str_of = |k: &str| -> Result<Option<String>, StoreError> {
+            match table.get(k) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(source, k, "must be a string")),
+            }
+        };
+        let name = str_of("name")?.unwrap_or_else(|| name.to_string());
+        validate_name("study name", &name)?;
+        let description = str_of("description")?.unwrap_or_default();
+        let base = str_of("base")?.ok_or_else(|| {
+            bad(
+                source,
+                "base",
+                "missing: name the profile the cells start from",
+            )
+        })?;
+        let seeds = match table.get("seeds") {
+            None => 1,
+            Some(toml::Value::Integer(n)) if (1..=1000).contains(n) => *n as usize,
+            Some(_) => return Err(bad(source, "seeds", "must be a whole number 1 to 1000")),
+        };
+        let combine = match str_of("combine")?.as_deref() {
+            None | Some("cross") => Combine::Cross,
+            Some("zip") => Combine::Zip,
+            Some(other) => {
+                return Err(bad(
+                    source,
+                    "combine",
+                    format!("is `{other}`, must be \"cross\" or \"zip\""),
+                ))
+            }
+        };
+        let table_of = |k: &str| -> Result<Vec<(String, toml::Value)>, StoreError> {
+            match table.get(k) {
+                None => Ok(Vec::new()),
+                Some(toml::Value::Table(t)) => {
+                    Ok(t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                }
+                Some(_) => Err(bad(source, k, "must be a table")),
+            }
+        };
+        let set: Vec<(String, String)> = table_of("set")?
+            .into_iter()
+            .map(|(k, v)| (k, value_text(&v)))
+            .collect();
+        let mut grid: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, v) in table_of("grid")? {
+            let toml::Value::Array(items) = v else {
+                return Err(bad(
+                    source,
+                    &format!("grid.{k}"),
+                    "must be a list of values",
+                ));
+            };
+            if items.is_empty() {
+                return Err(bad(source, &format!("grid.{k}"), "is an empty list"));
+            }
+            grid.push((k, items.iter().map(value_text).collect()));
+        }
+        if combine == Combine::Zip {
+            if let Some((k, v)) = grid.iter().find(|(_, v)| v.len() != grid[0].1.len()) {
+                return Err(bad(
+                    source,
+                    &format!("grid.{k}"),
+                    format!(
+                        "has {} values but grid.{} has {}: zipped lists must be as long",
+                        v.len(),
+                        grid[0].0,
+                        grid[0].1.len()
+                    ),
+                ));
+            }
+        }
+        // The cells: the grid's assignments, crossed or zipped.
+        let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        match combine {
+            Combine::Cross => {
+                for (k, values) in &grid {
+                    combos = combos
+                        .into_iter()
+                        .flat_map(|c| {
+                            values.iter().map(move |v| {
+                                let mut c = c.clone();
+                                c.push((k.clone(), v.clone()));
+                                c
+                            })
+                        })
+                        .collect();
+                }
+            }
+            Combine::Zip => {
+                if let Some((_, first)) = grid.first() {
+                    combos = (0..first.len())
+                        .map(|i| {
+                            grid.iter()
+                                .map(|(k, v)| (k.clone(), v[i].clone()))
+                                .collect()
+                        })
+                        .collect();
+                }
+            }
+        }
+        let mut cells = Vec::with_capacity(combos.len());
+        for (index, assign) in combos.into_iter().enumerate() {
+            let profile = assign
+                .iter()
+                .find(|(k, _)| k == "profile")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| base.clone());
+            let (profile, _, mut config) = dirs.resolve(&profile)?;
+            let label = if assign.is_empty() {
+                "base".to_string()
+            } else {
+                assign
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            for (k, v) in set
+                .iter()
+                .chain(assign.iter().filter(|(k, _)| k != "profile"))
+            {
+                config.set(k, v).map_err(|e| {
+                    let key = if set.iter().any(|(s, _)| s == k) {
+                        format!("set.{}", e.key)
+                    } else {
+                        format!("grid.{}", e.key)
+                    };
+                    bad(source, &key, e.message)
+                })?;
+            }
+            config.run.repeat = 1;
+            config
+                .validate()
+                .map_err(|e| bad(source, &e.key, format!("in cell `{label}`: {}", e.message)))?;
+            let key = cell_key(&config);
+            cells.push(Cell {
+                index,
+                label,
+                profile,
+                config,
+                key,
+            });
+        }
+        let scorer = match str_of("scorer")? {
+            Some(s) => ScorerKind::parse(&s)
+                .ok_or_else(|| bad(source, "scorer", format!("unknown scorer `{s}`")))?,
+            None => cells
+                .first()
+                .map(|c| c.config.primary_scorer())
+                .unwrap_or(ScorerKind::KnnCosine),
+        };
+        if let Some(c) = cells
+            .iter()
+            .find(|c| !c.config.score.scorers.contains(&scorer))
+        {
+            return Err(bad(
+                source,
+                "scorer",
+                format!("cell `{}` does not score with {scorer}", c.label),
+            ));
+        }
+        Ok(Study {
+            name,
+            description,
+            source: source.to_path_buf(),
+            text: text.to_string(),
+            seeds,
+            scorer,
+            combine,
+            cells,
+        })
+    }
+
+    /// Applies `key=value` overrides to every cell (after the file's own `[set]`).
+    pub fn with_overrides(mut self, overrides: &[String]) -> Result<Study, StoreError> {
+        for o in overrides {
+            let (k, v) = o.split_once('=').ok_or_else(|| {
+                StoreError::Config(ConfigError::new(
+                    o.clone(),
+                    "an override must look like key.path=value",
+                ))
+            })?;
+            for c in &mut self.cells {
+                c.config.set(k, v)?;
+                c.config.validate().map_err(|e| {
+                    StoreError::Config(ConfigError::new(
+                        e.key,
+                        format!("in cell `{}` with --set {o}: {}", c.label, e.message),
+                    ))
+                })?;
+                c.key = cell_key(&c.config);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Short names of the cells for figures: the values alone when one key varies.
+    pub fn short_labels(&self) -> Vec<String> {
+        self.cells
+            .iter()
+            .map(|c| {
+                let parts: Vec<&str> = c.label.split(' ').collect();
+                if parts.len() == 1 {
+                    parts[0]
+                        .split_once('=')
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_else(|| c.label.clone())
+                } else {
+                    c.label.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// Every task, cell by cell.
+    pub fn tasks(&self) -> Vec<Task> {
+        (0..self.cells.len())
+            .flat_map(|cell| (0..self.seeds).map(move |seed_index| Task { cell, seed_index }))
+            .collect()
+    }
+
+    /// The config a task runs: its cell's, with the task's seed.
+    pub fn task_config(&self, t: Task) -> Config {
+        let mut c = self.cells[t.cell].config.clone();
+        c.train.seed = c.train.seed.saturating_add(t.seed_index as u64);
+        c
+    }
+
+    /// What a task's run records about its place in the study.
+    pub fn study_ref(&self, t: Task) -> StudyRef {
+        StudyRef {
+            name: self.name.clone(),
+            cell_key: self.cells[t.cell].key.clone(),
+            cell: self.cells[t.cell].label.clone(),
+            seed_index: t.seed_index,
+        }
+    }
+
+    /// The tags a task's run gets: the study's name and its cell.
+    pub fn tags(&self, t: Task) -> Vec<String> {
+        vec![
+            format!("study:{}", self.name),
+            format!("cell:{}", t.cell + 1),
+        ]
+    }
+
+    /// What became of every task, from the study's runs in the store.
+    pub fn states(&self, runs: &[LoadedRun]) -> Vec<(Task, TaskState)> {
+        let mut by_task: BTreeMap<(String, usize), Vec<&LoadedRun>> = BTreeMap::new();
+        for r in runs {
+            if let Some(s) = &r.record.study {
+                if s.name == self.name {
+                    by_task
+                        .entry((s.cell_key.clone(), s.seed_index))
+                        .or_default()
+                        .push(r);
+                }
+            }
+        }
+        self.tasks()
+            .into_iter()
+            .map(|t| {
+                let mut rs = by_task
+                    .get(&(self.cells[t.cell].key.clone(), t.seed_index))
+                    .cloned()
+                    .unwrap_or_default();
+                // Newest first (ids start with the creation time).
+                rs.sort_by(|a, b| b.record.id.cmp(&a.record.id));
+                let state = if let Some(done) = rs.iter().find(|r| r.status == RunStatus::Finished)
+                {
+                    TaskState::Done {
+                        run: Box::new((*done).clone()),
+                    }
+                } else if let Some(live) = rs.iter().find(|r| r.status == RunStatus::Running) {
+                    TaskState::Running {
+                        id: live.record.id.clone(),
+                    }
+                } else {
+                    TaskState::Pending {
+                        last: rs.first().map(|r| (r.record.id.clone(), r.status)),
+                    }
+                };
+                (t, state)
+            })
+            .collect()
+    }
+}
+
+/// Where study files are looked up: `./profiles/studies`, `<config>/studies`, the shipped ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyDirs {
+    pub local: PathBuf,
+    pub user: PathBuf,
+}
+
+/// A study file found by name or path: its name, text and where it came from.
+pub fn find_study(
+    dirs: &StudyDirs,
+    name_or_path: &str,
+) -> Result<(String, String, PathBuf), StoreError> {
+    let as_path = Path::new(name_or_path);
+    if as_path.is_file() || name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        let text =
+            std::fs::read_to_string(as_path).map_err(|e| StoreError::io(as_path, "read", e))?;
+        let name = as_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "study".into());
+        return Ok((name, text, as_path.to_path_buf()));
+    }
+    validate_name("study name", name_or_path)?;
+    let file = format!("{name_or_path}.toml");
+    for dir in [&dirs.local, &dirs.user] {
+        let p = dir.join(&file);
+        if p.is_file() {
+            let text = std::fs::read_to_string(&p).map_err(|e| StoreError::io(&p, "read", e))?;
+            return Ok((name_or_path.to_string(), text, p));
+        }
+    }
+    if let Some((n, t)) = shipped_studies().iter().find(|(n, _)| *n == name_or_path) {
+        return Ok((
+            n.to_string(),
+            t.to_string(),
+            PathBuf::from(format!("(shipped)/studies/{n}.toml")),
+        ));
+    }
+    Err(StoreError::UnknownStudy {
+        name: name_or_path.to_string(),
+        searched: vec![
+            dirs.local.clone(),
+            dirs.user.clone(),
+            PathBuf::from("(shipped with adalab)"),
+        ],
+    })
+}
+
+/// Every study file by name (local, user, shipped; the first of a name wins): name and
+/// description (or why it cannot be read).
+pub fn list_studies(dirs: &StudyDirs, profiles: &ProfileDirs) -> Vec<(String, String, PathBuf)> {
+    let mut out: Vec<(String, String, PathBuf)> = Vec::new();
+    let mut push = |name: String, text: &str, path: PathBuf| {
+        if out.iter().any(|(n, _, _)| *n == name) {
+            return;
+        }
+        let desc = match Study::parse(&name, text, &path, profiles) {
+            Ok(s) => format!(
+                "{} ({} cells × {} seeds)",
+                s.description,
+                s.cells.len(),
+                s.seeds
+            ),
+            Err(e) => format!("(unreadable: {e})"),
+        };
+        out.push((name, desc, path));
+    };
+    for dir in [&dirs.local, &dirs.user] {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for p in files {
+            let (Some(name), Ok(text)) = (
+                p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+                std::fs::read_to_string(&p),
+            ) else {
+                continue;
+            };
+            push(name, &text, p);
+        }
+    }
+    for (n, t) in shipped_studies() {
+        push(
+            n.to_string(),
+            t,
+            PathBuf::from(format!("(shipped)/studies/{n}.toml")),
+        );
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+impl Store {
+    /// Where study files are looked up.
+    pub fn study_dirs(&self) -> StudyDirs {
+        StudyDirs {
+            local: PathBuf::from("profiles").join("studies"),
+            user: self.config_dir().join("studies"),
+        }
+    }
+
+    /// Finds and parses a study by name or path.
+    pub fn load_study(&self, name_or_path: &str) -> Result<Study, StoreError> {
+        let (name, text, path) = find_study(&self.study_dirs(), name_or_path)?;
+        Study::parse(&name, &text, &path, &self.profile_dirs())
+    }
+
+    /// Parses the study file at `path` under the name `name` (unless the file names itself):
+    /// the copies kept beside a study's runs and Slurm submissions are all `study.toml`.
+    pub fn load_study_file(&self, path: &Path, name: &str) -> Result<Study, StoreError> {
+        let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, "read", e))?;
+        Study::parse(name, &text, path, &self.profile_dirs())
+    }
+
+    /// `<root>/studies/<name>/`: the study's own files (its file as last run, Slurm scripts,
+    /// task lists and logs).
+    pub fn study_dir(&self, name: &str) -> Result<PathBuf, StoreError> {
+        validate_name("study name", name)?;
+        Ok(self.root().join("studies").join(name))
+    }
+
+    /// Keeps the study file beside its runs (`study.toml`), so the runs can be told apart from
+    /// a later edit of the file.
+    pub fn save_study_file(&self, study: &Study) -> Result<PathBuf, StoreError> {
+        let dir = self.study_dir(&study.name)?;
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, "create folder", e))?;
+        let p = dir.join("study.toml");
+        super::fsutil::write_atomic(&p, study.text.as_bytes())?;
+        Ok(p)
+    }
+
+    /// The runs of a study (readable ones), newest first.
+    pub fn study_runs(&self, name: &str) -> Result<Vec<LoadedRun>, StoreError> {
+        Ok(self
+            .list_runs()?
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEntry::Ok(r) if r.record.study.as_ref().is_some_and(|s| s.name == name) => {
+                    Some(*r)
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Names of the studies that have runs in the store.
+    pub fn studies_with_runs(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self
+            .list_runs()?
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEntry::Ok(r) => r.record.study.map(|s| s.name),
+                RunEntry::Unreadable { .. } => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// What a study's finished runs say, cell by cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellResults {
+    pub cell: usize,
+    pub label: String,
+    /// The label for figures ([`Study::short_labels`]).
+    pub short: String,
+    /// Tasks finished, running, and in all.
+    pub done: usize,
+    pub running: usize,
+    pub total: usize,
+    /// Final AUC per scorer, `(seed, value)` per finished task.
+    pub values: BTreeMap<ScorerKind, Vec<(u64, f64)>>,
+    pub summary: BTreeMap<ScorerKind, Summary>,
+    /// With test-time views: the identity view's AUC alone.
+    pub identity_summary: BTreeMap<ScorerKind, Summary>,
+    /// Against the first cell, on the study's scorer.
+    pub comparison: Option<Comparison>,
+    /// Ids of the finished runs, by seed.
+    pub runs: Vec<(u64, String)>,
+}
+
+impl Study {
+    /// Per-cell results from the task states.
+    pub fn results(&self, states: &[(Task, TaskState)]) -> Vec<CellResults> {
+        let short = self.short_labels();
+        let mut out: Vec<CellResults> = self
+            .cells
+            .iter()
+            .map(|c| CellResults {
+                cell: c.index,
+                label: c.label.clone(),
+                short: short[c.index].clone(),
+                done: 0,
+                running: 0,
+                total: self.seeds,
+                values: BTreeMap::new(),
+                summary: BTreeMap::new(),
+                identity_summary: BTreeMap::new(),
+                comparison: None,
+                runs: Vec::new(),
+            })
+            .collect();
+        let mut identity: Vec<BTreeMap<ScorerKind, Vec<f64>>> = vec![BTreeMap::new(); out.len()];
+        for (t, st) in states {
+            let c = &mut out[t.cell];
+            match st {
+                TaskState::Done { run } => {
+                    c.done += 1;
+                    let seed = run.record.config.train.seed;
+                    c.runs.push((seed, run.record.id.clone()));
+                    if let Some(r) = run.record.seeds.first().and_then(|s| s.result.as_ref()) {
+                        for (k, v) in &r.auc {
+                            c.values.entry(*k).or_default().push((seed, *v));
+                        }
+                        for (k, v) in &r.identity_auc {
+                            identity[t.cell].entry(*k).or_default().push(*v);
+                        }
+                    }
+                }
+                TaskState::Running { .. } => c.running += 1,
+                TaskState::Pending { .. } => {}
+            }
+        }
+        for (c, ident) in out.iter_mut().zip(identity) {
+            c.runs.sort();
+            for v in c.values.values_mut() {
+                v.sort_by_key(|(s, _)| *s);
+            }
+            c.summary = c
+                .values
+                .iter()
+                .filter_map(|(k, v)| {
+                    let xs: Vec<f64> = v.iter().map(|p| p.1).collect();
+                    Summary::of(&xs).map(|s| (*k, s))
+                })
+                .collect();
+            c.identity_summary = ident
+                .iter()
+                .filter_map(|(k, v)| Summary::of(v).map(|s| (*k, s)))
+                .collect();
+        }
+        let base = out
+            .first()
+            .and_then(|c| c.values.get(&self.scorer))
+            .cloned()
+            .unwrap_or_default();
+        for c in out.iter_mut().skip(1) {
+            if let Some(v) = c.values.get(&self.scorer) {
+                c.comparison = compare_paired(v, &base);
+            }
+        }
+        out
+    }
+}
+
+/// A task's final AUC per scorer (views averaged), from its finished run.
+pub fn task_auc(run: &LoadedRun) -> BTreeMap<ScorerKind, f64> {
+    run.record
+        .seeds
+        .first()
+        .and_then(|s| s.result.as_ref())
+        .map(|r| r.auc.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::profiles::Shipped;
+
+    fn dirs(root: &Path) -> ProfileDirs {
+        let shipped = root.join("shipped");
+        std::fs::create_dir_all(&shipped).unwrap();
+        std::fs::write(
+            shipped.join("base.toml"),
+            "description = \"base\"\n[data]\ndataset = \"synthetic\"\nnormal = \"plus\"\nanomalous = \"cross\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            shipped.join("other.toml"),
+            "description = \"other\"\n[data]\ndataset = \"synthetic\"\nnormal = \"ring\"\nanomalous = \"disc\"\n",
+        )
+        .unwrap();
+        ProfileDirs {
+            local: root.join("local"),
+            user: root.join("user"),
+            shipped: Shipped::Dir(shipped),
+        }
+    }
+
+    const GRID: &str = r#"
+description = "two heads, two epochs counts"
+base = "base"
+seeds = 3
+[set]
+"train.epochs" = 2
+"score.scorers" = ["knn-cosine", "lof"]
+[grid]
+"head.kind" = ["arcface", "cosface"]
+"head.m" = [0.2, 0.35]
+"#;
+
+    #[test]
+    fn grids_cross_or_zip_into_cells() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        let s = Study::parse("g", GRID, Path::new("g.toml"), &d).unwrap();
+        assert_eq!(s.cells.len(), 4);
+        assert_eq!(s.tasks().len(), 12);
+        assert_eq!(s.cells[0].label, "head.kind=arcface head.m=0.2");
+        assert_eq!(s.cells[3].config.head.m, 0.35);
+        assert!(s.cells.iter().all(|c| c.config.train.epochs == 2));
+        assert_eq!(s.scorer, ScorerKind::KnnCosine);
+        let keys: std::collections::BTreeSet<&str> =
+            s.cells.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys.len(), 4);
+        let t = Task {
+            cell: 1,
+            seed_index: 2,
+        };
+        assert_eq!(s.task_config(t).train.seed, 2);
+        assert_eq!(s.tags(t), ["study:g", "cell:2"]);
+
+        let zip = GRID.replace("seeds = 3", "seeds = 3\ncombine = \"zip\"");
+        let z = Study::parse("g", &zip, Path::new("g.toml"), &d).unwrap();
+        assert_eq!(z.cells.len(), 2);
+        assert_eq!(z.cells[1].label, "head.kind=cosface head.m=0.35");
+        // Unchanged cells keep their keys when the grid grows.
+        let more = GRID.replace("\"cosface\"]", "\"cosface\", \"adacos-fixed\"]");
+        let m = Study::parse("g", &more, Path::new("g.toml"), &d).unwrap();
+        assert_eq!(m.cells.len(), 6);
+        assert!(s
+            .cells
+            .iter()
+            .all(|c| m.cells.iter().any(|n| n.key == c.key)));
+        // A profile grid key picks each cell's base.
+        let prof = "base = \"base\"\n[grid]\nprofile = [\"base\", \"other\"]\n";
+        let p = Study::parse("p", prof, Path::new("p.toml"), &d).unwrap();
+        assert_eq!(p.cells[1].profile, "other");
+        assert_eq!(p.cells[1].label, "profile=other");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_cell() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = dirs(tmp.path());
+        let parse = |t: &str| {
+            Study::parse("e", t, Path::new("e.toml"), &d)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(parse("seeds = 2\n").contains("base: missing"));
+        let e = parse("base = \"base\"\n[grid]\n\"head.kind\" = [\"arcfase\"]\n");
+        assert!(e.contains("grid.head.kind") && e.contains("arcfase"), "{e}");
+        let e = parse("base = \"base\"\n[grid]\n\"train.epochs\" = [0]\n");
+        assert!(
+            e.contains("train.epochs") && e.contains("cell `train.epochs=0`"),
+            "{e}"
+        );
+        let e = parse("base = \"base\"\ncombine = \"zip\"\n[grid]\n\"train.epochs\" = [1, 2]\n\"head.m\" = [0.1]\n");
+        assert!(e.contains("zipped lists"), "{e}");
+        assert!(parse("base = \"base\"\nfoo = 1\n").contains("foo: unknown key"));
+        assert!(parse("base = \"nope\"\n").contains("nope"));
+    }
+}

@@ -1,0 +1,169 @@
+//! Studies through the binary: a grid of cells × seeds run on a local queue, shown as a table,
+//! Markdown, CSV and JSON, plotted as SVG and PNG, and resumed after a kill.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn adalab(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_adalab"));
+    c.env("ADALAB_HOME", home)
+        .env("ADALAB_CONFIG", home.join("config"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(home: &Path, name: impl AsRef<std::ffi::OsStr>) -> serde_json::Value {
+    let text = ok(adalab(home)
+        .args(["study", "show"])
+        .arg(name)
+        .args(["--format", "json"]));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_study_runs_shows_and_plots() {
+    let home = tempfile::tempdir().unwrap();
+    let out = adalab(home.path())
+        .args(["study", "run", "synthetic-study", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("4 to run (2 at a time"), "{stderr}");
+    assert_eq!(stderr.matches("AUC knn-cosine").count(), 4, "{stderr}");
+
+    let doc = json(home.path(), "synthetic-study");
+    assert_eq!(doc["done"], 4);
+    let cells = doc["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2);
+    assert_eq!(cells[0]["short"], "arcface");
+    assert_eq!(cells[1]["summary"]["knn-cosine"]["n"], 2);
+    assert!(cells[1]["comparison"]["median_diff"].is_f64());
+
+    let table = ok(adalab(home.path()).args(["study", "show", "synthetic-study"]));
+    assert!(
+        table.contains("2 cells × 2 seeds: 4/4 runs finished"),
+        "{table}"
+    );
+    assert!(
+        table.contains("┃") && table.contains("adacos-fixed"),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+    assert!(table.contains("paired bootstrap interval"), "{table}");
+    let md = ok(adalab(home.path()).args(["study", "show", "synthetic-study", "--format", "md"]));
+    assert!(md.contains("| arcface | knn-cosine | 2 |"), "{md}");
+    let csv = ok(adalab(home.path()).args(["study", "show", "synthetic-study", "--format", "csv"]));
+    assert!(csv.starts_with("study,cell,label,scorer,n,median"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 2, "{csv}");
+
+    // The runs are tagged with the study and their cell.
+    let list = ok(adalab(home.path()).args([
+        "runs",
+        "list",
+        "--filter",
+        "tag=study:synthetic-study",
+        "--json",
+    ]));
+    let runs: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 4);
+
+    // The figure, as SVG and PNG.
+    let svg = home.path().join("fig.svg");
+    ok(adalab(home.path())
+        .args(["study", "plot", "synthetic-study", "-o"])
+        .arg(&svg));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("<svg") && text.contains("adacos-fixed (n = 2)"),
+        "{}",
+        &text[..200]
+    );
+    assert!(text.contains("ROC AUC (knn-cosine)"));
+    let png = home.path().join("fig.png");
+    ok(adalab(home.path())
+        .args(["study", "plot", "synthetic-study", "-o"])
+        .arg(&png));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(bytes.len() > 10_000);
+    let bad = adalab(home.path())
+        .args(["study", "plot", "synthetic-study", "-o", "fig.gif"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains(".svg or .png"));
+
+    // Running it again does nothing.
+    let out = adalab(home.path())
+        .args(["study", "run", "synthetic-study"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 finished") && stderr.contains("0 to run"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_killed_study_resumes_with_only_the_missing_runs() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("resume.toml");
+    std::fs::write(
+        &file,
+        "description = \"resume test\"\nbase = \"synthetic-demo\"\nseeds = 3\n\
+         [set]\n\"train.epochs\" = 2\n\"data.reference_count\" = 800\n\
+         \"data.normal_train_count\" = 200\n\"model.widths\" = [8, 16]\n\
+         \"model.embedding_dim\" = 16\n\"score.scorers\" = [\"knn-cosine\"]\n\
+         [grid]\n\"head.kind\" = [\"arcface\", \"cosface\"]\n",
+    )
+    .unwrap();
+    let mut child = adalab(home.path())
+        .args(["study", "run"])
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once two runs have finished.
+    let t0 = Instant::now();
+    loop {
+        let doc = json(home.path(), &file);
+        if doc["done"].as_u64().unwrap() >= 2 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done_before = json(home.path(), &file)["done"].as_u64().unwrap();
+    assert!(done_before < 6, "the study finished before the kill");
+    let runs_before = std::fs::read_dir(home.path().join("runs")).unwrap().count();
+
+    let out = adalab(home.path())
+        .args(["study", "run"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let queued = 6 - done_before;
+    assert!(
+        stderr.contains(&format!("{queued} to run")),
+        "{done_before} done before: {stderr}"
+    );
+    let doc = json(home.path(), &file);
+    assert_eq!(doc["done"], 6);
+    let runs_after = std::fs::read_dir(home.path().join("runs")).unwrap().count();
+    // One new run per missing task; the killed one stays in the store as interrupted.
+    assert_eq!(runs_after as u64, runs_before as u64 + queued);
+}
