@@ -605,8 +605,10 @@ fn evaluate<D: OpsDevice>(
         .map_err(|error| TrainError::Score { epoch, error })?;
         scored.push((t.name(), s));
     }
-    score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
-        .map_err(|error| TrainError::Score { epoch, error })
+    let mut ev = score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
+        .map_err(|error| TrainError::Score { epoch, error })?;
+    ev.group_auc = score::group_auc(&ev, &split.test_groups, &split.test_group);
+    Ok(ev)
 }
 
 /// Advice for a loss that stopped being finite: a large logit scale overflows by itself, a
