@@ -64,20 +64,8 @@ fn check_images(d: &DataConfig) -> Result<(), ConfigError> {
                 );
             }
         }
-        None => {
-            if d.folder_path().is_none() {
-                let what = match d.dataset {
-                    DatasetKind::Mvtec => {
-                        "an MVTec AD category folder (holding train/good and test/)"
-                    }
-                    _ => "the folder holding one sub-folder per class",
-                };
-                return err(
-                    "data.path",
-                    format!("dataset = \"{}\" needs data.path: {what}", d.dataset),
-                );
-            }
-        }
+        // A folder dataset's folder may still come from `--data-dir`: `Config::check` asks for it.
+        None => {}
     }
     if d.dataset == DatasetKind::Mvtec && d.reference.as_ref().is_some_and(|r| !r.is_empty()) {
         return err(

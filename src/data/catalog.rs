@@ -242,6 +242,18 @@ impl crate::config::Catalog for Builtin {
     fn check_data(&self, config: &Config) -> Result<DatasetInfo, ConfigError> {
         let d = &config.data;
         let mut info = if d.dataset.is_folder() {
+            if d.folder_path().is_none() {
+                let what = match d.dataset {
+                    DatasetKind::Mvtec => {
+                        "an MVTec AD category folder (holding train/good and test/)"
+                    }
+                    _ => "the folder holding one sub-folder per class",
+                };
+                return Err(ConfigError::new(
+                    "data.path",
+                    format!("dataset = \"{}\" needs data.path: {what}", d.dataset),
+                ));
+            }
             let key = if d.path.is_some() {
                 "data.path"
             } else {

@@ -120,13 +120,20 @@ fn bad(p: &Problem) -> DataError {
     }
 }
 
-/// Lists the folder `cfg` names (cached while unchanged); at most 256 classes (labels are
-/// bytes).
+/// Lists the folder `cfg` names (remembered while its folders are unchanged); at most 256
+/// classes (labels are bytes).
 pub fn scan_for(cfg: &DataConfig) -> Result<Arc<Scan>, DataError> {
+    scan_with(cfg, scan_cached)
+}
+
+fn scan_with(
+    cfg: &DataConfig,
+    how: fn(DatasetKind, &std::path::Path, f32) -> Result<Arc<Scan>, DataError>,
+) -> Result<Arc<Scan>, DataError> {
     let root = cfg.folder_path().ok_or(DataError::NoPath {
         dataset: cfg.dataset.as_str(),
     })?;
-    let s = scan_cached(cfg.dataset, root, cfg.test_fraction)?;
+    let s = how(cfg.dataset, root, cfg.test_fraction)?;
     if s.classes.len() > 256 {
         return Err(DataError::format(
             root,
@@ -159,7 +166,8 @@ pub fn load_folder(
     opts: &LoadOptions,
     progress: &mut dyn FnMut(LoadEvent),
 ) -> Result<FolderLoad, DataError> {
-    let s = scan_for(cfg)?;
+    // Listed afresh: the cache's fingerprint needs every file's current size and time.
+    let s = scan_with(cfg, scan::scan_fresh)?;
     let strict = cfg.on_bad_image == BadImagePolicy::Error;
     if strict {
         if let Some(p) = s.problems.first() {

@@ -625,6 +625,17 @@ pub fn scan_cached(
             return Ok(s);
         }
     }
+    scan_fresh(kind, root, test_fraction)
+}
+
+/// [`scan`] now (every file's size and time read again), remembered for [`scan_cached`]. What
+/// loading uses: a file rewritten in place changes no folder's time, only its own.
+pub fn scan_fresh(
+    kind: DatasetKind,
+    root: &Path,
+    test_fraction: f32,
+) -> Result<Arc<Scan>, DataError> {
+    let key = (root.to_path_buf(), kind, test_fraction.to_bits());
     let s = Arc::new(scan(kind, root, test_fraction)?);
     if let Ok(mut m) = scan_memo().lock() {
         m.insert(key, s.clone());
