@@ -173,3 +173,6 @@ mod tests {
         assert_eq!(auc(None), "–");
     }
 }
+
+/// The folder field of a folder dataset before one is given.
+pub const FOLDER_NONE: &str = "(none: press e to type one)";
