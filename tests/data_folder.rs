@@ -33,9 +33,9 @@ fn cache_env() -> &'static Path {
 /// A class pattern: 0 horizontal stripes, 1 vertical stripes, 2 diagonal, with per-image noise.
 fn value(class: usize, i: usize, x: u32, y: u32) -> u8 {
     let on = match class {
-        0 => (y / 3) % 2 == 0,
-        1 => (x / 3) % 2 == 0,
-        _ => ((x + y) / 4) % 2 == 0,
+        0 => (y / 3).is_multiple_of(2),
+        1 => (x / 3).is_multiple_of(2),
+        _ => ((x + y) / 4).is_multiple_of(2),
     };
     let noise = ((x * 31 + y * 17 + i as u32 * 7) % 40) as u8;
     if on {
@@ -178,8 +178,10 @@ fn folder_cfg(root: &Path, policy: BadImagePolicy) -> DataConfig {
 
 /// A small config that trains in a second.
 fn small(data: DataConfig) -> Config {
-    let mut c = Config::default();
-    c.data = data;
+    let mut c = Config {
+        data,
+        ..Config::default()
+    };
     c.model.widths = vec![8, 16];
     c.model.embedding_dim = 16;
     c.head.kind = HeadKind::Softmax;

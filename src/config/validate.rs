@@ -39,33 +39,30 @@ fn check_images(d: &DataConfig) -> Result<(), ConfigError> {
             format!("is {}, must be above 0 and below 1", d.test_fraction),
         );
     }
-    match d.dataset.builtin_shape() {
-        Some((c, h, _)) => {
-            if d.channels.is_some_and(|x| x != c) {
-                return err(
-                    "data.channels",
-                    format!(
-                        "is {}, but {} images have {c} channel{}: leave it out for a built-in \
+    // (A folder dataset's folder may still come from `--data-dir`: `Config::check` asks.)
+    if let Some((c, h, _)) = d.dataset.builtin_shape() {
+        if d.channels.is_some_and(|x| x != c) {
+            return err(
+                "data.channels",
+                format!(
+                    "is {}, but {} images have {c} channel{}: leave it out for a built-in \
                          dataset",
-                        d.channels.unwrap_or(0),
-                        d.dataset,
-                        if c == 1 { "" } else { "s" }
-                    ),
-                );
-            }
-            if d.size.is_some_and(|x| x != h) {
-                return err(
-                    "data.size",
-                    format!(
-                        "is {}, but {} images are {h}×{h}: leave it out for a built-in dataset",
-                        d.size.unwrap_or(0),
-                        d.dataset
-                    ),
-                );
-            }
+                    d.channels.unwrap_or(0),
+                    d.dataset,
+                    if c == 1 { "" } else { "s" }
+                ),
+            );
         }
-        // A folder dataset's folder may still come from `--data-dir`: `Config::check` asks for it.
-        None => {}
+        if d.size.is_some_and(|x| x != h) {
+            return err(
+                "data.size",
+                format!(
+                    "is {}, but {} images are {h}×{h}: leave it out for a built-in dataset",
+                    d.size.unwrap_or(0),
+                    d.dataset
+                ),
+            );
+        }
     }
     if d.dataset == DatasetKind::Mvtec && d.reference.as_ref().is_some_and(|r| !r.is_empty()) {
         return err(
