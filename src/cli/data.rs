@@ -352,7 +352,7 @@ fn check_folder(kind: DatasetKind, dir: Option<&Path>) -> anyhow::Result<()> {
     if let Some(first) = report.ignored.first() {
         writeln!(
             out,
-            "  ignored {} file(s) that are not images (first: {first})",
+            "  ignored {} file(s) not read as images (first: {first})",
             report.ignored.len()
         )?;
     }
