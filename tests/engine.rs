@@ -341,6 +341,8 @@ fn three_channel_32px_pipeline_runs() {
         shape: (3, 32, 32),
         train: make(60),
         test: make(20),
+        groups: Vec::new(),
+        test_group: Vec::new(),
     };
     let mut c = small_config(HeadKind::Arcface);
     c.data.dataset = DatasetKind::Cifar10;

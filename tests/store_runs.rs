@@ -55,6 +55,7 @@ fn evaluation(knn: f64) -> Evaluation {
         ]),
         identity_auc: Default::default(),
         view_auc: Vec::new(),
+        group_auc: Vec::new(),
     }
 }
 

@@ -1,14 +1,15 @@
-//! `adalab data …`: fetch, check and locate datasets.
+//! `adalab data …`: fetch, check and locate datasets (and check image folders).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::config::DatasetKind;
+use crate::config::{BadImagePolicy, DataConfig, DatasetKind};
+use crate::data::folder::load_folder;
 use crate::data::{
     fetch, load, locate, manifest_for, search_paths, verify_files, FetchEvent, FetchOptions,
-    FileStatus,
+    FileStatus, FolderLoad, LoadEvent, LoadOptions,
 };
 
 fn parse_kind(s: &str) -> Result<DatasetKind, String> {
@@ -35,12 +36,13 @@ pub enum DataCommand {
         #[arg(long)]
         mirror: Vec<String>,
     },
-    /// Verify a dataset's files (checksums when known, structure always) and print class counts.
+    /// Verify a dataset's files (checksums when known, structure always) and print class counts;
+    /// for `folder` / `mvtec`, decode every image of the folder given with --data-dir.
     Check {
-        /// The dataset to check; all of them when omitted.
+        /// The dataset to check; all built-in ones when omitted.
         #[arg(value_parser = parse_kind)]
         dataset: Option<DatasetKind>,
-        /// Look here first (parent or dataset folder).
+        /// Look here first (parent or dataset folder); the folder itself for folder / mvtec.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -63,11 +65,19 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
         DataCommand::Check { dataset, data_dir } => {
             let kinds = match dataset {
                 Some(k) => vec![k],
-                None => DatasetKind::ALL.to_vec(),
+                None => DatasetKind::ALL
+                    .into_iter()
+                    .filter(|k| !k.is_folder())
+                    .collect(),
             };
             let mut failed = 0;
             for k in kinds {
-                if let Err(e) = check(k, data_dir.as_deref(), dataset.is_some()) {
+                let checked = if k.is_folder() {
+                    check_folder(k, data_dir.as_deref())
+                } else {
+                    check(k, data_dir.as_deref(), dataset.is_some())
+                };
+                if let Err(e) = checked {
                     crate::say!("{k}: {e:#}");
                     failed += 1;
                 }
@@ -77,6 +87,13 @@ pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
         }
         DataCommand::Path { data_dir } => {
             for k in DatasetKind::ALL {
+                if k.is_folder() {
+                    match &data_dir {
+                        Some(d) => writeln!(out, "{k}: {} (given)", d.display())?,
+                        None => writeln!(out, "{k}: the folder named by data.path or --data-dir")?,
+                    }
+                    continue;
+                }
                 match locate(k, data_dir.as_deref()) {
                     Ok(_) if k == DatasetKind::Synthetic => {
                         writeln!(out, "{k}: generated in memory, no files")?
@@ -232,5 +249,122 @@ fn check(kind: DatasetKind, explicit: Option<&Path>, asked: bool) -> anyhow::Res
         ds.train.len(),
         ds.test.len()
     )?;
+    Ok(())
+}
+
+/// `data check folder|mvtec --data-dir PATH`: decodes every image (bad ones are listed, not
+/// fatal, and make the check fail), without writing the cache; prints classes, counts per
+/// split, the image sizes seen and what was skipped or ignored.
+fn check_folder(kind: DatasetKind, dir: Option<&Path>) -> anyhow::Result<()> {
+    let Some(dir) = dir else {
+        anyhow::bail!("give the folder: adalab data check {kind} --data-dir PATH");
+    };
+    let cfg = DataConfig {
+        dataset: kind,
+        path: Some(dir.to_path_buf()),
+        on_bad_image: BadImagePolicy::Skip,
+        ..DataConfig::default()
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let mut on_event = |ev: LoadEvent| match ev {
+        LoadEvent::Listed { files } => {
+            if tty && files >= 200 {
+                let b = indicatif::ProgressBar::new(files as u64);
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "decoding {bar:40} {pos}/{len} images, eta {eta}",
+                ) {
+                    b.set_style(style);
+                }
+                bar = Some(b);
+            }
+        }
+        LoadEvent::Decoded { done, .. } => {
+            if let Some(b) = &bar {
+                b.set_position(done as u64);
+            }
+        }
+    };
+    let loaded = load_folder(&cfg, &LoadOptions { cache: false }, &mut on_event);
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let FolderLoad {
+        dataset: ds,
+        report,
+    } = loaded?;
+    let mut out = super::out();
+    writeln!(
+        out,
+        "{kind}: {} ({})",
+        report.root.display(),
+        report.layout.describe()
+    )?;
+    let train = ds.train.class_counts(ds.class_names.len());
+    let test = ds.test.class_counts(ds.class_names.len());
+    let width = ds
+        .class_names
+        .iter()
+        .chain(&ds.groups)
+        .map(|n| n.chars().count() + 2)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "  {:>3}  {:<width$}  {:>7}  {:>7}",
+        "#", "class", "train", "test"
+    )?;
+    for (i, name) in ds.class_names.iter().enumerate() {
+        writeln!(
+            out,
+            "  {i:>3}  {name:<width$}  {:>7}  {:>7}",
+            train[i], test[i]
+        )?;
+        if kind == DatasetKind::Mvtec && i == 1 {
+            for (g, group) in ds.groups.iter().enumerate() {
+                let n = ds.test_group.iter().filter(|x| **x == Some(g)).count();
+                let label = format!("  {group}");
+                writeln!(out, "  {:>3}  {label:<width$}  {:>7}  {n:>7}", "", "")?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "  {:>3}  {:<width$}  {:>7}  {:>7}",
+        "",
+        "total",
+        ds.train.len(),
+        ds.test.len()
+    )?;
+    writeln!(
+        out,
+        "  images: {}×{}×{} after resizing (data.channels, data.size); sizes seen: {}",
+        ds.shape.0,
+        ds.shape.1,
+        ds.shape.2,
+        if report.sizes.is_empty() {
+            "none".to_string()
+        } else {
+            report.sizes_text()
+        }
+    )?;
+    if let Some(first) = report.ignored.first() {
+        writeln!(
+            out,
+            "  ignored {} file(s) not read as images (first: {first})",
+            report.ignored.len()
+        )?;
+    }
+    for p in &report.skipped {
+        writeln!(out, "  BAD       {p}")?;
+    }
+    anyhow::ensure!(
+        report.skipped.is_empty(),
+        "{}: {} file(s) or folder(s) cannot be used; with data.on_bad_image = \"error\" (the \
+         default) a run stops at the first, with \"skip\" it leaves them out",
+        report.root.display(),
+        report.skipped.len()
+    );
     Ok(())
 }

@@ -99,6 +99,20 @@ impl Value for Option<PathBuf> {
     }
 }
 
+/// `data.channels`, `data.size`: a number, or `auto` (empty) for the dataset's own.
+impl Value for Option<usize> {
+    fn read(t: &str) -> Result<Self, String> {
+        let t = strip_quotes(t.trim());
+        if t.is_empty() || t.eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        usize::read(t).map(Some)
+    }
+    fn show(&self) -> Option<String> {
+        self.and_then(|v| v.show())
+    }
+}
+
 /// `head.alpha`: a number, or `auto` (empty) for Ranjan et al.'s bound.
 impl Value for Option<f32> {
     fn read(t: &str) -> Result<Self, String> {
@@ -228,7 +242,8 @@ named!(
     DeviceKind,
     ScorerKind,
     LabelMode,
-    Sampling
+    Sampling,
+    BadImagePolicy
 );
 
 fn strip_quotes(t: &str) -> &str {
@@ -283,6 +298,11 @@ pub static KEYS: &[Key] = &[
     key!("data.reference", data.reference),
     key!("data.reference_count", data.reference_count),
     key!("data.normal_train_count", data.normal_train_count),
+    key!("data.path", data.path),
+    key!("data.channels", data.channels),
+    key!("data.size", data.size),
+    key!("data.test_fraction", data.test_fraction),
+    key!("data.on_bad_image", data.on_bad_image),
     key!("model.widths", model.widths),
     key!("model.convs_per_stage", model.convs_per_stage),
     key!("model.padding", model.padding),

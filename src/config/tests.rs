@@ -104,6 +104,9 @@ fn the_key_table_covers_every_field() {
     // Every leaf of a fully set config (optionals included) is a key, and every key is a leaf.
     let mut c = Config::default();
     c.data.data_dir = Some("/d".into());
+    c.data.path = Some("/p".into());
+    c.data.channels = Some(1);
+    c.data.size = Some(64);
     c.data.reference = Some(vec![ClassRef::Index(0)]);
     c.head.alpha = Some(16.0);
     fn leaves(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {

@@ -42,13 +42,25 @@ pub enum DatasetKind {
     #[serde(rename = "cifar-10")]
     Cifar10,
     Synthetic,
+    /// Your own images, one sub-folder per class (torchvision's `ImageFolder` layout), with
+    /// optional `train/` and `test/` trees.
+    Folder,
+    /// One MVTec AD–style category: `train/good`, `test/good`, `test/<defect>`.
+    Mvtec,
 }
 
+/// Side of the images of a folder dataset when `data.size` is unset.
+pub const DEFAULT_FOLDER_SIZE: usize = 32;
+/// Channels of the images of a folder dataset when `data.channels` is unset.
+pub const DEFAULT_FOLDER_CHANNELS: usize = 3;
+
 impl DatasetKind {
-    pub const ALL: [DatasetKind; 3] = [
+    pub const ALL: [DatasetKind; 5] = [
         DatasetKind::FashionMnist,
         DatasetKind::Cifar10,
         DatasetKind::Synthetic,
+        DatasetKind::Folder,
+        DatasetKind::Mvtec,
     ];
 
     /// The name used on the command line, in TOML and as the folder name under a data dir.
@@ -57,7 +69,14 @@ impl DatasetKind {
             DatasetKind::FashionMnist => "fashion-mnist",
             DatasetKind::Cifar10 => "cifar-10",
             DatasetKind::Synthetic => "synthetic",
+            DatasetKind::Folder => "folder",
+            DatasetKind::Mvtec => "mvtec",
         }
+    }
+
+    /// Whether the images come from a folder of image files the user names (`data.path`).
+    pub fn is_folder(self) -> bool {
+        matches!(self, DatasetKind::Folder | DatasetKind::Mvtec)
     }
 
     pub fn parse(s: &str) -> Option<DatasetKind> {
@@ -66,16 +85,46 @@ impl DatasetKind {
             "fashion-mnist" | "fashion" | "fmnist" => Some(DatasetKind::FashionMnist),
             "cifar-10" | "cifar10" | "cifar" => Some(DatasetKind::Cifar10),
             "synthetic" | "synth" => Some(DatasetKind::Synthetic),
+            "folder" | "image-folder" | "imagefolder" => Some(DatasetKind::Folder),
+            "mvtec" | "mvtec-ad" => Some(DatasetKind::Mvtec),
             _ => None,
         }
     }
 
-    /// Input shape (channels, height, width).
-    pub fn input_shape(self) -> (usize, usize, usize) {
+    /// The image shape (channels, height, width) of a built-in dataset; `None` for folder
+    /// datasets, whose shape the config gives ([`DataConfig::input_shape`]).
+    pub fn builtin_shape(self) -> Option<(usize, usize, usize)> {
         match self {
-            DatasetKind::FashionMnist | DatasetKind::Synthetic => (1, 28, 28),
-            DatasetKind::Cifar10 => (3, 32, 32),
+            DatasetKind::FashionMnist | DatasetKind::Synthetic => Some((1, 28, 28)),
+            DatasetKind::Cifar10 => Some((3, 32, 32)),
+            DatasetKind::Folder | DatasetKind::Mvtec => None,
         }
+    }
+}
+
+/// What loading does with an image file that cannot be decoded (corrupt, truncated, too
+/// large, not an image despite its extension), a symlink loop or an empty class folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadImagePolicy {
+    /// The first one is an error naming the file.
+    Error,
+    /// Leave them out, counted in a warning that names the first.
+    Skip,
+}
+
+impl BadImagePolicy {
+    pub const ALL: [BadImagePolicy; 2] = [BadImagePolicy::Error, BadImagePolicy::Skip];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadImagePolicy::Error => "error",
+            BadImagePolicy::Skip => "skip",
+        }
+    }
+    pub fn parse(s: &str) -> Option<BadImagePolicy> {
+        BadImagePolicy::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
     }
 }
 
@@ -117,6 +166,41 @@ pub struct DataConfig {
     pub reference: Option<Vec<ClassRef>>,
     pub reference_count: usize,
     pub normal_train_count: usize,
+    /// The folder of a `folder` dataset (one sub-folder per class) or an `mvtec` category;
+    /// `data_dir` is used when this is unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Channels the model sees: 1 (grey) or 3 (RGB). Unset: the dataset's own (3 for
+    /// folders); a built-in dataset accepts only its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Side of the square images the model sees; folder images are resized to it. Unset: 28
+    /// or 32 for the built-in datasets (which accept only their own), 32 for folders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
+    /// Share of each class's images that a folder without `train/` and `test/` puts in the
+    /// test split (seeded, stratified).
+    pub test_fraction: f32,
+    /// What loading a folder does with a file it cannot read as an image.
+    pub on_bad_image: BadImagePolicy,
+}
+
+impl DataConfig {
+    /// The folder a `folder` / `mvtec` dataset is read from: `path`, else `data_dir`.
+    pub fn folder_path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref().or(self.data_dir.as_deref())
+    }
+
+    /// (channels, height, width) of the images the model sees.
+    pub fn input_shape(&self) -> (usize, usize, usize) {
+        match self.dataset.builtin_shape() {
+            Some(shape) => shape,
+            None => {
+                let side = self.size.unwrap_or(DEFAULT_FOLDER_SIZE);
+                (self.channels.unwrap_or(DEFAULT_FOLDER_CHANNELS), side, side)
+            }
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -129,6 +213,11 @@ impl Default for DataConfig {
             reference: None,
             reference_count: 8000,
             normal_train_count: 1000,
+            path: None,
+            channels: None,
+            size: None,
+            test_fraction: 0.2,
+            on_bad_image: BadImagePolicy::Error,
         }
     }
 }

@@ -1,7 +1,12 @@
 //! Range and combination checks that need nothing but the config itself. Every message names
 //! the key and says what range is allowed.
 
-use super::{Config, ConfigError, HeadKind, LabelMode, ScorerKind, TransformSet};
+use super::{
+    Config, ConfigError, DataConfig, DatasetKind, HeadKind, LabelMode, ScorerKind, TransformSet,
+};
+
+/// Smallest and largest `data.size`.
+pub const SIZE_RANGE: (usize, usize) = (4, 512);
 
 /// Largest scale `head.s` / `head.alpha` accepted: far above any useful value (AdaCos picks
 /// s ≈ 3–10, ArcFace papers use 30–64), low enough that logits stay finite in f32.
@@ -11,6 +16,62 @@ pub const MAX_SEED: u64 = i64::MAX as u64;
 
 fn err(key: &str, message: impl Into<String>) -> Result<(), ConfigError> {
     Err(ConfigError::new(key, message))
+}
+
+/// `data.path`, `data.channels`, `data.size`, `data.test_fraction` and what each dataset kind
+/// allows of them.
+fn check_images(d: &DataConfig) -> Result<(), ConfigError> {
+    if let Some(c) = d.channels {
+        if c != 1 && c != 3 {
+            return err(
+                "data.channels",
+                format!("is {c}, must be 1 (grey) or 3 (RGB)"),
+            );
+        }
+    }
+    if let Some(s) = d.size {
+        let (lo, hi) = SIZE_RANGE;
+        in_range("data.size", s, lo, hi)?;
+    }
+    if !(d.test_fraction.is_finite() && d.test_fraction > 0.0 && d.test_fraction < 1.0) {
+        return err(
+            "data.test_fraction",
+            format!("is {}, must be above 0 and below 1", d.test_fraction),
+        );
+    }
+    // (A folder dataset's folder may still come from `--data-dir`: `Config::check` asks.)
+    if let Some((c, h, _)) = d.dataset.builtin_shape() {
+        if d.channels.is_some_and(|x| x != c) {
+            return err(
+                "data.channels",
+                format!(
+                    "is {}, but {} images have {c} channel{}: leave it out for a built-in \
+                         dataset",
+                    d.channels.unwrap_or(0),
+                    d.dataset,
+                    if c == 1 { "" } else { "s" }
+                ),
+            );
+        }
+        if d.size.is_some_and(|x| x != h) {
+            return err(
+                "data.size",
+                format!(
+                    "is {}, but {} images are {h}×{h}: leave it out for a built-in dataset",
+                    d.size.unwrap_or(0),
+                    d.dataset
+                ),
+            );
+        }
+    }
+    if d.dataset == DatasetKind::Mvtec && d.reference.as_ref().is_some_and(|r| !r.is_empty()) {
+        return err(
+            "data.reference",
+            "mvtec has no reference classes (its classes are good and defect): leave \
+             data.reference out or set it to []",
+        );
+    }
+    Ok(())
 }
 
 fn in_range(key: &str, v: usize, lo: usize, hi: usize) -> Result<(), ConfigError> {
@@ -71,7 +132,17 @@ impl Config {
                 ),
             );
         }
+        check_images(d)?;
         let tr = &self.transforms;
+        if d.dataset == DatasetKind::Mvtec && tr.labels == LabelMode::None {
+            return err(
+                "transforms.labels",
+                "is \"none\", but mvtec has only the good images to train on: train on \
+                 transform classes, e.g. transforms.labels = \"transform\", \
+                 transforms.rotations = [0, 90, 180, 270], transforms.flip = true (as the \
+                 fashion-sneaker-boot-adacos-fixed-geom profile does)",
+            );
+        }
         if d.reference.as_ref().is_some_and(|r| r.is_empty()) && tr.labels == LabelMode::None {
             return err(
                 "data.reference",

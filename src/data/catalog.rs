@@ -3,30 +3,48 @@
 //! ([`Catalog`], the real [`crate::config::Catalog`]).
 //!
 //! Fashion-MNIST and CIFAR-10 are described by their published sizes (6,000 / 5,000 train and
-//! 1,000 test images per class); the loader then verifies the files themselves.
+//! 1,000 test images per class); the loader then verifies the files themselves. Folder
+//! datasets are listed without decoding ([`super::folder::scan`]); their undecodable files
+//! show only when loading.
+
+use std::sync::Arc;
 
 use super::cifar::CIFAR10_CLASSES;
 use super::classes::resolve_in;
+use super::folder::{scan_for, Scan, Split, MVTEC_CLASSES};
 use super::idx::FASHION_MNIST_CLASSES;
 use super::locate::locate;
 use super::synthetic::{SYNTHETIC_CLASSES, SYNTHETIC_PER_CLASS_TEST, SYNTHETIC_PER_CLASS_TRAIN};
-use crate::config::{Config, ConfigError, DataConfig, DatasetInfo, DatasetKind};
+use super::DataError;
+use crate::config::{BadImagePolicy, Config, ConfigError, DataConfig, DatasetInfo, DatasetKind};
 
-/// Class names of a built-in dataset, without loading it.
+/// Class names of a built-in dataset (and MVTec's `good`, `defect`), without loading it; empty
+/// for a `folder` dataset, whose classes are its folders ([`classes_for`]).
 pub fn class_names(kind: DatasetKind) -> &'static [&'static str] {
     match kind {
         DatasetKind::FashionMnist => &FASHION_MNIST_CLASSES,
         DatasetKind::Cifar10 => &CIFAR10_CLASSES,
         DatasetKind::Synthetic => &SYNTHETIC_CLASSES,
+        DatasetKind::Mvtec => &MVTEC_CLASSES,
+        DatasetKind::Folder => &[],
     }
 }
 
-/// A built-in dataset's classes, per-class counts and image shape.
-pub fn describe(kind: DatasetKind) -> DatasetInfo {
+/// The class names of the dataset `cfg` names: a built-in list, or a folder's class folders
+/// (listed, not decoded; empty when the folder cannot be listed).
+pub fn classes_for(cfg: &DataConfig) -> Vec<String> {
+    match cfg.dataset {
+        DatasetKind::Folder => scan_for(cfg).map(|s| s.classes.clone()).unwrap_or_default(),
+        kind => class_names(kind).iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A built-in dataset's published per-class counts.
+fn builtin_info(kind: DatasetKind, shape: (usize, usize, usize)) -> DatasetInfo {
     let (train, test) = match kind {
         DatasetKind::FashionMnist => (6000, 1000),
         DatasetKind::Cifar10 => (5000, 1000),
-        DatasetKind::Synthetic => (SYNTHETIC_PER_CLASS_TRAIN, SYNTHETIC_PER_CLASS_TEST),
+        _ => (SYNTHETIC_PER_CLASS_TRAIN, SYNTHETIC_PER_CLASS_TEST),
     };
     let classes: Vec<String> = class_names(kind).iter().map(|s| s.to_string()).collect();
     let n = classes.len();
@@ -35,9 +53,33 @@ pub fn describe(kind: DatasetKind) -> DatasetInfo {
         classes,
         train_counts: vec![train; n],
         test_counts: vec![test; n],
-        shape: kind.input_shape(),
+        shape,
         training_classes: 0,
     }
+}
+
+/// A folder dataset's classes and per-split counts from its listing.
+fn folder_info(cfg: &DataConfig) -> Result<(DatasetInfo, Arc<Scan>), DataError> {
+    let s = scan_for(cfg)?;
+    let info = DatasetInfo {
+        name: format!("{} {}", cfg.dataset, s.root.display()),
+        classes: s.classes.clone(),
+        train_counts: s.counts(Split::Train),
+        test_counts: s.counts(Split::Test),
+        shape: cfg.input_shape(),
+        training_classes: 0,
+    };
+    Ok((info, s))
+}
+
+/// What the dataset `cfg` names holds: classes, per-class counts per split and the image shape
+/// the model sees. Built-in datasets are described by their published sizes; a folder dataset
+/// is listed (stat only, remembered while its folders are unchanged), never decoded.
+pub fn describe(cfg: &DataConfig) -> Result<DatasetInfo, DataError> {
+    if cfg.dataset.is_folder() {
+        return folder_info(cfg).map(|(info, _)| info);
+    }
+    Ok(builtin_info(cfg.dataset, cfg.input_shape()))
 }
 
 /// The classes a split uses, as indices into the dataset's classes.
@@ -68,7 +110,13 @@ pub fn roles<S: AsRef<str>>(
             format!("normal and anomalous are the same class ({})", name(normal)),
         ));
     }
-    let mut reference: Vec<usize> = match &cfg.reference {
+    // MVTec has no reference classes: an unset list means none.
+    let listed = match (&cfg.reference, cfg.dataset) {
+        (Some(list), _) => Some(&list[..]),
+        (None, DatasetKind::Mvtec) => Some(&[][..]),
+        (None, _) => None,
+    };
+    let mut reference: Vec<usize> = match listed {
         // An empty list: no reference classes (the config allows it only with transform
         // classes to train on).
         Some(list) => {
@@ -103,7 +151,7 @@ pub fn roles<S: AsRef<str>>(
             .collect(),
     };
     reference.sort_unstable();
-    if reference.is_empty() && cfg.reference.is_none() {
+    if reference.is_empty() && listed.is_none() {
         return Err(ConfigError::new(
             "data.reference",
             "no reference classes left",
@@ -170,27 +218,60 @@ pub struct Catalog;
 impl crate::config::Catalog for Catalog {
     fn check_data(&self, config: &Config) -> Result<DatasetInfo, ConfigError> {
         let d = &config.data;
-        locate(d.dataset, d.data_dir.as_deref()).map_err(|e| {
-            let key = if d.data_dir.is_some() {
-                "data.data_dir"
-            } else {
-                "data.dataset"
-            };
-            ConfigError::new(key, e.to_string())
-        })?;
+        if !d.dataset.is_folder() {
+            locate(d.dataset, d.data_dir.as_deref()).map_err(|e| {
+                let key = if d.data_dir.is_some() {
+                    "data.data_dir"
+                } else {
+                    "data.dataset"
+                };
+                ConfigError::new(key, e.to_string())
+            })?;
+        }
         Builtin.check_data(config)
     }
 }
 
 /// The built-in datasets as published, without looking for their files (the lab's tests, and
-/// what [`Catalog`] checks once the files are found).
+/// what [`Catalog`] checks once the files are found). A folder dataset has no description but
+/// its folder: it is listed here too.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Builtin;
 
 impl crate::config::Catalog for Builtin {
     fn check_data(&self, config: &Config) -> Result<DatasetInfo, ConfigError> {
         let d = &config.data;
-        let mut info = describe(d.dataset);
+        let mut info = if d.dataset.is_folder() {
+            if d.folder_path().is_none() {
+                let what = match d.dataset {
+                    DatasetKind::Mvtec => {
+                        "an MVTec AD category folder (holding train/good and test/)"
+                    }
+                    _ => "the folder holding one sub-folder per class",
+                };
+                return Err(ConfigError::new(
+                    "data.path",
+                    format!("dataset = \"{}\" needs data.path: {what}", d.dataset),
+                ));
+            }
+            let key = if d.path.is_some() {
+                "data.path"
+            } else {
+                "data.data_dir"
+            };
+            let (info, scan) = folder_info(d).map_err(|e| ConfigError::new(key, e.to_string()))?;
+            if d.on_bad_image == BadImagePolicy::Error {
+                if let Some(p) = scan.problems.first() {
+                    return Err(ConfigError::new(
+                        key,
+                        format!("{p} (data.on_bad_image = \"skip\" leaves it out)"),
+                    ));
+                }
+            }
+            info
+        } else {
+            builtin_info(d.dataset, d.input_shape())
+        };
         let roles = roles(&info.name, &info.classes, d)?;
         check_counts(&info, &roles, d)?;
         info.training_classes = roles.reference.len() + 1;

@@ -142,6 +142,8 @@ pub fn load_cifar10(dir: &Path) -> Result<Dataset, DataError> {
         shape: (3, 32, 32),
         train,
         test,
+        groups: Vec::new(),
+        test_group: Vec::new(),
     })
 }
 

@@ -65,6 +65,12 @@ pub enum DataError {
         file: String,
         attempts: Vec<(String, String)>,
     },
+    /// An image file (or folder) of a folder dataset that cannot be used.
+    #[error("{}: {reason} (data.on_bad_image = \"skip\" leaves such files out)", path.display())]
+    BadImage { path: PathBuf, reason: String },
+    /// A folder dataset without a folder.
+    #[error("dataset {dataset} needs data.path (or --data-dir): the folder of its images")]
+    NoPath { dataset: &'static str },
     /// The embedded or given manifest is malformed or lacks something.
     #[error("manifest {name}: {message}")]
     Manifest { name: String, message: String },

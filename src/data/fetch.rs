@@ -79,7 +79,12 @@ pub fn fetch(
 ) -> Result<PathBuf, DataError> {
     let manifest = manifest_for(kind).ok_or_else(|| DataError::Manifest {
         name: kind.as_str().into(),
-        message: "the synthetic dataset is generated, there is nothing to fetch".into(),
+        message: if kind.is_folder() {
+            "a folder dataset is your own images: point data.path (or --data-dir) at them"
+        } else {
+            "the synthetic dataset is generated, there is nothing to fetch"
+        }
+        .into(),
     })??;
     let dest = default_destination(kind, opts.dest.as_deref())?;
     let existed = dest.is_dir();

@@ -276,6 +276,8 @@ pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
         shape: (1, SIDE, SIDE),
         train,
         test,
+        groups: Vec::new(),
+        test_group: Vec::new(),
     })
 }
 

@@ -7,10 +7,14 @@
 //! The explicit dir and `$ADALAB_DATA` may name the parent (holding `<dataset>/`) or the dataset
 //! folder itself. A candidate is a hit when it holds any of the dataset's files; loading then
 //! reports whatever is missing or malformed.
+//!
+//! A folder dataset (`folder`, `mvtec`) is not searched for: it is the folder the config names
+//! (`data.path`, else `data.data_dir` / `--data-dir`).
 
 use std::path::{Path, PathBuf};
 
 use super::cifar::{batches_dir, load_cifar10, TEST_BATCH, TRAIN_BATCHES};
+use super::folder::{load_folder, FolderReport, LoadEvent, LoadOptions};
 use super::idx::{find_idx_file, load_fashion_mnist, FASHION_MNIST_FILES};
 use super::synthetic::generate_synthetic;
 use super::{DataError, Dataset};
@@ -52,8 +56,12 @@ pub(crate) fn search_paths_with(
     out
 }
 
-/// Every directory searched for `kind`, in order (empty for the synthetic dataset).
+/// Every directory searched for `kind`, in order (empty for the synthetic dataset; the folder
+/// itself for a folder dataset).
 pub fn search_paths(kind: DatasetKind, explicit: Option<&Path>) -> Vec<PathBuf> {
+    if kind.is_folder() {
+        return explicit.map(Path::to_path_buf).into_iter().collect();
+    }
     if kind == DatasetKind::Synthetic {
         return Vec::new();
     }
@@ -78,7 +86,7 @@ pub(crate) fn holds_dataset(kind: DatasetKind, dir: &Path) -> bool {
                 .chain([&TEST_BATCH])
                 .any(|f| root.join(f).is_file())
         }
-        DatasetKind::Synthetic => true,
+        DatasetKind::Synthetic | DatasetKind::Folder | DatasetKind::Mvtec => true,
     }
 }
 
@@ -107,10 +115,18 @@ pub(crate) fn locate_in(kind: DatasetKind, candidates: Vec<PathBuf>) -> Result<P
 
 /// The directory holding `kind`'s files. The synthetic dataset needs none: it gets an empty path.
 /// An explicit folder (`--data-dir`, `data.data_dir`) that does not exist is an error naming
-/// it; one that exists but lacks the dataset falls through to the other places.
+/// it; one that exists but lacks the dataset falls through to the other places. A folder
+/// dataset is the explicit folder itself.
 pub fn locate(kind: DatasetKind, explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     if kind == DatasetKind::Synthetic {
         return Ok(PathBuf::new());
+    }
+    if kind.is_folder() {
+        let dir = explicit.ok_or(DataError::NoPath {
+            dataset: kind.as_str(),
+        })?;
+        check_explicit(Some(dir))?;
+        return Ok(dir.to_path_buf());
     }
     check_explicit(explicit)?;
     locate_in(kind, search_paths(kind, explicit))
@@ -130,19 +146,42 @@ fn check_explicit(explicit: Option<&Path>) -> Result<(), DataError> {
     }
 }
 
-/// Loads `kind` from `dir` (ignored for the synthetic dataset, which is generated).
+/// Loads `kind` from `dir` (ignored for the synthetic dataset, which is generated). A folder
+/// dataset is read with the default settings (`data.size`, `data.channels` unset; bad images
+/// are errors).
 pub fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DataError> {
     match kind {
         DatasetKind::FashionMnist => load_fashion_mnist(dir),
         DatasetKind::Cifar10 => load_cifar10(dir),
         DatasetKind::Synthetic => Ok(generate_synthetic()),
+        DatasetKind::Folder | DatasetKind::Mvtec => {
+            let cfg = DataConfig {
+                dataset: kind,
+                path: Some(dir.to_path_buf()),
+                ..DataConfig::default()
+            };
+            Ok(load_folder(&cfg, &LoadOptions::default(), &mut |_| {})?.dataset)
+        }
     }
 }
 
 /// Finds and loads the dataset `cfg` names (generating the synthetic one).
 pub fn load_for(cfg: &DataConfig) -> Result<Dataset, DataError> {
+    load_reporting(cfg, &mut |_| {}).map(|(ds, _)| ds)
+}
+
+/// [`load_for`] with progress and, for a folder dataset, what the load found (cache hit,
+/// skipped files, image sizes).
+pub fn load_reporting(
+    cfg: &DataConfig,
+    progress: &mut dyn FnMut(LoadEvent),
+) -> Result<(Dataset, Option<FolderReport>), DataError> {
+    if cfg.dataset.is_folder() {
+        let l = load_folder(cfg, &LoadOptions::default(), progress)?;
+        return Ok((l.dataset, Some(l.report)));
+    }
     let dir = locate(cfg.dataset, cfg.data_dir.as_deref())?;
-    load(cfg.dataset, &dir)
+    Ok((load(cfg.dataset, &dir)?, None))
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub fn manifest_for(kind: DatasetKind) -> Option<Result<Manifest, DataError>> {
     let text = match kind {
         DatasetKind::FashionMnist => FASHION_MNIST_TOML,
         DatasetKind::Cifar10 => CIFAR10_TOML,
-        DatasetKind::Synthetic => return None,
+        DatasetKind::Synthetic | DatasetKind::Folder | DatasetKind::Mvtec => return None,
     };
     Some(Manifest::parse(
         &format!("data/{}.toml", kind.as_str()),

@@ -1,6 +1,6 @@
-//! Datasets (Fashion-MNIST, CIFAR-10, synthetic), finding them on disk, fetching them, what
-//! they hold without loading them ([`catalog`]), and the seeded split protocol of the published
-//! study.
+//! Datasets (Fashion-MNIST, CIFAR-10, synthetic, and your own image folders: [`folder`]),
+//! finding them on disk, fetching them, what they hold without loading them ([`catalog`]), and
+//! the seeded split protocol of the published study.
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print: progress
 //! of long work (downloads) goes to a callback, failures are [`DataError`]s naming the file.
@@ -16,6 +16,11 @@ pub struct Dataset {
     pub shape: (usize, usize, usize),
     pub train: Images,
     pub test: Images,
+    /// Sub-labels of test images by name (MVTec defect types); empty for most datasets.
+    pub groups: Vec<String>,
+    /// Per test image: its index in `groups` (`None` for normal images); empty when `groups`
+    /// is.
+    pub test_group: Vec<Option<usize>>,
 }
 
 /// N images of C×H×W bytes, stored N, C, H, W (planar per image), with one label each.
@@ -43,6 +48,11 @@ pub struct ExperimentSplit {
     pub test_anomalous: Vec<bool>,
     /// Per test image: its index in the dataset's test split.
     pub test_index: Vec<usize>,
+    /// Sub-labels of anomalous test images (MVTec defect types); empty for most datasets.
+    pub test_groups: Vec<String>,
+    /// Per test image: its index in `test_groups` (`None` for normal images); empty when
+    /// `test_groups` is.
+    pub test_group: Vec<Option<usize>>,
 }
 
 pub mod catalog;
@@ -50,6 +60,7 @@ mod cifar;
 mod classes;
 mod error;
 mod fetch;
+pub mod folder;
 mod idx;
 mod locate;
 mod manifest;
@@ -58,13 +69,14 @@ mod synthetic;
 mod tar;
 pub mod transforms;
 
-pub use catalog::{class_names, describe, Builtin, Catalog, Roles};
+pub use catalog::{class_names, classes_for, describe, Builtin, Catalog, Roles};
 pub use cifar::{load_cifar10, CIFAR10_CLASSES};
 pub use classes::{normalize_class_name, resolve_class, resolve_in};
 pub use error::DataError;
 pub use fetch::{default_destination, fetch, fetch_manifest, FetchEvent, FetchOptions};
+pub use folder::{CacheStatus, FolderLoad, FolderReport, LoadEvent, LoadOptions};
 pub use idx::{load_fashion_mnist, FASHION_MNIST_CLASSES};
-pub use locate::{load, load_for, locate, search_paths};
+pub use locate::{load, load_for, load_reporting, locate, search_paths};
 pub use manifest::{manifest_for, verify_files, ContentSpec, FileSpec, FileStatus, Manifest};
 pub use split::make_split;
 pub use synthetic::{

@@ -124,12 +124,17 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
     let mut test_x = Vec::new();
     let mut test_anomalous = Vec::new();
     let mut test_index = Vec::new();
+    let mut test_group = Vec::new();
+    let grouped = !ds.groups.is_empty() && ds.test_group.len() == ds.test.len();
     for (i, &l) in ds.test.labels.iter().enumerate() {
         let l = l as usize;
         if l == normal || l == anomalous {
             push_scaled(&mut test_x, &ds.test, i, len);
             test_anomalous.push(l == anomalous);
             test_index.push(i);
+            if grouped {
+                test_group.push(ds.test_group[i].filter(|_| l == anomalous));
+            }
         }
     }
     if !test_anomalous.iter().any(|&a| a) || test_anomalous.iter().all(|&a| a) {
@@ -148,6 +153,12 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
         test_x,
         test_anomalous,
         test_index,
+        test_groups: if grouped {
+            ds.groups.clone()
+        } else {
+            Vec::new()
+        },
+        test_group,
     })
 }
 
@@ -176,6 +187,8 @@ mod tests {
             shape: (1, 2, 2),
             train: mk(1),
             test: mk(2),
+            groups: Vec::new(),
+            test_group: Vec::new(),
         }
     }
 

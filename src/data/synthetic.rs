@@ -99,6 +99,8 @@ pub fn generate_synthetic() -> Dataset {
         shape: (1, SIDE, SIDE),
         train: split(SYNTHETIC_PER_CLASS_TRAIN, TRAIN_SEED),
         test: split(SYNTHETIC_PER_CLASS_TEST, TEST_SEED),
+        groups: Vec::new(),
+        test_group: Vec::new(),
     }
 }
 

@@ -88,6 +88,9 @@ fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> 
     let classes = class_count(config.transforms.labels, info.training_classes, transforms);
     let images: usize = info.train_counts.iter().chain(&info.test_counts).sum();
     crate::model::memory::check(config, info.shape, classes, images as u64).map_err(|e| {
+        if let Some(err) = size_error(config, info.shape, &e) {
+            return err;
+        }
         let key = e.key().unwrap_or("model");
         let text = e.to_string();
         let message = text
@@ -95,6 +98,59 @@ fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> 
             .unwrap_or(&text)
             .to_string();
         ConfigError::new(key, message)
+    })
+}
+
+/// The smallest square image side the backbone of `config` can pool down to at least 1×1
+/// (any side from it up works: pooling rounds down).
+pub fn min_image_side(config: &Config) -> Option<usize> {
+    (1..=4096).find(|&s| crate::model::net::feature_shape(&config.model, (1, s, s)).is_ok())
+}
+
+/// A backbone that cannot pool the images down: say which image sizes it takes, on
+/// `data.size` for a folder dataset (whose size the config chooses), else on `model.widths`.
+fn size_error(
+    config: &Config,
+    (_, h, w): (usize, usize, usize),
+    e: &crate::model::ModelError,
+) -> Option<ConfigError> {
+    use crate::model::ModelError;
+    if !matches!(
+        e,
+        ModelError::ConvInputTooSmall { .. } | ModelError::PoolInputTooSmall { .. }
+    ) {
+        return None;
+    }
+    let m = &config.model;
+    let net = format!(
+        "model.widths = {:?} ({} stage{}, {} conv{} each, padding {})",
+        m.widths,
+        m.widths.len(),
+        if m.widths.len() == 1 { "" } else { "s" },
+        m.convs_per_stage,
+        if m.convs_per_stage == 1 { "" } else { "s" },
+        m.padding
+    );
+    let least = min_image_side(config);
+    let takes = match least {
+        Some(s) => format!("takes images of {s}×{s} or larger"),
+        None => "takes no image size".into(),
+    };
+    Some(if config.data.dataset.is_folder() {
+        ConfigError::new(
+            "data.size",
+            format!(
+                "is {h}, but {net} {takes}: use a larger data.size, fewer stages or padding = 1"
+            ),
+        )
+    } else {
+        ConfigError::new(
+            "model.widths",
+            format!(
+                "{} images are {h}×{w}, but {net} {takes}: use fewer stages or padding = 1",
+                config.data.dataset
+            ),
+        )
     })
 }
 

@@ -46,6 +46,9 @@ pub struct Evaluation {
     /// With several views: each view's AUC per scorer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub view_auc: Vec<ViewAuc>,
+    /// With sub-labelled anomalies (MVTec defect types): each group's AUC per scorer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_auc: Vec<super::GroupAuc>,
 }
 
 /// Raw scores of one view of the test images, per scorer (`ensemble` not included).
@@ -184,6 +187,7 @@ pub fn combine_views(
         scores: BTreeMap::new(),
         identity_auc: view_auc.first().map(|v| v.auc.clone()).unwrap_or_default(),
         view_auc,
+        group_auc: Vec::new(),
     };
     for &kind in &cfg.scorers {
         let Some(scores) = mean.get(&kind) else {

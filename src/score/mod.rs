@@ -14,7 +14,8 @@
 //! - [`roc`]: ROC AUC, ROC curve and average precision (scikit-learn semantics, ties handled);
 //! - [`eval`]: [`score_view`] runs the configured scorers on one view of the images,
 //!   [`combine_views`] averages the views and computes AUCs ([`evaluate`] does both for one
-//!   view); [`bench_scoring`] times them on synthetic data.
+//!   view); [`bench_scoring`] times them on synthetic data;
+//! - [`groups`]: AUC per sub-label of the anomalous images (MVTec defect types).
 //!
 //! The neighbour searches in [`neighbors`] are brute force, computed as blocked matrix products.
 //! [`Evaluation`] (what one scoring pass found) and the summary over seeds ([`summarize`]) live
@@ -25,6 +26,7 @@
 pub mod cosine;
 pub mod ensemble;
 pub mod eval;
+pub mod groups;
 pub mod lof;
 pub mod mahalanobis;
 pub mod neighbors;
@@ -37,6 +39,7 @@ pub use eval::{
     base_scorers, bench_scoring, combine_views, evaluate, score_view, Evaluation, RocCurve,
     ViewAuc, ViewScores,
 };
+pub use groups::{group_auc, GroupAuc};
 pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use mahalanobis::{mahalanobis_scores, Gaussian};
 pub use neighbors::{knn_euclidean, Neighbors};

@@ -10,7 +10,7 @@ use super::error::StoreError;
 use super::fsutil;
 use super::time::Timestamp;
 use crate::config::{Config, ScorerKind};
-use crate::score::{Summary, ViewAuc};
+use crate::score::{GroupAuc, Summary, ViewAuc};
 use crate::train::EpochMetrics;
 
 /// The `schema_version` this build writes and reads.
@@ -72,6 +72,9 @@ pub struct SeedResult {
     /// With test-time views: each view's own AUC per scorer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub view_auc: Vec<ViewAuc>,
+    /// With sub-labelled anomalies (MVTec defect types): each group's AUC per scorer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_auc: Vec<GroupAuc>,
 }
 
 /// One seed of a run.

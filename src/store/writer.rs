@@ -263,6 +263,7 @@ impl RunWriter {
                         average_precision: ev.average_precision.clone(),
                         identity_auc: ev.identity_auc.clone(),
                         view_auc: ev.view_auc.clone(),
+                        group_auc: ev.group_auc.clone(),
                     });
                     s.scores_file = scores_file;
                 }

@@ -149,7 +149,7 @@ fn job(
         Some(d) => d.clone(),
         None => {
             let _ = tx.send(Event::info(format!("loading {}", config.data.dataset)));
-            match data::load_for(&config.data) {
+            match load_dataset(config, tx) {
                 Ok(d) => Arc::new(d),
                 Err(e) => return TrainError::Data(e).outcome(),
             }
@@ -235,6 +235,42 @@ fn job(
         }
     }
     Outcome::Finished
+}
+
+/// Loads the dataset of `config`; a folder dataset reports its decoding every 10% (large
+/// folders take a while on first load), whether the cache served it, and what it skipped.
+fn load_dataset(config: &Config, tx: &Sender<Event>) -> Result<Dataset, data::DataError> {
+    let mut next_tenth = 1;
+    let mut on_progress = |ev: data::LoadEvent| {
+        if let data::LoadEvent::Decoded { done, total } = ev {
+            if total >= 1000 && done * 10 >= next_tenth * total {
+                next_tenth = done * 10 / total + 1;
+                let _ = tx.send(Event::info(format!(
+                    "decoded {done} of {total} images ({}%)",
+                    done * 100 / total
+                )));
+            }
+        }
+    };
+    let (ds, report) = data::load_reporting(&config.data, &mut on_progress)?;
+    if let Some(r) = report {
+        let cache = match &r.cache {
+            data::CacheStatus::Hit => "from the cache".to_string(),
+            data::CacheStatus::Built => "decoded, cache written".to_string(),
+            data::CacheStatus::Rebuilt(why) => format!("decoded, cache rebuilt ({why})"),
+            data::CacheStatus::NotWritten(why) => format!("decoded, not cached ({why})"),
+        };
+        let _ = tx.send(Event::info(format!(
+            "{}: {} train + {} test images, {cache}",
+            r.root.display(),
+            ds.train.len(),
+            ds.test.len()
+        )));
+        if let Some(s) = r.skipped_summary() {
+            let _ = tx.send(Event::warn(s));
+        }
+    }
+    Ok(ds)
 }
 
 fn send_seed_end(
@@ -569,8 +605,10 @@ fn evaluate<D: OpsDevice>(
         .map_err(|error| TrainError::Score { epoch, error })?;
         scored.push((t.name(), s));
     }
-    score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
-        .map_err(|error| TrainError::Score { epoch, error })
+    let mut ev = score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
+        .map_err(|error| TrainError::Score { epoch, error })?;
+    ev.group_auc = score::group_auc(&ev, &split.test_groups, &split.test_group);
+    Ok(ev)
 }
 
 /// Advice for a loss that stopped being finite: a large logit scale overflows by itself, a

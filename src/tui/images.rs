@@ -218,8 +218,7 @@ impl ImageLoader {
         let spawned = thread::Builder::new()
             .name("adalab-images".into())
             .spawn(move || {
-                let mut cache: HashMap<(DatasetKind, Option<PathBuf>), Arc<Dataset>> =
-                    HashMap::new();
+                let mut cache: HashMap<DatasetKey, Arc<Dataset>> = HashMap::new();
                 while let Ok(mut req) = req_rx.recv() {
                     // Only the newest pending request matters.
                     while let Ok(newer) = req_rx.try_recv() {
@@ -260,11 +259,25 @@ impl ImageLoader {
     }
 }
 
-fn load(
-    cache: &mut HashMap<(DatasetKind, Option<PathBuf>), Arc<Dataset>>,
-    req: &ImageRequest,
-) -> ImagesState {
-    let key = (req.data.dataset, req.data.data_dir.clone());
+/// What identifies a loaded dataset: the kind, where it is, and for a folder the decode
+/// settings (its images are the user's, resized to the run's `data.size`).
+type DatasetKey = (
+    DatasetKind,
+    Option<PathBuf>,
+    Option<PathBuf>,
+    (usize, usize, usize),
+    u32,
+);
+
+fn load(cache: &mut HashMap<DatasetKey, Arc<Dataset>>, req: &ImageRequest) -> ImagesState {
+    let d = &req.data;
+    let key = (
+        d.dataset,
+        d.data_dir.clone(),
+        d.path.clone(),
+        d.input_shape(),
+        d.test_fraction.to_bits(),
+    );
     let ds = match cache.get(&key) {
         Some(ds) => ds.clone(),
         None => match data::load_for(&req.data) {

@@ -69,6 +69,8 @@ fn short_dataset(k: DatasetKind) -> &'static str {
         DatasetKind::FashionMnist => "fmnist",
         DatasetKind::Cifar10 => "cifar10",
         DatasetKind::Synthetic => "synth",
+        DatasetKind::Folder => "folder",
+        DatasetKind::Mvtec => "mvtec",
     }
 }
 

@@ -159,6 +159,9 @@ pub fn auc(v: Option<f64>) -> String {
     }
 }
 
+/// The folder field of a folder dataset before one is given.
+pub const FOLDER_NONE: &str = "(none: press e to type one)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,6 +184,22 @@ pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
                 })
                 .collect();
             write_table(out, &["scorer", "auc", "ap"], &rows)?;
+            if !res.group_auc.is_empty() {
+                writeln!(out, "per group (normal test images vs each group's):")?;
+                let mut header = vec!["group".to_string(), "images".to_string()];
+                header.extend(scorers.iter().map(|k| format!("auc {k}")));
+                let rows: Vec<Vec<String>> = res
+                    .group_auc
+                    .iter()
+                    .map(|g| {
+                        let mut r = vec![g.group.clone(), g.images.to_string()];
+                        r.extend(scorers.iter().map(|k| fmt_f(g.auc.get(k).copied())));
+                        r
+                    })
+                    .collect();
+                let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
+                write_table(out, &hdr, &rows)?;
+            }
         }
     }
     if rec.seeds.iter().filter(|s| s.result.is_some()).count() > 1 {

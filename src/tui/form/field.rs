@@ -7,6 +7,12 @@ use super::super::strings as s;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
     Dataset,
+    /// The folder of a `folder` / `mvtec` dataset.
+    Path,
+    /// Image side of a folder dataset.
+    Size,
+    /// Channels of a folder dataset.
+    Channels,
     Normal,
     Anomalous,
     Reference,
@@ -43,6 +49,9 @@ impl Field {
     pub fn key(self) -> &'static str {
         match self {
             Field::Dataset => "data.dataset",
+            Field::Path => "data.path",
+            Field::Size => "data.size",
+            Field::Channels => "data.channels",
             Field::Normal => "data.normal",
             Field::Anomalous => "data.anomalous",
             Field::Reference => "data.reference",
@@ -67,6 +76,9 @@ impl Field {
     pub fn label(self) -> &'static str {
         match self {
             Field::Dataset => "dataset",
+            Field::Path => "folder",
+            Field::Size => "image size",
+            Field::Channels => "channels",
             Field::Normal => "normal class",
             Field::Anomalous => "anomalous class",
             Field::Reference => "reference",
@@ -90,9 +102,12 @@ impl Field {
 
     pub fn kind(self) -> FieldKind {
         match self {
-            Field::Dataset | Field::Normal | Field::Anomalous | Field::Head | Field::Device => {
-                FieldKind::Choice
-            }
+            Field::Dataset
+            | Field::Channels
+            | Field::Normal
+            | Field::Anomalous
+            | Field::Head
+            | Field::Device => FieldKind::Choice,
             Field::Reference | Field::Scorers => FieldKind::List,
             _ => FieldKind::Number,
         }
@@ -102,6 +117,9 @@ impl Field {
     pub fn section(self) -> &'static str {
         match self {
             Field::Dataset
+            | Field::Path
+            | Field::Size
+            | Field::Channels
             | Field::Normal
             | Field::Anomalous
             | Field::Reference

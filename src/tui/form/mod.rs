@@ -18,12 +18,12 @@ use super::strings as s;
 pub use crate::data::class_names;
 
 /// The class index a reference names in `names`: index, exact name, or unambiguous leading words.
-pub fn resolve_class(names: &[&str], c: &ClassRef) -> Option<usize> {
+pub fn resolve_class<S: AsRef<str>>(names: &[S], c: &ClassRef) -> Option<usize> {
     crate::data::resolve_in("", names, c).ok()
 }
 
-fn class_ref(names: &[&str], i: usize) -> ClassRef {
-    ClassRef::Name(crate::data::normalize_class_name(names[i]))
+fn class_ref<S: AsRef<str>>(names: &[S], i: usize) -> ClassRef {
+    ClassRef::Name(crate::data::normalize_class_name(names[i].as_ref()))
 }
 
 /// The form state: the config being edited, where the cursor is, the check's result.
@@ -44,6 +44,8 @@ pub struct Form {
     pub build: Build,
     /// Where datasets are looked up for the check (tests use the built-in descriptions).
     pub catalog: Arc<dyn Catalog + Send + Sync>,
+    /// The dataset's class names (a folder's are listed when the config changes).
+    classes: Vec<String>,
 }
 
 impl std::fmt::Debug for Form {
@@ -68,6 +70,7 @@ impl Form {
             note: None,
             build: Build::current(),
             catalog: Arc::new(crate::data::Catalog),
+            classes: Vec::new(),
         };
         f.validate();
         f
@@ -80,8 +83,11 @@ impl Form {
 
     /// The fields shown for the current head (only its own parameters).
     pub fn fields(&self) -> Vec<Field> {
-        let mut v = vec![
-            Field::Dataset,
+        let mut v = vec![Field::Dataset];
+        if self.config.data.dataset.is_folder() {
+            v.extend([Field::Path, Field::Size, Field::Channels]);
+        }
+        v.extend([
             Field::Normal,
             Field::Anomalous,
             Field::Reference,
@@ -90,7 +96,7 @@ impl Form {
             Field::Widths,
             Field::EmbeddingDim,
             Field::Head,
-        ];
+        ]);
         match self.config.head.kind {
             HeadKind::Arcface | HeadKind::Cosface => v.extend([Field::S, Field::M]),
             HeadKind::L2Softmax => v.push(Field::Alpha),
@@ -124,8 +130,9 @@ impl Form {
         }
     }
 
-    pub fn names(&self) -> &'static [&'static str] {
-        class_names(self.config.data.dataset)
+    /// The dataset's class names: a built-in list, or the folder's class folders.
+    pub fn names(&self) -> &[String] {
+        &self.classes
     }
 
     /// Indices of the reference classes (explicit, or all but normal and anomalous).
@@ -180,8 +187,21 @@ impl Form {
             Some(i) => names[i].to_string(),
             None => format!("{r} (unknown)"),
         };
+        let shape = c.data.input_shape();
         match field {
             Field::Dataset => c.data.dataset.to_string(),
+            Field::Path => match c.data.folder_path() {
+                Some(p) => p.display().to_string(),
+                None => s::FOLDER_NONE.to_string(),
+            },
+            Field::Size => match c.data.size {
+                Some(v) => format!("{v}×{v}"),
+                None => format!("{}×{} (auto)", shape.1, shape.2),
+            },
+            Field::Channels => match shape.0 {
+                1 => "1 (grey)".to_string(),
+                _ => "3 (RGB)".to_string(),
+            },
             Field::Normal => class(&c.data.normal),
             Field::Anomalous => class(&c.data.anomalous),
             Field::Reference => {
@@ -189,7 +209,7 @@ impl Form {
                 match &c.data.reference {
                     None => format!("{} ({})", s::REFERENCE_ALL, refs.len()),
                     Some(_) => {
-                        let list: Vec<&str> = refs.iter().map(|&i| names[i]).collect();
+                        let list: Vec<&str> = refs.iter().map(|&i| names[i].as_str()).collect();
                         format!("{}: {}", list.len(), list.join(", "))
                     }
                 }
@@ -236,6 +256,9 @@ impl Form {
                 .alpha
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "auto".into()),
+            Field::Path | Field::Size | Field::Channels => {
+                self.config.get(field.key()).unwrap_or_default()
+            }
             _ => self.value_text(field),
         }
     }
@@ -276,8 +299,17 @@ impl Form {
                 let next = all[(i as i32 + dir).rem_euclid(all.len() as i32) as usize];
                 self.set_dataset(next);
             }
+            Field::Path => {}
+            Field::Size => {
+                let v = c.data.input_shape().1;
+                c.data.size = Some(if up { (v * 2).min(512) } else { (v / 2).max(8) });
+            }
+            Field::Channels => {
+                c.data.channels = Some(if c.data.input_shape().0 == 1 { 3 } else { 1 });
+            }
+            Field::Normal | Field::Anomalous if self.classes.is_empty() => {}
             Field::Normal | Field::Anomalous => {
-                let names = class_names(c.data.dataset);
+                let names = &self.classes;
                 let r = if field == Field::Normal {
                     &mut c.data.normal
                 } else {
@@ -395,23 +427,41 @@ impl Form {
         self.set_focus_to(field);
     }
 
-    /// Switches the dataset, keeping the class positions.
+    /// Switches the dataset, keeping the class positions. MVTec gets its two classes (good
+    /// normal, defect anomalous); a folder not chosen yet gets classes 0 and 1.
     pub fn set_dataset(&mut self, kind: DatasetKind) {
-        let old = class_names(self.config.data.dataset);
-        let new = class_names(kind);
+        let old = self.classes.clone();
+        let mut next = self.config.data.clone();
+        next.dataset = kind;
+        if kind.builtin_shape().is_some() {
+            next.channels = None;
+            next.size = None;
+        }
+        let new = crate::data::classes_for(&next);
         let d = &mut self.config.data;
-        let map =
-            |r: &ClassRef| resolve_class(old, r).map(|i| class_ref(new, i.min(new.len() - 1)));
-        let normal = map(&d.normal).unwrap_or_else(|| class_ref(new, 0));
-        let anomalous = map(&d.anomalous).unwrap_or_else(|| class_ref(new, 1));
-        let reference = d
-            .reference
-            .as_ref()
-            .map(|list| list.iter().filter_map(map).collect::<Vec<_>>());
+        if kind == DatasetKind::Mvtec {
+            d.normal = class_ref(&new, 0);
+            d.anomalous = class_ref(&new, 1);
+            d.reference = None;
+        } else if new.len() < 2 {
+            d.normal = ClassRef::Index(0);
+            d.anomalous = ClassRef::Index(1);
+            d.reference = None;
+        } else {
+            let map = |r: &ClassRef| {
+                resolve_class(&old, r).map(|i| class_ref(&new, i.min(new.len() - 1)))
+            };
+            d.normal = map(&d.normal).unwrap_or_else(|| class_ref(&new, 0));
+            d.anomalous = map(&d.anomalous).unwrap_or_else(|| class_ref(&new, 1));
+            d.reference = d
+                .reference
+                .as_ref()
+                .map(|list| list.iter().filter_map(map).collect::<Vec<_>>());
+        }
         d.dataset = kind;
-        d.normal = normal;
-        d.anomalous = anomalous;
-        d.reference = reference;
+        d.channels = next.channels;
+        d.size = next.size;
+        self.classes = new;
     }
 
     /// Applies a typed value; the error (if any) says in plain words what is wrong.
@@ -476,6 +526,7 @@ impl Form {
     /// Runs the check every run must pass ([`crate::job::check`]): the form never says ready
     /// for a config that cannot start.
     pub fn validate(&mut self) {
+        self.classes = crate::data::classes_for(&self.config.data);
         self.error = crate::job::check_with(&self.config, self.catalog.as_ref(), &self.build).err();
     }
 
@@ -599,6 +650,43 @@ mod tests {
         assert_eq!(f.value_text(Field::Normal), "horse");
         assert_eq!(f.value_text(Field::Anomalous), "truck");
         assert!(f.error.is_none(), "{:?}", f.error);
+    }
+
+    #[test]
+    fn a_folder_lists_its_classes_for_picking() {
+        let d = tempfile::tempdir().unwrap();
+        for class in ["bolt", "nut", "washer"] {
+            for i in 0..4 {
+                let p = d.path().join(class).join(format!("{i}.png"));
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, b"listed, not decoded").unwrap();
+            }
+        }
+        let mut f = form(Config::default());
+        f.set_dataset(DatasetKind::Folder);
+        f.validate();
+        assert!(f.fields().contains(&Field::Path) && f.fields().contains(&Field::Size));
+        assert_eq!(f.error.as_ref().map(|e| e.key.as_str()), Some("data.path"));
+        assert!(f.names().is_empty());
+        f.apply_text(Field::Path, &d.path().display().to_string())
+            .unwrap();
+        assert_eq!(f.names(), ["bolt", "nut", "washer"]);
+        assert_eq!(f.value_text(Field::Normal), "bolt");
+        assert_eq!(f.value_text(Field::Anomalous), "nut");
+        f.step(Field::Normal, 1);
+        assert_eq!(f.value_text(Field::Normal), "nut");
+        assert_eq!(f.value_text(Field::Size), "32×32 (auto)");
+        f.step(Field::Size, 1);
+        assert_eq!(f.config.data.size, Some(64));
+        f.step(Field::Channels, 1);
+        assert_eq!(f.config.data.channels, Some(1));
+        f.set_dataset(DatasetKind::Mvtec);
+        assert_eq!(f.value_text(Field::Normal), "good");
+        assert_eq!(f.value_text(Field::Anomalous), "defect");
+        f.set_dataset(DatasetKind::FashionMnist);
+        f.validate();
+        assert_eq!(f.config.data.size, None);
+        assert!(!f.fields().contains(&Field::Path));
     }
 
     #[test]

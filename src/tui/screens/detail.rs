@@ -480,12 +480,14 @@ fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     };
     let (top, bottom) = split_thumbs(thumbs);
     // The largest size at which two strips (image and caption, plus a title when there is
-    // room) fit: full, half or quarter; titles move beside the images when space is short.
-    let full_rows = top.first().map(|t| t.cells().1).unwrap_or(14);
+    // room) fit, halving as often as needed (a folder's 128² images too); titles move beside
+    // the images when space is short.
+    let (full_cols, full_rows) = top.first().map(|t| t.cells()).unwrap_or((28, 14));
     let rows_at = |shrink: u32| full_rows.div_ceil(1 << shrink);
-    let shrink = (0..3)
-        .find(|&k| inner.height >= 2 * (rows_at(k) + 1))
-        .unwrap_or(2);
+    let cols_at = |shrink: u32| full_cols.div_ceil(1 << shrink);
+    let shrink = (0..8)
+        .find(|&k| inner.height >= 2 * (rows_at(k) + 1) && inner.width >= cols_at(k) + 11)
+        .unwrap_or(7);
     let rows = rows_at(shrink);
     let titled = inner.height >= 2 * (rows + 2);
     let strip_h = rows + 1 + u16::from(titled);

@@ -224,6 +224,7 @@ fn evaluation(knn: f64, lof: f64) -> Evaluation {
         scores: BTreeMap::new(),
         identity_auc: Default::default(),
         view_auc: Vec::new(),
+        group_auc: Vec::new(),
     }
 }
 
@@ -339,6 +340,7 @@ fn seed_record(index: usize, seed: u64, knn: f64, lof: f64, epochs: usize) -> Se
             average_precision: [(K, knn - 0.05), (L, lof - 0.05)].into_iter().collect(),
             identity_auc: Default::default(),
             view_auc: Vec::new(),
+            group_auc: Vec::new(),
         }),
         epochs: (1..=epochs)
             .map(|e| {
@@ -434,6 +436,7 @@ fn write_run(store: &Store, r: &RunRecord, with_scores: bool) {
                 .collect(),
             identity_auc: Default::default(),
             view_auc: Vec::new(),
+            group_auc: Vec::new(),
         };
         crate::store::scores::write(&dir.join(crate::store::SCORES_FILE), &ev).unwrap();
     }
