@@ -426,7 +426,7 @@ impl Default for TrainConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
     /// Random translation of up to this many pixels in each direction (0 = off).
@@ -435,14 +435,6 @@ pub struct AugmentConfig {
     pub flip: bool,
 }
 
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        AugmentConfig {
-            shift: 0,
-            flip: false,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

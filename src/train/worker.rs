@@ -273,13 +273,16 @@ fn load_dataset(config: &Config, tx: &Sender<Event>) -> Result<Dataset, data::Da
     Ok(ds)
 }
 
+/// Final AUC per scorer of one seed.
+type AucMap = BTreeMap<ScorerKind, f64>;
+
 fn send_seed_end(
     tx: &Sender<Event>,
     index: usize,
     seed: u64,
     outcome: Outcome,
     evaluation: Option<Evaluation>,
-    (finished, identity): (&[BTreeMap<ScorerKind, f64>], &[BTreeMap<ScorerKind, f64>]),
+    (finished, identity): (&[AucMap], &[AucMap]),
 ) {
     let _ = tx.send(Event::SeedFinished {
         index,
@@ -362,7 +365,7 @@ pub fn train_on<D: OpsDevice>(
         betas: (0.9, 0.999),
         eps: 1e-8,
     });
-    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xADA1_AB);
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x00AD_A1AB);
     let (c, h, w) = split.shape;
     let pix = c * h * w;
     let n = split.train_y.len();
