@@ -85,6 +85,7 @@ fn scripted_run(store: &Store, cfg: &Config, profile: &str, final_knn: f64) -> S
             batches: 10,
             images_per_sec: 1000.0,
             loss: 2.0,
+            accuracy: 0.5,
         },
         epoch(1, final_knn - 0.2),
         epoch(2, final_knn - 0.1),

@@ -91,6 +91,7 @@ impl Console {
                 batches,
                 images_per_sec,
                 loss,
+                accuracy,
             } => {
                 if let Some(b) = &self.bar {
                     if let Some(total) = self.progress.total_batches() {
@@ -98,7 +99,7 @@ impl Console {
                         b.set_position(self.progress.batches_done());
                     }
                     b.set_message(format!(
-                        "epoch {epoch}/{} batch {batch}/{batches}  loss {loss:.4}  {images_per_sec:.0} img/s",
+                        "epoch {epoch}/{} batch {batch}/{batches}  loss {loss:.4}  acc {accuracy:.3}  {images_per_sec:.0} img/s",
                         self.epochs
                     ));
                 } else {
@@ -115,7 +116,7 @@ impl Console {
                             .map(|d| format!(" eta {}", format_eta(d)))
                             .unwrap_or_default();
                         self.line(format!(
-                            "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} {images_per_sec:.0} img/s{eta}"
+                            "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} acc {accuracy:.3} {images_per_sec:.0} img/s{eta}"
                         ));
                     }
                 }

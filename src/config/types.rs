@@ -435,7 +435,6 @@ pub struct AugmentConfig {
     pub flip: bool,
 }
 
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScorerKind {

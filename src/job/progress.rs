@@ -128,6 +128,7 @@ mod tests {
             batches: 100,
             images_per_sec: 1.0,
             loss: 1.0,
+            accuracy: 0.5,
         }
     }
 

@@ -13,6 +13,7 @@
 
 mod error;
 mod fsutil;
+pub mod metrics;
 pub mod profiles;
 pub mod query;
 mod record;
@@ -574,6 +575,12 @@ impl Store {
             return RunStatus::Running;
         }
         record.effective_status(&self.host, now)
+    }
+
+    /// The per-batch training curve a run's writer keeps (`metrics.csv`).
+    pub fn read_metrics(&self, id: &str) -> Result<Vec<metrics::BatchPoint>, StoreError> {
+        let id = self.resolve_id(id)?;
+        metrics::read(&self.runs_dir().join(id).join(metrics::METRICS_FILE))
     }
 
     /// A cheap fingerprint of the store's state: changes whenever a run is added, removed or

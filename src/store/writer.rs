@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::error::StoreError;
 use super::fsutil::{rename_no_replace, LockGuard, WriterLock};
+use super::metrics::{BatchPoint, MetricsLog};
 use super::record::{
     DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef, SCHEMA_VERSION,
 };
@@ -36,6 +37,9 @@ pub struct RunWriter {
     _alive: WriterLock,
     /// Dropped without marking the run (see [`RunWriter::abandon`]).
     abandoned: bool,
+    /// The per-batch curve (`metrics.csv`), opened at the first `Progress`.
+    metrics: Option<MetricsLog>,
+    started: Instant,
 }
 
 impl RunWriter {
@@ -112,6 +116,8 @@ impl RunWriter {
                         current_seed: None,
                         _alive: lock,
                         abandoned: false,
+                        metrics: None,
+                        started: Instant::now(),
                     })
                 }
                 Ok(None) => {
@@ -184,7 +190,32 @@ impl RunWriter {
                 self.pending_auc.clear();
                 self.write()
             }
-            Event::Progress { .. } => self.heartbeat_if_due(),
+            Event::Progress {
+                epoch,
+                batch,
+                batches,
+                images_per_sec,
+                loss,
+                accuracy,
+            } => {
+                if self.metrics.is_none() {
+                    self.metrics = Some(MetricsLog::create(&self.dir)?);
+                }
+                let point = BatchPoint {
+                    seed: self.current_index(),
+                    epoch: *epoch,
+                    batch: *batch,
+                    batches: *batches,
+                    loss: *loss,
+                    accuracy: *accuracy,
+                    images_per_sec: *images_per_sec,
+                    ms: self.started.elapsed().as_millis() as u64,
+                };
+                if let Some(m) = self.metrics.as_mut() {
+                    m.append(&point)?;
+                }
+                self.heartbeat_if_due()
+            }
             Event::Epoch(m) => {
                 let mut m = m.clone();
                 if let Some(pending) = self.pending_auc.remove(&m.epoch) {

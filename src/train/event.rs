@@ -108,13 +108,17 @@ pub enum Event {
         index: usize,
         seed: u64,
     },
-    /// Every few batches.
+    /// Every few batches ([`crate::train::worker::PROGRESS_EVERY`]).
     Progress {
         epoch: usize,
         batch: usize,
         batches: usize,
         images_per_sec: f32,
+        /// Mean training loss over the batches since the last `Progress`.
         loss: f32,
+        /// Training accuracy over the same batches (transform accuracy when the classes are
+        /// transforms).
+        accuracy: f32,
     },
     /// End of an epoch (AUCs filled when the epoch was evaluated).
     Epoch(EpochMetrics),

@@ -27,7 +27,7 @@ use crate::model::params::Params;
 use crate::score::{self, Evaluation};
 
 /// Batches between two `Progress` events.
-const PROGRESS_EVERY: usize = 5;
+pub const PROGRESS_EVERY: usize = 5;
 use crate::model::memory::EVAL_BATCH;
 
 /// Extra inputs of a job that are not part of the experiment config.
@@ -396,6 +396,7 @@ pub fn train_on<D: OpsDevice>(
         let started = Instant::now();
         let mut window_start = Instant::now();
         let mut window_images = 0usize;
+        let (mut window_loss, mut window_correct) = (0.0f64, 0usize);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for (bi, rows) in batches.iter().enumerate() {
             if cancel.load(Ordering::SeqCst) {
@@ -456,25 +457,32 @@ pub fn train_on<D: OpsDevice>(
                 }
                 model.head.scale = s;
             }
-            loss_sum += loss_val as f64 * b as f64;
-            seen += b;
-            correct += labels
+            let hits = labels
                 .iter()
                 .enumerate()
                 .filter(|(i, &y)| argmax(&score_vals[i * classes..(i + 1) * classes]) == y)
                 .count();
+            loss_sum += loss_val as f64 * b as f64;
+            seen += b;
+            correct += hits;
             window_images += b;
+            window_loss += loss_val as f64 * b as f64;
+            window_correct += hits;
             if (bi + 1) % PROGRESS_EVERY == 0 || bi + 1 == n_batches {
                 let secs = window_start.elapsed().as_secs_f32().max(1e-6);
+                let n = window_images.max(1) as f64;
                 let _ = tx.send(Event::Progress {
                     epoch,
                     batch: bi + 1,
                     batches: n_batches,
                     images_per_sec: window_images as f32 / secs,
-                    loss: loss_val,
+                    loss: (window_loss / n) as f32,
+                    accuracy: (window_correct as f64 / n) as f32,
                 });
                 window_start = Instant::now();
                 window_images = 0;
+                window_loss = 0.0;
+                window_correct = 0;
             }
         }
         let seconds = started.elapsed().as_secs_f32();

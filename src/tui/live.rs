@@ -148,6 +148,7 @@ impl Live {
                 batches,
                 images_per_sec,
                 loss,
+                ..
             } => {
                 self.epoch = *epoch;
                 self.batch = *batch;
