@@ -223,7 +223,7 @@ fn non_finite_loss_fails_the_run() {
     let mut split = data::make_split(&synthetic(), &c.data, 0).unwrap();
     split.train_x[5] = f32::NAN;
     let (tx, rx) = mpsc::channel();
-    let (outcome, _) = train::worker::train_on(
+    let (outcome, _) = train::train_on(
         Cpu::seed_from_u64(0),
         &c,
         &split,

@@ -188,3 +188,44 @@ fn command_line_parses() {
     assert!(Cli::try_parse_from(["adalab", "runs", "delete", "a", "--yes"]).is_ok());
     assert!(Cli::try_parse_from(["adalab", "profiles", "save", "n", "--from", "r"]).is_ok());
 }
+
+#[test]
+fn shipped_profiles_and_studies_come_with_the_binary() {
+    // From a folder that holds no profiles/ at all, as an installed adalab runs.
+    let cwd = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_adalab"))
+            .args(args)
+            .env("ADALAB_HOME", home.path())
+            .env("ADALAB_CONFIG", home.path().join("config"))
+            .current_dir(cwd.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = run(&["profiles", "list"]);
+    for name in [
+        "fashion-sneaker-boot-adacos-fixed",
+        "cifar-deer-horse-arcface",
+        "synthetic-demo",
+    ] {
+        let line = list
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{list}"));
+        assert!(line.contains("shipped"), "{line}");
+    }
+    let shown = run(&["profiles", "show", "synthetic-demo"]);
+    assert!(shown.contains("dataset = \"synthetic\""), "{shown}");
+    let studies = run(&["study", "list"]);
+    assert!(
+        studies.contains("seed-fashion") && studies.contains("synthetic-study"),
+        "{studies}"
+    );
+}

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::scoring::*;
 use super::types::*;
 use super::{Config, ConfigError};
 

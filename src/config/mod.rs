@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod keys;
+pub mod scoring;
 mod toml_error;
 pub mod types;
 mod validate;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 pub use check::{Build, Catalog, DatasetInfo};
 pub use keys::{is_key, Key, KEYS};
+pub use scoring::*;
 pub use types::*;
 
 /// A configuration error that names the key (and the file, when there is one).

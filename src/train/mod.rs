@@ -5,9 +5,13 @@
 //! crossterm, indicatif) or print.
 
 pub mod error;
+pub mod evaluate;
 pub mod event;
+pub mod seed;
 pub mod worker;
 
 pub use error::TrainError;
+pub use evaluate::embed;
 pub use event::{EpochMetrics, Event, LogLevel, Outcome};
+pub use seed::{lr_at, train_on};
 pub use worker::{spawn, CancelHandle, JobOptions, TrainHandle};

@@ -1,0 +1,158 @@
+//! What became of a study's tasks (from its runs in the store) and what its finished runs say,
+//! cell by cell.
+
+use std::collections::BTreeMap;
+
+use super::{Study, Task, TaskState};
+use crate::config::ScorerKind;
+use crate::score::{compare_paired, Comparison, Summary};
+use crate::store::{LoadedRun, RunStatus};
+
+impl Study {
+    /// What became of every task, from the study's runs in the store.
+    pub fn states(&self, runs: &[LoadedRun]) -> Vec<(Task, TaskState)> {
+        let mut by_task: BTreeMap<(String, usize), Vec<&LoadedRun>> = BTreeMap::new();
+        for r in runs {
+            if let Some(s) = &r.record.study {
+                if s.name == self.name {
+                    by_task
+                        .entry((s.cell_key.clone(), s.seed_index))
+                        .or_default()
+                        .push(r);
+                }
+            }
+        }
+        self.tasks()
+            .into_iter()
+            .map(|t| {
+                let mut rs = by_task
+                    .get(&(self.cells[t.cell].key.clone(), t.seed_index))
+                    .cloned()
+                    .unwrap_or_default();
+                // Newest first (ids start with the creation time).
+                rs.sort_by(|a, b| b.record.id.cmp(&a.record.id));
+                let state = if let Some(done) = rs.iter().find(|r| r.status == RunStatus::Finished)
+                {
+                    TaskState::Done {
+                        run: Box::new((*done).clone()),
+                    }
+                } else if let Some(live) = rs.iter().find(|r| r.status == RunStatus::Running) {
+                    TaskState::Running {
+                        id: live.record.id.clone(),
+                    }
+                } else {
+                    TaskState::Pending {
+                        last: rs.first().map(|r| (r.record.id.clone(), r.status)),
+                    }
+                };
+                (t, state)
+            })
+            .collect()
+    }
+}
+
+/// What a study's finished runs say, cell by cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellResults {
+    pub cell: usize,
+    pub label: String,
+    /// The label for figures ([`Study::short_labels`]).
+    pub short: String,
+    /// Tasks finished, running, and in all.
+    pub done: usize,
+    pub running: usize,
+    pub total: usize,
+    /// Final AUC per scorer, `(seed, value)` per finished task.
+    pub values: BTreeMap<ScorerKind, Vec<(u64, f64)>>,
+    pub summary: BTreeMap<ScorerKind, Summary>,
+    /// With test-time views: the identity view's AUC alone.
+    pub identity_summary: BTreeMap<ScorerKind, Summary>,
+    /// Against the first cell, on the study's scorer.
+    pub comparison: Option<Comparison>,
+    /// Ids of the finished runs, by seed.
+    pub runs: Vec<(u64, String)>,
+}
+
+impl Study {
+    /// Per-cell results from the task states.
+    pub fn results(&self, states: &[(Task, TaskState)]) -> Vec<CellResults> {
+        let short = self.short_labels();
+        let mut out: Vec<CellResults> = self
+            .cells
+            .iter()
+            .map(|c| CellResults {
+                cell: c.index,
+                label: c.label.clone(),
+                short: short[c.index].clone(),
+                done: 0,
+                running: 0,
+                total: self.seeds,
+                values: BTreeMap::new(),
+                summary: BTreeMap::new(),
+                identity_summary: BTreeMap::new(),
+                comparison: None,
+                runs: Vec::new(),
+            })
+            .collect();
+        let mut identity: Vec<BTreeMap<ScorerKind, Vec<f64>>> = vec![BTreeMap::new(); out.len()];
+        for (t, st) in states {
+            let c = &mut out[t.cell];
+            match st {
+                TaskState::Done { run } => {
+                    c.done += 1;
+                    let seed = run.record.config.train.seed;
+                    c.runs.push((seed, run.record.id.clone()));
+                    if let Some(r) = run.record.seeds.first().and_then(|s| s.result.as_ref()) {
+                        for (k, v) in &r.auc {
+                            c.values.entry(*k).or_default().push((seed, *v));
+                        }
+                        for (k, v) in &r.identity_auc {
+                            identity[t.cell].entry(*k).or_default().push(*v);
+                        }
+                    }
+                }
+                TaskState::Running { .. } => c.running += 1,
+                TaskState::Pending { .. } => {}
+            }
+        }
+        for (c, ident) in out.iter_mut().zip(identity) {
+            c.runs.sort();
+            for v in c.values.values_mut() {
+                v.sort_by_key(|(s, _)| *s);
+            }
+            c.summary = c
+                .values
+                .iter()
+                .filter_map(|(k, v)| {
+                    let xs: Vec<f64> = v.iter().map(|p| p.1).collect();
+                    Summary::of(&xs).map(|s| (*k, s))
+                })
+                .collect();
+            c.identity_summary = ident
+                .iter()
+                .filter_map(|(k, v)| Summary::of(v).map(|s| (*k, s)))
+                .collect();
+        }
+        let base = out
+            .first()
+            .and_then(|c| c.values.get(&self.scorer))
+            .cloned()
+            .unwrap_or_default();
+        for c in out.iter_mut().skip(1) {
+            if let Some(v) = c.values.get(&self.scorer) {
+                c.comparison = compare_paired(v, &base);
+            }
+        }
+        out
+    }
+}
+
+/// A task's final AUC per scorer (views averaged), from its finished run.
+pub fn task_auc(run: &LoadedRun) -> BTreeMap<ScorerKind, f64> {
+    run.record
+        .seeds
+        .first()
+        .and_then(|s| s.result.as_ref())
+        .map(|r| r.auc.clone())
+        .unwrap_or_default()
+}
