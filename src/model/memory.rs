@@ -9,8 +9,38 @@ use super::head::check_head;
 use super::net::feature_shape;
 use crate::config::Config;
 
-/// Images per forward pass when computing embeddings for evaluation.
+/// Images per forward pass when computing embeddings for evaluation, at most.
 pub const EVAL_BATCH: usize = 250;
+/// Multiply-adds one evaluation pass may take before the cancel flag is looked at again: about
+/// a second of work on two cores.
+const EVAL_WORK: u64 = 2_000_000_000;
+
+/// Multiply-adds of one image's forward pass (convolutions, embedding layer, head).
+pub fn macs_per_image(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
+    let m = &config.model;
+    let (mut c, mut h, mut w) = (input.0 as u64, input.1 as u64, input.2 as u64);
+    let shrink = if m.padding == 1 { 0 } else { 2 };
+    let mut macs = 0u64;
+    for &width in &m.widths {
+        for _ in 0..m.convs_per_stage {
+            h = h.saturating_sub(shrink);
+            w = w.saturating_sub(shrink);
+            macs += c * width as u64 * 9 * h * w;
+            c = width as u64;
+        }
+        h /= 2;
+        w /= 2;
+    }
+    let d = m.embedding_dim as u64;
+    macs + c * h * w * d + d * classes as u64
+}
+
+/// Images per evaluation pass for this model: [`EVAL_BATCH`], fewer for large models, so that a
+/// stop is noticed within about a second of work.
+pub fn eval_chunk(config: &Config, input: (usize, usize, usize)) -> usize {
+    let macs = macs_per_image(config, input, 0).max(1);
+    ((EVAL_WORK / macs) as usize).clamp(8, EVAL_BATCH)
+}
 
 /// Trainable scalars of the backbone and head.
 pub fn parameter_count(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
@@ -98,6 +128,21 @@ mod tests {
         let bytes = check(&c, (1, 28, 28), 9, 60_000).unwrap();
         // 1024·14·14·4096 weights alone are 3.3 GB; training takes seven copies.
         assert!(bytes > 24 << 30, "{bytes}");
+    }
+
+    #[test]
+    fn large_models_evaluate_in_smaller_chunks() {
+        let c = Config::default();
+        assert_eq!(eval_chunk(&c, (1, 28, 28)), EVAL_BATCH);
+        let mut big = Config::default();
+        big.model.widths = vec![512, 1024];
+        big.model.embedding_dim = 1024;
+        assert_eq!(eval_chunk(&big, (1, 28, 28)), 8);
+        // conv 1→32 at 28×28, conv 32→64 at 14×14, 64·7·7 → 128.
+        assert_eq!(
+            macs_per_image(&c, (1, 28, 28), 9),
+            32 * 9 * 784 + 32 * 64 * 9 * 196 + 3136 * 128 + 128 * 9
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Evaluating a model: embeddings of the normal-train and test images (through each
-//! test-time view), scored and combined by [`crate::score`]. Stops at the next batch of
-//! [`EVAL_BATCH`] images when cancelled.
+//! test-time view), scored and combined by [`crate::score`]. Stops at the next pass when
+//! cancelled; passes hold [`EVAL_BATCH`] images, fewer for large models
+//! ([`crate::model::memory::eval_chunk`]), so a stop is noticed within about a second.
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
@@ -16,8 +17,9 @@ use crate::model::ops::{OpsDevice, T4};
 use crate::score::{self, Evaluation};
 
 /// Embeddings `(rows, dim)` of images `rows` of `x` (eval mode, no tape), row-major, each image
-/// seen through `view` (a transform of a table) when given. Checks
-/// `cancel` before every batch of [`EVAL_BATCH`] images: `Err(Interrupted)` once it is set.
+/// seen through `view` (a transform of a table) when given, `chunk` images per forward pass.
+/// Checks `cancel` before every pass: `Err(Interrupted)` once it is set.
+#[allow(clippy::too_many_arguments)]
 pub fn embed<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
@@ -25,14 +27,16 @@ pub fn embed<D: OpsDevice>(
     shape: (usize, usize, usize),
     rows: impl Iterator<Item = usize>,
     view: Option<(&TransformTable, usize)>,
+    chunk: usize,
     cancel: &AtomicBool,
 ) -> Result<Vec<f32>, TrainError> {
     let (c, h, w) = shape;
     let pix = c * h * w;
     let rows: Vec<usize> = rows.collect();
     let mut out = Vec::with_capacity(rows.len() * model.backbone.dim);
-    let mut buf = Vec::with_capacity(EVAL_BATCH * pix);
-    for chunk in rows.chunks(EVAL_BATCH) {
+    let chunk_len = chunk.clamp(1, EVAL_BATCH);
+    let mut buf = Vec::with_capacity(chunk_len * pix);
+    for chunk in rows.chunks(chunk_len) {
         if cancel.load(Ordering::SeqCst) {
             return Err(TrainError::Interrupted);
         }
@@ -69,6 +73,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             };
             model.head.class_direction(normal_class * n_t)
         });
+    let chunk = crate::model::memory::eval_chunk(config, split.shape);
     let views = expand(&config.score.views);
     let table = TransformTable::new(views.clone(), split.shape);
     let n_test = split.test_anomalous.len();
@@ -82,6 +87,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             split.shape,
             split.normal_rows.iter().copied(),
             view,
+            chunk,
             cancel,
         )?;
         let test = embed(
@@ -91,6 +97,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             split.shape,
             0..n_test,
             view,
+            chunk,
             cancel,
         )?;
         let s = score::score_view(
