@@ -19,7 +19,7 @@ use crate::train::{self, JobOptions, Outcome};
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct RunArgs {
     /// Profile name (from profiles/ or the user profile dir) or path to a TOML file
-    /// [default: fashion-sneaker-boot-adacos-fixed].
+    /// [default: fashion-sneaker-boot-adacos-fixed-geom].
     pub profile: Option<String>,
     /// Override any config field, e.g. --set head.kind=arcface --set train.epochs=5.
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -48,7 +48,7 @@ mod embedded {
 }
 
 /// The profile `adalab run` and the lab start from when none is named.
-pub const DEFAULT_PROFILE: &str = "fashion-sneaker-boot-adacos-fixed";
+pub const DEFAULT_PROFILE: &str = "fashion-sneaker-boot-adacos-fixed-geom";
 
 /// Where the shipped profiles come from.
 #[derive(Clone, Debug, PartialEq)]
