@@ -283,10 +283,9 @@ fn run_task(
             *g = Some(id.to_string());
         }
         crate::say!(
-            "adalab: {} cell {} seed {}: run {id}",
+            "adalab: {} {}: run {id}",
             study.name,
-            study.cells[task.cell].label,
-            study.task_config(task).train.seed
+            study.task_label(task)
         );
     })?;
     crate::say!(
@@ -361,11 +360,7 @@ impl StudyConsole {
             }
             StudyEvent::TaskStarted { task, run_id } => {
                 if let Some(b) = &self.bar {
-                    b.set_message(format!(
-                        "{} seed {} ({run_id})",
-                        self.study.cells[task.cell].label,
-                        self.study.task_config(*task).train.seed
-                    ));
+                    b.set_message(format!("{} ({run_id})", self.study.task_label(*task)));
                 }
             }
             StudyEvent::TaskFinished {
@@ -391,17 +386,15 @@ impl StudyConsole {
                     Outcome::Interrupted => "interrupted".into(),
                 };
                 self.line(format!(
-                    "{} seed {}: {what} ({seconds:.0}s, run {run_id})",
-                    self.study.cells[task.cell].label,
-                    self.study.task_config(*task).train.seed
+                    "{}: {what} ({seconds:.0}s, run {run_id})",
+                    self.study.task_label(*task)
                 ));
             }
             StudyEvent::TaskError { task, message } => {
                 self.failed += 1;
                 self.line(format!(
-                    "{} seed {}: could not start: {message}",
-                    self.study.cells[task.cell].label,
-                    self.study.task_config(*task).train.seed
+                    "{}: could not start: {message}",
+                    self.study.task_label(*task)
                 ));
             }
             StudyEvent::Finished {

@@ -29,29 +29,28 @@ pub trait Value: Sized {
     fn show(&self) -> Option<String>;
 }
 
-impl Value for usize {
-    fn read(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        t.replace('_', "")
-            .parse()
-            .map_err(|_| format!("`{t}` is not a whole number ≥ 0"))
-    }
-    fn show(&self) -> Option<String> {
-        Some(self.to_string())
-    }
+/// Whole numbers: `1000`, `1_000`.
+macro_rules! whole {
+    ($($t:ty: $what:literal),*) => {$(
+        impl Value for $t {
+            fn read(t: &str) -> Result<Self, String> {
+                let t = t.trim();
+                t.replace('_', "")
+                    .parse()
+                    .map_err(|_| format!("`{t}` is not {}", $what))
+            }
+            fn show(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        }
+    )*};
 }
-
-impl Value for u64 {
-    fn read(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        t.replace('_', "")
-            .parse()
-            .map_err(|_| format!("`{t}` is not a whole number ≥ 0"))
-    }
-    fn show(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
+whole!(
+    usize: "a whole number ≥ 0",
+    u64: "a whole number ≥ 0",
+    u32: "a whole number ≥ 0",
+    i32: "a whole number"
+);
 
 impl Value for f32 {
     fn read(t: &str) -> Result<Self, String> {
@@ -161,63 +160,20 @@ impl Value for Option<Vec<ClassRef>> {
     }
 }
 
-impl Value for Vec<usize> {
-    fn read(t: &str) -> Result<Self, String> {
-        list(t)
-    }
-    fn show(&self) -> Option<String> {
-        Some(show_list(self))
-    }
+/// Lists of values: `32,64`, `32 64` or `[32, 64]`.
+macro_rules! lists {
+    ($($t:ty),*) => {$(
+        impl Value for Vec<$t> {
+            fn read(t: &str) -> Result<Self, String> {
+                list(t)
+            }
+            fn show(&self) -> Option<String> {
+                Some(show_list(self))
+            }
+        }
+    )*};
 }
-
-impl Value for u32 {
-    fn read(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        t.parse()
-            .map_err(|_| format!("`{t}` is not a whole number ≥ 0"))
-    }
-    fn show(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl Value for i32 {
-    fn read(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        t.parse()
-            .map_err(|_| format!("`{t}` is not a whole number"))
-    }
-    fn show(&self) -> Option<String> {
-        Some(self.to_string())
-    }
-}
-
-impl Value for Vec<u32> {
-    fn read(t: &str) -> Result<Self, String> {
-        list(t)
-    }
-    fn show(&self) -> Option<String> {
-        Some(show_list(self))
-    }
-}
-
-impl Value for Vec<i32> {
-    fn read(t: &str) -> Result<Self, String> {
-        list(t)
-    }
-    fn show(&self) -> Option<String> {
-        Some(show_list(self))
-    }
-}
-
-impl Value for Vec<ScorerKind> {
-    fn read(t: &str) -> Result<Self, String> {
-        list(t)
-    }
-    fn show(&self) -> Option<String> {
-        Some(show_list(self))
-    }
-}
+lists!(usize, u32, i32, ScorerKind);
 
 macro_rules! named {
     ($($t:ty),*) => {$(

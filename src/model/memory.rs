@@ -17,22 +17,10 @@ const EVAL_WORK: u64 = 2_000_000_000;
 
 /// Multiply-adds of one image's forward pass (convolutions, embedding layer, head).
 pub fn macs_per_image(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
-    let m = &config.model;
-    let (mut c, mut h, mut w) = (input.0 as u64, input.1 as u64, input.2 as u64);
-    let shrink = if m.padding == 1 { 0 } else { 2 };
-    let mut macs = 0u64;
-    for &width in &m.widths {
-        for _ in 0..m.convs_per_stage {
-            h = h.saturating_sub(shrink);
-            w = w.saturating_sub(shrink);
-            macs += c * width as u64 * 9 * h * w;
-            c = width as u64;
-        }
-        h /= 2;
-        w /= 2;
-    }
-    let d = m.embedding_dim as u64;
-    macs + c * h * w * d + d * classes as u64
+    let (layers, (c, h, w)) = conv_layers(config, input);
+    let convs: u64 = layers.iter().map(|l| l.cin * l.cout * 9 * l.h * l.w).sum();
+    let d = config.model.embedding_dim as u64;
+    convs + c * h * w * d + d * classes as u64
 }
 
 /// Images per evaluation pass for this model: [`EVAL_BATCH`], fewer for large models, so that a
@@ -60,27 +48,55 @@ pub fn parameter_count(config: &Config, input: (usize, usize, usize), classes: u
     n + flat * d + d + d * classes as u64 + classes as u64
 }
 
-/// Floats one image keeps alive through a forward and backward pass (im2col columns, conv,
-/// BatchNorm and pooled outputs, and their gradients).
-fn activation_floats(config: &Config, input: (usize, usize, usize)) -> u64 {
+/// One 3×3 conv of the backbone: input channels, output channels and output size.
+struct ConvLayer {
+    cin: u64,
+    cout: u64,
+    h: u64,
+    w: u64,
+}
+
+/// The backbone's convs for images of `input`, and the feature map it ends with (c, h, w).
+fn conv_layers(config: &Config, input: (usize, usize, usize)) -> (Vec<ConvLayer>, (u64, u64, u64)) {
     let m = &config.model;
     let (mut c, mut h, mut w) = (input.0 as u64, input.1 as u64, input.2 as u64);
     let shrink = if m.padding == 1 { 0 } else { 2 };
-    let mut total = 0u64;
+    let mut layers = Vec::new();
     for &width in &m.widths {
         for _ in 0..m.convs_per_stage {
             h = h.saturating_sub(shrink);
             w = w.saturating_sub(shrink);
-            let out = width as u64 * h * w;
-            // im2col columns, conv output, normalised output, and the gradients of both.
-            total += c * 9 * h * w + 4 * out;
+            layers.push(ConvLayer {
+                cin: c,
+                cout: width as u64,
+                h,
+                w,
+            });
             c = width as u64;
         }
         h /= 2;
         w /= 2;
-        total += 2 * c * h * w;
     }
-    total + 4 * m.embedding_dim as u64
+    (layers, (c, h, w))
+}
+
+/// Floats one image keeps alive through a forward and backward pass (im2col columns, conv,
+/// BatchNorm and pooled outputs, and their gradients).
+fn activation_floats(config: &Config, input: (usize, usize, usize)) -> u64 {
+    let (layers, _) = conv_layers(config, input);
+    let per_conv: u64 = layers
+        .iter()
+        .map(|l| l.cin * 9 * l.h * l.w + 4 * l.cout * l.h * l.w)
+        .sum();
+    // Each stage's pooled output and its gradient (after the stage's last conv).
+    let per_stage = config.model.convs_per_stage.max(1);
+    let pooled: u64 = layers
+        .iter()
+        .skip(per_stage - 1)
+        .step_by(per_stage)
+        .map(|l| 2 * l.cout * (l.h / 2) * (l.w / 2))
+        .sum();
+    per_conv + pooled + 4 * config.model.embedding_dim as u64
 }
 
 /// Checks that the model can be built for images of `input` and `classes` training classes,

@@ -145,6 +145,17 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens (creating when missing) a lock file; its folder must exist.
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StoreError::io(path, "open lock file", e))
+}
+
 /// An exclusive advisory lock on a lock file, released on drop.
 pub struct LockGuard {
     file: File,
@@ -155,13 +166,7 @@ impl LockGuard {
     /// Blocks until the lock on `path` is held. The lock file is created when missing but its
     /// folder is not: locking inside a deleted run fails instead of resurrecting it.
     pub fn acquire(path: &Path) -> Result<LockGuard, StoreError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| StoreError::io(path, "open lock file", e))?;
+        let file = open_lock_file(path)?;
         file.lock().map_err(|e| StoreError::io(path, "lock", e))?;
         Ok(LockGuard {
             file,
@@ -189,13 +194,7 @@ pub struct WriterLock {
 impl WriterLock {
     /// Takes the lock, failing at once (`None`) when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<WriterLock>, StoreError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| StoreError::io(path, "open lock file", e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(WriterLock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -383,6 +383,15 @@ impl Study {
         c
     }
 
+    /// `head.kind=arcface seed 3`: a task for messages.
+    pub fn task_label(&self, t: Task) -> String {
+        format!(
+            "{} seed {}",
+            self.cells[t.cell].label,
+            self.task_config(t).train.seed
+        )
+    }
+
     /// What a task's run records about its place in the study.
     pub fn study_ref(&self, t: Task) -> StudyRef {
         StudyRef {
