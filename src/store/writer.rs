@@ -199,7 +199,8 @@ impl RunWriter {
                 accuracy,
             } => {
                 if self.metrics.is_none() {
-                    self.metrics = Some(MetricsLog::create(&self.dir)?);
+                    let log = MetricsLog::create(&self.dir).map_err(|e| self.deleted_or(e))?;
+                    self.metrics = Some(log);
                 }
                 let point = BatchPoint {
                     seed: self.current_index(),
@@ -212,7 +213,9 @@ impl RunWriter {
                     ms: self.started.elapsed().as_millis() as u64,
                 };
                 if let Some(m) = self.metrics.as_mut() {
-                    m.append(&point)?;
+                    if let Err(e) = m.append(&point) {
+                        return Err(self.deleted_or(e));
+                    }
                 }
                 self.heartbeat_if_due()
             }
@@ -387,6 +390,19 @@ impl RunWriter {
             }
         };
         &mut self.record.seeds[pos]
+    }
+
+    /// A failure to write into the run's folder because someone deleted the folder reads as
+    /// that, not as a puzzling "cannot create".
+    fn deleted_or(&self, e: StoreError) -> StoreError {
+        if self.dir.exists() {
+            e
+        } else {
+            StoreError::RunDeleted {
+                id: self.record.id.clone(),
+                dir: self.dir.clone(),
+            }
+        }
     }
 
     /// Locked write: keeps the tags and note currently on disk, refreshes heartbeat/updated.
