@@ -384,10 +384,13 @@ impl App {
                 }
             }
         }
+        // A job that ended properly closes its channel too; by then the next queued job may
+        // have started (in `handle_event`): only a job gone without its final event failed.
+        let ended = events.iter().any(|e| matches!(e, Event::Finished { .. }));
         for ev in events {
             self.handle_event(ev);
         }
-        if gone && self.job.is_some() {
+        if gone && !ended && self.job.is_some() {
             self.handle_event(Event::Finished {
                 outcome: Outcome::Failed {
                     reason: "the training job ended without a final event".into(),

@@ -335,10 +335,12 @@ fn starting_while_a_run_trains_queues_it() {
     assert_eq!(l.app.tab, Tab::Setup);
     l.ch('2');
     snapshots!("train_queue_two", &mut l);
-    // The first run ends: the next one starts, the last waits.
+    // The first run ends (its channel closes after the final event, as the recorder thread
+    // ends): the next one starts, the last waits.
     l.script.send(Event::Finished {
         outcome: Outcome::Finished,
     });
+    l.script.hang_up();
     l.tick_at(10.0);
     let launched = l.script.launched.borrow().clone();
     assert_eq!(launched.len(), 2);
