@@ -18,7 +18,7 @@ use super::super::jobs::StudyState;
 use super::super::live::{CurvePoint, Live, LogLevel, LogLine};
 use super::super::strings as s;
 use super::super::theme::Theme;
-use super::super::widgets::{block, curve_chart, Curve};
+use super::super::widgets::{block, bounds, curve_chart, Curve};
 
 /// What the Train screen shows.
 enum Shown<'a> {
@@ -139,9 +139,9 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
         }
         return;
     };
-    let x = [0.0, (live.config.train.epochs as f64).max(1.0)];
+    let x = [0.0, x_end(live)];
     let room = loss.width.saturating_sub(2) as usize;
-    let curve_pair = |name: &str, value: fn(&CurvePoint) -> f32, style: Style| {
+    let curve_pair = |name: &str, value: fn(&CurvePoint) -> f32, style: Style, unit: bool| {
         let (raw, smooth) = live.curve_series(value);
         let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
         let curves = vec![
@@ -164,12 +164,22 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             .filter_map(|&d| now.map(|v| format!(" {name} {v:.d$} ")))
             .find(|t| t.chars().count() <= room)
             .unwrap_or_else(|| format!(" {name} "));
-        (Line::from(title), curves)
+        // Fitted to the data; a share (accuracy) stays within 0–1.
+        let y = unit.then(|| {
+            let [lo, hi] = bounds(curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)));
+            let (lo, hi) = (lo.max(0.0), hi.min(1.0));
+            if hi > lo {
+                [lo, hi]
+            } else {
+                [0.0, 1.0]
+            }
+        });
+        (Line::from(title), curves, y)
     };
-    let (title, curves) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0));
-    curve_chart(f, loss, title, &curves, x, None, t, s::NO_BATCHES_YET);
-    let (title, curves) = curve_pair(live.accuracy_label(), |p| p.accuracy, t.series(3));
-    curve_chart(f, acc, title, &curves, x, None, t, s::NO_BATCHES_YET);
+    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false);
+    curve_chart(f, loss, title, &curves, x, y, t, s::NO_BATCHES_YET);
+    let (title, curves, y) = curve_pair(live.accuracy_label(), |p| p.accuracy, t.series(3), true);
+    curve_chart(f, acc, title, &curves, x, y, t, s::NO_BATCHES_YET);
 
     let scorers = &live.config.score.scorers;
     let curves: Vec<Curve> = scorers
@@ -201,6 +211,20 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
         t,
         s::NO_AUC_YET,
     );
+}
+
+/// The end of the shared epoch axis: the epochs reached so far (whole), at least one, at
+/// most the run's — a long run's first epoch is not squeezed into a sliver.
+fn x_end(live: &Live) -> f64 {
+    let epochs = live.config.train.epochs.max(1) as f64;
+    let curve = live.curve.last().map(|p| p.x).unwrap_or(0.0);
+    let auc = live
+        .auc_history
+        .values()
+        .flat_map(|h| h.iter().map(|(e, _)| *e as f64))
+        .fold(0.0, f64::max);
+    let seen = curve.max(auc).max(live.epoch as f64);
+    seen.ceil().clamp(1.0, epochs)
 }
 
 /// A scorer's name for a small legend.
