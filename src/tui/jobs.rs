@@ -289,11 +289,7 @@ impl StudyState {
                     failed,
                     stopped,
                 } => {
-                    let text = if stopped {
-                        format!("stopped: {finished} finished, {failed} failed")
-                    } else {
-                        format!("finished: {finished} finished, {failed} failed")
-                    };
+                    let text = format!("{finished} finished, {failed} failed");
                     let level = if stopped {
                         LogLevel::Warn
                     } else if failed > 0 {
@@ -301,7 +297,8 @@ impl StudyState {
                     } else {
                         LogLevel::Info
                     };
-                    self.log(level, format!("study {} {text}", self.name));
+                    let how = if stopped { "stopped" } else { "ended" };
+                    self.log(level, format!("study {} {how}: {text}", self.name));
                     self.end(now, text);
                 }
             },

@@ -164,16 +164,11 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             .filter_map(|&d| now.map(|v| format!(" {name} {v:.d$} ")))
             .find(|t| t.chars().count() <= room)
             .unwrap_or_else(|| format!(" {name} "));
-        // Fitted to the data; a share (accuracy) stays within 0–1.
-        let y = unit.then(|| {
-            let [lo, hi] = bounds(curves.iter().flat_map(|c| c.points.iter().map(|p| p.1)));
-            let (lo, hi) = (lo.max(0.0), hi.min(1.0));
-            if hi > lo {
-                [lo, hi]
-            } else {
-                [0.0, 1.0]
-            }
-        });
+        // Fitted to the data, not below 0 (a loss, a share) and a share not above 1.
+        let values = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
+        let [lo, hi] = bounds(values());
+        let (lo, hi) = (lo.max(0.0), if unit { hi.min(1.0) } else { hi });
+        let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
         (Line::from(title), curves, y)
     };
     let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false);

@@ -282,8 +282,12 @@ impl App {
         }
         if was_active && !study.is_active() {
             let text = format!(
-                "study {} {}",
+                "study {} {}: {}",
                 study.name,
+                match study.state_label() {
+                    "interrupted" => "stopped",
+                    other => other,
+                },
                 study.end_text.clone().unwrap_or_default()
             );
             let level = match study.state_label() {
