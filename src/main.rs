@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                adalab::tui::run(home).map(|()| Exit::Ok)
+                adalab::tui::run(home)
             } else {
                 adalab::say!(
                     "adalab: not a terminal, so the lab cannot open.\n\

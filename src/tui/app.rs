@@ -13,8 +13,10 @@ use crate::config::Config;
 use crate::store::{Store, Timestamp};
 use crate::train::{Event, Outcome};
 
+use super::follow::Follower;
 use super::form::Form;
 use super::images::{ImageLoader, PixelMode};
+use super::jobs::{Queued, StudyState};
 use super::keys::{self, Action, Context};
 use super::launcher::{Job, Launcher};
 use super::live::{Live, LogLevel};
@@ -22,6 +24,7 @@ use super::popups::checklist::Checklist;
 use super::popups::confirm::ConfirmKind;
 use super::popups::input::Input;
 use super::popups::profiles::ProfilePicker;
+use super::popups::studies::StudyPicker;
 use super::runs::{RunsState, RunsView};
 use super::strings as s;
 use super::theme::Theme;
@@ -63,6 +66,7 @@ pub enum Popup {
     Profiles(ProfilePicker),
     Checklist(Checklist),
     Input(Input),
+    Studies(StudyPicker),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -115,6 +119,16 @@ pub struct App {
     last_poll: Option<Instant>,
     log_file: Option<File>,
     watcher: Option<std::sync::mpsc::Receiver<super::runs::Listing>>,
+    /// Runs and studies waiting for the one in progress (see `update/train.rs`).
+    pub queue: Vec<Queued>,
+    /// A study the lab runs (or ran last).
+    pub study: Option<StudyState>,
+    /// A run trained elsewhere that the Train screen follows from the store.
+    pub follow: Option<Follower>,
+    /// The terminal's size (None until known: tests that do not set it).
+    pub size: Option<(u16, u16)>,
+    /// The signal that ended the lab (its exit status is 128 + it).
+    pub signal: Option<i32>,
 }
 
 impl App {
@@ -142,6 +156,11 @@ impl App {
             last_poll: None,
             log_file: opts.log_file,
             watcher: None,
+            queue: Vec::new(),
+            study: None,
+            follow: None,
+            size: None,
+            signal: None,
         };
         if let Some(st) = &app.store {
             app.runs.reload(st);
@@ -166,7 +185,9 @@ impl App {
     pub fn context(&self) -> Context {
         match &self.popup {
             Some(Popup::Confirm(_)) => return Context::Confirm,
-            Some(Popup::Profiles(_)) | Some(Popup::Checklist(_)) => return Context::Picker,
+            Some(Popup::Profiles(_)) | Some(Popup::Checklist(_)) | Some(Popup::Studies(_)) => {
+                return Context::Picker
+            }
             Some(Popup::Input(_)) => return Context::Input,
             None => {}
         }
@@ -224,6 +245,10 @@ impl App {
             {
                 self.should_quit = true;
             }
+            return;
+        }
+        if self.too_small() && !self.small_screen_key(&ev) {
+            // Nothing shows what a key would do: only quitting is taken.
             return;
         }
         if let Some(Popup::Input(_)) = self.popup {
@@ -294,6 +319,10 @@ impl App {
     }
 
     fn go(&mut self, tab: Tab) {
+        if tab != Tab::Train {
+            // Another screen leaves a followed run.
+            self.follow = None;
+        }
         self.tab = tab;
         self.help = false;
         if tab == Tab::Runs {
@@ -331,6 +360,8 @@ impl App {
             self.poll_store(true);
             if self.quitting.is_some() {
                 self.should_quit = true;
+            } else {
+                self.start_next_queued();
             }
         }
     }
@@ -353,10 +384,13 @@ impl App {
                 }
             }
         }
+        // A job that ended properly closes its channel too; by then the next queued job may
+        // have started (in `handle_event`): only a job gone without its final event failed.
+        let ended = events.iter().any(|e| matches!(e, Event::Finished { .. }));
         for ev in events {
             self.handle_event(ev);
         }
-        if gone && self.job.is_some() {
+        if gone && !ended && self.job.is_some() {
             self.handle_event(Event::Finished {
                 outcome: Outcome::Failed {
                     reason: "the training job ended without a final event".into(),
@@ -364,6 +398,7 @@ impl App {
             });
         }
         self.watch_store(now);
+        self.tick_jobs(now, wall);
         for (key, state) in self.images.poll() {
             if let RunsView::Detail(d) = &mut self.runs.view {
                 if d.images_key.as_deref() == Some(key.as_str()) {
@@ -425,6 +460,44 @@ impl App {
             self.runs.reload(st);
             self.runs.refresh_views(Some(st));
             self.dirty = true;
+        }
+    }
+
+    /// Whether the screen is below the lab's minimum size (its keys are then not taken).
+    pub fn too_small(&self) -> bool {
+        self.size
+            .is_some_and(|(w, h)| w < super::ui::MIN_WIDTH || h < super::ui::MIN_HEIGHT)
+    }
+
+    /// The keys taken on a too-small screen: quitting (q, and the answer to its question).
+    fn small_screen_key(&mut self, ev: &KeyEvent) -> bool {
+        if let Some(Popup::Confirm(ConfirmKind::Quit)) = &self.popup {
+            return matches!(
+                keys::lookup(Context::Confirm, ev),
+                Some(Action::Yes | Action::No)
+            );
+        }
+        if keys::lookup(Context::Global, ev) == Some(Action::Quit) {
+            // Whatever is open (unseen) closes; quitting asks during a run as usual.
+            self.popup = None;
+            self.help = false;
+            return true;
+        }
+        false
+    }
+
+    /// A signal (SIGINT, SIGTERM, SIGHUP) arrived: stop cleanly, then leave with 128 + it.
+    pub fn on_signal(&mut self, sig: i32) {
+        self.signal.get_or_insert(sig);
+        self.log_line(&format!("signal {sig} received: stopping"));
+        self.shutdown();
+    }
+
+    /// The lab's exit status: 128 + the signal that ended it, else 0.
+    pub fn exit_code(&self) -> crate::cli::Exit {
+        match self.signal {
+            Some(sig) => crate::cli::Exit::Signal(sig),
+            None => crate::cli::Exit::Ok,
         }
     }
 

@@ -99,6 +99,20 @@ pub enum Action {
     No,
     Toggle,
     AllOthers,
+    // Setup
+    StartStudy,
+    ToggleSection,
+    NextSection,
+    PrevSection,
+    FoldAll,
+    ClearField,
+    // Train
+    Dequeue,
+    // Popups
+    MoveUp,
+    MoveDown,
+    NoneOfThem,
+    NextField,
 }
 
 /// One key (modifiers other than Ctrl/Alt are ignored when matching).
@@ -330,11 +344,71 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Picker, UP, A::Up, "previous entry"),
     b(C::Picker, DOWN, A::Down, "next entry"),
     b(C::Picker, &[k(' ')], A::Toggle, "toggle"),
-    b(C::Picker, &[k('a')], A::AllOthers, "classes: all others"),
+    b(
+        C::Picker,
+        &[k('a')],
+        A::AllOthers,
+        "classes: check all others (Enter applies)",
+    ),
     b(C::Picker, ENTER, A::Enter, "apply"),
     b(C::Picker, ESC, A::Back, "cancel"),
     b(C::Input, ENTER, A::Enter, "apply"),
     b(C::Input, ESC, A::Back, "cancel"),
+    // Setup: sections, clearing, studies
+    b(
+        C::Setup,
+        &[k('z')],
+        A::ToggleSection,
+        "fold / unfold the section",
+    ),
+    b(
+        C::Setup,
+        &[k('Z')],
+        A::FoldAll,
+        "fold every section (again: open all)",
+    ),
+    b(C::Setup, &[k(']')], A::NextSection, "next section"),
+    b(C::Setup, &[k('[')], A::PrevSection, "previous section"),
+    b(
+        C::Setup,
+        &[ctrl('u')],
+        A::ClearField,
+        "clear the field and type a value",
+    ),
+    b(
+        C::Setup,
+        &[k('S')],
+        A::StartStudy,
+        "start a study (pick a study file)",
+    ),
+    // Train: followed runs, the queue
+    b(C::Train, ESC, A::Back, "stop following a run"),
+    b(
+        C::Train,
+        &[k('x'), code(KeyCode::Delete)],
+        A::Dequeue,
+        "drop the last queued run",
+    ),
+    // Popups
+    b(
+        C::Picker,
+        &[k('K')],
+        A::MoveUp,
+        "scorers: move up (1 = primary)",
+    ),
+    b(C::Picker, &[k('J')], A::MoveDown, "scorers: move down"),
+    b(
+        C::Picker,
+        &[k('n')],
+        A::NoneOfThem,
+        "classes: none (normal images only)",
+    ),
+    b(
+        C::Input,
+        &[code(KeyCode::Tab)],
+        A::NextField,
+        "next line (name / description)",
+    ),
 ];
 
 /// The action for a key in a context (context bindings first, then the global ones).

@@ -1,15 +1,56 @@
-//! The state of the job the lab is running (or ran last), folded from its events.
+//! The state of the job the lab is running (or ran last, or follows from the store), folded
+//! from its events: progress and ETA ([`JobProgress`], from the first batches), the per-batch
+//! training curve of the seed in progress, test AUC per epoch, per-seed results and the log.
+//! [`Live::from_store`] rebuilds the same state from a run's `run.toml` and `metrics.csv`, by
+//! replaying them as the events they were written from.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, ScorerKind};
-use crate::job::Tally;
+use crate::config::{Config, LabelMode, ScorerKind};
+use crate::job::{JobProgress, Tally};
+use crate::score::Evaluation;
+use crate::store::metrics::BatchPoint;
+use crate::store::{LoadedRun, RunStatus, Timestamp};
 pub use crate::train::LogLevel;
 use crate::train::{EpochMetrics, Event, Outcome};
 
 /// Log lines kept for the log pane.
 const LOG_CAP: usize = 1000;
+/// Curve points kept per seed; past it, neighbouring points are merged pairwise (the curve
+/// keeps its shape, memory stays bounded however long the run).
+pub const CURVE_CAP: usize = 2000;
+/// Weight of the past in the smoothed curve (debiased exponential moving average).
+pub const EMA_WEIGHT: f64 = 0.8;
+
+/// One point of the training curve: the mean loss and accuracy of the batches since the last
+/// report, at `x` = epochs done (fractional: 0.5 is half-way through the first epoch).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurvePoint {
+    pub x: f64,
+    pub loss: f32,
+    pub accuracy: f32,
+    /// Batches the point stands for (merged points count their parts).
+    pub weight: u32,
+}
+
+/// Chart points: (x, y).
+pub type Points = Vec<(f64, f64)>;
+
+/// Debiased exponential moving average of `values` (as TensorBoard smooths): the first
+/// points are not pulled towards zero. Non-finite values are skipped (they keep the last mean).
+pub fn ema(values: &[f64], weight: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(values.len());
+    let (mut acc, mut norm) = (0.0, 0.0);
+    for &v in values {
+        if v.is_finite() {
+            acc = weight * acc + (1.0 - weight) * v;
+            norm = weight * norm + (1.0 - weight);
+        }
+        out.push(if norm > 0.0 { acc / norm } else { f64::NAN });
+    }
+    out
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -36,6 +77,12 @@ pub struct Live {
     pub batches: usize,
     pub images_per_sec: f32,
     pub batch_loss: f32,
+    /// Training accuracy of the last report.
+    pub batch_accuracy: f32,
+    /// The per-batch training curve of the seed in progress (bounded, see [`CURVE_CAP`]).
+    pub curve: Vec<CurvePoint>,
+    /// Fraction done and ETA, from the first batches (the same as the headless bar's).
+    pub progress: JobProgress,
     /// Test AUC per scorer and evaluated epoch, for the seed in progress.
     pub auc_history: BTreeMap<ScorerKind, Vec<(usize, f64)>>,
     pub logs: Vec<LogLine>,
@@ -44,14 +91,13 @@ pub struct Live {
     pub outcome: Option<Outcome>,
     pub stop_requested: bool,
     pub started: Instant,
-    /// When the first seed started training (after data loading).
-    pub work_started: Option<Instant>,
     pub ended: Option<Instant>,
 }
 
 impl Live {
     pub fn new(config: Config, profile: String, run_id: Option<String>, now: Instant) -> Live {
         let seeds = config.seeds();
+        let progress = JobProgress::new(config.train.epochs, seeds.len());
         Live {
             run_id,
             profile,
@@ -67,13 +113,15 @@ impl Live {
             batches: 0,
             images_per_sec: 0.0,
             batch_loss: f32::NAN,
+            batch_accuracy: f32::NAN,
+            curve: Vec::new(),
+            progress,
             auc_history: BTreeMap::new(),
             logs: Vec::new(),
             log_scroll: 0,
             outcome: None,
             stop_requested: false,
             started: now,
-            work_started: None,
             ended: None,
         }
     }
@@ -95,6 +143,7 @@ impl Live {
     /// Folds one event in.
     pub fn apply(&mut self, ev: &Event, now: Instant) {
         self.tally.apply(ev);
+        self.progress.apply(ev, now);
         match ev {
             Event::Started {
                 config,
@@ -134,9 +183,7 @@ impl Live {
                 self.batch = 0;
                 self.batches = 0;
                 self.auc_history.clear();
-                if self.work_started.is_none() {
-                    self.work_started = Some(now);
-                }
+                self.curve.clear();
                 self.log(
                     LogLevel::Info,
                     format!("seed {seed} ({}/{})", index + 1, self.seeds.len().max(1)),
@@ -148,16 +195,28 @@ impl Live {
                 batches,
                 images_per_sec,
                 loss,
-                ..
+                accuracy,
             } => {
+                // Batches since the last report (of this epoch).
+                let from = if *epoch == self.epoch && *batch > self.batch {
+                    self.batch
+                } else {
+                    0
+                };
                 self.epoch = *epoch;
                 self.batch = *batch;
                 self.batches = *batches;
                 self.images_per_sec = *images_per_sec;
                 self.batch_loss = *loss;
-                if self.work_started.is_none() {
-                    self.work_started = Some(now);
-                }
+                self.batch_accuracy = *accuracy;
+                let x = epoch.saturating_sub(1) as f64 + *batch as f64 / (*batches).max(1) as f64;
+                let weight = batch.saturating_sub(from).max(1) as u32;
+                self.push_point(CurvePoint {
+                    x,
+                    loss: *loss,
+                    accuracy: *accuracy,
+                    weight,
+                });
             }
             Event::Epoch(m) => {
                 self.epoch = m.epoch;
@@ -263,44 +322,216 @@ impl Live {
         }
     }
 
-    /// Fraction of the whole job (all seeds, all epochs) done. Seeds that finished count whole;
-    /// interrupted or failed ones count the epochs they trained.
+    /// Fraction of the whole job (all seeds, all epochs, batch by batch) done.
     pub fn job_fraction(&self) -> f64 {
-        if self.outcome == Some(Outcome::Finished) {
-            return 1.0;
-        }
-        let epochs = self.config.train.epochs.max(1) as f64;
-        let seeds = self.seeds.len().max(1) as f64;
-        let n = self.tally.seeds.len();
-        let mut done = 0.0;
-        for (i, sd) in self.tally.seeds.iter().enumerate() {
-            done += match &sd.outcome {
-                Some(Outcome::Finished) => 1.0,
-                _ => {
-                    let mut e = sd.epochs.len() as f64;
-                    // The batch progress belongs to the latest seed's epoch in progress.
-                    if i + 1 == n && self.epoch > sd.epochs.len() {
-                        e += self.epoch_fraction();
-                    }
-                    (e / epochs).min(1.0)
-                }
-            };
-        }
-        (done / seeds).clamp(0.0, 1.0)
+        self.progress.fraction()
     }
 
-    /// Time left, once the first epoch has finished (before that the rate is not meaningful).
+    /// Time left, at the rate since the first batch reports (none once the job ended).
     pub fn eta(&self, now: Instant) -> Option<Duration> {
-        if !self.is_active() || self.tally.seeds.iter().all(|s| s.epochs.is_empty()) {
+        if !self.is_active() {
             return None;
         }
-        let start = self.work_started?;
-        let f = self.job_fraction();
-        if f <= 0.0 {
-            return None;
+        self.progress.eta(now)
+    }
+
+    /// What the accuracy chart shows: transform accuracy when the classes are transforms.
+    pub fn accuracy_label(&self) -> &'static str {
+        match self.config.transforms.labels {
+            LabelMode::None => super::strings::CHART_ACC,
+            LabelMode::Transform => super::strings::CHART_ACC_TRANSFORM,
+            LabelMode::ClassTransform => super::strings::CHART_ACC_CLASS_TRANSFORM,
         }
-        let elapsed = now.saturating_duration_since(start).as_secs_f64();
-        Some(Duration::from_secs_f64(elapsed * (1.0 - f) / f))
+    }
+
+    /// Adds a curve point; past [`CURVE_CAP`], merges neighbours pairwise (weighted means).
+    fn push_point(&mut self, p: CurvePoint) {
+        self.curve.push(p);
+        if self.curve.len() > CURVE_CAP {
+            let last = self.curve.pop();
+            let merged: Vec<CurvePoint> = self
+                .curve
+                .chunks(2)
+                .map(|c| match c {
+                    [a, b] => {
+                        let (wa, wb) = (a.weight as f64, b.weight as f64);
+                        let mean = |x: f32, y: f32| -> f32 {
+                            if !x.is_finite() || !y.is_finite() {
+                                return f32::NAN;
+                            }
+                            ((x as f64 * wa + y as f64 * wb) / (wa + wb)) as f32
+                        };
+                        CurvePoint {
+                            x: b.x,
+                            loss: mean(a.loss, b.loss),
+                            accuracy: mean(a.accuracy, b.accuracy),
+                            weight: a.weight + b.weight,
+                        }
+                    }
+                    [a] => *a,
+                    _ => unreachable!("chunks of two"),
+                })
+                .collect();
+            self.curve = merged;
+            self.curve.extend(last);
+        }
+    }
+
+    /// The raw and smoothed (EMA) training curve: `(raw, smoothed)` points of `value`.
+    pub fn curve_series(&self, value: fn(&CurvePoint) -> f32) -> (Points, Points) {
+        let raw: Vec<(f64, f64)> = self.curve.iter().map(|p| (p.x, value(p) as f64)).collect();
+        let ys: Vec<f64> = raw.iter().map(|p| p.1).collect();
+        let smooth = ema(&ys, EMA_WEIGHT)
+            .into_iter()
+            .zip(&raw)
+            .map(|(y, p)| (p.0, y))
+            .collect();
+        (raw, smooth)
+    }
+
+    /// Rebuilds the view of a run from what its writer keeps in the store (`run.toml`, and
+    /// `metrics.csv` for the per-batch curve): the record and the points are replayed as the
+    /// events they were written from, at the times they happened (`now`/`wall` tie the
+    /// store's wall clock to the lab's). The result is what the Train screen would show had
+    /// the lab run the job itself.
+    pub fn from_store(
+        run: &LoadedRun,
+        points: &[BatchPoint],
+        now: Instant,
+        wall: Timestamp,
+    ) -> Live {
+        let rec = &run.record;
+        // The instant `secs` seconds after the run was created.
+        let at = |secs: f64| -> Instant {
+            let age = (wall.0 - rec.created.0) as f64 - secs;
+            now.checked_sub(Duration::from_secs_f64(age.max(0.0)))
+                .unwrap_or(now)
+        };
+        let t0 = at(0.0);
+        let mut live = Live::new(
+            rec.config.clone(),
+            rec.profile.clone(),
+            Some(rec.id.clone()),
+            t0,
+        );
+        let seeds = if rec.planned_seeds.is_empty() {
+            rec.config.seeds()
+        } else {
+            rec.planned_seeds.clone()
+        };
+        live.apply(
+            &Event::Started {
+                config: Box::new(rec.config.clone()),
+                seeds,
+                device: rec.device.clone(),
+                threads: rec.threads,
+            },
+            t0,
+        );
+        if let Some(d) = rec.data {
+            live.apply(
+                &Event::DataReady {
+                    train: d.train,
+                    normal_train: d.normal_train,
+                    test: d.test,
+                    classes: d.classes,
+                },
+                t0,
+            );
+        }
+        let ended = run.status != RunStatus::Running;
+        let mut seeds: Vec<&crate::store::SeedRecord> = rec.seeds.iter().collect();
+        seeds.sort_by_key(|s| s.index);
+        let mut last_t = t0;
+        for sd in seeds {
+            let pts: Vec<&BatchPoint> = points.iter().filter(|p| p.seed == sd.index).collect();
+            let start = pts
+                .first()
+                .map(|p| at(p.ms as f64 / 1000.0))
+                .unwrap_or(last_t);
+            live.apply(
+                &Event::SeedStarted {
+                    index: sd.index,
+                    seed: sd.seed,
+                },
+                start,
+            );
+            let mut epochs: Vec<&EpochMetrics> = sd.epochs.iter().collect();
+            epochs.sort_by_key(|m| m.epoch);
+            let mut next = 0;
+            let mut replay = |live: &mut Live, upto: usize, last_t: &mut Instant| {
+                while next < pts.len() && pts[next].epoch <= upto {
+                    let p = pts[next];
+                    *last_t = at(p.ms as f64 / 1000.0);
+                    live.apply(
+                        &Event::Progress {
+                            epoch: p.epoch,
+                            batch: p.batch,
+                            batches: p.batches,
+                            images_per_sec: p.images_per_sec,
+                            loss: p.loss,
+                            accuracy: p.accuracy,
+                        },
+                        *last_t,
+                    );
+                    next += 1;
+                }
+            };
+            for m in epochs {
+                replay(&mut live, m.epoch, &mut last_t);
+                live.apply(&Event::Epoch(m.clone()), last_t);
+            }
+            replay(&mut live, usize::MAX, &mut last_t);
+            let outcome = match sd.status {
+                RunStatus::Running if !ended => None,
+                RunStatus::Running | RunStatus::Interrupted => Some(Outcome::Interrupted),
+                RunStatus::Finished => Some(Outcome::Finished),
+                RunStatus::Failed => Some(Outcome::Failed {
+                    reason: sd.reason.clone().unwrap_or_default(),
+                }),
+            };
+            if let Some(outcome) = outcome {
+                let evaluation = sd.result.as_ref().map(|r| {
+                    Box::new(Evaluation {
+                        epoch: r.epoch,
+                        auc: r.auc.clone(),
+                        average_precision: r.average_precision.clone(),
+                        roc: BTreeMap::new(),
+                        labels: Vec::new(),
+                        scores: BTreeMap::new(),
+                        identity_auc: r.identity_auc.clone(),
+                        view_auc: r.view_auc.clone(),
+                        group_auc: r.group_auc.clone(),
+                    })
+                });
+                live.apply(
+                    &Event::SeedFinished {
+                        index: sd.index,
+                        seed: sd.seed,
+                        outcome,
+                        evaluation,
+                        summary: rec.summary.clone(),
+                        identity_summary: rec.identity_summary.clone(),
+                    },
+                    last_t,
+                );
+            }
+        }
+        if ended {
+            let outcome = match run.status {
+                RunStatus::Finished => Outcome::Finished,
+                RunStatus::Failed => Outcome::Failed {
+                    reason: rec.reason.clone().unwrap_or_default(),
+                },
+                _ => Outcome::Interrupted,
+            };
+            let end = rec
+                .finished
+                .map(|f| at((f.0 - rec.created.0) as f64))
+                .unwrap_or(last_t);
+            live.apply(&Event::Finished { outcome }, end);
+        }
+        live
     }
 
     pub fn elapsed(&self, now: Instant) -> Duration {

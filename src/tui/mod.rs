@@ -8,8 +8,10 @@
 //! and the event loop.
 
 pub mod app;
+pub mod follow;
 pub mod form;
 pub mod images;
+pub mod jobs;
 pub mod keys;
 pub mod launcher;
 pub mod live;
@@ -27,7 +29,7 @@ mod tests;
 
 use std::io::{self, Stdout};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,7 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+use crate::cli::Exit;
 use crate::config::Config;
 use crate::store::{Store, Timestamp};
 
@@ -59,8 +62,9 @@ pub const LOG_FILE: &str = "lab.log";
 /// The profile the form starts from.
 const START_PROFILE: &str = crate::store::DEFAULT_PROFILE;
 
-/// Opens the lab on the terminal; returns when the user quits or a signal arrives.
-pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
+/// Opens the lab on the terminal; returns when the user quits or a signal arrives, with the
+/// exit status: 0, or 128 + the signal that ended it (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+pub fn run(home: Option<&Path>) -> anyhow::Result<Exit> {
     let (store, store_error) = match Store::open(home) {
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e.to_string())),
@@ -100,24 +104,28 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<()> {
         Timestamp::now(),
     );
 
-    // SIGINT/SIGTERM/SIGHUP: stop the job (kept as interrupted), then restore and leave.
-    let signal = Arc::new(AtomicBool::new(false));
+    // SIGINT/SIGTERM/SIGHUP: stop the job (kept as interrupted), then restore and leave with
+    // 128 + the signal. The slot holds the last signal's number (0: none yet).
+    let signal = Arc::new(AtomicUsize::new(0));
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(sig, signal.clone())
+        signal_hook::flag::register_usize(sig, signal.clone(), sig as usize)
             .context("cannot install the signal handlers")?;
     }
 
     install_panic_hook(app.store_root().map(|r| r.join(LOG_FILE)));
     let mut terminal = enter().context("cannot set up the terminal")?;
+    if let Ok(size) = terminal.size() {
+        app.size = Some((size.width, size.height));
+    }
     let result = event_loop(&mut terminal, &mut app, &signal);
     let restored = leave(&mut terminal);
     result?;
     restored.context("cannot restore the terminal")?;
-    Ok(())
+    Ok(app.exit_code())
 }
 
 /// Used when the store cannot be opened: runs cannot be recorded, so none start.
@@ -179,15 +187,15 @@ fn install_panic_hook(log: Option<std::path::PathBuf>) {
     }));
 }
 
-fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Result<()> {
+fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicUsize) -> anyhow::Result<()> {
     let mut last_draw: Option<Instant> = None;
     let mut key_seen = false;
     let mut hung_up = false;
     loop {
         let now = Instant::now();
-        if signal.swap(false, Ordering::SeqCst) {
-            app.log_line("signal received: stopping");
-            app.shutdown();
+        let sig = signal.swap(0, Ordering::SeqCst);
+        if sig != 0 {
+            app.on_signal(sig as i32);
         }
         app.tick(now, Timestamp::now());
         if app.should_quit {
@@ -212,7 +220,8 @@ fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Resul
         match wait_for_input(POLL) {
             Input::HungUp => {
                 app.log_line("terminal hung up: stopping");
-                app.shutdown();
+                // As SIGHUP would: the lab ends with 129.
+                app.on_signal(signal_hook::consts::SIGHUP);
                 hung_up = true;
                 continue;
             }
@@ -228,8 +237,9 @@ fn event_loop(t: &mut Term, app: &mut App, signal: &AtomicBool) -> anyhow::Resul
                     app.on_key(k);
                     key_seen = true;
                 }
-                TermEvent::Resize(_, _) => {
+                TermEvent::Resize(w, h) => {
                     t.autoresize()?;
+                    app.size = Some((w, h));
                     app.dirty = true;
                 }
                 _ => {}

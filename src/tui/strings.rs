@@ -162,6 +162,85 @@ pub fn auc(v: Option<f64>) -> String {
 /// The folder field of a folder dataset before one is given.
 pub const FOLDER_NONE: &str = "(none: press e to type one)";
 
+// Setup: sections, names, popups
+pub const SECTION_SELF_SUPERVISED: &str = "Self-supervised";
+pub const SECTION_AUGMENT: &str = "Augmentation";
+pub const SECTION_VIEWS: &str = "Test-time views";
+pub const SECTION_OPTIMIZER: &str = "Optimizer";
+pub const SECTION_RUN: &str = "Run";
+pub const SETUP_LEFT_TITLE: &str = " Data & model ";
+pub const SETUP_RIGHT_TITLE: &str = " Head, scoring & training ";
+pub const SETUP_READY_AS: &str = "ready — Enter or r starts";
+pub const SETUP_FIX_FIELD: &str = "✗ fix the marked field to start";
+pub const SETUP_QUEUES: &str = "a run is in progress — Enter queues this one (see Train)";
+pub const IN_FOLDED: &str = "folded under";
+pub const DATA_DIR_DEFAULT: &str = "(ADALAB_DATA)";
+pub const REFERENCE_NONE: &str = "none (normal images only)";
+pub const THREADS_ALL: &str = "0 (all cores)";
+pub const SELF_SUPERVISED_OFF: &str = "off";
+pub const OFF: &str = "off";
+pub const VIEWS_OFF: &str = "identity only";
+pub const NO_CUDA_BUILD: &str = "no cuda build";
+pub const CLASS_COSINE_NEEDS_COSINE: &str =
+    "class-cosine needs a cosine head: remove it from the scorers";
+pub const FORM_RESET: &str = "form reset to the defaults";
+pub const RESET_TITLE: &str = "Reset the form?";
+pub const RESET_BODY: &str =
+    "Every field goes back to the defaults (saved profiles are not changed).";
+pub const RESET_YES: &str = "y/Enter reset";
+pub const RESET_NO: &str = "n/Esc keep";
+pub const SAVE_PROFILE_NAME: &str = "name (letters, digits, . _ -)";
+pub const SAVE_PROFILE_DESCRIPTION: &str = "description (shown in profile lists)";
+pub const INPUT_KEYS: &str = "Enter apply · Esc cancel · Ctrl-U clear";
+pub const INPUT_KEYS_TWO_LINES: &str =
+    "Tab name / description · Enter save · Esc cancel · Ctrl-U clear";
+pub const CLASSES_KEYS: &str = "Space toggle · a all · n none · Enter apply · Esc cancel";
+pub const SCORERS_KEYS: &str = "Space toggle · K/J reorder · Enter apply · Esc cancel";
+pub const ENSEMBLE_TITLE: &str = "Ensemble of (rank average)";
+pub const STUDY_PICKER_TITLE: &str = "Start a study";
+pub const STUDY_PICKER_EMPTY: &str = "no study files found";
+pub const STUDY_PICKER_HINT: &str = "Enter start (queued while something trains) · Esc cancel";
+
+// Train: per-batch curves, queue, studies, followed runs
+pub const CHART_ACC_TRANSFORM: &str = "transform accuracy";
+pub const CHART_ACC_CLASS_TRANSFORM: &str = "class×transform accuracy";
+pub const CHART_AUC: &str = "test AUC";
+pub const LEGEND_EMA: &str = "ema";
+pub const LEGEND_RAW: &str = "raw";
+pub const NO_BATCHES_YET: &str = "waiting for the first batches…";
+pub const ETA_MEASURING: &str = "ETA: measuring…";
+pub const GAUGE_STUDY: &str = "study";
+pub const QUEUE_TITLE: &str = "queued";
+pub const QUEUE_DROPPED: &str = "dropped from the queue";
+pub const QUEUE_EMPTY: &str = "the queue is empty";
+pub const FOLLOWING: &str = "following";
+pub const FOLLOW_READING: &str = "reading the run from the store…";
+pub const DETACHED: &str = "stopped following";
+pub const STUDY_STOPPING: &str = "stopping the study after this batch…";
+pub const STUDY_GONE: &str = "the study ended without a final event";
+pub const STUDY_WAITING: &str = "waiting for the first task…";
+pub const FOOTER_TRAIN_ATTACHED: &str =
+    "Esc stop following  ↑↓ scroll log  m markers  Tab next screen  ? help  q quit";
+pub const FOOTER_TRAIN_QUEUE: &str =
+    "s stop  x drop last queued  ↑↓ scroll log  m markers  ? help  q quit";
+
+/// Status after attaching to a run.
+pub fn attached(id: &str) -> String {
+    format!("following {id} from the store — Esc or another screen leaves it")
+}
+
+/// Why `s` does not stop a followed run.
+pub fn attached_no_stop(id: &str, pid: u32, host: &str) -> String {
+    format!(
+        "{id} belongs to another process (pid {pid} on {host}): stop it there (kill -INT {pid})"
+    )
+}
+
+/// Status after queueing.
+pub fn queued(position: usize, label: &str) -> String {
+    format!("queued #{position}: {label} — starts when the one in progress ends")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Popup::Profiles(p)) => popups::profiles::draw(f, area, app, p),
         Some(Popup::Checklist(c)) => popups::checklist::draw(f, area, app, c),
         Some(Popup::Input(i)) => popups::input::draw(f, area, app, i),
+        Some(Popup::Studies(p)) => popups::studies::draw(f, area, app, p),
         None => {}
     }
     if app.quitting.is_some() {
@@ -123,12 +124,15 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
     }
     let hint = match app.context() {
         Context::Setup => s::FOOTER_SETUP,
-        Context::Train => s::FOOTER_TRAIN,
+        Context::Train => screens::train::footer(app),
         Context::Runs => s::FOOTER_RUNS,
         Context::Detail => s::FOOTER_DETAIL,
         Context::Compare => s::FOOTER_COMPARE,
         Context::Help => s::FOOTER_HELP,
-        Context::Input => s::INPUT_HINT,
+        Context::Input => match &app.popup {
+            Some(Popup::Input(i)) => popups::input::footer(i),
+            _ => s::INPUT_HINT,
+        },
         Context::Confirm | Context::Picker | Context::Global => "",
     };
     f.render_widget(Paragraph::new(Span::styled(hint, t.dim())), area);

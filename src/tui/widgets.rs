@@ -199,3 +199,105 @@ fn series_marker(theme: &Theme, i: usize) -> Marker {
     let rest: Vec<Marker> = OTHERS.into_iter().filter(|m| *m != own).collect();
     rest[(i - 1) % rest.len()]
 }
+
+/// One curve of a [`curve_chart`].
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+    /// Drawn faint, under the others, as points (raw values under their smoothed line).
+    pub faint: bool,
+}
+
+/// The glyph a marker draws, for legends.
+pub fn marker_glyph(m: Marker) -> &'static str {
+    match m {
+        Marker::Braille => "⣿",
+        Marker::HalfBlock => "▀",
+        Marker::Dot => "•",
+        Marker::Block => "█",
+        Marker::Bar => "▄",
+        _ => "▪",
+    }
+}
+
+/// A line chart over a shared x range with its legend on the bottom border (out of the data's
+/// way). Without colour every curve gets its own marker and its legend entry starts with that
+/// glyph, so the curves stay tellable apart. Shows `empty` when there is nothing to draw.
+#[allow(clippy::too_many_arguments)] // one call shape for the Train screen's charts
+pub fn curve_chart(
+    f: &mut Frame,
+    area: Rect,
+    title: Line<'_>,
+    curves: &[Curve],
+    x: [f64; 2],
+    y: Option<[f64; 2]>,
+    theme: &Theme,
+    empty: &str,
+) {
+    let mut b = block(title, theme);
+    let finite: Vec<Vec<(f64, f64)>> = curves
+        .iter()
+        .map(|c| {
+            c.points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect()
+        })
+        .collect();
+    if finite.iter().all(Vec::is_empty) {
+        f.render_widget(
+            Paragraph::new(Span::styled(empty.to_string(), theme.dim())).block(b),
+            area,
+        );
+        return;
+    }
+    let mut legend: Vec<Span> = vec![Span::raw(" ")];
+    for (i, c) in curves.iter().enumerate() {
+        let name = if theme.color {
+            c.name.clone()
+        } else {
+            format!("{}{}", marker_glyph(series_marker(theme, i)), c.name)
+        };
+        legend.push(Span::styled(name, c.style));
+        legend.push(Span::raw(" "));
+    }
+    b = b.title_bottom(Line::from(legend).right_aligned());
+    let yb = y.unwrap_or_else(|| bounds(finite.iter().flatten().map(|p| p.1)));
+    // Faint curves first, so the others are drawn over them.
+    let mut order: Vec<usize> = (0..curves.len()).collect();
+    order.sort_by_key(|&i| !curves[i].faint);
+    let datasets: Vec<Dataset> = order
+        .into_iter()
+        .map(|i| {
+            let c = &curves[i];
+            let pts = &finite[i];
+            Dataset::default()
+                .marker(series_marker(theme, i))
+                .graph_type(if c.faint || pts.len() == 1 {
+                    GraphType::Scatter
+                } else {
+                    GraphType::Line
+                })
+                .style(c.style)
+                .data(pts)
+        })
+        .collect();
+    let chart = Chart::new(datasets)
+        .block(b)
+        .x_axis(
+            Axis::default()
+                .bounds(x)
+                .style(theme.dim())
+                .labels(vec![Line::raw(num(x[0])), Line::raw(num(x[1]))]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .style(theme.dim())
+                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
+        )
+        .legend_position(None);
+    f.render_widget(chart, area);
+}

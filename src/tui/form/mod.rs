@@ -1,15 +1,18 @@
 //! The Setup form: a view of the [`Config`] as fields the user steps through and edits — the
-//! values they show, ←→ steps, typed values, and the check a run must pass. What each field is
-//! (its key, label, kind, section) is in `field.rs`.
+//! values they show, ←→ steps, typed values, folded sections, the name a run gets and the
+//! check a run must pass. What each field is (its key, label, kind, section) is the table in
+//! `field.rs`; values go through the config's key table (`Config::get` / `Config::set`).
 
 mod field;
 
-pub use field::{Field, FieldKind};
+pub use field::{Field, FieldKind, Kind, Section, Spec, Step, SPECS};
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::config::{
-    Build, Catalog, ClassRef, Config, ConfigError, DatasetKind, DeviceKind, HeadKind, ScorerKind,
+    Build, Catalog, ClassRef, Config, ConfigError, DatasetKind, DeviceKind, HeadKind, LabelMode,
+    ScorerKind,
 };
 use crate::model::head::adacos_fixed_scale;
 
@@ -32,10 +35,14 @@ pub struct Form {
     pub config: Config,
     /// Name of the profile the config came from.
     pub profile: String,
+    /// The config as the profile gave it (what the run's name is compared with).
+    pub base: Config,
     /// Changed since the profile was loaded.
     pub edited: bool,
     /// Index into [`Form::fields`].
     pub focus: usize,
+    /// The sections shown open (the others fold into one summary line).
+    pub open: BTreeSet<Section>,
     /// The first error of the check a run must pass, if any.
     pub error: Option<ConfigError>,
     /// A transient note about the last change (e.g. why CUDA cannot be chosen).
@@ -62,10 +69,15 @@ impl std::fmt::Debug for Form {
 impl Form {
     pub fn new(config: Config, profile: impl Into<String>) -> Form {
         let mut f = Form {
+            base: config.clone(),
             config,
             profile: profile.into(),
             edited: false,
             focus: 0,
+            open: Section::ALL
+                .into_iter()
+                .filter(|s| s.open_by_default())
+                .collect(),
             error: None,
             note: None,
             build: Build::current(),
@@ -73,6 +85,7 @@ impl Form {
             classes: Vec::new(),
         };
         f.validate();
+        f.focus = f.position(Field::Dataset).unwrap_or(0);
         f
     }
 
@@ -81,37 +94,31 @@ impl Form {
         self.build.cuda
     }
 
-    /// The fields shown for the current head (only its own parameters).
+    /// The fields that apply to the config, section by section (folded ones included).
+    pub fn available(&self) -> Vec<Field> {
+        SPECS
+            .iter()
+            .filter(|sp| (sp.shown)(&self.config))
+            .map(|sp| Field::Key(sp.key))
+            .collect()
+    }
+
+    /// The lines the cursor steps through: every section's heading, and the fields of the
+    /// open ones (a field shows only when it applies: a head's own parameters, a folder's).
     pub fn fields(&self) -> Vec<Field> {
-        let mut v = vec![Field::Dataset];
-        if self.config.data.dataset.is_folder() {
-            v.extend([Field::Path, Field::Size, Field::Channels]);
+        let avail = self.available();
+        let mut v = Vec::with_capacity(avail.len() + Section::ALL.len());
+        for sec in Section::ALL {
+            v.push(Field::Section(sec));
+            if self.open.contains(&sec) {
+                v.extend(avail.iter().copied().filter(|f| f.section() == sec));
+            }
         }
-        v.extend([
-            Field::Normal,
-            Field::Anomalous,
-            Field::Reference,
-            Field::ReferenceCount,
-            Field::NormalTrainCount,
-            Field::Widths,
-            Field::EmbeddingDim,
-            Field::Head,
-        ]);
-        match self.config.head.kind {
-            HeadKind::Arcface | HeadKind::Cosface => v.extend([Field::S, Field::M]),
-            HeadKind::L2Softmax => v.push(Field::Alpha),
-            HeadKind::Softmax | HeadKind::AdacosFixed | HeadKind::AdacosDynamic => {}
-        }
-        v.extend([
-            Field::Scorers,
-            Field::Epochs,
-            Field::BatchSize,
-            Field::Lr,
-            Field::Seed,
-            Field::Repeat,
-            Field::Device,
-        ]);
         v
+    }
+
+    fn position(&self, field: Field) -> Option<usize> {
+        self.fields().iter().position(|f| *f == field)
     }
 
     pub fn focused(&self) -> Field {
@@ -124,10 +131,60 @@ impl Form {
         self.focus = (self.focus as i32 + delta).rem_euclid(n) as usize;
     }
 
-    fn set_focus_to(&mut self, field: Field) {
-        if let Some(i) = self.fields().iter().position(|f| *f == field) {
+    /// Puts the cursor on `field`, opening its section.
+    pub fn focus_field(&mut self, field: Field) {
+        if let Field::Key(_) = field {
+            self.open.insert(field.section());
+        }
+        if let Some(i) = self.position(field) {
             self.focus = i;
         }
+    }
+
+    fn set_focus_to(&mut self, field: Field) {
+        if let Some(i) = self.position(field) {
+            self.focus = i;
+        }
+    }
+
+    /// Whether a section shows its fields.
+    pub fn is_open(&self, sec: Section) -> bool {
+        self.open.contains(&sec)
+    }
+
+    /// Folds or unfolds a section (`Some(true)` opens it); the cursor goes to its heading.
+    pub fn fold(&mut self, sec: Section, open: Option<bool>) {
+        let open = open.unwrap_or(!self.is_open(sec));
+        if open {
+            self.open.insert(sec);
+        } else {
+            self.open.remove(&sec);
+        }
+        self.set_focus_to(Field::Section(sec));
+    }
+
+    /// Folds every section, or opens them all when all are folded already.
+    pub fn fold_all(&mut self) {
+        let sec = self.focused().section();
+        if self.open.is_empty() {
+            self.open = Section::ALL.into_iter().collect();
+        } else {
+            self.open.clear();
+        }
+        self.set_focus_to(Field::Section(sec));
+    }
+
+    /// Moves the cursor to the next (or previous) section's heading.
+    pub fn jump_section(&mut self, dir: i32) {
+        let cur = self.focused().section();
+        let all = Section::ALL;
+        let i = all.iter().position(|s| *s == cur).unwrap_or(0) as i32;
+        let next = match self.focused() {
+            // On a field, ↑ goes to its own section's heading first.
+            Field::Key(_) if dir < 0 => cur,
+            _ => all[(i + dir).rem_euclid(all.len() as i32) as usize],
+        };
+        self.set_focus_to(Field::Section(next));
     }
 
     /// The dataset's class names: a built-in list, or the folder's class folders.
@@ -167,11 +224,21 @@ impl Form {
     pub fn error_for(&self, field: Field) -> Option<&str> {
         self.error
             .as_ref()
-            .filter(|e| e.key == field.key())
+            .filter(|e| field.spec().is_some() && e.key == field.key())
             .map(|e| e.message.as_str())
     }
 
-    /// The error when it names no field on the form.
+    /// Whether the error names a field of a folded section.
+    pub fn error_in(&self, sec: Section) -> bool {
+        self.error.as_ref().is_some_and(|e| {
+            self.available()
+                .iter()
+                .any(|f| f.key() == e.key && f.section() == sec)
+        })
+    }
+
+    /// The error when it names no field shown on the form (none applies, or its section is
+    /// folded).
     pub fn orphan_error(&self) -> Option<&ConfigError> {
         let fields = self.fields();
         self.error
@@ -179,7 +246,13 @@ impl Form {
             .filter(|e| !fields.iter().any(|f| f.key() == e.key))
     }
 
-    /// What the field shows.
+    /// The field the error names, if it applies.
+    pub fn error_field(&self) -> Option<Field> {
+        let e = self.error.as_ref()?;
+        self.available().into_iter().find(|f| f.key() == e.key)
+    }
+
+    /// What the field shows (a folded section: a summary of its values).
     pub fn value_text(&self, field: Field) -> String {
         let c = &self.config;
         let names = self.names();
@@ -189,11 +262,8 @@ impl Form {
         };
         let shape = c.data.input_shape();
         match field {
+            Field::Section(sec) => self.summary(sec),
             Field::Dataset => c.data.dataset.to_string(),
-            Field::Path => match c.data.folder_path() {
-                Some(p) => p.display().to_string(),
-                None => s::FOLDER_NONE.to_string(),
-            },
             Field::Size => match c.data.size {
                 Some(v) => format!("{v}×{v}"),
                 None => format!("{}×{} (auto)", shape.1, shape.2),
@@ -208,42 +278,94 @@ impl Form {
                 let refs = self.reference_classes();
                 match &c.data.reference {
                     None => format!("{} ({})", s::REFERENCE_ALL, refs.len()),
+                    Some(l) if l.is_empty() => s::REFERENCE_NONE.to_string(),
                     Some(_) => {
                         let list: Vec<&str> = refs.iter().map(|&i| names[i].as_str()).collect();
                         format!("{}: {}", list.len(), list.join(", "))
                     }
                 }
             }
-            Field::ReferenceCount => c.data.reference_count.to_string(),
-            Field::NormalTrainCount => c.data.normal_train_count.to_string(),
-            Field::Widths => c
-                .model
-                .widths
-                .iter()
-                .map(|w| w.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            Field::EmbeddingDim => c.model.embedding_dim.to_string(),
             Field::Head => c.head.kind.to_string(),
-            Field::S => format!("{}", c.head.s),
-            Field::M => format!("{}", c.head.m),
             Field::Alpha => match c.head.alpha {
                 Some(a) => format!("{a}"),
                 None => s::ALPHA_AUTO.to_string(),
             },
-            Field::Scorers => c
-                .score
-                .scorers
-                .iter()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            Field::Epochs => c.train.epochs.to_string(),
-            Field::BatchSize => c.train.batch_size.to_string(),
-            Field::Lr => format!("{}", c.train.lr),
-            Field::Seed => c.train.seed.to_string(),
-            Field::Repeat => c.run.repeat.to_string(),
             Field::Device => c.train.device.to_string(),
+            Field::Key(k) => {
+                let sp = field.spec();
+                match c.get(k) {
+                    None => sp.map(|s| s.unset).unwrap_or_default().to_string(),
+                    Some(v) => match sp.map(|s| s.kind) {
+                        Some(Kind::Bool) => if v == "true" { "on" } else { "off" }.to_string(),
+                        _ if k == "train.threads" && v == "0" => s::THREADS_ALL.to_string(),
+                        _ => unbracket(&v),
+                    },
+                }
+            }
+        }
+    }
+
+    /// One line standing for a folded section.
+    fn summary(&self, sec: Section) -> String {
+        let c = &self.config;
+        let v = |f: Field| self.value_text(f);
+        match sec {
+            Section::SelfSupervised => match c.transforms.labels {
+                LabelMode::None => s::SELF_SUPERVISED_OFF.to_string(),
+                m => {
+                    let n = crate::data::transforms::expand(&c.transforms.set()).len();
+                    format!(
+                        "{}: {n} transforms, {}",
+                        m.as_str(),
+                        c.transforms.sample.as_str()
+                    )
+                }
+            },
+            Section::Augment => {
+                let a = &c.train.augment;
+                match (a.shift, a.flip) {
+                    (0, false) => s::OFF.to_string(),
+                    (0, true) => "flip".to_string(),
+                    (n, false) => format!("shift {n} px"),
+                    (n, true) => format!("shift {n} px, flip"),
+                }
+            }
+            Section::Views if c.score.views.is_identity() => s::VIEWS_OFF.to_string(),
+            Section::Views => {
+                let n = crate::data::transforms::expand(&c.score.views).len();
+                format!("{n} views")
+            }
+            Section::Optimizer => format!(
+                "{}, {}, wd {}",
+                c.train.optimizer.as_str(),
+                c.train.lr_schedule.as_str(),
+                c.train.weight_decay
+            ),
+            Section::Run => format!(
+                "{}, {}",
+                match c.train.threads {
+                    0 => "all cores".to_string(),
+                    n => format!("{n} threads"),
+                },
+                if c.run.save_model {
+                    "model saved"
+                } else {
+                    "model not saved"
+                }
+            ),
+            Section::Data => format!(
+                "{} {}→{}",
+                v(Field::Dataset),
+                v(Field::Normal),
+                v(Field::Anomalous)
+            ),
+            Section::Model => format!("{} → {}", v(Field::Widths), v(Field::EmbeddingDim)),
+            Section::Head => v(Field::Head),
+            Section::Scoring => v(Field::Scorers),
+            Section::Training => format!(
+                "{} epochs, batch {}, lr {}",
+                c.train.epochs, c.train.batch_size, c.train.lr
+            ),
         }
     }
 
@@ -256,10 +378,13 @@ impl Form {
                 .alpha
                 .map(|a| a.to_string())
                 .unwrap_or_else(|| "auto".into()),
-            Field::Path | Field::Size | Field::Channels => {
-                self.config.get(field.key()).unwrap_or_default()
-            }
-            _ => self.value_text(field),
+            Field::Normal | Field::Anomalous | Field::Reference => self.value_text(field),
+            Field::Section(_) => String::new(),
+            Field::Key(k) => self
+                .config
+                .get(k)
+                .map(|v| unbracket(&v))
+                .unwrap_or_default(),
         }
     }
 
@@ -287,9 +412,13 @@ impl Form {
         self.validate();
     }
 
-    /// ←/→ on a field.
+    /// ←/→ on a field (on a heading: fold / unfold).
     pub fn step(&mut self, field: Field, dir: i32) {
         self.note = None;
+        if let Field::Section(sec) = field {
+            self.fold(sec, Some(dir > 0));
+            return;
+        }
         let up = dir > 0;
         let c = &mut self.config;
         match field {
@@ -299,7 +428,6 @@ impl Form {
                 let next = all[(i as i32 + dir).rem_euclid(all.len() as i32) as usize];
                 self.set_dataset(next);
             }
-            Field::Path => {}
             Field::Size => {
                 let v = c.data.input_shape().1;
                 c.data.size = Some(if up { (v * 2).min(512) } else { (v / 2).max(8) });
@@ -329,13 +457,6 @@ impl Form {
                     }
                 }
             }
-            Field::Reference => {}
-            Field::ReferenceCount => {
-                c.data.reference_count = step_count(c.data.reference_count, up);
-            }
-            Field::NormalTrainCount => {
-                c.data.normal_train_count = step_count(c.data.normal_train_count, up);
-            }
             Field::Widths => {
                 if up && c.model.widths.len() < 4 {
                     let last = c.model.widths.last().copied().unwrap_or(16);
@@ -344,26 +465,13 @@ impl Form {
                     c.model.widths.pop();
                 }
             }
-            Field::EmbeddingDim => {
-                let d = c.model.embedding_dim;
-                c.model.embedding_dim = if up {
-                    (d * 2).min(4096)
-                } else {
-                    (d / 2).max(2)
-                };
-            }
             Field::Head => {
                 let all = HeadKind::ALL;
                 let i = all.iter().position(|h| *h == c.head.kind).unwrap_or(0);
                 c.head.kind = all[(i as i32 + dir).rem_euclid(all.len() as i32) as usize];
                 if !c.head.kind.is_cosine() && c.score.scorers.contains(&ScorerKind::ClassCosine) {
-                    self.note =
-                        Some("class-cosine needs a cosine head: remove it from the scorers".into());
+                    self.note = Some(s::CLASS_COSINE_NEEDS_COSINE.into());
                 }
-            }
-            Field::S => c.head.s = round2((c.head.s + if up { 1.0 } else { -1.0 }).max(1.0)),
-            Field::M => {
-                c.head.m = round2((c.head.m + if up { 0.05 } else { -0.05 }).max(0.0));
             }
             Field::Alpha => {
                 c.head.alpha = match (c.head.alpha, up) {
@@ -374,41 +482,11 @@ impl Form {
                     (Some(a), false) => Some(a - 1.0),
                 };
             }
-            Field::Epochs => {
-                c.train.epochs = if up {
-                    c.train.epochs + 1
-                } else {
-                    c.train.epochs.saturating_sub(1).max(1)
-                };
-            }
-            Field::BatchSize => {
-                let b = c.train.batch_size;
-                c.train.batch_size = if up {
-                    (b * 2).min(4096)
-                } else {
-                    (b / 2).max(2)
-                };
-            }
-            Field::Lr => {
-                let v = if up {
-                    c.train.lr * 2.0
-                } else {
-                    c.train.lr / 2.0
-                };
-                c.train.lr = round_sig(v);
-            }
             Field::Seed => {
                 c.train.seed = if up {
                     c.train.seed.wrapping_add(1)
                 } else {
                     c.train.seed.saturating_sub(1)
-                };
-            }
-            Field::Repeat => {
-                c.run.repeat = if up {
-                    (c.run.repeat + 1).min(1000)
-                } else {
-                    c.run.repeat.saturating_sub(1).max(1)
                 };
             }
             Field::Device => {
@@ -422,6 +500,18 @@ impl Form {
                     self.note = Some(s::CUDA_UNAVAILABLE.to_string());
                 }
             }
+            Field::Key(k) => {
+                let Some(sp) = field.spec() else {
+                    return;
+                };
+                if let Some(text) = stepped(c, k, sp.kind, dir) {
+                    // Stepped values are always valid for their type.
+                    let _ = c.set(k, &text);
+                } else {
+                    return;
+                }
+            }
+            Field::Section(_) => return,
         }
         self.changed();
         self.set_focus_to(field);
@@ -464,21 +554,27 @@ impl Form {
         self.classes = new;
     }
 
-    /// Applies a typed value; the error (if any) says in plain words what is wrong.
+    /// Applies a typed value; the error (if any) says in plain words what is wrong, starting
+    /// with the field's name (`widths: `abc` is not a whole number ≥ 0`).
     pub fn apply_text(&mut self, field: Field, text: &str) -> Result<(), String> {
         let text = text.trim();
         self.note = None;
+        let name = field.short_name();
+        let plain = |m: String| format!("{name}: {m}");
         let mut next = self.clone();
         match field {
+            Field::Section(_) => return Ok(()),
             Field::Dataset => {
                 let mut c = self.config.clone();
-                c.set(field.key(), text).map_err(|e| e.message)?;
+                c.set(field.key(), text).map_err(|e| plain(e.message))?;
                 next.set_dataset(c.data.dataset);
             }
             Field::Normal | Field::Anomalous => {
                 let names = self.names();
-                let i = resolve_class(names, &ClassRef::Name(text.to_string()))
-                    .ok_or_else(|| format!("no class `{text}`; classes: {}", names.join(", ")))?;
+                let i =
+                    resolve_class(names, &ClassRef::Name(text.to_string())).ok_or_else(|| {
+                        plain(format!("no class `{text}`; classes: {}", names.join(", ")))
+                    })?;
                 let r = class_ref(names, i);
                 if field == Field::Normal {
                     next.config.data.normal = r;
@@ -492,7 +588,10 @@ impl Form {
             {
                 return Err(s::CUDA_UNAVAILABLE.to_string());
             }
-            _ => next.config.set(field.key(), text).map_err(|e| e.message)?,
+            _ => next
+                .config
+                .set(field.key(), text)
+                .map_err(|e| plain(e.message))?,
         }
         self.config = next.config;
         self.changed();
@@ -500,7 +599,7 @@ impl Form {
         Ok(())
     }
 
-    /// Sets the reference classes (`None` = all others).
+    /// Sets the reference classes (`None` = all others, empty = none: normal images only).
     pub fn set_reference(&mut self, indices: Option<Vec<usize>>) {
         let names = self.names();
         self.config.data.reference =
@@ -508,19 +607,34 @@ impl Form {
         self.changed();
     }
 
+    /// Sets the scorers in this order (the first is the primary one).
     pub fn set_scorers(&mut self, scorers: Vec<ScorerKind>) {
         self.config.score.scorers = scorers;
         self.changed();
     }
 
+    /// Sets the scorers the ensemble averages.
+    pub fn set_ensemble(&mut self, scorers: Vec<ScorerKind>) {
+        self.config.score.ensemble = scorers;
+        self.changed();
+    }
+
     /// Replaces the whole config (a loaded profile).
     pub fn load(&mut self, config: Config, profile: impl Into<String>) {
+        self.base = config.clone();
         self.config = config;
         self.profile = profile.into();
         self.edited = false;
-        self.focus = self.focus.min(self.fields().len() - 1);
         self.note = None;
         self.validate();
+        self.focus = self.focus.min(self.fields().len() - 1);
+    }
+
+    /// The form was saved as the profile `name`: runs are now named after it.
+    pub fn saved_as(&mut self, name: &str) {
+        self.profile = name.to_string();
+        self.base = self.config.clone();
+        self.edited = false;
     }
 
     /// Runs the check every run must pass ([`crate::job::check`]): the form never says ready
@@ -530,13 +644,126 @@ impl Form {
         self.error = crate::job::check_with(&self.config, self.catalog.as_ref(), &self.build).err();
     }
 
-    /// The profile name the run is recorded under.
+    /// The name the run is recorded under: the profile's while the form still describes the
+    /// same experiment (dataset, classes, head, labels; `-edited` after other changes), else a
+    /// name made from what it now is (`fashion-sneaker-ankle-boot-arcface`).
     pub fn run_profile(&self) -> String {
-        if self.edited {
+        if !self.edited {
+            return self.profile.clone();
+        }
+        let now = content_name(&self.config, &self.classes);
+        let base_classes = crate::data::classes_for(&self.base.data);
+        if now == content_name(&self.base, &base_classes) {
             format!("{}-edited", self.profile)
         } else {
-            self.profile.clone()
+            now
         }
+    }
+}
+
+/// A name from what an experiment is: dataset, normal and anomalous class, head (and the label
+/// mode of self-supervised training), as a valid profile name.
+pub fn content_name(c: &Config, names: &[String]) -> String {
+    let dataset = match c.data.dataset {
+        DatasetKind::FashionMnist => "fashion".to_string(),
+        DatasetKind::Cifar10 => "cifar".to_string(),
+        DatasetKind::Synthetic => "synthetic".to_string(),
+        DatasetKind::Folder | DatasetKind::Mvtec => c
+            .data
+            .folder_path()
+            .and_then(|p| p.file_name())
+            .map(|n| format!("{}-{}", c.data.dataset, n.to_string_lossy()))
+            .unwrap_or_else(|| c.data.dataset.to_string()),
+    };
+    let class = |r: &ClassRef| match resolve_class(names, r) {
+        Some(i) => names[i].clone(),
+        None => r.to_string(),
+    };
+    let mut parts = vec![
+        dataset,
+        class(&c.data.normal),
+        class(&c.data.anomalous),
+        c.head.kind.to_string(),
+    ];
+    if c.transforms.labels != LabelMode::None {
+        parts.push(c.transforms.labels.as_str().to_string());
+    }
+    let mut name = String::new();
+    for ch in parts.join("-").chars() {
+        let ch = if ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' {
+            ch.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if !(ch == '-' && (name.is_empty() || name.ends_with('-'))) {
+            name.push(ch);
+        }
+    }
+    let name: String = name.trim_end_matches('-').chars().take(100).collect();
+    if name.is_empty() {
+        "run".to_string()
+    } else {
+        name
+    }
+}
+
+/// `[32, 64]` → `32, 64` (lists show and edit without their brackets).
+fn unbracket(v: &str) -> String {
+    v.strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(v)
+        .to_string()
+}
+
+/// The text of a generic field after one ←/→ step (`None`: the field does not step).
+fn stepped(c: &Config, key: &str, kind: Kind, dir: i32) -> Option<String> {
+    let up = dir > 0;
+    let cur = c.get(key).unwrap_or_default();
+    let cycle = |items: &[&str], cur: &str| -> String {
+        let norm = |x: &str| x.replace(' ', "");
+        let cur = norm(&unbracket(cur));
+        let n = items.len() as i32;
+        let next = match items.iter().position(|i| norm(i) == cur) {
+            Some(i) => (i as i32 + dir).rem_euclid(n),
+            None if up => 0,
+            None => n - 1,
+        };
+        items[next as usize].to_string()
+    };
+    match kind {
+        Kind::Choice(names) => Some(cycle(&names(), &cur)),
+        Kind::Preset(items) => Some(cycle(items, &cur)),
+        Kind::Bool => Some((cur != "true").to_string()),
+        Kind::Int(step) | Kind::Float(step) => {
+            let v: f64 = cur.parse().ok()?;
+            let int = matches!(kind, Kind::Int(_));
+            let next = match step {
+                Step::Double { min, max } => {
+                    if up {
+                        (v * 2.0).min(max)
+                    } else {
+                        (v / 2.0).max(min)
+                    }
+                }
+                Step::Add { by, min, max } => {
+                    let n = if up { v + by } else { v - by };
+                    ((n * 100.0).round() / 100.0).clamp(min, max)
+                }
+                Step::Count => step_count(v.max(0.0) as usize, up) as f64,
+                Step::Scale { from_zero } => match (v <= 0.0, up) {
+                    (true, true) => from_zero,
+                    (true, false) => 0.0,
+                    (false, false) if v / 2.0 < from_zero / 100.0 => 0.0,
+                    (false, _) => round_sig((if up { v * 2.0 } else { v / 2.0 }) as f32) as f64,
+                },
+            };
+            Some(if int {
+                format!("{}", next.round() as i64)
+            } else {
+                format!("{}", next as f32)
+            })
+        }
+        Kind::Text | Kind::List | Kind::Special => None,
     }
 }
 
@@ -553,10 +780,6 @@ fn step_count(v: usize, up: bool) -> usize {
     } else {
         v.saturating_sub(step).max(1)
     }
-}
-
-fn round2(v: f32) -> f32 {
-    (v * 100.0).round() / 100.0
 }
 
 /// Rounds to 3 significant digits (keeps ×2 / ÷2 learning rates readable).

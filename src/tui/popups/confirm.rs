@@ -18,6 +18,8 @@ pub enum ConfirmKind {
     Stop,
     Quit,
     Delete(String),
+    /// `D` on Setup: the form back to the defaults.
+    Reset,
 }
 
 /// How a key answers a confirmation.
@@ -60,6 +62,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
             format!("{id} and its files will be removed for good."),
             s::DELETE_YES,
             s::DELETE_NO,
+        ),
+        ConfirmKind::Reset => (
+            s::RESET_TITLE,
+            s::RESET_BODY.to_string(),
+            s::RESET_YES,
+            s::RESET_NO,
         ),
     };
     let r = centered(area, 56, 7);

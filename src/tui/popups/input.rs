@@ -1,6 +1,7 @@
-//! One-line text inputs (a Setup field, profile name, tags, note, filter): their state, typing
-//! and keys, and the drawing of the popup ones (Setup field edits are drawn inline on the form
-//! instead). What an applied text does is decided by `update/popups.rs`.
+//! One-line text inputs (a Setup field, profile name and description, tags, note, filter):
+//! their state, typing and keys, and the drawing of the popup ones (Setup field edits are drawn
+//! inline on the form instead). What an applied text does is decided by `update/popups.rs`.
+//! Their keys show once, in the footer.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -31,6 +32,10 @@ pub struct Input {
     pub error: Option<String>,
     /// Saving a profile over an existing one was asked for once already.
     pub overwrite_armed: bool,
+    /// A second line (a saved profile's description), when the input has one.
+    pub second: Option<String>,
+    /// Typing goes to the second line.
+    pub on_second: bool,
 }
 
 /// What typing a key did to the text.
@@ -59,6 +64,16 @@ impl Input {
             text,
             error: None,
             overwrite_armed: false,
+            second: None,
+            on_second: false,
+        }
+    }
+
+    /// The line typing goes to.
+    fn active(&mut self) -> &mut String {
+        match (&mut self.second, self.on_second) {
+            (Some(d), true) => d,
+            _ => &mut self.text,
         }
     }
 
@@ -70,16 +85,17 @@ impl Input {
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
         {
             if ev.code == KeyCode::Char('u') && ev.modifiers.contains(KeyModifiers::CONTROL) {
-                self.text.clear();
+                self.active().clear();
+                self.error = None;
                 self.overwrite_armed = false;
-                return Typed::Consumed;
+                return Typed::Changed;
             }
             return Typed::Ignored;
         }
         match ev.code {
-            KeyCode::Char(c) => self.text.push(c),
+            KeyCode::Char(c) => self.active().push(c),
             KeyCode::Backspace => {
-                self.text.pop();
+                self.active().pop();
             }
             _ => return Typed::Ignored,
         }
@@ -88,11 +104,16 @@ impl Input {
         Typed::Changed
     }
 
-    /// Enter applies, Esc cancels; other bound keys leave the input open.
-    pub fn on_action(&self, a: Action) -> InputOutcome {
+    /// Enter applies, Esc cancels, Tab moves between the lines; other bound keys leave the
+    /// input open.
+    pub fn on_action(&mut self, a: Action) -> InputOutcome {
         match a {
             Action::Back => InputOutcome::Cancel,
             Action::Enter => InputOutcome::Submit,
+            Action::NextField if self.second.is_some() => {
+                self.on_second = !self.on_second;
+                InputOutcome::Open
+            }
             _ => InputOutcome::Open,
         }
     }
@@ -103,30 +124,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, inp: &Input) {
     let (title, hint) = match &inp.kind {
         InputKind::Field(_) => return,
         InputKind::ProfileName => (s::SAVE_PROFILE_TITLE.to_string(), s::SAVE_PROFILE_HINT),
-        InputKind::Tags(id) => (format!("{} — {id}", s::TAG_TITLE), s::INPUT_HINT),
-        InputKind::Note(id) => (format!("{} — {id}", s::NOTE_TITLE), s::INPUT_HINT),
+        // The keys show in the footer only.
+        InputKind::Tags(id) => (format!("{} — {id}", s::TAG_TITLE), ""),
+        InputKind::Note(id) => (format!("{} — {id}", s::NOTE_TITLE), ""),
         InputKind::Filter => (s::FILTER_TITLE.to_string(), s::FILTER_HINT),
     };
-    let r = centered(area, 64, 7);
+    let two = inp.second.is_some();
+    // With two lines, each is labelled (the name's rule included).
+    let hint = if two { "" } else { hint };
+    let r = centered(area, 64, if two { 9 } else { 7 });
     let inner = popup_frame(f, r, &title, t);
-    let [field, err, help] = Layout::vertical([
-        Constraint::Length(1),
+    let [field, second, err, help] = Layout::vertical([
+        Constraint::Length(if two { 2 } else { 1 }),
+        Constraint::Length(if two { 2 } else { 0 }),
         Constraint::Length(2),
         Constraint::Length(1),
     ])
     .areas(inner);
-    // Show the end of long text.
-    let w = field.width.saturating_sub(3) as usize;
-    let chars: Vec<char> = inp.text.chars().collect();
-    let shown: String = chars[chars.len().saturating_sub(w)..].iter().collect();
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled("> ", t.accent()),
+    // One line per text: its label (with two), the end of long text, the cursor on the
+    // active one.
+    let line = |label: &str, text: &str, active: bool, area: Rect| {
+        let w = area.width.saturating_sub(3) as usize;
+        let chars: Vec<char> = text.chars().collect();
+        let shown: String = chars[chars.len().saturating_sub(w)..].iter().collect();
+        let mut lines = Vec::new();
+        if !label.is_empty() {
+            lines.push(Line::styled(label.to_string(), t.dim()));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(if active { "> " } else { "  " }, t.accent()),
             Span::raw(shown),
-            Span::styled("▏", t.accent()),
-        ])),
-        field,
-    );
+            Span::styled(if active { "▏" } else { "" }, t.accent()),
+        ]));
+        Paragraph::new(lines)
+    };
+    let (l1, l2) = if two {
+        (s::SAVE_PROFILE_NAME, s::SAVE_PROFILE_DESCRIPTION)
+    } else {
+        ("", "")
+    };
+    f.render_widget(line(l1, &inp.text, !inp.on_second, field), field);
+    if let Some(d) = &inp.second {
+        f.render_widget(line(l2, d, inp.on_second, second), second);
+    }
     if let Some(e) = &inp.error {
         f.render_widget(
             Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
@@ -134,4 +174,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, inp: &Input) {
         );
     }
     f.render_widget(Paragraph::new(Line::styled(hint, t.dim())), help);
+}
+
+/// The footer while an input is open: its keys, once.
+pub fn footer(inp: &Input) -> &'static str {
+    if inp.second.is_some() {
+        s::INPUT_KEYS_TWO_LINES
+    } else {
+        s::INPUT_KEYS
+    }
 }

@@ -5,3 +5,4 @@ pub mod checklist;
 pub mod confirm;
 pub mod input;
 pub mod profiles;
+pub mod studies;

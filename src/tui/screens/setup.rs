@@ -1,4 +1,7 @@
-//! Setup: the experiment form, two columns (data and model | head, scoring, training).
+//! Setup: the experiment form, two columns of sections (data, model, self-supervised
+//! transforms, augmentation, test-time views | head, scoring, training, optimizer, run). A
+//! folded section shows one summary line; a column taller than the screen scrolls with the
+//! cursor.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -8,9 +11,10 @@ use ratatui::Frame;
 use crate::config::HeadKind;
 
 use super::super::app::{App, Popup};
-use super::super::form::{Field, FieldKind};
+use super::super::form::{Field, FieldKind, Form, Section};
 use super::super::popups::input::InputKind;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{block, marker};
 
 const LABEL_W: usize = 16;
@@ -42,8 +46,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(cols);
-    let fields = form.fields();
-    let focused = form.focused();
     let editing = match &app.popup {
         Some(Popup::Input(i)) => match i.kind {
             InputKind::Field(fl) => Some((fl, i.text.as_str(), i.error.as_deref())),
@@ -52,92 +54,158 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         _ => None,
     };
     for (col_area, left_col) in [(left, true), (right, false)] {
-        let mut lines: Vec<Line> = Vec::new();
-        let mut section = "";
-        for &fl in fields.iter().filter(|fl| fl.left_column() == left_col) {
-            if fl.section() != section {
-                section = fl.section();
-                lines.push(Line::styled(format!("── {section} "), t.accent()));
+        draw_column(f, col_area, app, left_col, editing);
+    }
+
+    let footer = if let Some(e) = form.orphan_error() {
+        let place = match form.error_field() {
+            Some(fl) => format!(" ({} {})", s::IN_FOLDED, fl.section().title()),
+            None => String::new(),
+        };
+        Line::styled(format!("✗ {}: {}{place}", e.key, e.message), t.error())
+    } else if form.error.is_some() {
+        Line::styled(s::SETUP_FIX_FIELD, t.error())
+    } else if let Some(n) = &form.note {
+        Line::styled(n.clone(), t.warn())
+    } else if app.busy() {
+        Line::styled(s::SETUP_QUEUES, t.warn())
+    } else {
+        // The name the run gets: it follows what the form now describes.
+        Line::from(vec![
+            Span::styled(format!("✓ {} ", s::SETUP_READY_AS), t.ok()),
+            Span::styled(
+                form.run_profile(),
+                t.ok().add_modifier(ratatui::style::Modifier::BOLD),
+            ),
+        ])
+    };
+    f.render_widget(Paragraph::new(footer), foot);
+}
+
+/// One column: its sections' headings and (open ones') fields, scrolled to the cursor.
+fn draw_column(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    left_col: bool,
+    editing: Option<(Field, &str, Option<&str>)>,
+) {
+    let t = &app.theme;
+    let form = &app.form;
+    let focused = form.focused();
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut cursor_line = None;
+    for fl in form
+        .fields()
+        .into_iter()
+        .filter(|x| x.left_column() == left_col)
+    {
+        let sel = fl == focused && app.popup.is_none() || editing.is_some_and(|e| e.0 == fl);
+        if sel {
+            cursor_line = Some(lines.len());
+        }
+        if let Field::Section(sec) = fl {
+            lines.push(heading(form, sec, sel, inner_w, t));
+            continue;
+        }
+        let label = format!("{}{:<LABEL_W$}", marker(sel), fl.label());
+        let mut spans = vec![Span::styled(
+            label,
+            if sel {
+                t.selected()
+            } else {
+                Default::default()
+            },
+        )];
+        match editing {
+            Some((ef, text, _)) if ef == fl => {
+                spans.push(Span::styled(format!("[{text}▏]"), t.accent()));
             }
-            let sel = fl == focused && app.popup.is_none() || editing.is_some_and(|e| e.0 == fl);
-            let label = format!("{}{:<LABEL_W$}", marker(sel), fl.label());
-            let mut spans = vec![Span::styled(
-                label,
-                if sel {
-                    t.selected()
+            _ => {
+                let v = form.value_text(fl);
+                let shown = if sel && fl.kind() == FieldKind::Choice {
+                    format!("‹ {v} ›")
                 } else {
-                    Default::default()
-                },
-            )];
-            match editing {
-                Some((ef, text, _)) if ef == fl => {
-                    spans.push(Span::styled(format!("[{text}▏]"), t.accent()));
-                }
-                _ => {
-                    let v = form.value_text(fl);
-                    let shown = if sel && fl.kind() == FieldKind::Choice {
-                        format!("‹ {v} ›")
-                    } else {
-                        v
-                    };
-                    spans.push(Span::raw(shown));
+                    v
+                };
+                spans.push(Span::raw(shown));
+                if fl == Field::Device && !form.cuda() {
+                    spans.push(Span::styled(format!(" · {}", s::NO_CUDA_BUILD), t.dim()));
                 }
             }
-            lines.push(Line::from(spans));
-            let inner_w = col_area.width.saturating_sub(2) as usize;
-            if let Some((ef, _, Some(err))) = editing {
-                if ef == fl {
-                    for l in wrap_indented(&format!("✗ {err}"), inner_w, 4) {
-                        lines.push(Line::styled(l, t.error()));
-                    }
-                }
-            }
-            if let Some(err) = form.error_for(fl) {
+        }
+        lines.push(Line::from(spans));
+        if let Some((ef, _, Some(err))) = editing {
+            if ef == fl {
                 for l in wrap_indented(&format!("✗ {err}"), inner_w, 4) {
                     lines.push(Line::styled(l, t.error()));
                 }
             }
-            match fl {
-                Field::Head => {
-                    let params_follow = matches!(
-                        form.config.head.kind,
-                        HeadKind::Arcface | HeadKind::Cosface | HeadKind::L2Softmax
-                    );
-                    if let (Some(note), false) = (form.head_note(), params_follow) {
-                        lines.push(Line::styled(format!("  {note}"), t.dim()));
-                    }
-                }
-                Field::Device if !form.cuda() => {
-                    lines.push(Line::styled(
-                        format!("  {}", s::CUDA_UNAVAILABLE_SHORT),
-                        t.dim(),
-                    ));
-                }
-                _ => {}
+        }
+        if let Some(err) = form.error_for(fl) {
+            for l in wrap_indented(&format!("✗ {err}"), inner_w, 4) {
+                lines.push(Line::styled(l, t.error()));
             }
         }
-        let title = if left_col {
-            " Data & model "
-        } else {
-            " Head, scoring & training "
-        };
-        f.render_widget(Paragraph::new(lines).block(block(title, t)), col_area);
+        if fl == Field::Head {
+            let params_follow = matches!(
+                form.config.head.kind,
+                HeadKind::Arcface | HeadKind::Cosface | HeadKind::L2Softmax
+            );
+            if let (Some(note), false) = (form.head_note(), params_follow) {
+                lines.push(Line::styled(format!("  {note}"), t.dim()));
+            }
+        }
     }
-
-    let footer = if let Some((_, _, _)) = editing {
-        Line::styled(s::EDIT_HINT, t.dim())
-    } else if let Some(e) = form.orphan_error() {
-        Line::styled(format!("✗ {}: {}", e.key, e.message), t.error())
-    } else if form.error.is_some() {
-        Line::styled("✗ fix the marked field to start", t.error())
-    } else if let Some(n) = &form.note {
-        Line::styled(n.clone(), t.warn())
-    } else if app.run_active() {
-        Line::styled(s::SETUP_RUN_ACTIVE, t.warn())
+    let title = if left_col {
+        s::SETUP_LEFT_TITLE
     } else {
-        Line::styled(format!("✓ {}", s::SETUP_VALID), t.ok())
+        s::SETUP_RIGHT_TITLE
     };
-    f.render_widget(Paragraph::new(footer), foot);
+    // Scroll so the cursor's line (and an error under it) shows.
+    let h = area.height.saturating_sub(2) as usize;
+    let total = lines.len();
+    let offset = match cursor_line {
+        Some(c) if total > h => {
+            let want_end = (c + 3).min(total);
+            want_end.saturating_sub(h).min(c)
+        }
+        _ => 0,
+    }
+    .min(total.saturating_sub(h));
+    let below = total.saturating_sub(offset + h);
+    let mut b = block(title, t);
+    if offset > 0 {
+        b = b.title_bottom(Line::styled(format!(" ↑ {offset} more "), t.dim()).left_aligned());
+    }
+    if below > 0 {
+        b = b.title_bottom(Line::styled(format!(" ↓ {below} more "), t.dim()).right_aligned());
+    }
+    let shown: Vec<Line> = lines.into_iter().skip(offset).collect();
+    f.render_widget(Paragraph::new(shown).block(b), area);
+}
+
+/// A section's heading: ▾ when open, ▸ with a summary of its values when folded.
+fn heading(form: &Form, sec: Section, sel: bool, width: usize, t: &Theme) -> Line<'static> {
+    let open = form.is_open(sec);
+    let arrow = if open { "▾" } else { "▸" };
+    let head = format!("{}{arrow} {}", marker(sel), sec.title());
+    let style = if sel { t.selected() } else { t.accent() };
+    let mut spans = vec![Span::styled(head.clone(), style)];
+    if !open {
+        if form.error_in(sec) {
+            spans.push(Span::styled(" ✗", t.error()));
+        }
+        let used = head.chars().count() + 4;
+        let summary: String = form
+            .value_text(Field::Section(sec))
+            .chars()
+            .take(width.saturating_sub(used))
+            .collect();
+        spans.push(Span::styled(format!("  {summary}"), t.dim()));
+    }
+    Line::from(spans)
 }
 
 /// Word-wraps `text` to `width` columns, every line indented by `indent` spaces.

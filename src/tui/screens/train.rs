@@ -1,22 +1,56 @@
-//! Train: the live run (or the last one): progress, loss / accuracy / scale charts, AUC
-//! sparklines per scorer, per-seed results and the event log.
+//! Train: the live run (or the last one, a followed one, or a study's task in training):
+//! progress with its ETA, the per-batch loss and accuracy (smoothed, the raw values faint) and
+//! the per-epoch test AUC on one epoch axis, the AUC per scorer, the scale, per-seed results,
+//! the queue, and the event log.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{LineGauge, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{LineGauge, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::config::HeadKind;
+use crate::config::{HeadKind, ScorerKind};
 use crate::score::Summary;
 
 use super::super::app::App;
-use super::super::live::{Live, LogLevel};
+use super::super::follow::Follower;
+use super::super::jobs::StudyState;
+use super::super::live::{CurvePoint, Live, LogLevel, LogLine};
 use super::super::strings as s;
-use super::super::widgets::{block, line_chart, Series};
+use super::super::theme::Theme;
+use super::super::widgets::{block, bounds, curve_chart, Curve};
+
+/// What the Train screen shows.
+enum Shown<'a> {
+    Own(&'a Live),
+    Attached(&'a Follower),
+    Study(&'a StudyState),
+}
+
+fn shown(app: &App) -> Option<Shown<'_>> {
+    if let Some(f) = &app.follow {
+        return Some(Shown::Attached(f));
+    }
+    if let Some(st) = &app.study {
+        return Some(Shown::Study(st));
+    }
+    app.live.as_ref().map(Shown::Own)
+}
+
+/// The footer's keys on the Train screen.
+pub fn footer(app: &App) -> &'static str {
+    if app.follow.is_some() {
+        s::FOOTER_TRAIN_ATTACHED
+    } else if !app.queue.is_empty() {
+        s::FOOTER_TRAIN_QUEUE
+    } else {
+        s::FOOTER_TRAIN
+    }
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let Some(live) = &app.live else {
+    let Some(view) = shown(app) else {
         f.render_widget(
             Paragraph::new(Line::styled(s::TRAIN_IDLE, t.dim()))
                 .wrap(Wrap { trim: true })
@@ -32,95 +66,176 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Constraint::Fill(1),
     ])
     .areas(area);
-    draw_header(f, head, app, live);
-    draw_gauges(f, gauges, app, live);
+    let live = match &view {
+        Shown::Own(l) => Some(*l),
+        Shown::Attached(fl) => fl.live.as_ref(),
+        Shown::Study(st) => st.follower.as_ref().and_then(|fl| fl.live.as_ref()),
+    };
+    // Header and gauges.
+    match &view {
+        Shown::Own(l) => {
+            draw_header(f, head, app, l, None);
+            draw_gauges(f, gauges, app, l);
+        }
+        Shown::Attached(fl) => match &fl.live {
+            Some(l) => {
+                draw_header(f, head, app, l, Some(fl));
+                draw_gauges(f, gauges, app, l);
+            }
+            None => {
+                let text = match &fl.error {
+                    Some(e) => format!("{} {}: {e}", s::FOLLOWING, fl.id),
+                    None => format!("{} {}: {}", s::FOLLOWING, fl.id, s::FOLLOW_READING),
+                };
+                f.render_widget(Paragraph::new(Line::styled(text, t.warn())), head);
+            }
+        },
+        Shown::Study(st) => {
+            draw_study_header(f, head, app, st, live);
+            draw_study_gauges(f, gauges, app, st, live);
+        }
+    }
+    draw_charts(f, charts, app, live);
+    let [summary, log] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+    draw_summary(f, summary, app, live, &view);
+    match &view {
+        Shown::Study(st) => draw_log(f, log, t, &st.log, st.log_scroll),
+        _ => {
+            if let Some(l) = live {
+                draw_log(f, log, t, &l.logs, l.log_scroll);
+            } else {
+                draw_log(f, log, t, &[], 0);
+            }
+        }
+    }
+}
 
-    let [loss, acc, scale] = Layout::horizontal([
+/// The three charts on one epoch axis: loss, accuracy (per batch, smoothed), test AUC.
+fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
+    let t = &app.theme;
+    let [loss, acc, auc] = Layout::horizontal([
         Constraint::Ratio(1, 3),
         Constraint::Ratio(1, 3),
         Constraint::Ratio(1, 3),
     ])
-    .areas(charts);
-    let ep = live.epochs();
-    let pts = |g: fn(&crate::train::EpochMetrics) -> f64| -> Vec<(f64, f64)> {
-        ep.iter().map(|m| (m.epoch as f64, g(m))).collect()
+    .areas(area);
+    let Some(live) = live else {
+        for (a, title) in [
+            (loss, s::CHART_LOSS),
+            (acc, s::CHART_ACC),
+            (auc, s::CHART_AUC),
+        ] {
+            curve_chart(
+                f,
+                a,
+                Line::from(format!(" {title} ")),
+                &[],
+                [0.0, 1.0],
+                None,
+                t,
+                s::STUDY_WAITING,
+            );
+        }
+        return;
     };
-    let x = Some([1.0, (live.config.train.epochs as f64).max(2.0)]);
-    line_chart(
-        f,
-        loss,
-        s::CHART_LOSS,
-        &[Series {
-            name: s::CHART_LOSS.into(),
-            points: pts(|m| m.loss as f64),
-            style: t.series(0),
-        }],
-        x,
-        None,
-        t,
-        s::NO_EPOCHS_YET,
-    );
-    line_chart(
-        f,
-        acc,
-        s::CHART_ACC,
-        &[Series {
-            name: s::CHART_ACC.into(),
-            points: pts(|m| m.accuracy as f64),
-            style: t.series(3),
-        }],
-        x,
-        Some([0.0, 1.0]),
-        t,
-        s::NO_EPOCHS_YET,
-    );
-    let scale_now = ep.last().map(|m| m.scale);
-    let kind = match live.config.head.kind {
-        HeadKind::AdacosFixed => " (fixed)",
-        HeadKind::AdacosDynamic => " (dynamic)",
-        HeadKind::L2Softmax => " (α)",
-        _ => "",
+    let x = [0.0, x_end(live)];
+    let room = loss.width.saturating_sub(2) as usize;
+    let curve_pair = |name: &str, value: fn(&CurvePoint) -> f32, style: Style, unit: bool| {
+        let (raw, smooth) = live.curve_series(value);
+        let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
+        let curves = vec![
+            Curve {
+                name: s::LEGEND_EMA.into(),
+                points: smooth,
+                style,
+                faint: false,
+            },
+            Curve {
+                name: s::LEGEND_RAW.into(),
+                points: raw,
+                style: t.dim(),
+                faint: true,
+            },
+        ];
+        // The name always; the value as it fits.
+        let title = [3, 2]
+            .iter()
+            .filter_map(|&d| now.map(|v| format!(" {name} {v:.d$} ")))
+            .find(|t| t.chars().count() <= room)
+            .unwrap_or_else(|| format!(" {name} "));
+        // Fitted to the data, not below 0 (a loss, a share) and a share not above 1.
+        let values = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
+        let [lo, hi] = bounds(values());
+        let (lo, hi) = (lo.max(0.0), if unit { hi.min(1.0) } else { hi });
+        let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
+        (Line::from(title), curves, y)
     };
-    let scale_title = match scale_now {
-        Some(v) => format!("{}{kind} = {v:.3}", s::CHART_SCALE),
-        None => format!("{}{kind}", s::CHART_SCALE),
-    };
-    line_chart(
-        f,
-        scale,
-        &scale_title,
-        &[Series {
-            name: s::CHART_SCALE.into(),
-            points: pts(|m| m.scale as f64),
-            style: t.series(1),
-        }],
-        x,
-        None,
-        t,
-        s::NO_EPOCHS_YET,
-    );
+    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false);
+    curve_chart(f, loss, title, &curves, x, y, t, s::NO_BATCHES_YET);
+    let (title, curves, y) = curve_pair(live.accuracy_label(), |p| p.accuracy, t.series(3), true);
+    curve_chart(f, acc, title, &curves, x, y, t, s::NO_BATCHES_YET);
 
-    let [auc, log] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
-    draw_auc(f, auc, app, live);
-    draw_log(f, log, app, live);
+    let scorers = &live.config.score.scorers;
+    let curves: Vec<Curve> = scorers
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Curve {
+            name: short_scorer(*k).into(),
+            points: live
+                .auc_history
+                .get(k)
+                .map(|h| h.iter().map(|(e, v)| (*e as f64, *v)).collect())
+                .unwrap_or_default(),
+            style: t.series(i),
+            faint: false,
+        })
+        .collect();
+    let primary = scorers
+        .first()
+        .and_then(|k| live.auc_now_best(*k))
+        .map(|(cur, _, _)| format!(" {} {cur:.3} ", s::CHART_AUC))
+        .unwrap_or_else(|| format!(" {} ", s::CHART_AUC));
+    curve_chart(
+        f,
+        auc,
+        Line::from(primary),
+        &curves,
+        x,
+        None,
+        t,
+        s::NO_AUC_YET,
+    );
 }
 
-fn draw_header(f: &mut Frame, area: Rect, app: &App, live: &Live) {
-    let t = &app.theme;
+/// The end of the shared epoch axis: the epochs reached so far (whole), at least one, at
+/// most the run's — a long run's first epoch is not squeezed into a sliver.
+fn x_end(live: &Live) -> f64 {
+    let epochs = live.config.train.epochs.max(1) as f64;
+    let curve = live.curve.last().map(|p| p.x).unwrap_or(0.0);
+    let auc = live
+        .auc_history
+        .values()
+        .flat_map(|h| h.iter().map(|(e, _)| *e as f64))
+        .fold(0.0, f64::max);
+    let seen = curve.max(auc).max(live.epoch as f64);
+    seen.ceil().clamp(1.0, epochs)
+}
+
+/// A scorer's name for a small legend.
+fn short_scorer(k: ScorerKind) -> &'static str {
+    match k {
+        ScorerKind::KnnCosine => "knn",
+        ScorerKind::Lof => "lof",
+        ScorerKind::ClassCosine => "class",
+        ScorerKind::Mahalanobis => "maha",
+        ScorerKind::Ensemble => "ens",
+    }
+}
+
+/// The split, head, scorer, seed and device of a run (or why it failed).
+fn run_line(live: &Live, t: &Theme) -> Line<'static> {
     let c = &live.config;
-    let id = live
-        .run_id
-        .clone()
-        .unwrap_or_else(|| "(not recorded)".into());
-    let l1 = Line::from(vec![
-        Span::styled(
-            format!("{} ", live.state_label()),
-            t.status(live.state_label()),
-        ),
-        Span::styled(id, t.bold()),
-        Span::styled(format!("  {}", live.profile), t.dim()),
-    ]);
     let device = if live.device.is_empty() {
         c.train.device.to_string()
     } else {
@@ -131,144 +246,224 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, live: &Live) {
         .get(live.seed_index)
         .copied()
         .unwrap_or(c.train.seed);
-    let mut l2 = format!(
-        "{}  {}  {}  seed {seed} ({}/{})  {device}",
-        c.split_label(),
-        c.head.kind,
-        c.primary_scorer(),
-        live.seed_index + 1,
-        live.seeds.len().max(1),
-    );
-    if let Some(Some(reason)) = live.outcome.as_ref().map(|o| match o {
-        crate::train::Outcome::Failed { reason } => Some(reason.clone()),
-        _ => None,
-    }) {
-        l2 = format!("failed: {reason}");
+    if let Some(crate::train::Outcome::Failed { reason }) = &live.outcome {
+        return Line::styled(format!("failed: {reason}"), t.error());
     }
-    let style = if l2.starts_with("failed") {
-        t.error()
-    } else {
-        t.dim()
-    };
-    f.render_widget(Paragraph::new(vec![l1, Line::styled(l2, style)]), area);
+    Line::styled(
+        format!(
+            "{}  {}  {}  seed {seed} ({}/{})  {device}",
+            c.split_label(),
+            c.head.kind,
+            c.primary_scorer(),
+            live.seed_index + 1,
+            live.seeds.len().max(1),
+        ),
+        t.dim(),
+    )
 }
 
-fn draw_gauges(f: &mut Frame, area: Rect, app: &App, live: &Live) {
+fn draw_header(f: &mut Frame, area: Rect, app: &App, live: &Live, follow: Option<&Follower>) {
     let t = &app.theme;
-    let [e, j] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let id = live
+        .run_id
+        .clone()
+        .unwrap_or_else(|| "(not recorded)".into());
+    let l1 = match follow {
+        None => Line::from(vec![
+            Span::styled(
+                format!("{} ", live.state_label()),
+                t.status(live.state_label()),
+            ),
+            Span::styled(id, t.bold()),
+            Span::styled(format!("  {}", live.profile), t.dim()),
+        ]),
+        Some(fl) => {
+            let status = fl.status.map(|s| s.as_str()).unwrap_or("running");
+            Line::from(vec![
+                Span::styled(format!("{} ", s::FOLLOWING), t.accent()),
+                Span::styled(id, t.bold()),
+                Span::styled(format!(" (pid {} on {}) ", fl.pid, fl.host), t.dim()),
+                Span::styled(status.to_string(), t.status(status)),
+                Span::styled(format!("  {}", live.profile), t.dim()),
+            ])
+        }
+    };
+    f.render_widget(Paragraph::new(vec![l1, run_line(live, t)]), area);
+}
+
+fn gauge<'a>(label: String, ratio: f64, style: Style, t: &Theme) -> LineGauge<'a> {
+    LineGauge::default()
+        .ratio(ratio.clamp(0.0, 1.0))
+        .label(label)
+        .filled_symbol("█")
+        .unfilled_symbol("░")
+        .filled_style(style)
+        .unfilled_style(t.dim())
+}
+
+fn epoch_gauge<'a>(live: &Live, t: &Theme) -> LineGauge<'a> {
     let epochs = live.config.train.epochs;
-    let label_e = format!(
+    let label = format!(
         "{} {:>3}/{epochs} batch {:>4}/{:<4}",
         s::GAUGE_EPOCH,
         live.epoch,
         live.batch,
         live.batches
     );
-    let frac_e = if live.outcome == Some(crate::train::Outcome::Finished) {
+    let frac = if live.outcome == Some(crate::train::Outcome::Finished) {
         1.0
     } else {
         live.epoch_fraction()
     };
-    f.render_widget(
-        LineGauge::default()
-            .ratio(frac_e)
-            .label(label_e)
-            .filled_symbol("█")
-            .unfilled_symbol("░")
-            .filled_style(t.accent())
-            .unfilled_style(t.dim()),
-        e,
-    );
+    gauge(label, frac, t.accent(), t)
+}
+
+fn draw_gauges(f: &mut Frame, area: Rect, app: &App, live: &Live) {
+    let t = &app.theme;
+    let [e, j] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    f.render_widget(epoch_gauge(live, t), e);
     let eta = match live.eta(app.now) {
         Some(d) => format!("ETA {}", s::duration(d.as_secs_f64())),
-        None if live.is_active() => s::ETA_WARMUP.to_string(),
+        None if live.is_active() => s::ETA_MEASURING.to_string(),
         None => format!("took {}", s::duration(live.elapsed(app.now).as_secs_f64())),
     };
-    let label_j = format!(
+    let label = format!(
         "{} {:>3.0}%  {:>6.0} img/s  {eta}",
         s::GAUGE_JOB,
         live.job_fraction() * 100.0,
         live.images_per_sec
     );
-    f.render_widget(
-        LineGauge::default()
-            .ratio(live.job_fraction())
-            .label(label_j)
-            .filled_symbol("█")
-            .unfilled_symbol("░")
-            .filled_style(t.ok())
-            .unfilled_style(t.dim()),
-        j,
-    );
+    f.render_widget(gauge(label, live.job_fraction(), t.ok(), t), j);
 }
 
-fn draw_auc(f: &mut Frame, area: Rect, app: &App, live: &Live) {
+fn draw_study_header(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live: Option<&Live>) {
     let t = &app.theme;
-    let b = block(format!(" {} ", s::PANEL_AUC), t);
-    let inner = b.inner(area);
-    f.render_widget(b, area);
-    let scorers = &live.config.score.scorers;
-    let mut rows: Vec<Constraint> = Vec::new();
-    for _ in scorers {
-        rows.push(Constraint::Length(1));
-        rows.push(Constraint::Length(1));
-    }
-    rows.push(Constraint::Min(0));
-    let areas = Layout::vertical(rows).split(inner);
-    for (i, k) in scorers.iter().enumerate() {
-        let text_area = areas[2 * i];
-        let spark_area = areas[2 * i + 1];
-        let line = match live.auc_now_best(*k) {
-            Some((cur, best, be)) => Line::from(vec![
-                Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
-                Span::styled(format!("{cur:.3}"), t.bold()),
-                Span::raw(format!(" (best {best:.3} @{be})")),
-            ]),
-            None => Line::from(vec![
-                Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
-                Span::styled(s::NO_AUC_YET, t.dim()),
-            ]),
-        };
-        f.render_widget(Paragraph::new(line), text_area);
-        // Scaled to the history's own range (with a margin) so small changes stay visible.
-        let hist: Vec<f64> = live
-            .auc_history
-            .get(k)
-            .map(|h| h.iter().map(|(_, v)| *v).collect())
-            .unwrap_or_default();
-        let lo = hist.iter().copied().fold(f64::INFINITY, f64::min) - 0.01;
-        let hi = hist.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let data: Vec<u64> = hist
-            .iter()
-            .map(|v| ((v - lo) * 1000.0).round().max(1.0) as u64)
-            .collect();
-        let max = ((hi - lo) * 1000.0).round().max(1.0) as u64;
-        if !data.is_empty() {
-            // The newest points when the history is wider than the pane.
-            let w = spark_area.width as usize;
-            let from = data.len().saturating_sub(w);
-            f.render_widget(
-                Sparkline::default()
-                    .data(&data[from..])
-                    .max(max)
-                    .style(t.series(i)),
-                spark_area,
-            );
-        }
-    }
-    // Per-seed results of a repeated run.
-    let rest = areas[areas.len() - 1];
-    if live.seeds.len() > 1 && rest.height > 0 {
-        let mut parts: Vec<Span> = vec![Span::styled(format!("{}: ", s::PANEL_SEEDS), t.dim())];
-        let aucs = live.seed_aucs();
-        let mut done = Vec::new();
-        for (seed, v, _) in &aucs {
-            parts.push(Span::raw(format!("{seed}:{} ", s::auc(*v))));
-            if let Some(v) = v {
-                done.push(*v);
+    let state = st.state_label();
+    let mut l1 = vec![
+        Span::styled(format!("{} ", s::GAUGE_STUDY), t.accent()),
+        Span::styled(st.name.clone(), t.bold()),
+        Span::styled(format!(" {state}"), t.status(state)),
+    ];
+    match &st.current {
+        Some(c) if st.is_active() => l1.push(Span::raw(format!(
+            "  task {}/{}: {}, seed {}/{}",
+            c.number,
+            st.queued,
+            c.cell,
+            c.task.seed_index + 1,
+            st.seeds
+        ))),
+        _ => {
+            if let Some(e) = &st.end_text {
+                l1.push(Span::styled(format!("  {e}"), t.dim()));
             }
         }
-        let mut lines = vec![Line::from(parts)];
+    }
+    l1.push(Span::styled(
+        format!("  ({}/{} done)", st.done_before + st.finished, st.total),
+        t.dim(),
+    ));
+    let l2 = match (live, &st.current) {
+        (Some(l), Some(c)) => {
+            let mut spans = vec![Span::styled(format!("{}  ", c.run_id), t.dim())];
+            spans.extend(run_line(l, t).spans);
+            Line::from(spans)
+        }
+        (None, Some(c)) => Line::styled(format!("{}  {}", c.run_id, s::FOLLOW_READING), t.dim()),
+        _ => Line::styled(s::STUDY_WAITING, t.dim()),
+    };
+    f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+}
+
+fn draw_study_gauges(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live: Option<&Live>) {
+    let t = &app.theme;
+    let [e, j] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    if let Some(l) = live {
+        f.render_widget(epoch_gauge(l, t), e);
+    }
+    let eta = match st.eta(app.now) {
+        Some(d) => format!("ETA {}", s::duration(d.as_secs_f64())),
+        None if st.is_active() => s::ETA_MEASURING.to_string(),
+        None => format!(
+            "took {}",
+            s::duration(
+                st.ended
+                    .unwrap_or(app.now)
+                    .saturating_duration_since(st.started)
+                    .as_secs_f64()
+            )
+        ),
+    };
+    let label = format!(
+        "{} {}/{} tasks{}  {eta}",
+        s::GAUGE_STUDY,
+        st.ended_tasks(),
+        st.queued,
+        if st.failed > 0 {
+            format!(" ({} failed)", st.failed)
+        } else {
+            String::new()
+        }
+    );
+    f.render_widget(gauge(label, st.fraction(), t.ok(), t), j);
+}
+
+/// AUC per scorer, the scale, per-seed results and the queue.
+fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view: &Shown<'_>) {
+    let t = &app.theme;
+    let b = block(format!(" {} ", s::PANEL_AUC), t);
+    let width = area.width.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(live) = live {
+        for (i, k) in live.config.score.scorers.iter().enumerate() {
+            lines.push(match live.auc_now_best(*k) {
+                Some((cur, best, be)) => Line::from(vec![
+                    Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
+                    Span::styled(format!("{cur:.3}"), t.bold()),
+                    Span::raw(format!(" (best {best:.3} @{be})")),
+                ]),
+                None => Line::from(vec![
+                    Span::styled(format!("{:<13}", k.as_str()), t.series(i)),
+                    Span::styled(s::NO_AUC_YET, t.dim()),
+                ]),
+            });
+        }
+        if let Some(l) = scale_line(live) {
+            lines.push(Line::styled(l, t.dim()));
+        }
+    }
+    if let Shown::Study(st) = view {
+        let mut text = format!(
+            "tasks: {} finished, {} failed of {}",
+            st.finished, st.failed, st.queued
+        );
+        if st.done_before > 0 {
+            text.push_str(&format!(" (+{} before)", st.done_before));
+        }
+        lines.push(Line::styled(text, t.bold()));
+    }
+    if !app.queue.is_empty() {
+        lines.push(Line::styled(
+            format!("{} ({}):", s::QUEUE_TITLE, app.queue.len()),
+            t.warn(),
+        ));
+        for (i, q) in app.queue.iter().enumerate() {
+            lines.push(Line::raw(clip(
+                &format!(" {}. {}", i + 1, q.label()),
+                width,
+            )));
+        }
+    }
+    if let Some(live) = live.filter(|l| l.seeds.len() > 1) {
+        let mut parts: Vec<Span> = vec![Span::styled(format!("{}: ", s::PANEL_SEEDS), t.dim())];
+        let mut done = Vec::new();
+        for (seed, v, _) in live.seed_aucs() {
+            parts.push(Span::raw(format!("{seed}:{} ", s::auc(v))));
+            if let Some(v) = v {
+                done.push(v);
+            }
+        }
+        lines.push(Line::from(parts));
         if let Some(sm) = Summary::of(&done) {
             lines.push(Line::styled(
                 format!(
@@ -282,14 +477,51 @@ fn draw_auc(f: &mut Frame, area: Rect, app: &App, live: &Live) {
                 t.bold(),
             ));
         }
-        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), rest);
     }
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
+        area,
+    );
 }
 
-fn draw_log(f: &mut Frame, area: Rect, app: &App, live: &Live) {
-    let t = &app.theme;
-    let title = if live.log_scroll > 0 {
-        format!(" {} (↑{}) ", s::PANEL_LOG, live.log_scroll)
+/// `text` cut to `width` characters, with `…` when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `scale s (fixed) 2.941`, with the range an adapting scale went through.
+fn scale_line(live: &Live) -> Option<String> {
+    let ep = live.epochs();
+    let now = ep.last()?.scale;
+    let kind = match live.config.head.kind {
+        HeadKind::AdacosFixed => " (fixed)",
+        HeadKind::AdacosDynamic => " (dynamic)",
+        HeadKind::L2Softmax => " (α)",
+        _ => "",
+    };
+    let (lo, hi) = ep
+        .iter()
+        .map(|m| m.scale)
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let range = if hi > lo + 1e-3 {
+        format!("  ({lo:.2}–{hi:.2})")
+    } else {
+        String::new()
+    };
+    Some(format!("{}{kind} {now:.3}{range}", s::CHART_SCALE))
+}
+
+fn draw_log(f: &mut Frame, area: Rect, t: &Theme, logs: &[LogLine], scroll: usize) {
+    let title = if scroll > 0 {
+        format!(" {} (↑{scroll}) ", s::PANEL_LOG)
     } else {
         format!(" {} ", s::PANEL_LOG)
     };
@@ -297,10 +529,10 @@ fn draw_log(f: &mut Frame, area: Rect, app: &App, live: &Live) {
     let inner = b.inner(area);
     let h = inner.height as usize;
     let w = (inner.width as usize).max(1);
-    let end = live.logs.len().saturating_sub(live.log_scroll);
+    let end = logs.len().saturating_sub(scroll);
     // Wrap the newest entries until the pane is full.
     let mut lines: Vec<Line> = Vec::new();
-    for l in live.logs[..end].iter().rev() {
+    for l in logs[..end].iter().rev() {
         let style = match l.level {
             LogLevel::Info => Default::default(),
             LogLevel::Warn => t.warn(),

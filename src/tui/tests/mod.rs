@@ -9,7 +9,7 @@
 /// `src/tui/snapshots/adalab__tui__tests__<name>.snap`, whichever file of `tests/` asserts it
 /// (insta would otherwise prefix the submodule, e.g. `adalab__tui__tests__setup__<name>`).
 macro_rules! snapshot {
-    ($name:literal, $value:expr) => {
+    ($name:expr, $value:expr) => {
         insta::with_settings!({
             snapshot_path => "../snapshots",
             prepend_module_to_snapshot => false,
@@ -17,6 +17,23 @@ macro_rules! snapshot {
             insta::assert_snapshot!(concat!("adalab__tui__tests__", $name), $value);
         })
     };
+}
+
+/// Asserts a screen four ways: at 80×24 and 120×40, without colour (`NO_COLOR`, the
+/// harness's default theme) and with it (`_color`: the text plus the colours it uses):
+/// `<name>_80x24`, `<name>_120x40`, `<name>_80x24_color`, `<name>_120x40_color`.
+macro_rules! snapshots {
+    ($name:literal, $lab:expr) => {{
+        let lab: &mut Lab = $lab;
+        let was = lab.app.theme.color;
+        lab.app.theme.color = false;
+        snapshot!(concat!($name, "_80x24"), lab.render(80, 24));
+        snapshot!(concat!($name, "_120x40"), lab.render(120, 40));
+        lab.app.theme.color = true;
+        snapshot!(concat!($name, "_80x24_color"), lab.render_colors(80, 24));
+        snapshot!(concat!($name, "_120x40_color"), lab.render_colors(120, 40));
+        lab.app.theme.color = was;
+    }};
 }
 
 mod popups;
@@ -47,7 +64,7 @@ use crate::train::{EpochMetrics, Event, Outcome};
 use super::app::{App, AppOptions, Popup, Tab, QUIT_WAIT};
 use super::form::Field;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
-use super::launcher::{Job, Launcher};
+use super::launcher::{Job, Launcher, StudyJob, StudyUpdate};
 use super::popups::confirm::ConfirmKind;
 use super::runs::{DetailPage, RunsView, SortColumn};
 use super::theme::{Markers, Theme};
@@ -63,6 +80,10 @@ struct Script {
     cancelled: Arc<AtomicBool>,
     launched: Rc<RefCell<Vec<(Config, String)>>>,
     fail: Option<String>,
+    /// The study started last: its events are sent by the test.
+    study_sender: Rc<RefCell<Option<Sender<StudyUpdate>>>>,
+    study_cancelled: Arc<AtomicBool>,
+    studies: Rc<RefCell<Vec<String>>>,
 }
 
 impl Launcher for Script {
@@ -82,9 +103,28 @@ impl Launcher for Script {
             run_id: Some("20261130T013000Z-test".into()),
         })
     }
+
+    fn launch_study(&mut self, study: &crate::store::studies::Study) -> anyhow::Result<StudyJob> {
+        let (tx, rx) = mpsc::channel();
+        *self.study_sender.borrow_mut() = Some(tx);
+        self.studies.borrow_mut().push(study.name.clone());
+        let flag = self.study_cancelled.clone();
+        Ok(StudyJob {
+            events: rx,
+            cancel: Box::new(move || flag.store(true, Ordering::SeqCst)),
+        })
+    }
 }
 
 impl Script {
+    fn send_study(&self, up: StudyUpdate) {
+        self.study_sender
+            .borrow()
+            .as_ref()
+            .expect("a study was launched")
+            .send(up)
+            .unwrap();
+    }
     fn send(&self, ev: Event) {
         self.sender
             .borrow()
@@ -196,6 +236,27 @@ impl Lab {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
         t.draw(|f| ui::draw(f, &self.app)).unwrap();
         t.backend().to_string()
+    }
+    /// The screen's text, then how many cells each colour and modifier styles (so a colour
+    /// snapshot shows the colours are used, not only the text).
+    fn render_colors(&self, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| ui::draw(f, &self.app)).unwrap();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let buf = t.backend().buffer();
+        for c in buf.content() {
+            if c.fg != ratatui::style::Color::Reset {
+                *counts.entry(format!("fg {:?}", c.fg)).or_default() += 1;
+            }
+            if !c.modifier.is_empty() {
+                *counts.entry(format!("{:?}", c.modifier)).or_default() += 1;
+            }
+        }
+        let mut out = t.backend().to_string();
+        for (k, n) in counts {
+            out.push_str(&format!("{k}: {n}\n"));
+        }
+        out
     }
 }
 

@@ -80,9 +80,10 @@ fn reference_and_scorer_checklists() {
     assert_eq!(l.app.form.reference_classes().len(), 7);
     assert!(l.app.form.config.data.reference.is_some());
     assert!((l.app.form.adacos_scale() - 2f32.sqrt() * 7f32.ln()).abs() < 1e-6);
-    // `a` goes back to all others.
+    // `a` checks all others (the list stays open); Enter applies.
     l.ch(' ');
     l.ch('a');
+    l.key(KeyCode::Enter);
     assert!(l.app.form.config.data.reference.is_none());
 
     l.focus(Field::Scorers);

@@ -67,8 +67,11 @@ fn live_state_follows_events() {
     // 1 of 3 seeds done, plus 1 epoch and 100/141 batches of the second epoch.
     let expect = (1.0 + (1.0 + 100.0 / 141.0) / 4.0) / 3.0;
     assert!((live.job_fraction() - expect).abs() < 1e-9);
+    // The ETA is the rate since the first batch report (t = 7 s, epoch 1 batch 70/141), as
+    // the headless bar's (job::JobProgress): not measured from the first epoch's end.
+    let first = (70.0 / 141.0) / 4.0 / 3.0;
     let eta = live.eta(l.base + Duration::from_secs(57)).unwrap();
-    let want = 55.0 * (1.0 - expect) / expect;
+    let want = 50.0 * (1.0 - expect) / (expect - first);
     assert!((eta.as_secs_f64() - want).abs() < 1e-6);
     assert!(live.logs.iter().any(|x| x.text.contains("duplicate")));
 }
@@ -179,4 +182,515 @@ fn diverged_losses_do_not_break_the_charts() {
     l.tick_at(5.0);
     let screen = l.render(80, 24);
     assert!(screen.contains("loss"));
+}
+
+// ---- per-batch curves, the queue, followed runs, studies, signals ------------------------
+
+/// The events of a run's first 70 of 141 batches of epoch 1: a report every 5 batches, the
+/// loss falling and the accuracy rising with some noise, 0.25 s apart.
+fn first_batches(c: &Config) -> Vec<(f64, Event)> {
+    let mut v = vec![
+        (
+            0.0,
+            Event::Started {
+                config: Box::new(c.clone()),
+                seeds: c.seeds(),
+                device: "cpu".into(),
+                threads: 2,
+            },
+        ),
+        (
+            1.0,
+            Event::DataReady {
+                train: 9000,
+                normal_train: 1000,
+                test: 2000,
+                classes: 9,
+            },
+        ),
+        (1.0, Event::SeedStarted { index: 0, seed: 0 }),
+    ];
+    for i in 1..=14 {
+        let f = i as f32 / 14.0;
+        let noise = if i % 2 == 0 { 0.06 } else { -0.06 };
+        v.push((
+            1.0 + 0.25 * i as f64,
+            Event::Progress {
+                epoch: 1,
+                batch: 5 * i,
+                batches: 141,
+                images_per_sec: 1280.0,
+                loss: 2.2 - 1.2 * f + noise,
+                accuracy: 0.2 + 0.5 * f - noise,
+            },
+        ));
+    }
+    v
+}
+
+fn mid_epoch_lab(c: Config) -> Lab {
+    let mut l = lab();
+    l.app
+        .form
+        .load(c.clone(), "fashion-sneaker-boot-adacos-fixed");
+    l.ch('r');
+    assert_eq!(l.app.tab, Tab::Train);
+    for (t, ev) in first_batches(&c) {
+        l.script.send(ev);
+        l.tick_at(t);
+    }
+    l
+}
+
+#[test]
+fn per_batch_curves_show_during_the_first_epoch() {
+    let mut c = pinned();
+    c.train.epochs = 3;
+    let mut l = mid_epoch_lab(c);
+    let live = l.app.live.as_ref().unwrap();
+    assert_eq!(live.curve.len(), 14);
+    assert!(live.epochs().is_empty());
+    // The ETA comes from the first batches: 65 batches in 3.25 s, 423 - 70 to go.
+    let eta = live.eta(l.base + Duration::from_secs_f64(4.5)).unwrap();
+    assert!(
+        (eta.as_secs_f64() - 3.25 * 353.0 / 65.0).abs() < 1e-6,
+        "{eta:?}"
+    );
+    let screen = l.render(80, 24);
+    assert!(!screen.contains("waiting for the first epoch"), "{screen}");
+    assert!(screen.contains("ETA 18s"), "{screen}");
+    snapshots!("train_batches_mid_epoch1", &mut l);
+}
+
+#[test]
+fn the_smoothed_curve_follows_the_raw_one() {
+    let mut c = pinned();
+    c.train.epochs = 3;
+    let l = mid_epoch_lab(c);
+    let live = l.app.live.as_ref().unwrap();
+    let (raw, smooth) = live.curve_series(|p| p.loss);
+    assert_eq!(raw.len(), smooth.len());
+    // Debiased: the first smoothed point is the first raw one.
+    assert!((raw[0].1 - smooth[0].1).abs() < 1e-9);
+    // Smoother: the raw curve zigzags, the smoothed one falls (almost) steadily.
+    let ups = |v: &[(f64, f64)]| v.windows(2).filter(|w| w[1].1 > w[0].1).count();
+    assert!(ups(&raw) >= 6 && ups(&smooth) <= 1, "{raw:?} {smooth:?}");
+}
+
+#[test]
+fn the_curve_stays_bounded() {
+    let c = pinned();
+    let mut live = crate::tui::live::Live::new(c, "p".into(), None, Instant::now());
+    let t = Instant::now();
+    for i in 0..(3 * crate::tui::live::CURVE_CAP) {
+        live.apply(
+            &Event::Progress {
+                epoch: 1 + i / 1000,
+                batch: 1 + i % 1000,
+                batches: 1000,
+                images_per_sec: 1.0,
+                loss: 1.0,
+                accuracy: 0.5,
+            },
+            t,
+        );
+    }
+    assert!(live.curve.len() <= crate::tui::live::CURVE_CAP);
+    assert!(live.curve.windows(2).all(|w| w[0].x < w[1].x));
+    // Merged points stand for the batches they merged.
+    let total: u32 = live.curve.iter().map(|p| p.weight).sum();
+    assert_eq!(total as usize, 3 * crate::tui::live::CURVE_CAP);
+}
+
+#[test]
+fn transform_labels_name_the_accuracy() {
+    let mut c = pinned();
+    c.train.epochs = 3;
+    c.transforms.labels = crate::config::LabelMode::Transform;
+    c.transforms.rotations = vec![0, 90, 180, 270];
+    let mut l = mid_epoch_lab(c);
+    assert!(l.render(80, 24).contains("transform accuracy"));
+    snapshots!("train_transform_accuracy", &mut l);
+}
+
+#[test]
+fn starting_while_a_run_trains_queues_it() {
+    let mut c = pinned();
+    c.train.epochs = 3;
+    let mut l = mid_epoch_lab(c);
+    // Two more runs from Setup: ArcFace, then CosFace.
+    l.ch('1');
+    l.focus(Field::Head);
+    l.key(KeyCode::Left);
+    l.key(KeyCode::Left);
+    assert_eq!(l.app.form.config.head.kind, HeadKind::Arcface);
+    l.ch('r');
+    assert_eq!(l.app.queue.len(), 1);
+    assert!(l.app.status.as_ref().unwrap().text.contains("queued #1"));
+    l.focus(Field::Head);
+    l.key(KeyCode::Right);
+    l.key(KeyCode::Enter);
+    assert_eq!(l.app.queue.len(), 2);
+    assert_eq!(l.script.launched.borrow().len(), 1);
+    assert_eq!(l.app.tab, Tab::Setup);
+    l.ch('2');
+    snapshots!("train_queue_two", &mut l);
+    // The first run ends (its channel closes after the final event, as the recorder thread
+    // ends): the next one starts, the last waits.
+    l.script.send(Event::Finished {
+        outcome: Outcome::Finished,
+    });
+    l.script.hang_up();
+    l.tick_at(10.0);
+    let launched = l.script.launched.borrow().clone();
+    assert_eq!(launched.len(), 2);
+    assert_eq!(launched[1].0.head.kind, HeadKind::Arcface);
+    assert_eq!(launched[1].1, "fashion-sneaker-ankle-boot-arcface");
+    assert_eq!(l.app.queue.len(), 1);
+    assert!(l.app.run_active());
+    // x drops the last queued run.
+    l.ch('x');
+    assert!(l.app.queue.is_empty());
+    l.script.send(Event::Finished {
+        outcome: Outcome::Failed {
+            reason: "NaN loss".into(),
+        },
+    });
+    l.tick_at(11.0);
+    assert_eq!(l.script.launched.borrow().len(), 2);
+    assert!(!l.app.busy());
+}
+
+#[test]
+fn quitting_drops_the_queue() {
+    let mut l = mid_epoch_lab(pinned());
+    l.ch('1');
+    l.ch('r');
+    assert_eq!(l.app.queue.len(), 1);
+    l.app.shutdown();
+    assert!(l.app.queue.is_empty());
+    l.script.send(Event::Finished {
+        outcome: Outcome::Interrupted,
+    });
+    l.tick_at(10.0);
+    assert!(l.app.should_quit);
+    assert_eq!(l.script.launched.borrow().len(), 1);
+}
+
+/// A run another process trains: `run.toml` (running, on another host, a heartbeat that stays
+/// fresh) and its `metrics.csv`, 2 of 3 seeds' worth: seed 0 done, seed 1 in epoch 2.
+const FOLLOWED: &str = "20261130T015800Z-node";
+
+fn write_followed_run(store: &Store, points: usize) {
+    use crate::store::metrics::{BatchPoint, MetricsLog};
+    let mut r = record(FOLLOWED, 0, HeadKind::AdacosFixed, &[(0.912, 0.893)], &[]);
+    r.created = Timestamp(WALL.0 - 120);
+    r.status = RunStatus::Running;
+    r.finished = None;
+    r.host = "node-7".into();
+    r.pid = 4242;
+    // 2100-01-01: never stale.
+    r.heartbeat = Timestamp(4_102_444_800);
+    r.profile = "fashion-sneaker-boot-adacos-fixed".into();
+    r.config.train.epochs = 3;
+    r.config.run.repeat = 2;
+    r.planned_seeds = vec![0, 1];
+    r.seeds[0].epochs.truncate(3);
+    let mut s1 = seed_record(1, 1, 0.884, 0.861, 1);
+    s1.status = RunStatus::Running;
+    s1.result = None;
+    r.seeds.push(s1);
+    write_run(store, &r, false);
+    let dir = store.runs_dir().join(FOLLOWED);
+    let mut m = MetricsLog::create(&dir).unwrap();
+    let mut n = 0;
+    'out: for seed in 0..2usize {
+        let epochs = if seed == 0 { 3 } else { 2 };
+        for epoch in 1..=epochs {
+            for b in (10..=100).step_by(10) {
+                if n == points {
+                    break 'out;
+                }
+                let x = seed as f32 * 3.0 + (epoch - 1) as f32 + b as f32 / 100.0;
+                m.append(&BatchPoint {
+                    seed,
+                    epoch,
+                    batch: b,
+                    batches: 100,
+                    loss: 1.6 / (1.0 + x) + if n % 2 == 0 { 0.05 } else { 0.0 },
+                    accuracy: 0.4 + 0.1 * x,
+                    images_per_sec: 950.0,
+                    ms: 1000 * n as u64,
+                })
+                .unwrap();
+                n += 1;
+            }
+        }
+    }
+}
+
+fn attached_lab() -> Lab {
+    let (store, dir) = temp_store();
+    write_followed_run(&store, 45);
+    let mut l = lab_with(Some((store, dir)), Script::default());
+    l.tick_at(100.0);
+    l.ch('3');
+    l.app.runs.select_id(FOLLOWED);
+    assert_eq!(l.app.runs.selected_row().unwrap().status, "running");
+    l.key(KeyCode::Enter);
+    l
+}
+
+#[test]
+fn enter_on_a_running_run_follows_it_from_the_store() {
+    let mut l = attached_lab();
+    assert_eq!(l.app.tab, Tab::Train);
+    let f = l.app.follow.as_ref().expect("attached");
+    assert_eq!((f.pid, f.host.as_str()), (4242, "node-7"));
+    let live = f.live.as_ref().unwrap();
+    // Seed 1 in progress: its 15 points (epoch 1 and half of epoch 2), seed 0's results.
+    assert_eq!(live.seed_index, 1);
+    assert_eq!(live.curve.len(), 15);
+    assert_eq!(live.seed_aucs()[0].1, Some(0.912));
+    assert!(live.is_active());
+    // Fraction from the batches: seed 0 whole, 1.5 of seed 1's 3 epochs.
+    assert!((live.job_fraction() - (1.0 + 1.5 / 3.0) / 2.0).abs() < 1e-9);
+    let screen = l.render(80, 24);
+    assert!(screen.contains("following 20261130T015800Z-node (pid 4242 on node-7)"));
+    snapshots!("train_attached", &mut l);
+
+    // s does not stop another process's run.
+    l.ch('s');
+    assert!(l.app.popup.is_none());
+    assert!(l
+        .app
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("another process"));
+    assert!(!l.script.cancelled.load(Ordering::SeqCst));
+
+    // The writer appends: the next poll (a second later) picks it up.
+    let st = l.app.store.clone().unwrap();
+    write_followed_run(&st, 50);
+    l.tick_at(100.5);
+    assert_eq!(
+        l.app
+            .follow
+            .as_ref()
+            .unwrap()
+            .live
+            .as_ref()
+            .unwrap()
+            .curve
+            .len(),
+        15
+    );
+    l.tick_at(101.5);
+    assert_eq!(
+        l.app
+            .follow
+            .as_ref()
+            .unwrap()
+            .live
+            .as_ref()
+            .unwrap()
+            .curve
+            .len(),
+        20
+    );
+
+    // It ends: the view says so.
+    let p = st.runs_dir().join(FOLLOWED).join(crate::store::RUN_FILE);
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(
+        &p,
+        text.replacen("status = \"running\"", "status = \"finished\"", 1),
+    )
+    .unwrap();
+    l.tick_at(103.0);
+    assert_eq!(
+        l.app.follow.as_ref().unwrap().status,
+        Some(RunStatus::Finished)
+    );
+
+    // Esc leaves it; so does another screen.
+    l.key(KeyCode::Esc);
+    assert!(l.app.follow.is_none());
+    l.ch('3');
+    l.app.runs.select_id(FOLLOWED);
+    l.ch('R');
+}
+
+#[test]
+fn another_screen_leaves_a_followed_run() {
+    let mut l = attached_lab();
+    assert!(l.app.follow.is_some());
+    l.ch('1');
+    assert!(l.app.follow.is_none());
+    l.ch('2');
+    assert!(l.render(80, 24).contains("No run yet"));
+}
+
+#[test]
+fn a_study_runs_from_setup_and_shows_its_progress() {
+    let (store, dir) = temp_store();
+    let mut l = lab_with(Some((store, dir)), Script::default());
+    l.ch('S');
+    let Some(Popup::Studies(p)) = &l.app.popup else {
+        panic!("no study picker: {:?}", l.app.status);
+    };
+    let pos = p
+        .entries
+        .iter()
+        .position(|e| e.0 == "synthetic-study")
+        .unwrap();
+    if let Some(Popup::Studies(p)) = &mut l.app.popup {
+        p.cursor = pos;
+    }
+    l.key(KeyCode::Enter);
+    assert_eq!(
+        *l.script.studies.borrow(),
+        vec!["synthetic-study".to_string()]
+    );
+    assert_eq!(l.app.tab, Tab::Train);
+    assert!(l.app.busy());
+    use crate::job::study::StudyEvent;
+    use crate::store::studies::Task;
+    let st = l.app.store.clone().unwrap();
+    l.script.send_study(StudyUpdate::Event(StudyEvent::Started {
+        total: 4,
+        done: 0,
+        running: 0,
+        queued: 4,
+        jobs: 1,
+        threads_per_job: 2,
+    }));
+    l.script
+        .send_study(StudyUpdate::Event(StudyEvent::TaskStarted {
+            task: Task {
+                cell: 0,
+                seed_index: 0,
+            },
+            run_id: "20261130T014000Z-st01".into(),
+        }));
+    l.tick_at(10.0);
+    l.script
+        .send_study(StudyUpdate::Event(StudyEvent::TaskFinished {
+            task: Task {
+                cell: 0,
+                seed_index: 0,
+            },
+            run_id: "20261130T014000Z-st01".into(),
+            outcome: Outcome::Finished,
+            auc: [(ScorerKind::KnnCosine, 0.934), (ScorerKind::Lof, 0.902)]
+                .into_iter()
+                .collect(),
+            seconds: 14.0,
+        }));
+    // The second task: its run as the worker writes it.
+    write_followed_run(&st, 45);
+    l.script
+        .send_study(StudyUpdate::Event(StudyEvent::TaskStarted {
+            task: Task {
+                cell: 0,
+                seed_index: 1,
+            },
+            run_id: FOLLOWED.into(),
+        }));
+    l.tick_at(24.0);
+    let study = l.app.study.as_ref().unwrap();
+    assert_eq!((study.finished, study.queued, study.total), (1, 4, 4));
+    assert_eq!(study.current.as_ref().unwrap().number, 2);
+    assert!(study
+        .log
+        .iter()
+        .any(|x| x.text.contains("knn-cosine 0.934")));
+    let screen = l.render(80, 24);
+    assert!(screen.contains("task 2/4"), "{screen}");
+    snapshots!("train_study", &mut l);
+
+    // Starting a run meanwhile queues it.
+    l.ch('1');
+    l.ch('r');
+    assert_eq!(l.app.queue.len(), 1);
+    assert!(l.script.launched.borrow().is_empty());
+    // s stops the study's queue (after asking).
+    l.ch('2');
+    l.ch('s');
+    l.ch('y');
+    assert!(l.script.study_cancelled.load(Ordering::SeqCst));
+    l.script
+        .send_study(StudyUpdate::Event(StudyEvent::Finished {
+            finished: 1,
+            failed: 0,
+            stopped: true,
+        }));
+    l.tick_at(30.0);
+    assert!(l.app.status.as_ref().unwrap().text.contains("stopped"));
+    // The queued run starts once the study ended, and the Train screen shows it.
+    assert_eq!(l.script.launched.borrow().len(), 1);
+    assert!(l.app.run_active());
+    assert!(l.app.study.is_none());
+}
+
+#[test]
+fn a_too_small_screen_takes_only_quit() {
+    let mut l = runs_lab();
+    l.app.size = Some((40, 10));
+    let sort = l.app.runs.sort;
+    l.ch('o');
+    assert_eq!(l.app.runs.sort, sort);
+    l.app.runs.select_id("20261129T230000Z-cccc");
+    l.ch('x');
+    assert!(l.app.popup.is_none());
+    l.ch('y');
+    assert_eq!(l.app.runs.rows.len(), 4);
+    l.ch('1');
+    assert_eq!(l.app.tab, Tab::Runs);
+    assert!(l.render(40, 10).contains("Terminal too small"));
+    l.ch('q');
+    assert!(l.app.should_quit);
+
+    // During a run q asks as usual, and the answer is taken.
+    let mut l = started_lab(repeated_config());
+    l.app.size = Some((60, 20));
+    l.ch('s');
+    assert!(l.app.popup.is_none());
+    l.ch('q');
+    assert!(matches!(
+        l.app.popup,
+        Some(Popup::Confirm(ConfirmKind::Quit))
+    ));
+    l.ch('y');
+    assert!(l.script.cancelled.load(Ordering::SeqCst));
+    // Back to a usable size: keys work again.
+    l.app.size = Some((80, 24));
+    l.ch('q');
+    assert!(l.app.should_quit);
+}
+
+#[test]
+fn a_signal_sets_the_exit_code() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let l = lab();
+    assert_eq!(l.app.exit_code().code(), 0);
+    for (sig, code) in [(SIGINT, 130), (SIGTERM, 143), (SIGHUP, 129)] {
+        let mut l = lab();
+        l.app.on_signal(sig);
+        assert!(l.app.should_quit);
+        assert_eq!(l.app.exit_code().code(), code);
+    }
+    // During a run: the job is stopped and waited for; the code is the signal's.
+    let mut l = started_lab(repeated_config());
+    l.app.on_signal(SIGTERM);
+    assert!(l.script.cancelled.load(Ordering::SeqCst));
+    assert!(!l.app.should_quit);
+    l.script.send(Event::Finished {
+        outcome: Outcome::Interrupted,
+    });
+    l.tick_at(70.0);
+    assert!(l.app.should_quit);
+    assert_eq!(l.app.exit_code().code(), 143);
 }

@@ -4,7 +4,6 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::config::ScorerKind;
 use crate::store::{Store, StoreError};
 
 use super::super::app::{App, Popup};
@@ -14,6 +13,7 @@ use super::super::popups::checklist::{Checklist, ChecklistOutcome};
 use super::super::popups::confirm::{Answer, ConfirmKind};
 use super::super::popups::input::{Input, InputKind, InputOutcome, Typed};
 use super::super::popups::profiles::{PickerOutcome, ProfilePicker};
+use super::super::popups::studies::{StudyPicker, StudyPickerOutcome};
 use super::super::runs::RunsView;
 use super::super::strings as s;
 
@@ -32,6 +32,7 @@ impl App {
     fn confirmed(&mut self, kind: ConfirmKind) {
         match kind {
             ConfirmKind::Stop => self.stop_job(),
+            ConfirmKind::Reset => self.reset_form(),
             ConfirmKind::Quit => self.shutdown(),
             ConfirmKind::Delete(id) => {
                 let Some(st) = self.store.clone() else {
@@ -58,6 +59,7 @@ impl App {
         match self.popup.take() {
             Some(Popup::Profiles(p)) => self.on_profiles(p, a),
             Some(Popup::Checklist(c)) => self.on_checklist(c, a),
+            Some(Popup::Studies(p)) => self.on_studies(p, a),
             other => self.popup = other,
         }
     }
@@ -82,29 +84,22 @@ impl App {
         self.popup = Some(Popup::Profiles(p));
     }
 
+    fn on_studies(&mut self, mut p: StudyPicker, a: Action) {
+        match p.on_action(a) {
+            StudyPickerOutcome::Open => self.popup = Some(Popup::Studies(p)),
+            StudyPickerOutcome::Cancel => {}
+            StudyPickerOutcome::Start(name) => self.start_study(&name),
+        }
+    }
+
     fn on_checklist(&mut self, mut c: Checklist, a: Action) {
         match c.on_action(a) {
             ChecklistOutcome::Open => self.popup = Some(Popup::Checklist(c)),
             ChecklistOutcome::Cancel => {}
             ChecklistOutcome::Reference(r) => self.form.set_reference(r),
-            ChecklistOutcome::Scorers(chosen) => {
-                // The scorers kept stay in their order (the first is primary); new ones follow.
-                let mut order: Vec<ScorerKind> = self
-                    .form
-                    .config
-                    .score
-                    .scorers
-                    .iter()
-                    .copied()
-                    .filter(|k| chosen.contains(k))
-                    .collect();
-                for k in chosen {
-                    if !order.contains(&k) {
-                        order.push(k);
-                    }
-                }
-                self.form.set_scorers(order);
-            }
+            // In the checklist's order: the first is primary.
+            ChecklistOutcome::Scorers(chosen) => self.form.set_scorers(chosen),
+            ChecklistOutcome::Ensemble(chosen) => self.form.set_ensemble(chosen),
         }
     }
 
@@ -193,13 +188,15 @@ impl App {
         let Some(st) = &self.store else {
             return Err(s::RUNS_NO_STORE.into());
         };
-        match st
-            .profile_dirs()
-            .save(&name, &self.form.config, inp.overwrite_armed)
-        {
+        // The description typed with the name is saved with the profile.
+        let mut config = self.form.config.clone();
+        if let Some(d) = &inp.second {
+            config.description = d.trim().to_string();
+        }
+        match st.profile_dirs().save(&name, &config, inp.overwrite_armed) {
             Ok(path) => {
-                self.form.profile = name.clone();
-                self.form.edited = false;
+                self.form.config.description = config.description;
+                self.form.saved_as(&name);
                 Ok(Some(format!("saved profile {name} ({})", path.display())))
             }
             Err(StoreError::ProfileExists { .. }) => {

@@ -26,6 +26,12 @@ impl App {
                         self.set_status(LogLevel::Warn, format!("{}: {reason}", r.id));
                         return;
                     }
+                    // A run trained elsewhere: follow it live on the Train screen.
+                    if r.status == "running" && !self.is_own_run(&r.id) {
+                        let id = r.id.clone();
+                        self.attach(&id);
+                        return;
+                    }
                 }
                 self.runs.open_detail(self.store.as_ref());
             }

@@ -1,15 +1,16 @@
-//! Setup keys: moving through and changing the form, opening its popups (field edit,
-//! checklists, profile picker, save as profile) and starting a run.
+//! Setup keys: moving through and changing the form (folding its sections), opening its popups
+//! (field edit, checklists, profile picker, save as profile, study picker, reset) and starting
+//! a run — or queueing it while another one trains.
 
-use crate::config::Config;
-
-use super::super::app::{App, Popup, Tab};
+use super::super::app::{App, Popup};
 use super::super::form::{Field, FieldKind};
 use super::super::keys::Action;
-use super::super::live::{Live, LogLevel};
+use super::super::live::LogLevel;
 use super::super::popups::checklist::Checklist;
+use super::super::popups::confirm::ConfirmKind;
 use super::super::popups::input::{Input, InputKind};
 use super::super::popups::profiles::ProfilePicker;
+use super::super::popups::studies::StudyPicker;
 use super::super::strings as s;
 
 impl App {
@@ -20,16 +21,23 @@ impl App {
             Action::Down => self.form.move_focus(1),
             Action::Left => self.form.step(f, -1),
             Action::Right => self.form.step(f, 1),
-            Action::Edit => match f.kind() {
-                FieldKind::List => self.open_checklist(f),
-                FieldKind::Choice | FieldKind::Number => {
-                    self.popup = Some(Popup::Input(Input::new(
-                        InputKind::Field(f),
-                        self.form.edit_text(f),
-                    )))
-                }
+            Action::Edit => match (f, f.kind()) {
+                (Field::Section(sec), _) => self.form.fold(sec, None),
+                (_, FieldKind::List) => self.open_checklist(f),
+                _ => self.open_editor(f, self.form.edit_text(f)),
             },
+            Action::ClearField => match (f, f.kind()) {
+                (Field::Section(_), _) => {}
+                (_, FieldKind::List) => self.open_checklist(f),
+                // Clear and type: the editor opens empty.
+                _ => self.open_editor(f, String::new()),
+            },
+            Action::ToggleSection => self.form.fold(f.section(), None),
+            Action::NextSection => self.form.jump_section(1),
+            Action::PrevSection => self.form.jump_section(-1),
+            Action::FoldAll => self.form.fold_all(),
             Action::Start => self.start_run(),
+            Action::StartStudy => self.open_studies(),
             Action::LoadProfile => self.open_profiles(),
             Action::SaveProfile => {
                 let name = if self.form.edited {
@@ -37,20 +45,30 @@ impl App {
                 } else {
                     self.form.profile.clone()
                 };
-                self.popup = Some(Popup::Input(Input::new(InputKind::ProfileName, name)));
+                let mut inp = Input::new(InputKind::ProfileName, name);
+                inp.second = Some(self.form.config.description.clone());
+                self.popup = Some(Popup::Input(inp));
             }
-            Action::ResetConfig => {
-                self.form.load(Config::default(), "default");
-                self.set_status(LogLevel::Info, "form reset to the defaults");
-            }
+            Action::ResetConfig => self.popup = Some(Popup::Confirm(ConfirmKind::Reset)),
             _ => {}
         }
     }
 
-    /// The checklist of a list field: reference classes, else scorers.
+    fn open_editor(&mut self, f: Field, text: String) {
+        self.popup = Some(Popup::Input(Input::new(InputKind::Field(f), text)));
+    }
+
+    /// The form back to the defaults (after `D` was confirmed).
+    pub fn reset_form(&mut self) {
+        self.form.load(crate::config::Config::default(), "default");
+        self.set_status(LogLevel::Info, s::FORM_RESET);
+    }
+
+    /// The checklist of a list field: reference classes, the ensemble's scorers, else scorers.
     fn open_checklist(&mut self, f: Field) {
         let cl = match f {
             Field::Reference => Checklist::reference(&self.form),
+            Field::Ensemble => Checklist::ensemble(&self.form),
             _ => Checklist::scorers(&self.form),
         };
         self.popup = Some(Popup::Checklist(cl));
@@ -68,35 +86,27 @@ impl App {
         )));
     }
 
-    /// Starts a run from the form (Setup: Enter / r).
-    pub fn start_run(&mut self) {
-        if self.run_active() {
-            self.set_status(LogLevel::Warn, s::SETUP_RUN_ACTIVE);
+    fn open_studies(&mut self) {
+        let Some(st) = &self.store else {
+            self.set_status(LogLevel::Error, s::RUNS_NO_STORE);
             return;
-        }
+        };
+        let entries = crate::store::studies::list_studies(&st.study_dirs(), &st.profile_dirs());
+        self.popup = Some(Popup::Studies(StudyPicker::new(entries)));
+    }
+
+    /// Starts a run from the form (Setup: Enter / r); queues it while something trains.
+    pub fn start_run(&mut self) {
         self.form.validate();
         if let Some(e) = self.form.error.clone() {
-            if let Some(i) = self.form.fields().iter().position(|f| f.key() == e.key) {
-                self.form.focus = i;
+            if let Some(fl) = self.form.error_field() {
+                self.form.focus_field(fl);
             }
             self.set_status(LogLevel::Error, format!("{}: {}", e.key, e.message));
             return;
         }
         let config = self.form.config.clone();
         let profile = self.form.run_profile();
-        match self.launcher.launch(&config, &profile) {
-            Ok(job) => {
-                let mut live = Live::new(config, profile, job.run_id.clone(), self.now);
-                if let Some(id) = &job.run_id {
-                    live.log(LogLevel::Info, format!("run {id}"));
-                    self.log_line(&format!("started run {id}"));
-                }
-                self.live = Some(live);
-                self.job = Some(job);
-                self.tab = Tab::Train;
-                self.help = false;
-            }
-            Err(e) => self.set_status(LogLevel::Error, format!("cannot start: {e:#}")),
-        }
+        self.start_or_queue_run(config, profile);
     }
 }
