@@ -19,6 +19,41 @@ macro_rules! snapshot {
     };
 }
 
+/// Four snapshots of the lab as it is now, named `<name>_120x40`, `<name>_80x24`, and the
+/// same with `_color`: with NO_COLOR (the text alone) and with colour (the text, then a map of
+/// each cell's foreground colour, see [`Lab::render_styled`]).
+macro_rules! snapshot4 {
+    ($name:literal, $lab:expr) => {{
+        let lab: &mut Lab = $lab;
+        let was = lab.app.theme.color;
+        for (w, h, color) in [
+            (120u16, 40u16, false),
+            (80, 24, false),
+            (120, 40, true),
+            (80, 24, true),
+        ] {
+            lab.app.theme.color = color;
+            let name = format!(
+                "adalab__tui__tests__{}_{w}x{h}{}",
+                $name,
+                if color { "_color" } else { "" }
+            );
+            let shot = if color {
+                lab.render_styled(w, h)
+            } else {
+                lab.render(w, h)
+            };
+            insta::with_settings!({
+                snapshot_path => "../snapshots",
+                prepend_module_to_snapshot => false,
+            }, {
+                insta::assert_snapshot!(name.as_str(), shot);
+            });
+        }
+        lab.app.theme.color = was;
+    }};
+}
+
 mod popups;
 mod runs;
 mod setup;
@@ -196,6 +231,46 @@ impl Lab {
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
         t.draw(|f| ui::draw(f, &self.app)).unwrap();
         t.backend().to_string()
+    }
+    /// The text, then one line per row naming each cell's foreground colour (`.` none, `c`
+    /// cyan, `y` yellow, `m` magenta, `g` green, `r` red, `d` dark grey, `R` light red, `B`
+    /// light blue, `w` white, `G` light green, `?` other; `#` reversed: the selection).
+    fn render_styled(&self, w: u16, h: u16) -> String {
+        use ratatui::style::{Color, Modifier};
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| ui::draw(f, &self.app)).unwrap();
+        let buf = t.backend().buffer();
+        let mut out = t.backend().to_string();
+        out.push_str("--- foreground colours ---\n");
+        for y in 0..h {
+            let line: String = (0..w)
+                .map(|x| {
+                    let c = &buf[(x, y)];
+                    let ch = match c.fg {
+                        Color::Reset => '.',
+                        Color::Cyan => 'c',
+                        Color::Yellow => 'y',
+                        Color::Magenta => 'm',
+                        Color::Green => 'g',
+                        Color::Red => 'r',
+                        Color::DarkGray => 'd',
+                        Color::LightRed => 'R',
+                        Color::LightBlue => 'B',
+                        Color::White => 'w',
+                        Color::LightGreen => 'G',
+                        _ => '?',
+                    };
+                    if c.modifier.contains(Modifier::REVERSED) {
+                        '#'
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
     }
 }
 
