@@ -206,6 +206,7 @@ impl App {
                 RunsView::Table => Context::Runs,
                 RunsView::Detail(_) => Context::Detail,
                 RunsView::Compare(_) => Context::Compare,
+                RunsView::Study(_) => Context::Study,
             },
         }
     }
@@ -314,6 +315,7 @@ impl App {
             Context::Runs => self.on_runs(a),
             Context::Detail => self.on_detail(a),
             Context::Compare => self.on_compare(a),
+            Context::Study => self.on_study(a),
             Context::Global => {}
         }
     }
@@ -432,11 +434,10 @@ impl App {
                 }
             }
         }
+        // The watcher sends only what changed: new files, or a running run found stale.
         if let Some(l) = latest {
-            if self.runs.fingerprint != Some(l.0) {
-                self.runs.apply_listing(l, self.store.as_ref());
-                self.dirty = true;
-            }
+            self.runs.apply_listing(l, self.store.as_ref());
+            self.dirty = true;
         }
         if !watcher_alive {
             self.watcher = None;
@@ -459,6 +460,9 @@ impl App {
         if force || self.runs.fingerprint != Some(fp) {
             self.runs.reload(st);
             self.runs.refresh_views(Some(st));
+            self.dirty = true;
+        } else if self.runs.refresh_running(st) {
+            // No file changed, but a running run's process is gone (SIGKILL).
             self.dirty = true;
         }
     }

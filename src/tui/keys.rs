@@ -19,6 +19,8 @@ pub enum Context {
     Picker,
     /// A one-line text input (field edit, profile name, tags, note, filter).
     Input,
+    /// One study's cells side by side.
+    Study,
 }
 
 impl Context {
@@ -32,6 +34,7 @@ impl Context {
                 | Context::Detail
                 | Context::Compare
                 | Context::Help
+                | Context::Study
         )
     }
 
@@ -47,6 +50,7 @@ impl Context {
             Context::Confirm => "Confirmation",
             Context::Picker => "Picker",
             Context::Input => "Text input",
+            Context::Study => "Study",
         }
     }
 }
@@ -91,6 +95,10 @@ pub enum Action {
     Note,
     Delete,
     Reload,
+    /// Load a run's config into Setup (to re-run or edit it).
+    LoadConfig,
+    /// Compare: make the run under the cursor the baseline.
+    Baseline,
     // Detail
     PrevSeed,
     NextSeed,
@@ -295,11 +303,11 @@ pub const BINDINGS: &[Binding] = &[
         A::Bottom,
         "last run",
     ),
-    b(C::Runs, ENTER, A::Enter, "open the run"),
-    b(C::Runs, &[k(' ')], A::Mark, "mark for comparison"),
+    b(C::Runs, ENTER, A::Enter, "open (a run, or a study)"),
+    b(C::Runs, &[k(' ')], A::Mark, "mark / expand a study"),
     b(C::Runs, &[k('c')], A::Compare, "compare the marked runs"),
     b(C::Runs, &[k('/')], A::Filter, "filter"),
-    b(C::Runs, &[k('o')], A::SortNext, "sort by the next column"),
+    b(C::Runs, &[k('o')], A::SortNext, "sort by this column"),
     b(C::Runs, &[k('O')], A::SortReverse, "reverse the sort order"),
     b(C::Runs, &[k('t')], A::Tag, "edit tags"),
     b(C::Runs, &[k('n')], A::Note, "edit the note"),
@@ -311,6 +319,9 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(C::Runs, &[k('R')], A::Reload, "reload the store"),
     b(C::Runs, ESC, A::Back, "clear filter, then marks"),
+    b(C::Runs, LEFT, A::Left, "column left / fold"),
+    b(C::Runs, RIGHT, A::Right, "column right / expand"),
+    b(C::Runs, &[k('e')], A::LoadConfig, "its config into Setup"),
     // Detail
     b(C::Detail, LEFT, A::Left, "previous page"),
     b(C::Detail, RIGHT, A::Right, "next page"),
@@ -327,10 +338,39 @@ pub const BINDINGS: &[Binding] = &[
         "delete (asks first)",
     ),
     b(C::Detail, ESC, A::Back, "back to the list"),
+    b(C::Detail, &[k('e')], A::LoadConfig, "its config into Setup"),
     // Compare
-    b(C::Compare, UP, A::Up, "scroll up"),
-    b(C::Compare, DOWN, A::Down, "scroll down"),
+    b(C::Compare, UP, A::Up, "previous series"),
+    b(C::Compare, DOWN, A::Down, "next series"),
     b(C::Compare, ESC, A::Back, "back to the list"),
+    b(C::Compare, &[k(' ')], A::Toggle, "show / hide the series"),
+    b(C::Compare, LEFT, A::Left, "previous run"),
+    b(C::Compare, RIGHT, A::Right, "next run"),
+    b(C::Compare, &[k('b')], A::Baseline, "make it the baseline"),
+    b(
+        C::Compare,
+        &[code(KeyCode::PageUp)],
+        A::PageUp,
+        "scroll config keys up",
+    ),
+    b(
+        C::Compare,
+        &[code(KeyCode::PageDown)],
+        A::PageDown,
+        "scroll config keys down",
+    ),
+    b(
+        C::Compare,
+        &[k('e')],
+        A::LoadConfig,
+        "its config into Setup",
+    ),
+    // Study
+    b(C::Study, UP, A::Up, "previous cell / run"),
+    b(C::Study, DOWN, A::Down, "next cell / run"),
+    b(C::Study, ENTER, A::Enter, "list its runs / open one"),
+    b(C::Study, ESC, A::Back, "back"),
+    b(C::Study, &[k('e')], A::LoadConfig, "its config into Setup"),
     // Help
     b(C::Help, ESC, A::Back, "close help"),
     // Popups

@@ -19,6 +19,7 @@ pub mod popups;
 pub mod runs;
 pub mod screens;
 pub mod strings;
+pub mod study;
 pub mod theme;
 pub mod ui;
 mod update;

@@ -1,65 +1,120 @@
-//! The Runs screen's state: the store as a sortable, filterable list, one run's detail, and the
-//! comparison of marked runs.
+//! The Runs screen's state: the store as an experiment table — runs and studies as rows (a study
+//! expands into its cells and their runs), sortable by any column, filtered with the store's
+//! own query syntax ([`Query`], the parser of `adalab runs list --filter`) — one run's detail,
+//! the comparison of marked runs, the Study view, and the store watcher.
+//!
+//! The selection is kept by identity (run id, study name, cell), never by a bare index, so
+//! rows appearing, vanishing or being re-sorted under the cursor cannot leave it dangling.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
-use crate::config::{Config, DatasetKind, ScorerKind};
-use crate::store::{LoadedRun, RunEntry, RunStatus, Scores, Store};
+use crate::config::{Config, DatasetKind, HeadKind, OptimizerKind, ScorerKind};
+use crate::store::query::{cmp_auc_desc, Query};
+use crate::store::{LoadedRun, RunEntry, RunStatus, Scores, Store, StudyRef, Timestamp};
 
 use super::images::{ImagesState, Thumb};
+use super::strings as s;
+use super::study::{StudyGroup, StudyView};
 
-/// Columns the table sorts by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortColumn {
-    Date,
+/// A column of the experiment table; each one sorts (`o` on the column under the cursor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Column {
+    Name,
     Status,
     Split,
     Head,
-    Scorer,
-    Auc,
+    Epochs,
+    Repeat,
+    Duration,
+    /// The final AUC of one scorer (median over seeds; the live value while running).
+    Auc(ScorerKind),
+    Tags,
+    Date,
 }
 
-impl SortColumn {
-    pub const ALL: [SortColumn; 6] = [
-        SortColumn::Date,
-        SortColumn::Status,
-        SortColumn::Split,
-        SortColumn::Head,
-        SortColumn::Scorer,
-        SortColumn::Auc,
-    ];
+/// The column the table is sorted by.
+pub type SortColumn = Column;
+
+impl Column {
+    /// The header text.
     pub fn label(self) -> &'static str {
         match self {
-            SortColumn::Date => "date",
-            SortColumn::Status => "status",
-            SortColumn::Split => "split",
-            SortColumn::Head => "head",
-            SortColumn::Scorer => "scorer",
-            SortColumn::Auc => "AUC",
+            Column::Name => s::COL_NAME,
+            Column::Status => s::COL_STATUS,
+            Column::Split => s::COL_SPLIT,
+            Column::Head => s::COL_HEAD,
+            Column::Epochs => s::COL_EPOCHS,
+            Column::Repeat => s::COL_REPEAT,
+            Column::Duration => s::COL_DURATION,
+            Column::Auc(k) => k.as_str(),
+            Column::Tags => s::COL_TAGS,
+            Column::Date => s::COL_DATE,
         }
     }
-    pub fn next(self) -> SortColumn {
-        let i = SortColumn::ALL.iter().position(|k| *k == self).unwrap_or(0);
-        SortColumn::ALL[(i + 1) % SortColumn::ALL.len()]
+
+    /// What the sort indicator names (`AUC knn-cosine`).
+    pub fn sort_label(self) -> String {
+        match self {
+            Column::Auc(k) => format!("{} {k}", s::COL_AUC),
+            c => c.label().to_string(),
+        }
     }
 }
 
-/// What a table row shows (derived once per reload).
+/// One scorer's final AUC as a table cell shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AucCell {
+    /// The median over finished seeds, or the latest evaluation of a running seed.
+    pub value: f64,
+    /// Interquartile range over seeds (repeated runs).
+    pub iqr: Option<f64>,
+    /// Still training: the value is the latest evaluation.
+    pub live: bool,
+}
+
+impl AucCell {
+    /// `0.921`, `0.921 (.016)` with the IQR, `~0.874` while live.
+    pub fn text(&self) -> String {
+        let v = s::auc(Some(self.value));
+        match (self.live, self.iqr) {
+            (true, _) => format!("~{v}"),
+            (false, Some(iqr)) => format!("{v} ({})", s::auc(Some(iqr)).trim_start_matches('0')),
+            (false, None) => v,
+        }
+    }
+}
+
+/// What a run's row shows (derived once per listing).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub id: String,
+    /// The run's profile (its name); the id for an unreadable run.
+    pub name: String,
     pub status: String,
+    /// `3/10` (epoch of the running seed), `3/10 s2/3` when repeated; empty unless running.
+    pub progress: String,
     pub split: String,
     pub head: String,
-    pub scorer: String,
-    pub auc: Option<f64>,
+    /// Epochs planned, `3/10` when it stopped early.
+    pub epochs: String,
+    pub epochs_planned: usize,
+    pub repeat: usize,
+    pub duration: i64,
+    /// Final AUC per scorer the run used.
+    pub auc: BTreeMap<ScorerKind, AucCell>,
+    /// The run's scorers, the primary first.
+    pub scorers: Vec<ScorerKind>,
     /// `MM-DD HH:MM` (UTC) of creation; empty when unreadable.
     pub date: String,
     pub tags: String,
     pub note: String,
+    /// The run's base seed.
+    pub seed: u64,
+    pub study: Option<StudyRef>,
     /// Why the run cannot be read.
     pub unreadable: Option<String>,
 }
@@ -84,57 +139,156 @@ pub fn short_split(c: &Config) -> String {
     )
 }
 
+/// The latest evaluation of `k` of a running run's current seed.
+fn live_auc(rec: &crate::store::RunRecord, k: ScorerKind) -> Option<f64> {
+    let seed = rec
+        .seeds
+        .iter()
+        .rev()
+        .find(|sd| sd.status == RunStatus::Running && !sd.epochs.is_empty())
+        .or_else(|| rec.seeds.iter().rev().find(|sd| !sd.epochs.is_empty()))?;
+    seed.epochs
+        .iter()
+        .rev()
+        .find_map(|m| m.auc.get(&k).copied())
+}
+
 impl Row {
     pub fn of(e: &RunEntry) -> Row {
         match e {
             RunEntry::Ok(r) => {
                 let rec = &r.record;
+                let c = &rec.config;
+                let running = r.status == RunStatus::Running;
+                let mut auc = BTreeMap::new();
+                for k in &c.score.scorers {
+                    let live = if running { live_auc(rec, *k) } else { None };
+                    let cell = match (live, rec.summary.get(k)) {
+                        (Some(value), _) => Some(AucCell {
+                            value,
+                            iqr: None,
+                            live: true,
+                        }),
+                        (None, Some(sm)) => Some(AucCell {
+                            value: sm.median,
+                            iqr: (sm.n > 1).then_some(sm.q3 - sm.q1),
+                            live: false,
+                        }),
+                        (None, None) => None,
+                    };
+                    if let Some(cell) = cell {
+                        auc.insert(*k, cell);
+                    }
+                }
+                let planned = c.train.epochs;
+                let progress = if running {
+                    let current = rec
+                        .seeds
+                        .iter()
+                        .rev()
+                        .find(|sd| sd.status == RunStatus::Running)
+                        .or(rec.seeds.last());
+                    let ep = current.map_or(0, |sd| sd.epochs.len());
+                    let seed_no = current.map_or(1, |sd| sd.index + 1);
+                    if c.run.repeat > 1 {
+                        format!("{ep}/{planned} s{seed_no}/{}", c.run.repeat)
+                    } else {
+                        format!("{ep}/{planned}")
+                    }
+                } else {
+                    String::new()
+                };
+                let done = rec.epochs_done();
                 let created = rec.created.to_string();
                 Row {
                     id: rec.id.clone(),
+                    name: if rec.profile.is_empty() {
+                        rec.id.clone()
+                    } else {
+                        rec.profile.clone()
+                    },
                     status: r.status.to_string(),
-                    split: short_split(&rec.config),
-                    head: rec.config.head.kind.to_string(),
-                    scorer: rec.config.primary_scorer().to_string(),
-                    auc: rec.primary_auc(),
+                    progress,
+                    split: short_split(c),
+                    head: c.head.kind.to_string(),
+                    epochs: if running || done >= planned {
+                        planned.to_string()
+                    } else {
+                        format!("{done}/{planned}")
+                    },
+                    epochs_planned: planned,
+                    repeat: c.run.repeat,
+                    duration: rec.duration_secs(),
+                    auc,
+                    scorers: c.score.scorers.clone(),
                     date: created
                         .get(5..16)
                         .map(|s| s.replace('T', " "))
                         .unwrap_or_default(),
                     tags: rec.tags.join(" "),
                     note: rec.note.clone(),
+                    seed: c.train.seed,
+                    study: rec.study.clone(),
                     unreadable: None,
                 }
             }
             RunEntry::Unreadable { id, reason, .. } => Row {
                 id: id.clone(),
-                status: super::strings::UNREADABLE.into(),
+                name: id.clone(),
+                status: s::UNREADABLE.into(),
+                progress: String::new(),
                 split: String::new(),
                 head: String::new(),
-                scorer: String::new(),
-                auc: None,
+                epochs: String::new(),
+                epochs_planned: 0,
+                repeat: 0,
+                duration: 0,
+                auc: BTreeMap::new(),
+                scorers: Vec::new(),
                 date: String::new(),
                 tags: String::new(),
                 note: String::new(),
+                seed: 0,
+                study: None,
                 unreadable: Some(reason.clone()),
             },
         }
     }
 
-    fn matches(&self, filter: &str) -> bool {
-        if filter.is_empty() {
-            return true;
-        }
-        let hay = format!(
-            "{} {} {} {} {} {} {}",
-            self.id, self.status, self.split, self.head, self.scorer, self.tags, self.note
-        )
-        .to_lowercase();
-        filter
-            .to_lowercase()
-            .split_whitespace()
-            .all(|w| hay.contains(w))
+    /// The scorer the run ranks by (its first).
+    pub fn primary(&self) -> Option<ScorerKind> {
+        self.scorers.first().copied()
     }
+
+    /// `running 3/10`.
+    pub fn status_text(&self) -> String {
+        if self.progress.is_empty() {
+            self.status.clone()
+        } else {
+            format!("{} {}", self.status, self.progress)
+        }
+    }
+}
+
+/// One line of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A run (index into `rows`): on its own (depth 0), under a study (1: outside its current
+    /// grid) or under one of its cells (2).
+    Run { row: usize, depth: u8 },
+    /// A study (index into `studies`).
+    Study(usize),
+    /// A cell of an expanded study.
+    Cell { study: usize, cell: usize },
+}
+
+/// What the cursor is on, by identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ItemKey {
+    Run(String),
+    Study(String),
+    /// A study's name and the cell's config key.
+    Cell(String, String),
 }
 
 /// The pages of a run's detail, in the order ←→ step through them.
@@ -144,35 +298,43 @@ pub enum DetailPage {
     Epochs,
     Roc,
     Spread,
+    /// Each test-time view's AUC (runs scored with views).
+    Views,
+    /// Each defect type's AUC (MVTec and other sub-labelled anomalies).
+    Groups,
     Images,
 }
 
 impl DetailPage {
-    pub const ALL: [DetailPage; 5] = [
+    pub const ALL: [DetailPage; 7] = [
         DetailPage::Overview,
         DetailPage::Epochs,
         DetailPage::Roc,
         DetailPage::Spread,
+        DetailPage::Views,
+        DetailPage::Groups,
         DetailPage::Images,
     ];
 
     /// The page's tab label.
     pub fn label(self) -> &'static str {
         match self {
-            DetailPage::Overview => super::strings::PAGE_OVERVIEW,
-            DetailPage::Epochs => super::strings::PAGE_EPOCHS,
-            DetailPage::Roc => super::strings::PAGE_ROC,
-            DetailPage::Spread => super::strings::PAGE_SPREAD,
-            DetailPage::Images => super::strings::PAGE_IMAGES,
+            DetailPage::Overview => s::PAGE_OVERVIEW,
+            DetailPage::Epochs => s::PAGE_EPOCHS,
+            DetailPage::Roc => s::PAGE_ROC,
+            DetailPage::Spread => s::PAGE_SPREAD,
+            DetailPage::Views => s::PAGE_VIEWS,
+            DetailPage::Groups => s::PAGE_GROUPS,
+            DetailPage::Images => s::PAGE_IMAGES,
         }
     }
 
-    /// Position in [`DetailPage::ALL`] (the tab to highlight).
+    /// Position in [`DetailPage::ALL`].
     pub fn index(self) -> usize {
         DetailPage::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 
-    /// The page `delta` steps on, wrapping around.
+    /// The page `delta` steps on among all pages, wrapping around.
     pub fn step(self, delta: i32) -> DetailPage {
         let n = DetailPage::ALL.len() as i32;
         DetailPage::ALL[(self.index() as i32 + delta).rem_euclid(n) as usize]
@@ -200,6 +362,21 @@ pub struct Detail {
 }
 
 impl Detail {
+    pub fn new(run: LoadedRun, store: Option<&Store>) -> Detail {
+        let mut d = Detail {
+            run,
+            page: DetailPage::Overview,
+            seed: 0,
+            scroll: 0,
+            scores: Err(String::new()),
+            roc: Vec::new(),
+            images: ImagesState::Loading,
+            images_key: None,
+        };
+        d.load_scores(store);
+        d
+    }
+
     pub fn id(&self) -> &str {
         &self.run.record.id
     }
@@ -212,11 +389,52 @@ impl Detail {
         format!("{}#{}", self.id(), self.seed)
     }
 
+    /// Whether any seed was scored with test-time views.
+    pub fn has_views(&self) -> bool {
+        self.run
+            .record
+            .seeds
+            .iter()
+            .filter_map(|sd| sd.result.as_ref())
+            .any(|r| !r.view_auc.is_empty())
+    }
+
+    /// Whether any seed has per-group (defect type) AUCs.
+    pub fn has_groups(&self) -> bool {
+        self.run
+            .record
+            .seeds
+            .iter()
+            .filter_map(|sd| sd.result.as_ref())
+            .any(|r| !r.group_auc.is_empty())
+    }
+
+    /// The pages this run has (views and defect types only when recorded).
+    pub fn pages(&self) -> Vec<DetailPage> {
+        DetailPage::ALL
+            .into_iter()
+            .filter(|p| match p {
+                DetailPage::Views => self.has_views(),
+                DetailPage::Groups => self.has_groups(),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// Steps `delta` pages among [`Detail::pages`], wrapping around.
+    pub fn step_page(&mut self, delta: i32) {
+        let pages = self.pages();
+        let i = pages.iter().position(|p| *p == self.page).unwrap_or(0) as i32;
+        let n = pages.len() as i32;
+        self.page = pages[(i + delta).rem_euclid(n) as usize];
+        self.scroll = 0;
+    }
+
     /// Reads the selected seed's scores and recomputes the ROC curves.
     pub fn load_scores(&mut self, store: Option<&Store>) {
         let id = self.run.record.id.clone();
         self.scores = match (store, self.seed_value()) {
-            (None, _) => Err(super::strings::NO_SCORES.into()),
+            (None, _) => Err(s::NO_SCORES.into()),
             (Some(st), Some(seed)) if self.seed > 0 => {
                 st.read_seed_scores(&id, seed).map_err(|e| e.to_string())
             }
@@ -241,13 +459,54 @@ impl Detail {
     }
 }
 
+/// Whether a config key means anything for this config: head parameters for the heads that
+/// use them, scorer settings for the scorers in use, momentum for SGD. The comparison shows
+/// `–` for the others, so only differences that matter stand out.
+pub fn key_applies(c: &Config, key: &str) -> bool {
+    let uses = |k: ScorerKind| {
+        let sc = &c.score;
+        sc.scorers.contains(&k)
+            || (sc.scorers.contains(&ScorerKind::Ensemble) && sc.ensemble.contains(&k))
+    };
+    match key {
+        "head.s" | "head.m" => matches!(c.head.kind, HeadKind::Arcface | HeadKind::Cosface),
+        "head.easy_margin" => c.head.kind == HeadKind::Arcface,
+        "head.alpha" => c.head.kind == HeadKind::L2Softmax,
+        "score.lof_k" => uses(ScorerKind::Lof),
+        "score.knn_k" => uses(ScorerKind::KnnCosine),
+        "score.shrinkage" => uses(ScorerKind::Mahalanobis),
+        "score.ensemble" => uses(ScorerKind::Ensemble),
+        "train.momentum" => c.train.optimizer == OptimizerKind::Sgd,
+        _ => true,
+    }
+}
+
+/// One series group of the comparison chart: a run's scorer, every seed of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeriesKey {
+    /// Index into [`Compare::runs`].
+    pub run: usize,
+    pub scorer: ScorerKind,
+}
+
 /// Marked runs side by side.
 #[derive(Clone, Debug)]
 pub struct Compare {
     pub runs: Vec<LoadedRun>,
-    /// Config keys whose values differ: (key, one value per run).
+    /// The run the deltas are taken against (index into `runs`).
+    pub baseline: usize,
+    /// The run under the cursor (←→), which `b` makes the baseline and `e` loads.
+    pub focus: usize,
+    /// Config keys whose shown values differ: (key, one value per run, `–` where the key
+    /// does not apply to the run).
     pub diff: Vec<(String, Vec<String>)>,
     pub scroll: u16,
+    /// Every run × scorer, in chart order.
+    pub series: Vec<SeriesKey>,
+    /// Hidden series, by run id and scorer.
+    pub hidden: BTreeSet<(String, ScorerKind)>,
+    /// The series under the cursor (↑↓, Space toggles it).
+    pub cursor: usize,
 }
 
 impl Compare {
@@ -263,15 +522,36 @@ impl Compare {
             .filter_map(|k| {
                 let vals: Vec<String> = flat
                     .iter()
-                    .map(|m| m.get(&k).cloned().unwrap_or_else(|| "–".into()))
+                    .zip(&runs)
+                    .map(|(m, r)| match m.get(&k) {
+                        Some(v) if key_applies(&r.record.config, &k) => v.clone(),
+                        _ => "–".into(),
+                    })
                     .collect();
                 vals.iter().any(|v| *v != vals[0]).then_some((k, vals))
             })
             .collect();
+        let series = runs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.record
+                    .config
+                    .score
+                    .scorers
+                    .iter()
+                    .map(move |k| SeriesKey { run: i, scorer: *k })
+            })
+            .collect();
         Compare {
             runs,
+            baseline: 0,
+            focus: 0,
             diff,
             scroll: 0,
+            series,
+            hidden: BTreeSet::new(),
+            cursor: 0,
         }
     }
 
@@ -286,6 +566,41 @@ impl Compare {
             })
             .collect()
     }
+
+    pub fn is_shown(&self, key: SeriesKey) -> bool {
+        let id = &self.runs[key.run].record.id;
+        !self.hidden.contains(&(id.clone(), key.scorer))
+    }
+
+    /// Shows or hides the series under the cursor.
+    pub fn toggle(&mut self) {
+        let Some(key) = self.series.get(self.cursor).copied() else {
+            return;
+        };
+        let k = (self.runs[key.run].record.id.clone(), key.scorer);
+        if !self.hidden.remove(&k) {
+            self.hidden.insert(k);
+        }
+    }
+
+    /// The same comparison over fresh records, keeping baseline, focus, hidden series and
+    /// cursors where their runs still are.
+    fn refreshed(&self, runs: Vec<LoadedRun>) -> Compare {
+        let id_at = |i: usize| self.runs.get(i).map(|r| r.record.id.clone());
+        let pos = |id: Option<String>, runs: &[LoadedRun]| {
+            id.and_then(|id| runs.iter().position(|r| r.record.id == id))
+                .unwrap_or(0)
+        };
+        let baseline = pos(id_at(self.baseline), &runs);
+        let focus = pos(id_at(self.focus), &runs);
+        let mut c = Compare::new(runs);
+        c.baseline = baseline;
+        c.focus = focus;
+        c.hidden = self.hidden.clone();
+        c.scroll = self.scroll;
+        c.cursor = self.cursor.min(c.series.len().saturating_sub(1));
+        c
+    }
 }
 
 /// Which Runs view is showing.
@@ -294,25 +609,44 @@ pub enum RunsView {
     Table,
     Detail(Box<Detail>),
     Compare(Box<Compare>),
+    Study(Box<StudyView>),
 }
 
 /// The Runs screen state.
 #[derive(Clone, Debug)]
 pub struct RunsState {
     pub entries: Vec<RunEntry>,
+    /// One per entry, in the same order.
     pub rows: Vec<Row>,
-    /// Indices into `rows` that pass the filter, in sort order.
-    pub visible: Vec<usize>,
+    /// The studies the runs belong to, by name.
+    pub studies: Vec<StudyGroup>,
+    /// Names of the studies shown with their runs.
+    pub expanded: BTreeSet<String>,
+    /// The table's lines, filtered and in sort order.
+    pub visible: Vec<Item>,
     /// Index into `visible`.
     pub cursor: usize,
-    pub sort: SortColumn,
+    /// What the cursor is on (kept across every change of the list).
+    selected: Option<ItemKey>,
+    /// The column under the column cursor (←→), which `o` sorts by.
+    pub column: Column,
+    pub sort: Column,
     pub reverse: bool,
+    /// The filter as typed.
     pub filter: String,
+    /// The filter as last parsed without error (what the table shows).
+    pub query: Query,
+    /// Why the typed filter does not parse.
+    pub filter_error: Option<String>,
+    /// Scorers of the runs, most used as primary first: one AUC column each.
+    pub scorers: Vec<ScorerKind>,
     /// Marked run ids, in marking order.
     pub marked: Vec<String>,
     pub error: Option<String>,
     pub fingerprint: Option<u64>,
     pub view: RunsView,
+    /// Views to return to on Esc (a Study view under the run opened from it).
+    pub back: Vec<RunsView>,
 }
 
 impl Default for RunsState {
@@ -320,94 +654,327 @@ impl Default for RunsState {
         RunsState {
             entries: Vec::new(),
             rows: Vec::new(),
+            studies: Vec::new(),
+            expanded: BTreeSet::new(),
             visible: Vec::new(),
             cursor: 0,
-            sort: SortColumn::Date,
+            selected: None,
+            column: Column::Name,
+            sort: Column::Date,
             reverse: false,
             filter: String::new(),
+            query: Query::default(),
+            filter_error: None,
+            scorers: Vec::new(),
             marked: Vec::new(),
             error: None,
             fingerprint: None,
             view: RunsView::Table,
+            back: Vec::new(),
         }
     }
 }
 
+/// A value to sort on.
+#[derive(Clone, Debug, PartialEq)]
+enum Key {
+    /// Ascending text; empty last.
+    Text(String),
+    /// Descending text (newest id first).
+    TextDesc(String),
+    /// Ascending number.
+    Num(i64),
+    /// Best AUC first; none last.
+    Auc(Option<f64>),
+}
+
+fn cmp_key(a: &Key, b: &Key) -> Ordering {
+    match (a, b) {
+        (Key::Text(x), Key::Text(y)) => match (x.is_empty(), y.is_empty()) {
+            (false, true) => Ordering::Less,
+            (true, false) => Ordering::Greater,
+            _ => x.to_lowercase().cmp(&y.to_lowercase()),
+        },
+        (Key::TextDesc(x), Key::TextDesc(y)) => y.cmp(x),
+        (Key::Num(x), Key::Num(y)) => x.cmp(y),
+        (Key::Auc(x), Key::Auc(y)) => cmp_auc_desc(*x, *y),
+        _ => Ordering::Equal,
+    }
+}
+
+fn status_rank(status: &str) -> i64 {
+    match status {
+        "running" => 0,
+        "finished" => 1,
+        "interrupted" => 2,
+        "failed" => 3,
+        _ => 4,
+    }
+}
+
 impl RunsState {
-    /// Reloads the list from the store, keeping the selected run selected.
+    /// Reloads the list from the store, keeping the selection, marks and open views' runs.
     pub fn reload(&mut self, store: &Store) {
-        let keep = self.selected_id().map(str::to_string);
         self.fingerprint = Some(store.fingerprint());
         match store.list_runs() {
             Ok(entries) => {
                 self.error = None;
-                self.set_entries(entries);
+                self.set_entries(entries, Some(store));
             }
             Err(e) => self.error = Some(e.to_string()),
         }
-        if let Some(id) = keep {
-            self.select_id(&id);
-        }
-        // Marks of deleted runs go.
-        let ids: Vec<String> = self.rows.iter().map(|r| r.id.clone()).collect();
-        self.marked.retain(|m| ids.contains(m));
+        self.forget_gone_marks();
     }
 
-    pub fn set_entries(&mut self, entries: Vec<RunEntry>) {
+    fn forget_gone_marks(&mut self) {
+        let ids: BTreeSet<&str> = self.rows.iter().map(|r| r.id.as_str()).collect();
+        self.marked.retain(|m| ids.contains(m.as_str()));
+    }
+
+    /// Replaces the runs (studies are regrouped, reading their files from `store`).
+    pub fn set_entries(&mut self, entries: Vec<RunEntry>, store: Option<&Store>) {
         self.rows = entries.iter().map(Row::of).collect();
         self.entries = entries;
-        self.refresh();
+        self.studies = self.group_studies(store);
+        self.scorers = self.rank_scorers();
+        self.rebuild();
     }
 
-    /// Re-applies filter and sort.
-    pub fn refresh(&mut self) {
-        let keep = self.selected_id().map(str::to_string);
-        let mut vis: Vec<usize> = (0..self.rows.len())
-            .filter(|&i| self.rows[i].matches(&self.filter))
+    fn group_studies(&self, store: Option<&Store>) -> Vec<StudyGroup> {
+        let mut by_name: BTreeMap<&str, Vec<(usize, &LoadedRun)>> = BTreeMap::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if let RunEntry::Ok(r) = e {
+                if let Some(st) = &r.record.study {
+                    by_name.entry(st.name.as_str()).or_default().push((i, r));
+                }
+            }
+        }
+        by_name
+            .into_iter()
+            .map(|(name, members)| StudyGroup::build(name, &members, store))
+            .collect()
+    }
+
+    /// Scorers in use: the most common primary first, then the others by use.
+    fn rank_scorers(&self) -> Vec<ScorerKind> {
+        let mut count: BTreeMap<ScorerKind, (usize, usize)> = BTreeMap::new();
+        for r in &self.rows {
+            for (i, k) in r.scorers.iter().enumerate() {
+                let c = count.entry(*k).or_default();
+                c.1 += 1;
+                if i == 0 {
+                    c.0 += 1;
+                }
+            }
+        }
+        let mut v: Vec<(ScorerKind, (usize, usize))> = count.into_iter().collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
+        v.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// Every column, in table order (one AUC column per scorer in use).
+    pub fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            Column::Name,
+            Column::Status,
+            Column::Split,
+            Column::Head,
+            Column::Epochs,
+            Column::Repeat,
+            Column::Duration,
+        ];
+        v.extend(self.scorers.iter().map(|k| Column::Auc(*k)));
+        v.extend([Column::Tags, Column::Date]);
+        v
+    }
+
+    fn passes(&self, row: usize) -> bool {
+        self.query.is_empty() || self.entries.get(row).is_some_and(|e| self.query.matches(e))
+    }
+
+    /// Rebuilds the visible lines (filter, sort, expanded studies) and puts the cursor back
+    /// on what it was on, or where it was when that is gone.
+    fn rebuild(&mut self) {
+        let mut top: Vec<Item> = (0..self.rows.len())
+            .filter(|&i| self.rows[i].study.is_none() && self.passes(i))
+            .map(|row| Item::Run { row, depth: 0 })
             .collect();
-        let rows = &self.rows;
+        for (si, g) in self.studies.iter().enumerate() {
+            if g.all_rows().any(|r| self.passes(r)) {
+                top.push(Item::Study(si));
+            }
+        }
         let sort = self.sort;
-        vis.sort_by(|&a, &b| {
-            let (x, y) = (&rows[a], &rows[b]);
-            let ord = match sort {
-                // Newest first by default (ids start with the creation time).
-                SortColumn::Date => y.id.cmp(&x.id),
-                SortColumn::Status => x.status.cmp(&y.status),
-                SortColumn::Split => x.split.cmp(&y.split),
-                SortColumn::Head => x.head.cmp(&y.head),
-                SortColumn::Scorer => x.scorer.cmp(&y.scorer),
-                // Best first; runs without an AUC last.
-                SortColumn::Auc => match (x.auc, y.auc) {
-                    (Some(p), Some(q)) => q.total_cmp(&p),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                },
-            };
-            ord.then_with(|| y.id.cmp(&x.id))
+        top.sort_by(|a, b| {
+            cmp_key(&self.sort_key(*a, sort), &self.sort_key(*b, sort))
+                .then_with(|| self.newest_id(*b).cmp(self.newest_id(*a)))
         });
         if self.reverse {
-            vis.reverse();
+            top.reverse();
         }
-        self.visible = vis;
-        self.cursor = 0;
-        if let Some(id) = keep {
-            self.select_id(&id);
+        let mut visible = Vec::with_capacity(self.rows.len());
+        for it in top {
+            visible.push(it);
+            let Item::Study(si) = it else {
+                continue;
+            };
+            let g = &self.studies[si];
+            if !self.expanded.contains(&g.name) {
+                continue;
+            }
+            for (ci, c) in g.cells.iter().enumerate() {
+                let rows: Vec<usize> = c.rows.iter().copied().filter(|&r| self.passes(r)).collect();
+                if rows.is_empty() && !self.query.is_empty() {
+                    continue;
+                }
+                visible.push(Item::Cell {
+                    study: si,
+                    cell: ci,
+                });
+                visible.extend(rows.into_iter().map(|row| Item::Run { row, depth: 2 }));
+            }
+            visible.extend(
+                g.other
+                    .iter()
+                    .copied()
+                    .filter(|&r| self.passes(r))
+                    .map(|row| Item::Run { row, depth: 1 }),
+            );
+        }
+        self.visible = visible;
+        self.restore_selection();
+    }
+
+    fn key_of(&self, it: Item) -> Option<ItemKey> {
+        Some(match it {
+            Item::Run { row, .. } => ItemKey::Run(self.rows.get(row)?.id.clone()),
+            Item::Study(si) => ItemKey::Study(self.studies.get(si)?.name.clone()),
+            Item::Cell { study, cell } => {
+                let g = self.studies.get(study)?;
+                ItemKey::Cell(g.name.clone(), g.cells.get(cell)?.key.clone())
+            }
+        })
+    }
+
+    fn restore_selection(&mut self) {
+        if let Some(key) = self.selected.clone() {
+            if let Some(p) = self
+                .visible
+                .iter()
+                .position(|it| self.key_of(*it).as_ref() == Some(&key))
+            {
+                self.cursor = p;
+            }
         }
         self.clamp();
     }
 
+    /// Keeps the cursor on a line and remembers what it is on.
     fn clamp(&mut self) {
-        if self.visible.is_empty() {
-            self.cursor = 0;
-        } else {
-            self.cursor = self.cursor.min(self.visible.len() - 1);
+        self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
+        self.selected = self
+            .visible
+            .get(self.cursor)
+            .and_then(|it| self.key_of(*it));
+    }
+
+    fn sort_key(&self, it: Item, col: Column) -> Key {
+        match it {
+            Item::Run { row, .. } => {
+                let r = &self.rows[row];
+                match col {
+                    Column::Name => Key::Text(r.name.clone()),
+                    Column::Status => Key::Num(status_rank(&r.status)),
+                    Column::Split => Key::Text(r.split.clone()),
+                    Column::Head => Key::Text(r.head.clone()),
+                    Column::Epochs => Key::Num(-(r.epochs_planned as i64)),
+                    Column::Repeat => Key::Num(-(r.repeat as i64)),
+                    Column::Duration => Key::Num(-r.duration),
+                    Column::Auc(k) => Key::Auc(r.auc.get(&k).map(|c| c.value)),
+                    Column::Tags => Key::Text(r.tags.clone()),
+                    Column::Date => Key::TextDesc(r.id.clone()),
+                }
+            }
+            Item::Study(si) => {
+                let g = &self.studies[si];
+                let first = g.all_rows().next().and_then(|r| self.rows.get(r));
+                match col {
+                    Column::Name => Key::Text(g.name.clone()),
+                    Column::Status => Key::Num(if g.running > 0 { 0 } else { 1 }),
+                    Column::Split => Key::Text(first.map(|r| r.split.clone()).unwrap_or_default()),
+                    Column::Head => Key::Text(first.map(|r| r.head.clone()).unwrap_or_default()),
+                    Column::Epochs => Key::Num(-(first.map_or(0, |r| r.epochs_planned) as i64)),
+                    Column::Repeat => Key::Num(-(g.total as i64)),
+                    Column::Duration => Key::Num(-self.study_duration(g)),
+                    Column::Auc(k) => Key::Auc(g.best_cell(k).map(|(_, s)| s.median)),
+                    Column::Tags => Key::Text(String::new()),
+                    Column::Date => Key::TextDesc(self.newest_id(it).to_string()),
+                }
+            }
+            Item::Cell { .. } => Key::Num(0),
         }
     }
 
+    /// Seconds all of a study's runs took together.
+    pub fn study_duration(&self, g: &StudyGroup) -> i64 {
+        g.all_rows()
+            .filter_map(|r| self.rows.get(r))
+            .map(|r| r.duration)
+            .sum()
+    }
+
+    /// The newest run id of a line (a study's newest run).
+    fn newest_id(&self, it: Item) -> &str {
+        match it {
+            Item::Run { row, .. } => self.rows.get(row).map_or("", |r| r.id.as_str()),
+            Item::Study(si) | Item::Cell { study: si, .. } => self
+                .studies
+                .get(si)
+                .and_then(|g| {
+                    g.all_rows()
+                        .filter_map(|r| self.rows.get(r))
+                        .map(|r| r.id.as_str())
+                        .max()
+                })
+                .unwrap_or(""),
+        }
+    }
+
+    /// Selects a run, expanding its study when it is folded away.
     pub fn select_id(&mut self, id: &str) {
-        if let Some(p) = self.visible.iter().position(|&i| self.rows[i].id == id) {
-            self.cursor = p;
+        let key = ItemKey::Run(id.to_string());
+        if !self.select_key(&key) {
+            let study = self
+                .rows
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.study.as_ref())
+                .map(|s| s.name.clone());
+            if let Some(name) = study {
+                self.expanded.insert(name);
+                self.rebuild();
+                self.select_key(&key);
+            }
+        }
+    }
+
+    /// Selects a study's row.
+    pub fn select_study(&mut self, name: &str) {
+        self.select_key(&ItemKey::Study(name.to_string()));
+    }
+
+    fn select_key(&mut self, key: &ItemKey) -> bool {
+        match self
+            .visible
+            .iter()
+            .position(|it| self.key_of(*it).as_ref() == Some(key))
+        {
+            Some(p) => {
+                self.cursor = p;
+                self.clamp();
+                true
+            }
+            None => false,
         }
     }
 
@@ -417,10 +984,19 @@ impl RunsState {
         }
         let n = self.visible.len() as i64;
         self.cursor = (self.cursor as i64 + delta).clamp(0, n - 1) as usize;
+        self.clamp();
     }
 
+    pub fn selected_item(&self) -> Option<Item> {
+        self.visible.get(self.cursor).copied()
+    }
+
+    /// The run under the cursor (none on a study or cell line).
     pub fn selected_row(&self) -> Option<&Row> {
-        self.visible.get(self.cursor).map(|&i| &self.rows[i])
+        match self.selected_item()? {
+            Item::Run { row, .. } => self.rows.get(row),
+            _ => None,
+        }
     }
 
     pub fn selected_id(&self) -> Option<&str> {
@@ -432,11 +1008,50 @@ impl RunsState {
         self.loaded(id)
     }
 
+    /// The study of the line under the cursor when it is a study or cell line, and the cell.
+    pub fn selected_group(&self) -> Option<(&StudyGroup, Option<usize>)> {
+        match self.selected_item()? {
+            Item::Study(si) => Some((self.studies.get(si)?, None)),
+            Item::Cell { study, cell } => Some((self.studies.get(study)?, Some(cell))),
+            Item::Run { .. } => None,
+        }
+    }
+
+    pub fn study(&self, name: &str) -> Option<&StudyGroup> {
+        self.studies.iter().find(|g| g.name == name)
+    }
+
     pub fn loaded(&self, id: &str) -> Option<&LoadedRun> {
         self.entries.iter().find_map(|e| match e {
             RunEntry::Ok(r) if r.record.id == id => Some(&**r),
             _ => None,
         })
+    }
+
+    /// Whether the line under the cursor is a study that shows its runs.
+    pub fn on_expanded_study(&self) -> bool {
+        matches!(self.selected_group(), Some((g, None)) if self.expanded.contains(&g.name))
+    }
+
+    /// Whether the line under the cursor is a study that hides its runs.
+    pub fn on_folded_study(&self) -> bool {
+        matches!(self.selected_group(), Some((g, None)) if !self.expanded.contains(&g.name))
+    }
+
+    /// Shows or hides the runs of the study under the cursor (from a cell line: hides them and
+    /// selects the study).
+    pub fn toggle_expand(&mut self) {
+        let Some((g, cell)) = self.selected_group() else {
+            return;
+        };
+        let name = g.name.clone();
+        if cell.is_some() || self.expanded.contains(&name) {
+            self.expanded.remove(&name);
+        } else {
+            self.expanded.insert(name.clone());
+        }
+        self.rebuild();
+        self.select_study(&name);
     }
 
     pub fn toggle_mark(&mut self) {
@@ -454,39 +1069,62 @@ impl RunsState {
         self.marked.iter().any(|m| m == id)
     }
 
-    pub fn cycle_sort(&mut self) {
-        self.sort = self.sort.next();
-        self.reverse = false;
-        self.refresh();
+    /// Moves the column cursor.
+    pub fn step_column(&mut self, delta: i32) {
+        let cols = self.columns();
+        let i = cols.iter().position(|c| *c == self.column).unwrap_or(0) as i32;
+        let j = (i + delta).clamp(0, cols.len() as i32 - 1) as usize;
+        self.column = cols[j];
+    }
+
+    /// Sorts by the column under the cursor; again on the sorted column reverses the order.
+    pub fn sort_by_column(&mut self) {
+        if self.sort == self.column {
+            self.reverse = !self.reverse;
+        } else {
+            self.sort = self.column;
+            self.reverse = false;
+        }
+        self.rebuild();
     }
 
     pub fn toggle_reverse(&mut self) {
         self.reverse = !self.reverse;
-        self.refresh();
+        self.rebuild();
     }
 
+    /// Applies a filter in the syntax of `adalab runs list --filter`. A filter that does not
+    /// parse keeps the last good one applied and says why in [`RunsState::filter_error`].
     pub fn set_filter(&mut self, f: &str) {
         self.filter = f.trim().to_string();
-        self.refresh();
+        match Query::parse(&[self.filter.as_str()]) {
+            Ok(q) => {
+                self.query = q;
+                self.filter_error = None;
+                self.rebuild();
+            }
+            Err(e) => self.filter_error = Some(e.to_string()),
+        }
     }
 
     /// Opens the selected run.
     pub fn open_detail(&mut self, store: Option<&Store>) -> bool {
-        let Some(run) = self.selected_run().cloned() else {
+        let Some(id) = self.selected_id().map(str::to_string) else {
             return false;
         };
-        let mut d = Detail {
-            run,
-            page: DetailPage::Overview,
-            seed: 0,
-            scroll: 0,
-            scores: Err(String::new()),
-            roc: Vec::new(),
-            images: ImagesState::Loading,
-            images_key: None,
+        self.open_detail_id(&id, store)
+    }
+
+    /// Opens a run's detail over the current view (Esc returns to a Study view).
+    pub fn open_detail_id(&mut self, id: &str, store: Option<&Store>) -> bool {
+        let Some(run) = self.loaded(id).cloned() else {
+            return false;
         };
-        d.load_scores(store);
-        self.view = RunsView::Detail(Box::new(d));
+        let d = RunsView::Detail(Box::new(Detail::new(run, store)));
+        let from = std::mem::replace(&mut self.view, d);
+        if matches!(from, RunsView::Study(_)) {
+            self.back.push(from);
+        }
         true
     }
 
@@ -504,7 +1142,27 @@ impl RunsState {
         true
     }
 
-    /// After a reload: refresh the open detail / comparison with the new records.
+    /// Opens the Study view of the study (and cell) under the cursor.
+    pub fn open_study(&mut self) -> bool {
+        let Some((g, cell)) = self.selected_group() else {
+            return false;
+        };
+        let v = StudyView::new(g.name.clone(), cell.unwrap_or(0));
+        self.back.clear();
+        self.view = RunsView::Study(Box::new(v));
+        true
+    }
+
+    /// Esc: back to the view this one was opened from, else to the table.
+    pub fn go_back(&mut self) {
+        self.view = self.back.pop().unwrap_or(RunsView::Table);
+        if let RunsView::Study(v) = &mut self.view {
+            let g = self.studies.iter().find(|g| g.name == v.name);
+            v.clamp(g);
+        }
+    }
+
+    /// After a reload: refresh the open views with the new records.
     pub fn refresh_views(&mut self, store: Option<&Store>) {
         let fresh = |id: &str, entries: &[RunEntry]| {
             entries.iter().find_map(|e| match e {
@@ -512,14 +1170,28 @@ impl RunsState {
                 _ => None,
             })
         };
+        let studies = &self.studies;
+        let clamp_study = |v: &mut StudyView| {
+            let g = studies.iter().find(|g| g.name == v.name);
+            v.clamp(g);
+        };
+        for view in self.back.iter_mut() {
+            if let RunsView::Study(v) = view {
+                clamp_study(v);
+            }
+        }
         match &mut self.view {
             RunsView::Table => {}
+            RunsView::Study(v) => clamp_study(v),
             RunsView::Detail(d) => {
                 if let Some(r) = fresh(d.id(), &self.entries) {
                     let was_running = d.run.status == RunStatus::Running;
                     d.run = r;
                     if d.seed >= d.run.record.seeds.len() {
                         d.seed = 0;
+                    }
+                    if !d.pages().contains(&d.page) {
+                        d.page = DetailPage::Overview;
                     }
                     // A run that just ended has its scores now.
                     if was_running && d.run.status != RunStatus::Running && d.scores.is_err() {
@@ -534,11 +1206,55 @@ impl RunsState {
                     .filter_map(|r| fresh(&r.record.id, &self.entries))
                     .collect();
                 if runs.len() >= 2 {
-                    let scroll = c.scroll;
-                    **c = Compare::new(runs);
-                    c.scroll = scroll;
+                    **c = c.refreshed(runs);
                 }
             }
+        }
+    }
+
+    /// Applies the store's staleness rule to the runs shown as running: one whose process is
+    /// gone (killed, even with SIGKILL, which changes no file) turns interrupted, as in
+    /// `adalab runs list`. Cheap: a pid check per running run; a record is re-read only when
+    /// the check says its writer is gone. True when something changed.
+    pub fn refresh_running(&mut self, store: &Store) -> bool {
+        let now = Timestamp::now();
+        let mut changed = false;
+        for e in self.entries.iter_mut() {
+            let RunEntry::Ok(r) = e else {
+                continue;
+            };
+            if r.status != RunStatus::Running
+                || r.record.effective_status(store.host(), now) == RunStatus::Running
+            {
+                continue;
+            }
+            if let Ok(fresh) = store.load_run(&r.record.id) {
+                if fresh.status != r.status {
+                    **r = fresh;
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let entries = std::mem::take(&mut self.entries);
+            self.set_entries(entries, Some(store));
+            self.refresh_views(Some(store));
+        }
+        changed
+    }
+
+    /// Applies a listing from the watcher, keeping selection, marks and open views.
+    pub fn apply_listing(&mut self, listing: Listing, store: Option<&Store>) {
+        let (fp, entries) = listing;
+        self.fingerprint = Some(fp);
+        match entries {
+            Ok(entries) => {
+                self.error = None;
+                self.set_entries(entries, store);
+                self.forget_gone_marks();
+                self.refresh_views(store);
+            }
+            Err(e) => self.error = Some(e),
         }
     }
 }
@@ -554,21 +1270,55 @@ pub type Listing = (u64, Result<Vec<RunEntry>, String>);
 
 /// Watches the store from its own thread: checks the fingerprint every `every` and sends a new
 /// listing when it changed, so runs written by other processes appear without the UI thread
-/// ever parsing run files on a timer. The thread ends when the receiver is dropped.
+/// ever parsing run files on a timer. Between changes it applies the staleness rule to the
+/// runs it last saw running (a pid check each), so a killed run turns interrupted at once.
+/// The thread ends when the receiver is dropped.
 pub fn watch_store(store: Store, every: Duration, known: Option<u64>) -> Receiver<Listing> {
     let (tx, rx) = mpsc::channel();
     let spawned = thread::Builder::new()
         .name("adalab-store-watch".into())
         .spawn(move || {
             let mut last = known;
+            let mut running: Option<Vec<LoadedRun>> = None;
             loop {
                 thread::sleep(every);
                 let fp = store.fingerprint();
-                if last == Some(fp) {
+                let stale = |runs: &[LoadedRun]| {
+                    let now = Timestamp::now();
+                    runs.iter()
+                        .any(|r| r.record.effective_status(store.host(), now) != RunStatus::Running)
+                };
+                let changed = last != Some(fp);
+                // The first turn learns which runs are running (the app listed them already).
+                let first = running.is_none();
+                if !changed && !first && !running.as_deref().is_some_and(stale) {
                     continue;
                 }
                 last = Some(fp);
                 let listing = store.list_runs().map_err(|e| e.to_string());
+                // Runs the store still calls running although the rule alone would not (a
+                // live writer lock) are left to the next change, so they are not re-listed on
+                // every turn.
+                let now = Timestamp::now();
+                running = Some(match &listing {
+                    Ok(entries) => entries
+                        .iter()
+                        .filter_map(|e| match e {
+                            RunEntry::Ok(r)
+                                if r.status == RunStatus::Running
+                                    && r.record.effective_status(store.host(), now)
+                                        == RunStatus::Running =>
+                            {
+                                Some((**r).clone())
+                            }
+                            _ => None,
+                        })
+                        .collect(),
+                    Err(_) => Vec::new(),
+                });
+                if first && !changed {
+                    continue;
+                }
                 if tx.send((fp, listing)).is_err() {
                     break;
                 }
@@ -580,26 +1330,4 @@ pub fn watch_store(store: Store, every: Duration, known: Option<u64>) -> Receive
         return rx;
     }
     rx
-}
-
-impl RunsState {
-    /// Applies a listing from the watcher, keeping selection, marks and open views.
-    pub fn apply_listing(&mut self, listing: Listing, store: Option<&Store>) {
-        let (fp, entries) = listing;
-        self.fingerprint = Some(fp);
-        match entries {
-            Ok(entries) => {
-                let keep = self.selected_id().map(str::to_string);
-                self.error = None;
-                self.set_entries(entries);
-                if let Some(id) = keep {
-                    self.select_id(&id);
-                }
-                let ids: Vec<String> = self.rows.iter().map(|r| r.id.clone()).collect();
-                self.marked.retain(|m| ids.contains(m));
-                self.refresh_views(store);
-            }
-            Err(e) => self.error = Some(e),
-        }
-    }
 }

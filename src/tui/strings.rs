@@ -12,9 +12,11 @@ pub const TOO_SMALL_HINT: &str = "adalab needs at least 80×24 — enlarge the w
 pub const FOOTER_SETUP: &str = "↑↓ field  ←→ change  e edit  Enter/r start  p load  w save  ? help";
 pub const FOOTER_TRAIN: &str = "s stop  ↑↓ scroll log  m markers  Tab next screen  ? help  q quit";
 pub const FOOTER_RUNS: &str =
-    "↑↓ move  Enter open  Space mark  c compare  / filter  o sort  t tag  n note  x delete  ? help";
-pub const FOOTER_DETAIL: &str = "←→ page  [ ] seed  ↑↓ scroll  Esc back  ? help";
-pub const FOOTER_COMPARE: &str = "↑↓ scroll  Esc back  ? help";
+    "↑↓ move ←→ column o sort Enter open Space mark c compare / filter e setup ? help";
+pub const FOOTER_DETAIL: &str = "←→ page  [ ] seed  ↑↓ scroll  e setup  Esc back  ? help";
+pub const FOOTER_COMPARE: &str =
+    "←→ run  b baseline  ↑↓ series  Space show/hide  PgUp/PgDn keys  e setup  ? help";
+pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  Esc back  ? help";
 pub const FOOTER_HELP: &str = "Esc or ? closes help";
 
 // Setup
@@ -60,6 +62,10 @@ pub const RUNS_TITLE: &str = "Runs";
 pub const RUNS_EMPTY: &str = "No runs in the store yet. Start one from the Setup screen.";
 pub const RUNS_NO_MATCH: &str = "No run matches the filter.";
 pub const RUNS_NO_STORE: &str = "The run store could not be opened";
+pub const COL_NAME: &str = "name";
+pub const COL_EPOCHS: &str = "ep";
+pub const COL_REPEAT: &str = "×";
+pub const COL_DURATION: &str = "took";
 pub const COL_STATUS: &str = "status";
 pub const COL_SPLIT: &str = "split";
 pub const COL_HEAD: &str = "head";
@@ -72,12 +78,33 @@ pub const FILTER_LABEL: &str = "filter";
 pub const SORT_LABEL: &str = "sort";
 pub const MARKED_LABEL: &str = "marked";
 pub const COMPARE_NEEDS_TWO: &str = "mark at least two runs with Space to compare them";
+pub const COLUMN_LABEL: &str = "column";
+/// The table's title: how to read the AUC columns.
+pub const RUNS_AUC_NOTE: &str = " AUC per scorer: median (IQR) over seeds, ~ live ";
+pub const FILTER_NOT_APPLIED: &str = "not applied";
+pub const STUDY_DONE: &str = "done";
+/// `0.905 cell 2`: a study's best cell on the scorer.
+pub const STUDY_BEST: &str = "cell";
+pub const SEED_LABEL: &str = "seed";
+pub const LOADED_INTO_SETUP: &str = "loaded into Setup: the config of";
+pub const LOAD_UNREADABLE: &str = "cannot load an unreadable run's config";
 
 // Detail
 pub const PAGE_OVERVIEW: &str = "Overview";
 pub const PAGE_EPOCHS: &str = "Epochs";
 pub const PAGE_ROC: &str = "ROC";
 pub const PAGE_SPREAD: &str = "AUC spread";
+pub const PAGE_VIEWS: &str = "Views";
+pub const PAGE_GROUPS: &str = "Defects";
+pub const VIEWS_TITLE: &str = "with test-time views";
+pub const VIEWS_IDENTITY: &str = "identity";
+pub const VIEWS_AVERAGED: &str = "views";
+pub const VIEWS_GAIN: &str = "+views";
+pub const VIEWS_PAGE_TITLE: &str = " AUC of each test-time view ";
+pub const VIEWS_MEAN_ROW: &str = "averaged";
+pub const GROUPS_PAGE_TITLE: &str = " AUC per defect type (normal test images vs each type's) ";
+pub const GROUPS_ALL_ROW: &str = "all defects";
+pub const NO_RESULT: &str = "this seed has no final evaluation";
 pub const PAGE_IMAGES: &str = "Images";
 pub const NO_SCORES: &str = "no scores file";
 pub const NO_REPEATS: &str = "single seed — a boxplot needs a repeated run (run.repeat > 1)";
@@ -90,8 +117,22 @@ pub const IMAGES_MISSING: &str = "test images unavailable";
 pub const COMPARE_TITLE: &str = "Compare";
 pub const COMPARE_DIFF: &str = "config keys that differ";
 pub const COMPARE_SAME: &str = "the configurations are identical";
-pub const COMPARE_METRICS: &str = "final metrics (Δ against the first run)";
-pub const COMPARE_HISTORY: &str = "AUC history (primary scorer, first seed)";
+pub const COMPARE_METRICS: &str = "final metrics: Δ against the baseline,";
+pub const COMPARE_HISTORY: &str = "AUC history: every seed of every shown series";
+pub const COMPARE_BASELINE: &str = "baseline";
+pub const COMPARE_SERIES: &str = "series";
+pub const COMPARE_ALL_HIDDEN: &str = "every series is hidden: Space shows the one under the cursor";
+
+// Study
+pub const STUDY_TITLE: &str = "Study";
+pub const STUDY_BOXES: &str = "per cell, shared axis";
+pub const STUDY_TABLE: &str = "cells (Δ: difference of medians vs cell 1, 95% paired bootstrap)";
+pub const STUDY_RUNS: &str = "runs of";
+pub const STUDY_RUNS_HINT: &str = "Enter lists the selected cell's runs";
+pub const STUDY_NO_RUNS: &str = "no finished runs yet";
+pub const STUDY_GONE: &str = "this study has no runs in the store any more";
+pub const STUDY_NO_FILE: &str = "study file unreadable, cells from the runs";
+pub const STUDY_FIRST_CELL: &str = "(reference)";
 
 // Popups
 pub const STOP_TITLE: &str = "Stop training?";
@@ -106,6 +147,8 @@ pub const QUIT_NO: &str = "n/Esc stay";
 pub const DELETE_TITLE: &str = "Delete run?";
 pub const DELETE_YES: &str = "y delete";
 pub const DELETE_NO: &str = "n/Esc keep";
+pub const DELETE_REFUSED_TITLE: &str = "Cannot delete run";
+pub const DELETE_REFUSED_CLOSE: &str = "Enter/Esc close";
 pub const PROFILE_PICKER_TITLE: &str = "Load profile";
 pub const PROFILE_PICKER_EMPTY: &str = "no profiles found";
 pub const SAVE_PROFILE_TITLE: &str = "Save as profile";
@@ -114,7 +157,7 @@ pub const PROFILE_EXISTS: &str = "exists — press Enter again to replace it";
 pub const TAG_TITLE: &str = "Tags (space separated)";
 pub const NOTE_TITLE: &str = "Note";
 pub const FILTER_TITLE: &str = "Filter runs";
-pub const FILTER_HINT: &str = "matches id, status, split, head, scorer, tags, note";
+pub const FILTER_HINT: &str = "head=arcface status=failed tag=x · text: id, name, tags, note";
 pub const CLASSES_TITLE: &str = "Reference classes";
 pub const CLASSES_HINT: &str = "Space toggle · a all others · Enter apply · Esc cancel";
 pub const SCORERS_TITLE: &str = "Scorers (first = primary)";
@@ -124,6 +167,29 @@ pub const INPUT_HINT: &str = "Enter apply · Esc cancel";
 // Help
 pub const HELP_TITLE: &str = "Keys";
 pub const HELP_GLOBAL: &str = "Everywhere";
+
+/// Why the store refuses to delete a run that is still being written, in plain words.
+pub fn delete_running(id: &str, pid: u32, host: &str) -> String {
+    format!(
+        "{id} is still running (pid {pid} on {host}). A run is not deleted while its writer \
+         is alive: stop it first, then delete it."
+    )
+}
+
+/// Why the store refuses to delete a record of a newer schema, in plain words.
+pub fn delete_future(id: &str, found: i64) -> String {
+    format!(
+        "{id} was written by a newer adalab (schema_version {found}). This one cannot tell \
+         what its folder holds, so it keeps it; if you are sure, run \
+         `adalab runs delete --force {id}`."
+    )
+}
+
+/// ` (12 in 1 study)`: how many of the runs belong to studies.
+pub fn in_studies(runs: usize, studies: usize) -> String {
+    let plural = if studies == 1 { "study" } else { "studies" };
+    format!(" ({runs} in {studies} {plural})")
+}
 
 /// "3 min ago"-style age of `secs` seconds.
 pub fn age(secs: i64) -> String {
@@ -217,7 +283,7 @@ pub const FOLLOWING: &str = "following";
 pub const FOLLOW_READING: &str = "reading the run from the store…";
 pub const DETACHED: &str = "stopped following";
 pub const STUDY_STOPPING: &str = "stopping the study after this batch…";
-pub const STUDY_GONE: &str = "the study ended without a final event";
+pub const STUDY_ENDED_SILENTLY: &str = "the study ended without a final event";
 pub const STUDY_WAITING: &str = "waiting for the first task…";
 pub const FOOTER_TRAIN_ATTACHED: &str =
     "Esc stop following  ↑↓ scroll log  m markers  Tab next screen  ? help  q quit";

@@ -42,6 +42,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 RunsView::Table => screens::runs::draw(f, body, app),
                 RunsView::Detail(d) => screens::detail::draw(f, body, app, d),
                 RunsView::Compare(c) => screens::compare::draw(f, body, app, c),
+                RunsView::Study(v) => screens::study::draw(f, body, app, v),
             },
         }
     }
@@ -128,6 +129,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         Context::Runs => s::FOOTER_RUNS,
         Context::Detail => s::FOOTER_DETAIL,
         Context::Compare => s::FOOTER_COMPARE,
+        Context::Study => s::FOOTER_STUDY,
         Context::Help => s::FOOTER_HELP,
         Context::Input => match &app.popup {
             Some(Popup::Input(i)) => popups::input::footer(i),

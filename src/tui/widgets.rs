@@ -190,7 +190,7 @@ pub fn line_chart(
 
 /// The marker of the i-th series: the chosen one, and without colour a different one per
 /// series so overlaid lines stay apart.
-fn series_marker(theme: &Theme, i: usize) -> Marker {
+pub fn series_marker(theme: &Theme, i: usize) -> Marker {
     if theme.color || i == 0 {
         return theme.markers.marker();
     }
@@ -300,4 +300,27 @@ pub fn curve_chart(
         )
         .legend_position(None);
     f.render_widget(chart, area);
+}
+
+/// A legend name for the i-th series of [`line_chart`]: without colour it starts with the
+/// glyph its curve is drawn with.
+pub fn legend_name(theme: &Theme, i: usize, name: &str) -> String {
+    if theme.color {
+        name.to_string()
+    } else {
+        format!("{} {name}", marker_glyph(series_marker(theme, i)))
+    }
+}
+
+/// `text` cut to `width` characters, ending with `…` when something was cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
 }

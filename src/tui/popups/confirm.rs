@@ -1,11 +1,14 @@
 //! Yes/no confirmations (stop, quit, delete): what is asked, how keys answer it, and its
-//! drawing; plus the "stopping before quitting" notice. What a yes does is applied by
+//! drawing; plus the "stopping before quitting" notice and the notice that a run cannot be
+//! deleted (a live writer, a newer schema), in plain words. What a yes does is applied by
 //! `update/popups.rs`.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
+
+use crate::store::{RecordError, StoreError};
 
 use super::super::app::App;
 use super::super::keys::Action;
@@ -20,6 +23,24 @@ pub enum ConfirmKind {
     Delete(String),
     /// `D` on Setup: the form back to the defaults.
     Reset,
+    /// The run cannot be deleted, and why (any answer closes it).
+    DeleteRefused {
+        id: String,
+        reason: String,
+    },
+}
+
+/// Why the store refuses to delete run `id`, in plain words.
+pub fn refusal(id: &str, e: &StoreError) -> String {
+    match e {
+        StoreError::StillRunning { pid, host, .. } => s::delete_running(id, *pid, host),
+        StoreError::FutureSchema { found, .. }
+        | StoreError::Record {
+            error: RecordError::UnknownSchema { found },
+            ..
+        } => s::delete_future(id, *found),
+        other => other.to_string(),
+    }
 }
 
 /// How a key answers a confirmation.
@@ -34,6 +55,12 @@ pub enum Answer {
 impl ConfirmKind {
     /// The answer a key action gives (y/Enter, n/Esc; anything else leaves it open).
     pub fn answer(&self, a: Action) -> Answer {
+        if matches!(self, ConfirmKind::DeleteRefused { .. }) {
+            return match a {
+                Action::Yes | Action::No => Answer::No,
+                _ => Answer::Open,
+            };
+        }
         match a {
             Action::Yes => Answer::Yes,
             Action::No => Answer::No,
@@ -69,18 +96,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
             s::RESET_YES,
             s::RESET_NO,
         ),
+        ConfirmKind::DeleteRefused { reason, .. } => (
+            s::DELETE_REFUSED_TITLE,
+            reason.clone(),
+            s::DELETE_REFUSED_CLOSE,
+            "",
+        ),
     };
-    let r = centered(area, 56, 7);
+    // Room for the body wrapped at the popup's width, a blank line and the answers.
+    let body_lines = (body.chars().count() as u16).div_ceil(50).max(1);
+    let r = centered(area, 56, 5 + body_lines);
     let inner = popup_frame(f, r, title, t);
-    let lines = vec![
-        Line::raw(body),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled(format!("[{yes}]"), t.bold()),
-            Span::raw("   "),
-            Span::styled(format!("[{no}]"), t.dim()),
-        ]),
-    ];
+    let mut answers = vec![Span::styled(format!("[{yes}]"), t.bold())];
+    if !no.is_empty() {
+        answers.push(Span::raw("   "));
+        answers.push(Span::styled(format!("[{no}]"), t.dim()));
+    }
+    let body = match kind {
+        ConfirmKind::DeleteRefused { .. } => Line::styled(body, t.error()),
+        _ => Line::raw(body),
+    };
+    let lines = vec![body, Line::raw(""), Line::from(answers)];
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 

@@ -1,24 +1,82 @@
-//! Compare: marked runs side by side — differing config keys, final metrics with deltas, and
-//! their AUC histories overlaid (one colour per run).
+//! Compare: marked runs side by side — the config keys that differ (`–` where a key does not
+//! apply to a run), final metrics with deltas against the chosen baseline, and the AUC
+//! history of every seed of every run × scorer overlaid, each series shown or hidden from the
+//! list beside the chart (which doubles as its legend: colour and the curve's glyph).
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::super::app::App;
 use super::super::runs::Compare;
 use super::super::strings as s;
-use super::super::widgets::{block, line_chart, Series};
+use super::super::theme::Theme;
+use super::super::widgets::{block, bounds, fit, marker, marker_glyph, num};
 
-const KEY_W: u16 = 24;
+const KEY_W: u16 = 22;
+/// Width of the series list beside the chart.
+const LIST_W: u16 = 30;
+
+/// The marker of the i-th series: the chosen one in colour; without colour one per series, so
+/// the curves stay apart and the list can show which glyph is which.
+fn series_marker(t: &Theme, i: usize) -> Marker {
+    let own = t.markers.marker();
+    if t.color {
+        return own;
+    }
+    let mut all = vec![own];
+    all.extend(
+        [Marker::Braille, Marker::Dot, Marker::Bar, Marker::Block]
+            .into_iter()
+            .filter(|m| *m != own),
+    );
+    all[i % all.len()]
+}
+
+/// `#2 20261129T220000Z-bbbb (baseline)`, fitted to `w`: the id is cut from the front first
+/// (its end, the random suffix, tells runs apart).
+fn run_label(c: &Compare, i: usize, w: usize) -> String {
+    let base = if i == c.baseline {
+        format!(" ({})", s::COMPARE_BASELINE)
+    } else {
+        String::new()
+    };
+    let num = format!("#{} ", i + 1);
+    let id = &c.runs[i].record.id;
+    let room = w.saturating_sub(num.chars().count() + base.chars().count());
+    let n = id.chars().count();
+    let shown: String = if n <= room {
+        id.clone()
+    } else if room >= 3 {
+        let tail: String = id.chars().skip(n - (room - 1)).collect();
+        format!("…{tail}")
+    } else {
+        String::new()
+    };
+    fit(&format!("{num}{shown}{base}"), w)
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     let t = &app.theme;
     let n = c.runs.len();
     let scorers = c.scorers();
-    let diff_h = (c.diff.len().max(1) as u16 + 3).min(area.height / 3).max(4);
-    let metric_h = (2 * scorers.len() as u16 + 4).min(area.height / 3).max(4);
+    // The chart keeps at least 9 rows: first the AP rows go, then the key list scrolls.
+    let h = area.height;
+    let chart_min = 9.min(h / 2);
+    let ns = scorers.len() as u16;
+    let mut diff_h = (c.diff.len().max(1) as u16 + 3).min(h / 3).max(4);
+    let mut show_ap = true;
+    let mut metric_h = 2 * ns + 4;
+    if diff_h + metric_h + chart_min > h {
+        show_ap = false;
+        metric_h = ns + 4;
+    }
+    if diff_h + metric_h + chart_min > h {
+        diff_h = h.saturating_sub(metric_h + chart_min).max(4);
+    }
     let [diff_area, metric_area, chart_area] = Layout::vertical([
         Constraint::Length(diff_h),
         Constraint::Length(metric_h),
@@ -26,15 +84,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     ])
     .areas(area);
 
+    // What a run's column gets: the table's inner width less the key column and the gaps.
+    let col_w = (area.width.saturating_sub(KEY_W + 2 + n as u16) / n.max(1) as u16).max(6) as usize;
     let mut widths = vec![Constraint::Length(KEY_W)];
     widths.extend((0..n).map(|_| Constraint::Fill(1)));
     let header = {
         let mut cells = vec![Cell::from("")];
-        cells.extend(c.runs.iter().enumerate().map(|(i, r)| {
-            Cell::from(Span::styled(
-                format!("#{} {}", i + 1, r.record.id),
-                t.series(i).add_modifier(ratatui::style::Modifier::BOLD),
-            ))
+        cells.extend((0..n).map(|i| {
+            let mut style = t.bold();
+            if i == c.focus {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Cell::from(Span::styled(run_label(c, i, col_w), style))
         }));
         Row::new(cells)
     };
@@ -52,8 +113,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
             .iter()
             .skip(c.scroll as usize)
             .map(|(k, vals)| {
-                let mut cells = vec![Cell::from(Span::styled(k.clone(), t.dim()))];
-                cells.extend(vals.iter().map(|v| Cell::from(v.clone())));
+                let mut cells = vec![Cell::from(Span::styled(fit(k, KEY_W as usize), t.dim()))];
+                cells.extend(vals.iter().enumerate().map(|(i, v)| {
+                    let style = if i != c.baseline && *v != vals[c.baseline] {
+                        t.warn()
+                    } else {
+                        Style::default()
+                    };
+                    Cell::from(Span::styled(fit(v, col_w), style))
+                }));
                 Row::new(cells)
             })
             .collect();
@@ -66,10 +134,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
         );
     }
 
-    // Final metrics with deltas against the first run.
+    // Final metrics with deltas against the baseline.
+    let base = c.baseline.min(n.saturating_sub(1));
     let mut rows: Vec<Row> = Vec::new();
     for k in &scorers {
         for (label, pick) in [("AUC", 0usize), ("AP", 1usize)] {
+            if pick == 1 && !show_ap {
+                continue;
+            }
             let vals: Vec<Option<f64>> = c
                 .runs
                 .iter()
@@ -83,13 +155,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
                 .collect();
             let mut cells = vec![Cell::from(Span::styled(format!("{label} {k}"), t.dim()))];
             for (i, v) in vals.iter().enumerate() {
-                let text = match (i, v, vals[0]) {
-                    (0, _, _) | (_, None, _) | (_, _, None) => s::auc(*v),
-                    (_, Some(x), Some(base)) => format!("{x:.3} ({:+.3})", x - base),
+                let text = match (v, vals[base]) {
+                    (Some(x), Some(b)) if i != base => format!("{x:.3} ({:+.3})", x - b),
+                    _ => s::auc(*v),
                 };
-                let style = match (i, v, vals[0]) {
-                    (i, Some(x), Some(base)) if i > 0 && *x > base => t.ok(),
-                    (i, Some(x), Some(base)) if i > 0 && *x < base => t.error(),
+                let style = match (v, vals[base]) {
+                    (Some(x), Some(b)) if i != base && *x > b => t.ok(),
+                    (Some(x), Some(b)) if i != base && *x < b => t.error(),
                     _ => Default::default(),
                 };
                 cells.push(Cell::from(Span::styled(text, style)));
@@ -97,56 +169,127 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
             rows.push(Row::new(cells));
         }
     }
-    let mut cells = vec![Cell::from(Span::styled("epochs · took", t.dim()))];
+    let mut cells = vec![Cell::from(Span::styled("epochs · seeds · took", t.dim()))];
     cells.extend(c.runs.iter().map(|r| {
         Cell::from(format!(
-            "{} · {}",
+            "{} · ×{} · {}",
             r.record.epochs_done(),
+            r.record.seeds.len(),
             s::duration(r.record.duration_secs() as f64)
         ))
     }));
     rows.push(Row::new(cells));
+    let metrics_title = format!(" {} #{} ", s::COMPARE_METRICS, base + 1);
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
-            .block(block(format!(" {} ", s::COMPARE_METRICS), t))
+            .block(block(metrics_title, t))
             .column_spacing(1),
         metric_area,
     );
 
-    // AUC histories overlaid.
-    let series: Vec<Series> = c
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let k = r.record.config.primary_scorer();
-            let points = r
-                .record
-                .seeds
-                .first()
-                .map(|sd| {
-                    sd.epochs
-                        .iter()
-                        .filter_map(|m| m.auc.get(&k).map(|v| (m.epoch as f64, *v)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Series {
-                name: format!("#{} {k}", i + 1),
-                points,
-                style: t.series(i),
+    // The AUC histories, every seed of every shown series, and the series list.
+    let [chart_area, list_area] =
+        Layout::horizontal([Constraint::Min(20), Constraint::Length(LIST_W)]).areas(chart_area);
+    series_list(f, list_area, t, c);
+    let mut data: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    for (gi, key) in c.series.iter().enumerate() {
+        if !c.is_shown(*key) {
+            continue;
+        }
+        for sd in &c.runs[key.run].record.seeds {
+            let pts: Vec<(f64, f64)> = sd
+                .epochs
+                .iter()
+                .filter_map(|m| m.auc.get(&key.scorer).map(|v| (m.epoch as f64, *v)))
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            if !pts.is_empty() {
+                data.push((gi, pts));
             }
+        }
+    }
+    let b = block(format!(" {} ", s::COMPARE_HISTORY), t);
+    if data.is_empty() {
+        let msg = if c.series.iter().all(|k| !c.is_shown(*k)) {
+            s::COMPARE_ALL_HIDDEN
+        } else {
+            s::NO_AUC_YET
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.dim())).block(b),
+            chart_area,
+        );
+        return;
+    }
+    let xs = || data.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
+    let x_lo = xs().fold(f64::INFINITY, f64::min);
+    let x_hi = xs().fold(f64::NEG_INFINITY, f64::max).max(x_lo + 1.0);
+    let yb = bounds(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let datasets: Vec<Dataset> = data
+        .iter()
+        .map(|(gi, pts)| {
+            Dataset::default()
+                .marker(series_marker(t, *gi))
+                .graph_type(if pts.len() == 1 {
+                    GraphType::Scatter
+                } else {
+                    GraphType::Line
+                })
+                .style(t.series(*gi))
+                .data(pts)
         })
         .collect();
-    line_chart(
-        f,
-        chart_area,
-        s::COMPARE_HISTORY,
-        &series,
-        None,
-        None,
-        t,
-        s::NO_AUC_YET,
-    );
+    let chart = Chart::new(datasets)
+        .block(b)
+        .x_axis(
+            Axis::default()
+                .bounds([x_lo, x_hi])
+                .style(t.dim())
+                .labels(vec![Line::raw(num(x_lo)), Line::raw(num(x_hi))]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds(yb)
+                .style(t.dim())
+                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
+        );
+    f.render_widget(chart, chart_area);
+}
+
+/// The series (run × scorer) with their glyph, colour and whether they are shown.
+fn series_list(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
+    let b = block(format!(" {} ", s::COMPARE_SERIES), t);
+    let inner_h = area.height.saturating_sub(2) as usize;
+    // Keep the cursor in sight.
+    let skip = c.cursor.saturating_sub(inner_h.saturating_sub(1));
+    let lines: Vec<Line> = c
+        .series
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .map(|(i, key)| {
+            let shown = c.is_shown(*key);
+            let seeds = c.runs[key.run].record.seeds.len();
+            let text = format!(
+                "{}[{}] {} #{} {}{}",
+                marker(i == c.cursor),
+                if shown { "x" } else { " " },
+                marker_glyph(series_marker(t, i)),
+                key.run + 1,
+                key.scorer,
+                if seeds > 1 {
+                    format!(" ×{seeds}")
+                } else {
+                    String::new()
+                }
+            );
+            let mut style = if shown { t.series(i) } else { t.dim() };
+            if i == c.cursor {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Line::styled(fit(&text, area.width.saturating_sub(2) as usize), style)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(b), area);
 }

@@ -1,9 +1,11 @@
-//! One run in full: overview, per-epoch charts, ROC curves, the AUC spread of a repeated run,
-//! and the most anomalous / most normal test images.
+//! One run in full: overview (with the identity and views-averaged AUC of runs scored with
+//! test-time views), per-epoch charts, ROC curves, the AUC spread of a repeated run, each
+//! view's AUC, each defect type's AUC (MVTec), and the most anomalous / most normal test
+//! images.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Tabs, Wrap};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Tabs, Wrap};
 use ratatui::Frame;
 
 use crate::config::{HeadKind, ScorerKind};
@@ -15,7 +17,7 @@ use super::super::images::{HalfBlock, ImagesState, Thumb};
 use super::super::runs::{split_thumbs, Detail, DetailPage};
 use super::super::strings as s;
 use super::super::theme::Theme;
-use super::super::widgets::{block, line_chart, Series};
+use super::super::widgets::{block, fit, legend_name, line_chart, Series};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = &app.theme;
@@ -53,9 +55,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         Line::styled(rec.config.split_label(), t.dim())
     };
     f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), head);
+    let pages = d.pages();
     f.render_widget(
-        Tabs::new(DetailPage::ALL.map(DetailPage::label).to_vec())
-            .select(d.page.index())
+        Tabs::new(pages.iter().map(|p| p.label()).collect::<Vec<_>>())
+            .select(pages.iter().position(|p| *p == d.page).unwrap_or(0))
             .style(t.dim())
             .highlight_style(t.title().add_modifier(ratatui::style::Modifier::REVERSED))
             .divider("·"),
@@ -66,6 +69,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         DetailPage::Epochs => epochs(f, body, t, d),
         DetailPage::Roc => roc(f, body, t, d),
         DetailPage::Spread => spread(f, body, t, rec),
+        DetailPage::Views => views(f, body, t, d),
+        DetailPage::Groups => groups(f, body, t, d),
         DetailPage::Images => images(f, body, app, d),
     }
 }
@@ -91,13 +96,10 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         },
         _ => String::new(),
     };
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k:<11}"), t.dim()),
-            Span::raw(v),
-        ])
-    };
-    let mut lines = vec![
+    // Values wrap onto the next line rather than being cut.
+    let room = left.width.saturating_sub(2) as usize;
+    let kv = |k: &str, v: String| kv_wrapped(k, &v, room, t);
+    let lines = vec![
         kv("split", c.split_label()),
         kv(
             "reference",
@@ -152,6 +154,7 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         ),
         kv("host", format!("{} pid {}", rec.host, rec.pid)),
     ];
+    let mut lines: Vec<Vec<Line>> = lines;
     if let Some(dc) = &rec.data {
         lines.insert(
             3,
@@ -164,6 +167,7 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
             ),
         );
     }
+    let lines: Vec<Line> = lines.into_iter().flatten().collect();
     f.render_widget(
         Paragraph::new(lines)
             .block(block(" Config ", t))
@@ -189,6 +193,43 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
             s::auc(rec.final_ap(*k)),
             iqr
         )));
+    }
+    if d.has_views() {
+        // What the test-time views add over the identity view alone, per scorer.
+        let n = rec
+            .seeds
+            .iter()
+            .filter_map(|sd| sd.result.as_ref())
+            .map(|r| r.view_auc.len())
+            .max()
+            .unwrap_or(0);
+        m.push(Line::raw(""));
+        m.push(Line::styled(format!("{} ({n})", s::VIEWS_TITLE), t.dim()));
+        m.push(Line::styled(
+            format!(
+                "{:<13}{:>8}{:>7}{:>7}",
+                "scorer",
+                s::VIEWS_IDENTITY,
+                s::VIEWS_AVERAGED,
+                s::VIEWS_GAIN
+            ),
+            t.bold(),
+        ));
+        for k in &c.score.scorers {
+            let ident = rec.identity_summary.get(k).map(|sm| sm.median);
+            let avg = rec.final_auc(*k);
+            let gain = match (ident, avg) {
+                (Some(i), Some(a)) => format!("{:+.3}", a - i),
+                _ => "–".into(),
+            };
+            m.push(Line::raw(format!(
+                "{:<13}{:>8}{:>7}{:>7}",
+                k.as_str(),
+                s::auc(ident),
+                s::auc(avg),
+                gain
+            )));
+        }
     }
     m.push(Line::raw(""));
     m.push(Line::styled(
@@ -282,7 +323,7 @@ fn epochs(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         .iter()
         .enumerate()
         .map(|(i, k)| Series {
-            name: k.to_string(),
+            name: legend_name(t, i, k.as_str()),
             points: ep
                 .iter()
                 .filter_map(|m| m.auc.get(k).map(|v| (m.epoch as f64, *v)))
@@ -313,13 +354,13 @@ fn roc(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         .iter()
         .enumerate()
         .map(|(i, (k, auc, pts))| Series {
-            name: format!("{k} {auc:.3}"),
+            name: legend_name(t, i, &format!("{k} {auc:.3}")),
             points: pts.clone(),
             style: t.series(series_index(&d.run.record, *k, i)),
         })
         .collect();
     series.push(Series {
-        name: "chance".into(),
+        name: legend_name(t, series.len(), "chance"),
         points: vec![(0.0, 0.0), (1.0, 1.0)],
         style: t.dim(),
     });
@@ -342,6 +383,177 @@ fn series_index(rec: &RunRecord, k: ScorerKind, fallback: usize) -> usize {
         .iter()
         .position(|x| *x == k)
         .unwrap_or(fallback)
+}
+
+/// `key  value` lines of the Config panel, the value wrapped at word boundaries to `width`
+/// (a word longer than the room is cut with `…`).
+fn kv_wrapped<'a>(k: &str, v: &str, width: usize, t: &Theme) -> Vec<Line<'a>> {
+    const KEY_W: usize = 11;
+    let room = width.saturating_sub(KEY_W).max(8);
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in v.split(' ') {
+        let word = fit(word, room);
+        if cur.is_empty() {
+            cur = word;
+        } else if cur.chars().count() + 1 + word.chars().count() <= room {
+            cur.push(' ');
+            cur.push_str(&word);
+        } else {
+            parts.push(std::mem::replace(&mut cur, word));
+        }
+    }
+    parts.push(cur);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Line::from(vec![
+                Span::styled(format!("{:<KEY_W$}", if i == 0 { k } else { "" }), t.dim()),
+                Span::raw(p),
+            ])
+        })
+        .collect()
+}
+
+/// The selected seed's final result, or a notice that there is none.
+fn seed_result<'a>(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    d: &'a Detail,
+    title: &str,
+) -> Option<&'a crate::store::SeedResult> {
+    let r = d
+        .run
+        .record
+        .seeds
+        .get(d.seed)
+        .and_then(|sd| sd.result.as_ref());
+    if r.is_none() {
+        f.render_widget(
+            Paragraph::new(Line::styled(s::NO_RESULT, t.dim())).block(block(title.to_string(), t)),
+            area,
+        );
+    }
+    r
+}
+
+/// A table of AUCs: one row per (label, extra cells, AUC per scorer).
+fn auc_table(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    title: String,
+    head: &[&str],
+    scorers: &[ScorerKind],
+    rows: Vec<(
+        Vec<String>,
+        std::collections::BTreeMap<ScorerKind, f64>,
+        bool,
+    )>,
+) {
+    let label_w = rows
+        .iter()
+        .map(|(l, _, _)| l[0].chars().count())
+        .chain(std::iter::once(head[0].chars().count()))
+        .max()
+        .unwrap_or(8)
+        .min(24) as u16;
+    let mut widths = vec![Constraint::Length(label_w)];
+    widths.extend(head[1..].iter().map(|_| Constraint::Length(7)));
+    widths.extend(
+        scorers
+            .iter()
+            .map(|k| Constraint::Length((k.as_str().len() as u16).max(6))),
+    );
+    let mut header: Vec<Cell> = head
+        .iter()
+        .map(|h| Cell::from(Span::styled(h.to_string(), t.bold())))
+        .collect();
+    header.extend(
+        scorers
+            .iter()
+            .map(|k| Cell::from(Span::styled(k.to_string(), t.bold()))),
+    );
+    let body: Vec<Row> = rows
+        .into_iter()
+        .map(|(labels, auc, total)| {
+            let style = if total { t.bold() } else { Default::default() };
+            let mut cells: Vec<Cell> = labels
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let l = if i == 0 { fit(&l, label_w as usize) } else { l };
+                    Cell::from(Span::styled(l, style))
+                })
+                .collect();
+            cells.extend(scorers.iter().map(|k| {
+                Cell::from(Span::styled(
+                    format!("{:>6}", s::auc(auc.get(k).copied())),
+                    style,
+                ))
+            }));
+            Row::new(cells)
+        })
+        .collect();
+    f.render_widget(
+        Table::new(body, widths)
+            .header(Row::new(header))
+            .block(block(title, t))
+            .column_spacing(2),
+        area,
+    );
+}
+
+fn seed_title(base: &str, d: &Detail) -> String {
+    match d.seed_value() {
+        Some(v) => format!("{}— seed {v} ", base),
+        None => base.to_string(),
+    }
+}
+
+/// Each test-time view's AUC for the selected seed, and the views averaged.
+fn views(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
+    let title = seed_title(s::VIEWS_PAGE_TITLE, d);
+    let Some(r) = seed_result(f, area, t, d, &title) else {
+        return;
+    };
+    let scorers = &d.run.record.config.score.scorers;
+    let mut rows: Vec<_> = r
+        .view_auc
+        .iter()
+        .map(|v| (vec![v.view.clone()], v.auc.clone(), false))
+        .collect();
+    rows.push((vec![s::VIEWS_MEAN_ROW.to_string()], r.auc.clone(), true));
+    auc_table(f, area, t, title, &["view"], scorers, rows);
+}
+
+/// Each defect type's AUC for the selected seed (normal test images against the type's).
+fn groups(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
+    let title = seed_title(s::GROUPS_PAGE_TITLE, d);
+    let Some(r) = seed_result(f, area, t, d, &title) else {
+        return;
+    };
+    let scorers = &d.run.record.config.score.scorers;
+    let mut rows: Vec<_> = r
+        .group_auc
+        .iter()
+        .map(|g| {
+            (
+                vec![g.group.clone(), format!("{:>6}", g.images)],
+                g.auc.clone(),
+                false,
+            )
+        })
+        .collect();
+    let all: usize = r.group_auc.iter().map(|g| g.images).sum();
+    rows.push((
+        vec![s::GROUPS_ALL_ROW.to_string(), format!("{all:>6}")],
+        r.auc.clone(),
+        true,
+    ));
+    auc_table(f, area, t, title, &["defect", "images"], scorers, rows);
 }
 
 /// Text boxplots of the final AUC over seeds, one per scorer, on a shared axis.

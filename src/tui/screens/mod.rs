@@ -5,4 +5,5 @@ pub mod detail;
 pub mod help;
 pub mod runs;
 pub mod setup;
+pub mod study;
 pub mod train;

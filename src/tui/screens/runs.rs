@@ -1,14 +1,263 @@
-//! Runs: the store as a table (sortable, filterable, markable for comparison).
+//! Runs: the store as an experiment table — one row per run or study (a study expands into
+//! its cells and runs), one AUC column per scorer, columns the terminal cannot fit dropped by
+//! priority (never the one under the column cursor), text that does not fit cut with `…`.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row as TableRow, Table, TableState};
 use ratatui::Frame;
 
 use super::super::app::App;
-use super::super::runs::SortColumn;
+use super::super::runs::{Column, Item, Row, RunsState};
 use super::super::strings as s;
-use super::super::widgets::{block, marker};
+use super::super::study::StudyGroup;
+use super::super::theme::Theme;
+use super::super::widgets::{block, fit, marker};
+
+/// Width of the mark column (`>` cursor, `*` marked).
+const MARK_W: u16 = 2;
+
+/// How a column is sized: (least width, widest it grows to, priority: lower is dropped
+/// first).
+fn sizing(c: Column, auc_rank: usize) -> (usize, usize, u8) {
+    match c {
+        Column::Name => (20, 34, 100),
+        Column::Status => (11, 18, 90),
+        Column::Auc(_) if auc_rank == 0 => (5, 12, 80),
+        Column::Head => (12, 14, 70),
+        Column::Split => (14, 26, 60),
+        Column::Auc(_) => (5, 12, 50u8.saturating_sub(auc_rank as u8)),
+        Column::Repeat => (2, 5, 40),
+        Column::Epochs => (2, 5, 35),
+        Column::Duration => (5, 6, 30),
+        Column::Tags => (8, 20, 20),
+        Column::Date => (11, 11, 10),
+    }
+}
+
+/// What a line shows in one column, and its style.
+fn cell(r: &RunsState, it: Item, c: Column, t: &Theme) -> (String, Style) {
+    match it {
+        Item::Run { row, depth } => match r.rows.get(row) {
+            Some(x) => run_cell(r, x, depth, c, t),
+            None => (String::new(), Style::default()),
+        },
+        Item::Study(si) => match r.studies.get(si) {
+            Some(g) => study_cell(r, g, c, t),
+            None => (String::new(), Style::default()),
+        },
+        Item::Cell { study, cell } => match r
+            .studies
+            .get(study)
+            .and_then(|g| g.cells.get(cell).map(|cg| (g, cg)))
+        {
+            Some((g, cg)) => {
+                let res = &cg.result;
+                match c {
+                    Column::Name => (format!("  {}", cg.label), t.accent()),
+                    Column::Status => (done_text(res.done, res.running, res.total), t.dim()),
+                    Column::Repeat => (format!("×{}", res.total), t.dim()),
+                    Column::Auc(k) => match res.summary.get(&k) {
+                        Some(sm) => {
+                            let cell = super::super::runs::AucCell {
+                                value: sm.median,
+                                iqr: (sm.n > 1).then_some(sm.q3 - sm.q1),
+                                live: false,
+                            };
+                            let style = if k == g.scorer {
+                                t.bold()
+                            } else {
+                                Style::default()
+                            };
+                            (cell.text(), style)
+                        }
+                        None => (String::new(), Style::default()),
+                    },
+                    _ => (String::new(), Style::default()),
+                }
+            }
+            None => (String::new(), Style::default()),
+        },
+    }
+}
+
+fn done_text(done: usize, running: usize, total: usize) -> String {
+    if running > 0 {
+        format!("{done}/{total} ▶{running}")
+    } else {
+        format!("{done}/{total} {}", s::STUDY_DONE)
+    }
+}
+
+fn run_cell(r: &RunsState, x: &Row, depth: u8, c: Column, t: &Theme) -> (String, Style) {
+    let plain = |v: String| (v, Style::default());
+    // Under a cell, what the cell line says already is not repeated.
+    let in_cell = depth == 2;
+    match c {
+        Column::Name => {
+            let name = match (depth, &x.study) {
+                (2, _) => format!("    {} {}", s::SEED_LABEL, x.seed),
+                (1, Some(st)) => format!("  {} {} {}", st.cell, s::SEED_LABEL, x.seed),
+                _ => x.name.clone(),
+            };
+            plain(name)
+        }
+        Column::Status => (x.status_text(), t.status(&x.status)),
+        Column::Split | Column::Head | Column::Repeat if in_cell => plain(String::new()),
+        Column::Epochs if in_cell && !x.epochs.contains('/') => plain(String::new()),
+        Column::Split => plain(x.split.clone()),
+        Column::Head => plain(x.head.clone()),
+        Column::Epochs => plain(x.epochs.clone()),
+        Column::Repeat if x.repeat > 0 => plain(format!("×{}", x.repeat)),
+        Column::Repeat => plain(String::new()),
+        Column::Duration if x.unreadable.is_none() => plain(s::duration(x.duration as f64)),
+        Column::Duration => plain(String::new()),
+        Column::Auc(k) => match x.auc.get(&k) {
+            Some(a) => {
+                let style = if a.live {
+                    t.accent()
+                } else if x.primary() == Some(k) {
+                    t.bold()
+                } else {
+                    Style::default()
+                };
+                (a.text(), style)
+            }
+            // The run did not use this scorer.
+            None if x.unreadable.is_none() && !x.scorers.contains(&k) => (String::new(), t.dim()),
+            None => ("–".into(), t.dim()),
+        },
+        // A study's own tags (`study:…`, `cell:…`) say what the tree shows.
+        Column::Tags if x.study.is_some() => (
+            x.tags
+                .split(' ')
+                .filter(|t| !t.starts_with("study:") && !t.starts_with("cell:"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            t.accent(),
+        ),
+        Column::Tags => (x.tags.clone(), t.accent()),
+        Column::Date => plain(x.date.clone()),
+    }
+    .with_marked(r.is_marked(&x.id) && c == Column::Name)
+}
+
+trait Marked {
+    fn with_marked(self, marked: bool) -> Self;
+}
+
+impl Marked for (String, Style) {
+    /// Marked runs' names are bold (the `*` in the mark column says it without style too).
+    fn with_marked(self, marked: bool) -> Self {
+        if marked {
+            (self.0, self.1.add_modifier(ratatui::style::Modifier::BOLD))
+        } else {
+            self
+        }
+    }
+}
+
+fn study_cell(r: &RunsState, g: &StudyGroup, c: Column, t: &Theme) -> (String, Style) {
+    let first = g.all_rows().next().and_then(|i| r.rows.get(i));
+    let distinct = |f: &dyn Fn(&Row) -> String| {
+        let mut v: Vec<String> = g.all_rows().filter_map(|i| r.rows.get(i)).map(f).collect();
+        v.sort();
+        v.dedup();
+        v.join(",")
+    };
+    match c {
+        Column::Name => {
+            let arrow = if r.expanded.contains(&g.name) {
+                "▾"
+            } else {
+                "▸"
+            };
+            (format!("{arrow} {}", g.name), t.bold())
+        }
+        Column::Status => {
+            let style = if g.running > 0 {
+                t.status("running")
+            } else if g.done == g.total {
+                t.ok()
+            } else {
+                t.warn()
+            };
+            (done_text(g.done, g.running, g.total), style)
+        }
+        Column::Split => (
+            first.map(|x| x.split.clone()).unwrap_or_default(),
+            Style::default(),
+        ),
+        Column::Head => (distinct(&|x| x.head.clone()), Style::default()),
+        Column::Epochs => (
+            distinct(&|x| x.epochs_planned.to_string()),
+            Style::default(),
+        ),
+        Column::Repeat => (format!("{}×{}", g.cells.len(), g.seeds), t.bold()),
+        Column::Duration => (s::duration(r.study_duration(g) as f64), Style::default()),
+        Column::Auc(k) => match g.best_cell(k) {
+            Some((i, sm)) if g.cells.len() > 1 => (
+                format!("{} {} {}", s::auc(Some(sm.median)), s::STUDY_BEST, i + 1),
+                if k == g.scorer { t.bold() } else { t.dim() },
+            ),
+            Some((_, sm)) => (s::auc(Some(sm.median)), t.bold()),
+            None => (String::new(), t.dim()),
+        },
+        Column::Tags => (String::new(), Style::default()),
+        Column::Date => (
+            g.all_rows()
+                .filter_map(|i| r.rows.get(i))
+                .map(|x| x.date.clone())
+                .max()
+                .unwrap_or_default(),
+            Style::default(),
+        ),
+    }
+}
+
+/// The columns that fit in `width` and their widths: the ones of lowest priority go first
+/// (never `keep`); the room left grows the others up to their natural widths, by priority,
+/// the name last (it often repeats the split and head shown beside it).
+pub fn layout_columns(
+    cols: &[(Column, usize, usize, u8)],
+    width: usize,
+    keep: Column,
+) -> Vec<(Column, usize)> {
+    // (column, least, natural, priority)
+    let mut chosen: Vec<(Column, usize, usize, u8)> = cols.to_vec();
+    let need = |v: &[(Column, usize, usize, u8)]| -> usize {
+        v.iter().map(|c| c.1).sum::<usize>() + v.len().saturating_sub(1)
+    };
+    while need(&chosen) > width && chosen.len() > 1 {
+        let drop = chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.0 != keep)
+            .min_by_key(|(_, c)| c.3)
+            .map(|(i, _)| i);
+        match drop {
+            Some(i) => {
+                chosen.remove(i);
+            }
+            None => break,
+        }
+    }
+    let mut widths: Vec<usize> = chosen.iter().map(|c| c.1).collect();
+    let mut room = width.saturating_sub(need(&chosen));
+    let mut order: Vec<usize> = (0..chosen.len()).collect();
+    order.sort_by_key(|&i| (chosen[i].0 == Column::Name, std::cmp::Reverse(chosen[i].3)));
+    for i in order {
+        let grow = chosen[i].2.saturating_sub(widths[i]).min(room);
+        widths[i] += grow;
+        room -= grow;
+    }
+    // What is left goes to the name.
+    if let Some(i) = chosen.iter().position(|c| c.0 == Column::Name) {
+        widths[i] += room;
+    }
+    chosen.iter().zip(widths).map(|(c, w)| (c.0, w)).collect()
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
@@ -21,25 +270,56 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     .areas(area);
 
     let arrow = if r.reverse { "↑" } else { "↓" };
+    let runs_shown = r
+        .visible
+        .iter()
+        .filter(|it| matches!(it, Item::Run { .. }))
+        .count()
+        + r.visible
+            .iter()
+            .filter_map(|it| match it {
+                Item::Study(si) if !r.expanded.contains(&r.studies[*si].name) => {
+                    Some(r.studies[*si].all_rows().count())
+                }
+                _ => None,
+            })
+            .sum::<usize>();
     let mut spans = vec![
         Span::styled(format!("{} ", s::RUNS_TITLE), t.title()),
-        Span::styled(format!("{}/{}  ", r.visible.len(), r.rows.len()), t.dim()),
-        Span::styled(format!("{}: ", s::SORT_LABEL), t.dim()),
-        Span::raw(format!("{}{arrow}  ", r.sort.label())),
+        Span::styled(format!("{runs_shown}/{}", r.rows.len()), t.dim()),
     ];
+    if !r.studies.is_empty() {
+        let in_studies: usize = r.studies.iter().map(|g| g.all_rows().count()).sum();
+        spans.push(Span::styled(
+            s::in_studies(in_studies, r.studies.len()),
+            t.dim(),
+        ));
+    }
     if !r.filter.is_empty() {
-        spans.push(Span::styled(format!("{}: ", s::FILTER_LABEL), t.dim()));
-        spans.push(Span::styled(format!("{}  ", r.filter), t.accent()));
+        spans.push(Span::styled(format!("  {}: ", s::FILTER_LABEL), t.dim()));
+        match &r.filter_error {
+            None => spans.push(Span::styled(r.filter.clone(), t.accent())),
+            Some(_) => spans.push(Span::styled(
+                format!("{} ({})", r.filter, s::FILTER_NOT_APPLIED),
+                t.error(),
+            )),
+        }
     }
     if !r.marked.is_empty() {
         spans.push(Span::styled(
-            format!("{}: {}", s::MARKED_LABEL, r.marked.len()),
+            format!("  {}: {}", s::MARKED_LABEL, r.marked.len()),
             t.warn(),
         ));
     }
+    spans.extend([
+        Span::styled(format!("  {}: ", s::SORT_LABEL), t.dim()),
+        Span::raw(format!("{}{arrow}", r.sort.sort_label())),
+        Span::styled(format!("  {}: ", s::COLUMN_LABEL), t.dim()),
+        Span::raw(r.column.sort_label()),
+    ]);
     f.render_widget(Paragraph::new(Line::from(spans)), info);
 
-    let b = block("", t);
+    let b = block(s::RUNS_AUC_NOTE, t);
     if let Some(e) = r.error.as_ref().or(app.store_error.as_ref()) {
         f.render_widget(
             Paragraph::new(vec![
@@ -63,90 +343,148 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let head = |k: Option<SortColumn>, label: &str| {
-        let on = k == Some(r.sort);
-        Cell::from(Span::styled(
-            if on {
-                format!("{label}{arrow}")
-            } else {
-                label.to_string()
-            },
-            if on { t.title() } else { t.bold() },
-        ))
-    };
-    let header = Row::new(vec![
-        Cell::from(""),
-        head(Some(SortColumn::Status), s::COL_STATUS),
-        head(Some(SortColumn::Split), s::COL_SPLIT),
-        head(Some(SortColumn::Head), s::COL_HEAD),
-        head(Some(SortColumn::Scorer), s::COL_SCORER),
-        head(Some(SortColumn::Auc), s::COL_AUC),
-        head(Some(SortColumn::Date), s::COL_DATE),
-        head(None, s::COL_TAGS),
-    ]);
-    // Narrow terminals get abbreviated heads and scorers (the full run shows below the table).
-    let narrow = area.width < 100;
-    let abbrev = |v: &str| -> String {
-        if !narrow {
-            return v.to_string();
+
+    // Natural widths from what the lines hold.
+    let all = r.columns();
+    let mut auc_rank = 0;
+    let mut specs = Vec::new();
+    for c in &all {
+        let (least, widest, prio) = sizing(*c, auc_rank);
+        if matches!(c, Column::Auc(_)) {
+            auc_rank += 1;
         }
-        v.replace("adacos-fixed", "adacos-fix")
-            .replace("adacos-dynamic", "adacos-dyn")
-            .replace("-cosine", "-cos")
+        let header = c.label().chars().count() + 1;
+        let content = r
+            .visible
+            .iter()
+            .map(|it| cell(r, *it, *c, t).0.chars().count())
+            .max()
+            .unwrap_or(0);
+        let natural = content.max(header).min(widest);
+        // Short columns never need shrinking below what they hold.
+        let least = if matches!(
+            c,
+            Column::Auc(_) | Column::Date | Column::Epochs | Column::Repeat | Column::Duration
+        ) {
+            natural
+        } else {
+            least.min(natural)
+        };
+        specs.push((*c, least, natural, prio));
+    }
+    let inner_w = table_area.width.saturating_sub(2 + MARK_W + 1) as usize;
+    let keep = if all.contains(&r.column) {
+        r.column
+    } else {
+        Column::Name
     };
-    let rows: Vec<Row> = r
+    let shown = layout_columns(&specs, inner_w, keep);
+
+    let header_cell = |c: Column, w: usize| {
+        let mut label = c.label().to_string();
+        if c == r.sort {
+            label.push_str(arrow);
+        }
+        let style = if c == r.column {
+            t.title().add_modifier(ratatui::style::Modifier::REVERSED)
+        } else if c == r.sort {
+            t.title()
+        } else {
+            t.bold()
+        };
+        Cell::from(Span::styled(fit(&label, w), style))
+    };
+    let mut header = vec![Cell::from("")];
+    header.extend(shown.iter().map(|(c, w)| header_cell(*c, *w)));
+    let rows: Vec<TableRow> = r
         .visible
         .iter()
         .enumerate()
-        .map(|(i, &ri)| {
-            let row = &r.rows[ri];
-            let selected = i == r.cursor;
+        .map(|(i, it)| {
+            let marked = match it {
+                Item::Run { row, .. } => r.rows.get(*row).is_some_and(|x| r.is_marked(&x.id)),
+                _ => false,
+            };
             let mark = format!(
                 "{}{}",
-                marker(selected).trim_end(),
-                if r.is_marked(&row.id) { "*" } else { " " }
+                marker(i == r.cursor).trim_end(),
+                if marked { "*" } else { " " }
             );
-            Row::new(vec![
-                Cell::from(mark),
-                Cell::from(Span::styled(row.status.clone(), t.status(&row.status))),
-                Cell::from(row.split.clone()),
-                Cell::from(abbrev(&row.head)),
-                Cell::from(abbrev(&row.scorer)),
-                Cell::from(s::auc(row.auc)),
-                Cell::from(row.date.clone()),
-                Cell::from(row.tags.clone()),
-            ])
+            let mut cells = vec![Cell::from(mark)];
+            cells.extend(shown.iter().map(|(c, w)| {
+                let (text, style) = cell(r, *it, *c, t);
+                Cell::from(Span::styled(fit(&text, *w), style))
+            }));
+            TableRow::new(cells)
         })
         .collect();
-    let (head_w, scorer_w) = if narrow { (10, 9) } else { (14, 12) };
-    let widths = [
-        Constraint::Length(2),
-        Constraint::Length(11),
-        Constraint::Fill(3),
-        Constraint::Length(head_w),
-        Constraint::Length(scorer_w),
-        Constraint::Length(5),
-        Constraint::Length(11),
-        Constraint::Fill(1),
-    ];
+    let mut widths = vec![Constraint::Length(MARK_W)];
+    widths.extend(shown.iter().map(|(_, w)| Constraint::Length(*w as u16)));
     let table = Table::new(rows, widths)
-        .header(header)
+        .header(TableRow::new(header))
         .block(b)
         .row_highlight_style(t.selected())
         .column_spacing(1);
     let mut state = TableState::default().with_selected(Some(r.cursor));
     f.render_stateful_widget(table, table_area, &mut state);
 
-    if let Some(row) = r.selected_row() {
-        let mut spans = vec![Span::styled(row.id.clone(), t.bold())];
-        if row.unreadable.is_none() {
-            spans.push(Span::styled(format!("  {}", row.split), t.dim()));
-        }
-        if let Some(reason) = &row.unreadable {
-            spans.push(Span::styled(format!("  {reason}"), t.error()));
-        } else if !row.note.is_empty() {
-            spans.push(Span::styled(format!("  {}", row.note), t.dim()));
-        }
-        f.render_widget(Paragraph::new(Line::from(spans)), sel);
+    // What the cursor is on, in full.
+    let line = match r.selected_item() {
+        Some(Item::Run { row, .. }) => r.rows.get(row).map(|row| {
+            let mut spans = vec![Span::styled(row.id.clone(), t.bold())];
+            if let Some(reason) = &row.unreadable {
+                spans.push(Span::styled(format!("  {reason}"), t.error()));
+            } else {
+                spans.push(Span::styled(format!("  {}", row.split), t.dim()));
+                if !row.note.is_empty() {
+                    spans.push(Span::styled(format!("  {}", row.note), t.dim()));
+                }
+            }
+            Line::from(spans)
+        }),
+        Some(Item::Study(si)) => r.studies.get(si).map(|g| {
+            let mut spans = vec![
+                Span::styled(format!("{} {}", s::STUDY_TITLE, g.name), t.bold()),
+                Span::styled(
+                    format!(
+                        "  {} cells × {} seeds, AUC {}",
+                        g.cells.len(),
+                        g.seeds,
+                        g.scorer
+                    ),
+                    t.dim(),
+                ),
+            ];
+            if let Some(e) = &g.error {
+                spans.push(Span::styled(
+                    format!("  {}: {e}", s::STUDY_NO_FILE),
+                    t.warn(),
+                ));
+            } else if !g.description.is_empty() {
+                spans.push(Span::styled(format!("  {}", g.description), t.dim()));
+            }
+            Line::from(spans)
+        }),
+        Some(Item::Cell { study, cell }) => r
+            .studies
+            .get(study)
+            .and_then(|g| g.cells.get(cell).map(|c| (g, c)))
+            .map(|(g, c)| {
+                let cmp = match &c.result.comparison {
+                    Some(cm) => format!(
+                        "  Δ {:+.3} [{:+.3}, {:+.3}] vs cell 1",
+                        cm.median_diff, cm.low, cm.high
+                    ),
+                    None => String::new(),
+                };
+                Line::from(vec![
+                    Span::styled(format!("{} · cell {}", g.name, cell + 1), t.bold()),
+                    Span::styled(format!("  {}{cmp}", c.label), t.dim()),
+                ])
+            }),
+        None => None,
+    };
+    if let Some(l) = line {
+        f.render_widget(Paragraph::new(l), sel);
     }
 }

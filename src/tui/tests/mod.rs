@@ -20,8 +20,9 @@ macro_rules! snapshot {
 }
 
 /// Asserts a screen four ways: at 80×24 and 120×40, without colour (`NO_COLOR`, the
-/// harness's default theme) and with it (`_color`: the text plus the colours it uses):
-/// `<name>_80x24`, `<name>_120x40`, `<name>_80x24_color`, `<name>_120x40_color`.
+/// harness's default theme) and with it (`_color`: the text, then a map of each cell's
+/// foreground colour, see [`Lab::render_styled`]): `<name>_80x24`, `<name>_120x40`,
+/// `<name>_80x24_color`, `<name>_120x40_color`.
 macro_rules! snapshots {
     ($name:literal, $lab:expr) => {{
         let lab: &mut Lab = $lab;
@@ -30,8 +31,8 @@ macro_rules! snapshots {
         snapshot!(concat!($name, "_80x24"), lab.render(80, 24));
         snapshot!(concat!($name, "_120x40"), lab.render(120, 40));
         lab.app.theme.color = true;
-        snapshot!(concat!($name, "_80x24_color"), lab.render_colors(80, 24));
-        snapshot!(concat!($name, "_120x40_color"), lab.render_colors(120, 40));
+        snapshot!(concat!($name, "_80x24_color"), lab.render_styled(80, 24));
+        snapshot!(concat!($name, "_120x40_color"), lab.render_styled(120, 40));
         lab.app.theme.color = was;
     }};
 }
@@ -237,24 +238,43 @@ impl Lab {
         t.draw(|f| ui::draw(f, &self.app)).unwrap();
         t.backend().to_string()
     }
-    /// The screen's text, then how many cells each colour and modifier styles (so a colour
-    /// snapshot shows the colours are used, not only the text).
-    fn render_colors(&self, w: u16, h: u16) -> String {
+    /// The text, then one line per row naming each cell's foreground colour (`.` none, `c`
+    /// cyan, `y` yellow, `m` magenta, `g` green, `r` red, `d` dark grey, `R` light red, `B`
+    /// light blue, `w` white, `G` light green, `?` other; `#` reversed: the selection).
+    fn render_styled(&self, w: u16, h: u16) -> String {
+        use ratatui::style::{Color, Modifier};
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
         t.draw(|f| ui::draw(f, &self.app)).unwrap();
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         let buf = t.backend().buffer();
-        for c in buf.content() {
-            if c.fg != ratatui::style::Color::Reset {
-                *counts.entry(format!("fg {:?}", c.fg)).or_default() += 1;
-            }
-            if !c.modifier.is_empty() {
-                *counts.entry(format!("{:?}", c.modifier)).or_default() += 1;
-            }
-        }
         let mut out = t.backend().to_string();
-        for (k, n) in counts {
-            out.push_str(&format!("{k}: {n}\n"));
+        out.push_str("--- foreground colours ---\n");
+        for y in 0..h {
+            let line: String = (0..w)
+                .map(|x| {
+                    let c = &buf[(x, y)];
+                    let ch = match c.fg {
+                        Color::Reset => '.',
+                        Color::Cyan => 'c',
+                        Color::Yellow => 'y',
+                        Color::Magenta => 'm',
+                        Color::Green => 'g',
+                        Color::Red => 'r',
+                        Color::DarkGray => 'd',
+                        Color::LightRed => 'R',
+                        Color::LightBlue => 'B',
+                        Color::White => 'w',
+                        Color::LightGreen => 'G',
+                        _ => '?',
+                    };
+                    if c.modifier.contains(Modifier::REVERSED) {
+                        '#'
+                    } else {
+                        ch
+                    }
+                })
+                .collect();
+            out.push_str(&line);
+            out.push('\n');
         }
         out
     }

@@ -48,9 +48,15 @@ impl App {
                         self.poll_store(true);
                         self.set_status(LogLevel::Info, format!("deleted {id}"));
                     }
-                    Err(e) => self.set_status(LogLevel::Error, e.to_string()),
+                    Err(e) => {
+                        let reason = super::super::popups::confirm::refusal(&id, &e);
+                        self.log_line(&e.to_string());
+                        self.popup =
+                            Some(Popup::Confirm(ConfirmKind::DeleteRefused { id, reason }));
+                    }
                 }
             }
+            ConfirmKind::DeleteRefused { .. } => {}
         }
     }
 
@@ -116,6 +122,7 @@ impl App {
                 if inp.kind == InputKind::Filter {
                     let f = inp.text.clone();
                     self.runs.set_filter(&f);
+                    inp.error = self.runs.filter_error.clone();
                 }
                 true
             }
@@ -143,7 +150,7 @@ impl App {
             InputKind::Field(f) => self.form.apply_text(*f, &inp.text).map(|_| None),
             InputKind::Filter => {
                 self.runs.set_filter(&inp.text);
-                Ok(None)
+                self.runs.filter_error.clone().map_or(Ok(None), Err)
             }
             InputKind::ProfileName => self.save_profile(&mut inp),
             InputKind::Tags(id) => {

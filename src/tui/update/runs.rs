@@ -1,12 +1,15 @@
-//! Runs keys: the table (move, open, mark, compare, filter, sort, tag, note, delete), one
-//! run's detail (pages, seeds, scroll) and its images page's request to the image loader, and
-//! the comparison.
+//! Runs keys: the table (move, columns, open, mark, expand a study, compare, filter, sort by
+//! the column under the cursor, tag, note, delete, load into Setup), one run's detail (pages,
+//! seeds, scroll) and its images page's request to the image loader, the comparison
+//! (baseline, series) and the Study view (cells, their runs).
 
-use super::super::app::{App, Popup, IMAGES_PER_ROW};
+use crate::store::{RecordError, RunRecord, RunStatus, StoreError};
+
+use super::super::app::{App, Popup, Tab, IMAGES_PER_ROW};
 use super::super::images::{extremes, ImageRequest, ImagesState, Pick};
 use super::super::keys::Action;
 use super::super::live::LogLevel;
-use super::super::popups::confirm::ConfirmKind;
+use super::super::popups::confirm::{refusal, ConfirmKind};
 use super::super::popups::input::{Input, InputKind};
 use super::super::runs::{DetailPage, RunsView};
 use super::super::strings as s;
@@ -20,6 +23,15 @@ impl App {
             Action::PageDown => self.runs.move_cursor(10),
             Action::Top => self.runs.move_cursor(i64::MIN / 2),
             Action::Bottom => self.runs.move_cursor(i64::MAX / 2),
+            Action::Left if self.runs.on_expanded_study() => self.runs.toggle_expand(),
+            Action::Right if self.runs.on_folded_study() => self.runs.toggle_expand(),
+            Action::Left => self.runs.step_column(-1),
+            Action::Right => self.runs.step_column(1),
+            // A study or cell line opens the Study view.
+            Action::Enter if self.runs.selected_group().is_some() => {
+                self.runs.open_study();
+            }
+            Action::Mark if self.runs.selected_group().is_some() => self.runs.toggle_expand(),
             Action::Enter => {
                 if let Some(r) = self.runs.selected_row() {
                     if let Some(reason) = r.unreadable.clone() {
@@ -46,14 +58,13 @@ impl App {
                 }
             }
             Action::Filter => {
-                self.popup = Some(Popup::Input(Input::new(
-                    InputKind::Filter,
-                    self.runs.filter.clone(),
-                )))
+                let mut inp = Input::new(InputKind::Filter, self.runs.filter.clone());
+                inp.error = self.runs.filter_error.clone();
+                self.popup = Some(Popup::Input(inp));
             }
-            Action::SortNext => self.runs.cycle_sort(),
+            Action::SortNext => self.runs.sort_by_column(),
             Action::SortReverse => self.runs.toggle_reverse(),
-            Action::Tag | Action::Note | Action::Delete => {
+            Action::Tag | Action::Note | Action::Delete | Action::LoadConfig => {
                 if let Some(id) = self.runs.selected_id().map(str::to_string) {
                     self.run_action(a, id);
                 }
@@ -85,9 +96,53 @@ impl App {
                 };
                 self.popup = Some(Popup::Input(Input::new(kind, text)));
             }
-            Action::Delete => self.popup = Some(Popup::Confirm(ConfirmKind::Delete(id))),
+            Action::Delete => {
+                let kind = match self.delete_refusal(&id) {
+                    Some(reason) => ConfirmKind::DeleteRefused { id, reason },
+                    None => ConfirmKind::Delete(id),
+                };
+                self.popup = Some(Popup::Confirm(kind));
+            }
+            Action::LoadConfig => self.load_into_setup(&id),
             _ => {}
         }
+    }
+
+    /// Why the store would refuse to delete `id` (a live writer, a newer schema), asked before
+    /// the question so the popup says it at once. The store decides again on yes.
+    fn delete_refusal(&self, id: &str) -> Option<String> {
+        if let Some(r) = self.runs.loaded(id) {
+            return (r.status == RunStatus::Running)
+                .then(|| s::delete_running(id, r.record.pid, &r.record.host));
+        }
+        let path = self
+            .store
+            .as_ref()?
+            .run_dir(id)
+            .ok()?
+            .join(crate::store::RUN_FILE);
+        match RunRecord::load(&path) {
+            Err(
+                e @ StoreError::Record {
+                    error: RecordError::UnknownSchema { .. },
+                    ..
+                },
+            ) => Some(refusal(id, &e)),
+            _ => None,
+        }
+    }
+
+    /// `e`: the run's config into the Setup form, to re-run or edit it.
+    fn load_into_setup(&mut self, id: &str) {
+        let Some(run) = self.runs.loaded(id) else {
+            self.set_status(LogLevel::Warn, format!("{id}: {}", s::LOAD_UNREADABLE));
+            return;
+        };
+        let (config, profile) = (run.record.config.clone(), run.record.profile.clone());
+        self.form.load(config, profile);
+        self.tab = Tab::Setup;
+        self.help = false;
+        self.set_status(LogLevel::Info, format!("{} {id}", s::LOADED_INTO_SETUP));
     }
 
     pub(in crate::tui) fn on_detail(&mut self, a: Action) {
@@ -96,14 +151,8 @@ impl App {
             return;
         };
         match a {
-            Action::Left => {
-                d.page = d.page.step(-1);
-                d.scroll = 0;
-            }
-            Action::Right => {
-                d.page = d.page.step(1);
-                d.scroll = 0;
-            }
+            Action::Left => d.step_page(-1),
+            Action::Right => d.step_page(1),
             Action::PrevSeed | Action::NextSeed => {
                 let n = d.run.record.seeds.len();
                 if n > 1 {
@@ -117,8 +166,8 @@ impl App {
             }
             Action::Up => d.scroll = d.scroll.saturating_sub(1),
             Action::Down => d.scroll = d.scroll.saturating_add(1),
-            Action::Back => self.runs.view = RunsView::Table,
-            Action::Tag | Action::Note | Action::Delete => {
+            Action::Back => self.runs.go_back(),
+            Action::Tag | Action::Note | Action::Delete | Action::LoadConfig => {
                 let id = d.id().to_string();
                 self.run_action(a, id);
             }
@@ -130,10 +179,63 @@ impl App {
         let RunsView::Compare(c) = &mut self.runs.view else {
             return;
         };
+        let n = c.runs.len();
         match a {
-            Action::Up => c.scroll = c.scroll.saturating_sub(1),
-            Action::Down => c.scroll = c.scroll.saturating_add(1),
+            Action::Up => c.cursor = c.cursor.saturating_sub(1),
+            Action::Down => c.cursor = (c.cursor + 1).min(c.series.len().saturating_sub(1)),
+            Action::Toggle => c.toggle(),
+            Action::Left => c.focus = (c.focus + n - 1) % n.max(1),
+            Action::Right => c.focus = (c.focus + 1) % n.max(1),
+            Action::Baseline => c.baseline = c.focus,
+            Action::PageUp => c.scroll = c.scroll.saturating_sub(1),
+            Action::PageDown => {
+                c.scroll = (c.scroll + 1).min(c.diff.len().saturating_sub(1) as u16);
+            }
+            Action::LoadConfig => {
+                let id = c.runs[c.focus.min(n - 1)].record.id.clone();
+                self.load_into_setup(&id);
+            }
             Action::Back => self.runs.view = RunsView::Table,
+            _ => {}
+        }
+    }
+
+    pub(in crate::tui) fn on_study(&mut self, a: Action) {
+        let RunsView::Study(v) = &mut self.runs.view else {
+            return;
+        };
+        let Some(g) = self.runs.studies.iter().find(|g| g.name == v.name) else {
+            if a == Action::Back {
+                self.runs.go_back();
+            }
+            return;
+        };
+        let cell = g.cells.get(v.cursor);
+        let listed = cell.map_or(0, |c| c.rows.len());
+        let run_at = |i: usize| {
+            cell.and_then(|c| c.rows.get(i))
+                .and_then(|&r| self.runs.rows.get(r))
+                .map(|r| r.id.clone())
+        };
+        match (a, v.list) {
+            (Action::Up, None) => v.cursor = v.cursor.saturating_sub(1),
+            (Action::Down, None) => v.cursor = (v.cursor + 1).min(g.cells.len().saturating_sub(1)),
+            (Action::Up, Some(i)) => v.list = Some(i.saturating_sub(1)),
+            (Action::Down, Some(i)) => v.list = Some((i + 1).min(listed.saturating_sub(1))),
+            (Action::Enter, None) if listed > 0 => v.list = Some(0),
+            (Action::Enter, Some(i)) => {
+                if let Some(id) = run_at(i) {
+                    let store = self.store.clone();
+                    self.runs.open_detail_id(&id, store.as_ref());
+                }
+            }
+            (Action::LoadConfig, Some(i)) => {
+                if let Some(id) = run_at(i) {
+                    self.load_into_setup(&id);
+                }
+            }
+            (Action::Back, Some(_)) => v.list = None,
+            (Action::Back, None) => self.runs.go_back(),
             _ => {}
         }
     }

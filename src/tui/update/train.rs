@@ -271,7 +271,7 @@ impl App {
         }
         if gone && study.is_active() {
             study.apply(
-                super::super::launcher::StudyUpdate::Error(s::STUDY_GONE.into()),
+                super::super::launcher::StudyUpdate::Error(s::STUDY_ENDED_SILENTLY.into()),
                 now,
             );
         }
