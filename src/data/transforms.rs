@@ -183,6 +183,13 @@ pub fn label(mode: LabelMode, class: usize, transform: usize, transforms: usize)
     }
 }
 
+/// Classes the head of `config` is trained on when the data has `classes` training classes
+/// (the transforms' labels decide: data classes, transforms, or both).
+pub fn head_classes(config: &crate::config::Config, classes: usize) -> usize {
+    let transforms = expand(&config.transforms.set()).len();
+    class_count(config.transforms.labels, classes, transforms)
+}
+
 /// Classes a head is trained on: `classes` data classes and `transforms` transforms.
 pub fn class_count(mode: LabelMode, classes: usize, transforms: usize) -> usize {
     match mode {

@@ -71,7 +71,7 @@ pub fn check_with(
 }
 
 fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> {
-    use crate::data::transforms::{class_count, expand};
+    use crate::data::transforms::head_classes;
     let (_, h, w) = info.shape;
     for (key, set) in [
         ("transforms.rotations", config.transforms.set()),
@@ -84,8 +84,7 @@ fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> 
             ));
         }
     }
-    let transforms = expand(&config.transforms.set()).len();
-    let classes = class_count(config.transforms.labels, info.training_classes, transforms);
+    let classes = head_classes(config, info.training_classes);
     let images: usize = info.train_counts.iter().chain(&info.test_counts).sum();
     crate::model::memory::check(config, info.shape, classes, images as u64).map_err(|e| {
         if let Some(err) = size_error(config, info.shape, &e) {

@@ -210,9 +210,10 @@ impl Form {
         }
     }
 
-    /// Training classes C: the reference classes plus the normal class.
+    /// Classes C the head is trained on: the reference classes plus the normal class, or the
+    /// transform classes of self-supervised training.
     pub fn training_classes(&self) -> usize {
-        self.reference_classes().len() + 1
+        crate::data::transforms::head_classes(&self.config, self.reference_classes().len() + 1)
     }
 
     /// Fixed AdaCos's s = √2·ln(C−1).
@@ -823,6 +824,16 @@ mod tests {
         // Fashion-MNIST sneaker→ankle boot: 8 reference classes + normal = 9.
         assert_eq!(f.training_classes(), 9);
         assert!((f.adacos_scale() - 2f32.sqrt() * 8f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn adacos_scale_counts_transform_classes_when_self_supervised() {
+        // The shipped default: no reference classes, 72 transform classes (what the worker builds).
+        let text = include_str!("../../../profiles/fashion-sneaker-boot-adacos-fixed-geom.toml");
+        let config = Config::from_toml_str(text).unwrap();
+        let f = form(config);
+        assert_eq!(f.training_classes(), 72);
+        assert!((f.adacos_scale() - 2f32.sqrt() * 71f32.ln()).abs() < 1e-5);
     }
 
     #[test]
