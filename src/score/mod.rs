@@ -44,7 +44,7 @@ pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use mahalanobis::{mahalanobis_scores, Gaussian};
 pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
-pub use stats::{compare_paired, summarize, Comparison, Summary};
+pub use stats::{compare_paired, summarize, ticks, Comparison, Summary};
 
 /// Why scoring could not run. Every invalid input is reported here; scoring never panics.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

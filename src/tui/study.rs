@@ -228,14 +228,7 @@ fn from_refs(name: &str, members: &[(usize, &LoadedRun)], error: Option<String>)
                     result.running += 1;
                 }
             }
-            result.summary = result
-                .values
-                .iter()
-                .filter_map(|(k, v)| {
-                    let xs: Vec<f64> = v.iter().map(|p| p.1).collect();
-                    Summary::of(&xs).map(|s| (*k, s))
-                })
-                .collect();
+            result.summarize();
             CellGroup {
                 short: result.short.clone(),
                 label,

@@ -1,16 +1,18 @@
 //! Drawing helpers shared by the screens and popups: framed blocks, centred popup frames,
-//! selection markers, axis bounds and labels, and the one line chart of the lab. Imports no
+//! selection markers, named-list popups, axis bounds and labels, and the one line chart of the lab. Imports no
 //! screen, popup or app state, so every view can use it without an import loop.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, LegendPosition, Paragraph,
+    Axis, Block, Borders, Chart, Clear, Dataset, GraphType, LegendPosition, List, ListItem,
+    ListState, Paragraph,
 };
 use ratatui::Frame;
 
+use super::keys::Action;
 use super::theme::Theme;
 
 /// A bordered block with a title.
@@ -43,6 +45,61 @@ pub fn popup_frame(f: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rec
     let inner = b.inner(area);
     f.render_widget(b, area);
     inner
+}
+
+/// Moves a list cursor for Up/Down within `len` entries; true when the action was a move.
+pub fn step_cursor(cursor: &mut usize, len: usize, a: Action) -> bool {
+    match a {
+        Action::Up => *cursor = cursor.saturating_sub(1),
+        Action::Down => *cursor = (*cursor + 1).min(len.saturating_sub(1)),
+        _ => return false,
+    }
+    true
+}
+
+/// A centred popup listing named entries (the name bold and padded to the longest, then the
+/// row's own spans) with the cursor's row selected, or `empty` when there are none. Returns the
+/// one-line area under the list (for a hint or an error), `None` when the list is empty.
+pub fn named_list_popup(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    empty: &str,
+    rows: Vec<(String, Vec<Span<'static>>)>,
+    cursor: usize,
+    theme: &Theme,
+) -> Option<Rect> {
+    let h = (rows.len() as u16 + 4).clamp(6, area.height.saturating_sub(2));
+    let inner = popup_frame(f, centered(area, 76, h), title, theme);
+    let [list_area, below] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    if rows.is_empty() {
+        f.render_widget(
+            Paragraph::new(Line::styled(empty.to_string(), theme.dim())),
+            list_area,
+        );
+        return None;
+    }
+    let name_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(10) + 1;
+    let items: Vec<ListItem> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, rest))| {
+            let mut spans = vec![
+                Span::raw(marker(i == cursor)),
+                Span::styled(format!("{name:<name_w$}"), theme.bold()),
+            ];
+            spans.extend(rest);
+            ListItem::new(Line::from(spans))
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(cursor));
+    f.render_stateful_widget(
+        List::new(items).highlight_style(theme.selected()),
+        list_area,
+        &mut state,
+    );
+    Some(below)
 }
 
 /// `> ` for the selected row, `  ` otherwise (selection visible without colour).

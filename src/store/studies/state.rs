@@ -73,6 +73,20 @@ pub struct CellResults {
     pub runs: Vec<(u64, String)>,
 }
 
+impl CellResults {
+    /// `summary` from `values`, one per scorer.
+    pub fn summarize(&mut self) {
+        self.summary = self
+            .values
+            .iter()
+            .filter_map(|(k, v)| {
+                let xs: Vec<f64> = v.iter().map(|p| p.1).collect();
+                Summary::of(&xs).map(|s| (*k, s))
+            })
+            .collect();
+    }
+}
+
 impl Study {
     /// Per-cell results from the task states.
     pub fn results(&self, states: &[(Task, TaskState)]) -> Vec<CellResults> {
@@ -120,14 +134,7 @@ impl Study {
             for v in c.values.values_mut() {
                 v.sort_by_key(|(s, _)| *s);
             }
-            c.summary = c
-                .values
-                .iter()
-                .filter_map(|(k, v)| {
-                    let xs: Vec<f64> = v.iter().map(|p| p.1).collect();
-                    Summary::of(&xs).map(|s| (*k, s))
-                })
-                .collect();
+            c.summarize();
             c.identity_summary = ident
                 .iter()
                 .filter_map(|(k, v)| Summary::of(v).map(|s| (*k, s)))

@@ -15,25 +15,7 @@ use super::super::study::{StudyGroup, StudyView};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
 use super::detail::boxplot;
-
-/// Tick values from `lo` to `hi`, about `n` of them, at a round step.
-fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    let span = (hi - lo).max(1e-9);
-    let raw = span / n.max(1) as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag);
-    let mut t = (lo / step).ceil() * step;
-    let mut out = Vec::new();
-    while t <= hi + 1e-12 {
-        out.push(t);
-        t += step;
-    }
-    out
-}
+use crate::score::ticks;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
     let t = &app.theme;
