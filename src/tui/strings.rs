@@ -140,6 +140,13 @@ pub const STOP_BODY: &str = "Stop after the current batch and keep the run as in
 pub const STOP_YES: &str = "y/Enter stop";
 pub const STOP_NO: &str = "n/Esc keep training";
 pub const QUIT_TITLE: &str = "Quit adalab?";
+/// Added to the quit question when runs wait in the queue.
+pub fn quit_drops_queue(n: usize) -> String {
+    match n {
+        1 => "The queued run is not started.".to_string(),
+        n => format!("The {n} queued runs are not started."),
+    }
+}
 pub const QUIT_BODY_ACTIVE: &str =
     "A run is in progress: it stops after this batch and is kept as interrupted.";
 pub const QUIT_YES: &str = "y/Enter quit";

@@ -80,7 +80,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
         ),
         ConfirmKind::Quit => (
             s::QUIT_TITLE,
-            s::QUIT_BODY_ACTIVE.to_string(),
+            match app.queue.len() {
+                0 => s::QUIT_BODY_ACTIVE.to_string(),
+                n => format!("{} {}", s::QUIT_BODY_ACTIVE, s::quit_drops_queue(n)),
+            },
             s::QUIT_YES,
             s::QUIT_NO,
         ),

@@ -367,6 +367,10 @@ fn quitting_drops_the_queue() {
     l.ch('1');
     l.ch('r');
     assert_eq!(l.app.queue.len(), 1);
+    // Asking to quit says that the queued run will not start.
+    l.ch('q');
+    assert!(l.render(120, 40).contains("The queued run is not started."));
+    l.key(KeyCode::Esc);
     l.app.shutdown();
     assert!(l.app.queue.is_empty());
     l.script.send(Event::Finished {
