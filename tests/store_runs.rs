@@ -443,6 +443,42 @@ fn failed_and_dropped_writers_record_their_status() {
 }
 
 #[test]
+fn a_deleted_run_folder_is_named_as_deleted_whichever_write_notices() {
+    let progress = Event::Progress {
+        epoch: 1,
+        batch: 5,
+        batches: 32,
+        images_per_sec: 1000.0,
+        loss: 1.0,
+        accuracy: 0.5,
+    };
+    // The first batch line (creating metrics.csv), a later one, and a run.toml write.
+    for (before, ev) in [
+        (vec![], progress.clone()),
+        (vec![progress.clone()], progress.clone()),
+        (vec![], Event::SeedStarted { index: 0, seed: 0 }),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let mut w = s.create_run(&config(HeadKind::Softmax), "gone").unwrap();
+        for e in &before {
+            w.handle(e).unwrap();
+        }
+        std::fs::remove_dir_all(w.dir()).unwrap();
+        // A later batch line may land in the unlinked file; the next record write notices.
+        let err = w
+            .handle(&ev)
+            .and_then(|_| w.handle(&Event::SeedStarted { index: 0, seed: 0 }))
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::RunDeleted { .. }),
+            "{ev:?} after {before:?}: {err}"
+        );
+        assert!(!w.dir().exists());
+    }
+}
+
+#[test]
 fn damaged_runs_are_listed_as_unreadable_and_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let s = store(tmp.path());
