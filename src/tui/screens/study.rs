@@ -65,12 +65,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
         ));
     }
     l1.push(Span::styled(format!("  AUC {}", g.scorer), t.dim()));
+    let w = head.width as usize;
     let l2 = match (&g.error, &g.source) {
-        (Some(e), _) => Line::styled(format!("{}: {e}", s::STUDY_NO_FILE), t.warn()),
+        (Some(e), _) => Line::styled(fit(&format!("{}: {e}", s::STUDY_NO_FILE), w), t.warn()),
         (None, Some(src)) if g.description.is_empty() => {
-            Line::styled(src.display().to_string(), t.dim())
+            Line::styled(fit(&src.display().to_string(), w), t.dim())
         }
-        _ => Line::styled(g.description.clone(), t.dim()),
+        _ => Line::styled(fit(&g.description, w), t.dim()),
     };
     f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), head);
 
