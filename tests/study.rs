@@ -100,6 +100,17 @@ fn a_study_runs_shows_and_plots() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains(".svg or .png"));
+    // A folder that is not there is named in plain words, and nothing is left behind.
+    let nowhere = home.path().join("no-such-folder").join("fig.svg");
+    let bad = adalab(home.path())
+        .args(["study", "plot", "synthetic-study", "-o"])
+        .arg(&nowhere)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no-such-folder does not exist"), "{stderr}");
+    assert!(!stderr.contains("BackendError"), "{stderr}");
 
     // Running it again does nothing.
     let out = adalab(home.path())

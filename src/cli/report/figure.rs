@@ -43,24 +43,50 @@ pub fn write(path: &Path, study: &Study, results: &[CellResults]) -> anyhow::Res
             study.name
         );
     }
-    match ext.as_str() {
+    // Drawn in memory, then written in one atomic step: a failed write leaves no half figure
+    // and says why in plain words.
+    let bytes = match ext.as_str() {
         "svg" => {
-            let root = SVGBackend::new(path, SIZE).into_drawing_area();
-            draw(&root, study, results)?;
-            root.present()
-                .map_err(|e| anyhow!("{}: {e:?}", path.display()))
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+                draw(&root, study, results)?;
+                root.present()
+                    .map_err(|e| anyhow!("drawing the figure: {e}"))?;
+            }
+            text.into_bytes()
         }
         "png" => {
-            let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-            draw(&root, study, results)?;
-            root.present()
-                .map_err(|e| anyhow!("{}: {e:?}", path.display()))
+            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                draw(&root, study, results)?;
+                root.present()
+                    .map_err(|e| anyhow!("drawing the figure: {e}"))?;
+            }
+            let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
+                .ok_or_else(|| anyhow!("drawing the figure: wrong buffer size"))?;
+            let mut png = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut png, image::ImageFormat::Png)
+                .map_err(|e| anyhow!("encoding the PNG: {e}"))?;
+            png.into_inner()
         }
         _ => bail!(
             "{}: the figure is written as .svg or .png (by the file's extension)",
             path.display()
         ),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!(
+                "{}: cannot write the figure: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
     }
+    crate::store::write_atomic(path, &bytes)?;
+    Ok(())
 }
 
 /// Quartiles (linear interpolation, as the table's) of sorted values.
