@@ -145,7 +145,9 @@ where
         .disable_x_mesh()
         .x_labels(0)
         .y_desc(format!("ROC AUC ({k})"))
-        .x_desc("box: quartiles and median · whiskers: furthest seeds within 1.5 IQR · points: seeds")
+        .x_desc(
+            "box: quartiles and median · whiskers: furthest seeds within 1.5 IQR · points: seeds",
+        )
         .y_label_formatter(&|v| format!("{v:.3}"))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
