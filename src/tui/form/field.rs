@@ -581,32 +581,3 @@ impl Field {
         self.section().left_column()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_spec_is_a_config_key_once() {
-        for (i, sp) in SPECS.iter().enumerate() {
-            assert!(crate::config::keys::is_key(sp.key), "{}", sp.key);
-            assert!(
-                SPECS[i + 1..].iter().all(|o| o.key != sp.key),
-                "{} twice",
-                sp.key
-            );
-        }
-    }
-
-    #[test]
-    fn the_form_exposes_every_key_a_profile_can_set() {
-        // `description` is asked when a profile is saved.
-        for k in crate::config::keys::KEYS {
-            assert!(
-                k.name == "description" || SPECS.iter().any(|s| s.key == k.name),
-                "{} is not on the form",
-                k.name
-            );
-        }
-    }
-}
