@@ -18,7 +18,7 @@ use super::super::jobs::StudyState;
 use super::super::live::{CurvePoint, Live, LogLevel, LogLine};
 use super::super::strings as s;
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, curve_chart, Curve};
+use super::super::widgets::{block, bounds, curve_chart, fit, Curve};
 
 /// What the Train screen shows.
 enum Shown<'a> {
@@ -448,10 +448,7 @@ fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view:
             t.warn(),
         ));
         for (i, q) in app.queue.iter().enumerate() {
-            lines.push(Line::raw(clip(
-                &format!(" {}. {}", i + 1, q.label()),
-                width,
-            )));
+            lines.push(Line::raw(fit(&format!(" {}. {}", i + 1, q.label()), width)));
         }
     }
     if let Some(live) = live.filter(|l| l.seeds.len() > 1) {
@@ -482,16 +479,6 @@ fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view:
         Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
         area,
     );
-}
-
-/// `text` cut to `width` characters, with `…` when cut.
-fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 /// `scale s (fixed) 2.941`, with the range an adapting scale went through.
