@@ -6,21 +6,24 @@
 //! The selection is kept by identity (run id, study name, cell), never by a bare index, so
 //! rows appearing, vanishing or being re-sorted under the cursor cannot leave it dangling.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::Duration;
 
 use crate::config::ScorerKind;
-use crate::store::query::{cmp_auc_desc, Query};
+use crate::store::query::Query;
 use crate::store::{LoadedRun, RunEntry, RunStatus, Store, Timestamp};
 
 use super::study::{StudyGroup, StudyView};
 
 mod compare;
 mod detail;
+mod select;
+mod sort;
 mod table;
+
+use sort::cmp_key;
 
 pub use compare::*;
 pub use detail::*;
@@ -116,43 +119,6 @@ impl Default for RunsState {
             view: RunsView::Table,
             back: Vec::new(),
         }
-    }
-}
-
-/// A value to sort on.
-#[derive(Clone, Debug, PartialEq)]
-enum Key {
-    /// Ascending text; empty last.
-    Text(String),
-    /// Descending text (newest id first).
-    TextDesc(String),
-    /// Ascending number.
-    Num(i64),
-    /// Best AUC first; none last.
-    Auc(Option<f64>),
-}
-
-fn cmp_key(a: &Key, b: &Key) -> Ordering {
-    match (a, b) {
-        (Key::Text(x), Key::Text(y)) => match (x.is_empty(), y.is_empty()) {
-            (false, true) => Ordering::Less,
-            (true, false) => Ordering::Greater,
-            _ => x.to_lowercase().cmp(&y.to_lowercase()),
-        },
-        (Key::TextDesc(x), Key::TextDesc(y)) => y.cmp(x),
-        (Key::Num(x), Key::Num(y)) => x.cmp(y),
-        (Key::Auc(x), Key::Auc(y)) => cmp_auc_desc(*x, *y),
-        _ => Ordering::Equal,
-    }
-}
-
-fn status_rank(status: &str) -> i64 {
-    match status {
-        "running" => 0,
-        "finished" => 1,
-        "interrupted" => 2,
-        "failed" => 3,
-        _ => 4,
     }
 }
 
@@ -287,230 +253,6 @@ impl RunsState {
         }
         self.visible = visible;
         self.restore_selection();
-    }
-
-    fn key_of(&self, it: Item) -> Option<ItemKey> {
-        Some(match it {
-            Item::Run { row, .. } => ItemKey::Run(self.rows.get(row)?.id.clone()),
-            Item::Study(si) => ItemKey::Study(self.studies.get(si)?.name.clone()),
-            Item::Cell { study, cell } => {
-                let g = self.studies.get(study)?;
-                ItemKey::Cell(g.name.clone(), g.cells.get(cell)?.key.clone())
-            }
-        })
-    }
-
-    fn restore_selection(&mut self) {
-        if let Some(key) = self.selected.clone() {
-            if let Some(p) = self
-                .visible
-                .iter()
-                .position(|it| self.key_of(*it).as_ref() == Some(&key))
-            {
-                self.cursor = p;
-            }
-        }
-        self.clamp();
-    }
-
-    /// Keeps the cursor on a line and remembers what it is on.
-    fn clamp(&mut self) {
-        self.cursor = self.cursor.min(self.visible.len().saturating_sub(1));
-        self.selected = self
-            .visible
-            .get(self.cursor)
-            .and_then(|it| self.key_of(*it));
-    }
-
-    fn sort_key(&self, it: Item, col: Column) -> Key {
-        match it {
-            Item::Run { row, .. } => {
-                let r = &self.rows[row];
-                match col {
-                    Column::Name => Key::Text(r.name.clone()),
-                    Column::Status => Key::Num(status_rank(&r.status)),
-                    Column::Split => Key::Text(r.split.clone()),
-                    Column::Head => Key::Text(r.head.clone()),
-                    Column::Epochs => Key::Num(-(r.epochs_planned as i64)),
-                    Column::Repeat => Key::Num(-(r.repeat as i64)),
-                    Column::Duration => Key::Num(-r.duration),
-                    Column::Auc(k) => Key::Auc(r.auc.get(&k).map(|c| c.value)),
-                    Column::Tags => Key::Text(r.tags.clone()),
-                    Column::Date => Key::TextDesc(r.id.clone()),
-                }
-            }
-            Item::Study(si) => {
-                let g = &self.studies[si];
-                let first = g.all_rows().next().and_then(|r| self.rows.get(r));
-                match col {
-                    Column::Name => Key::Text(g.name.clone()),
-                    Column::Status => Key::Num(if g.running > 0 { 0 } else { 1 }),
-                    Column::Split => Key::Text(first.map(|r| r.split.clone()).unwrap_or_default()),
-                    Column::Head => Key::Text(first.map(|r| r.head.clone()).unwrap_or_default()),
-                    Column::Epochs => Key::Num(-(first.map_or(0, |r| r.epochs_planned) as i64)),
-                    Column::Repeat => Key::Num(-(g.total as i64)),
-                    Column::Duration => Key::Num(-self.study_duration(g)),
-                    Column::Auc(k) => Key::Auc(g.best_cell(k).map(|(_, s)| s.median)),
-                    Column::Tags => Key::Text(String::new()),
-                    Column::Date => Key::TextDesc(self.newest_id(it).to_string()),
-                }
-            }
-            Item::Cell { .. } => Key::Num(0),
-        }
-    }
-
-    /// Seconds all of a study's runs took together.
-    pub fn study_duration(&self, g: &StudyGroup) -> i64 {
-        g.all_rows()
-            .filter_map(|r| self.rows.get(r))
-            .map(|r| r.duration)
-            .sum()
-    }
-
-    /// The newest run id of a line (a study's newest run).
-    fn newest_id(&self, it: Item) -> &str {
-        match it {
-            Item::Run { row, .. } => self.rows.get(row).map_or("", |r| r.id.as_str()),
-            Item::Study(si) | Item::Cell { study: si, .. } => self
-                .studies
-                .get(si)
-                .and_then(|g| {
-                    g.all_rows()
-                        .filter_map(|r| self.rows.get(r))
-                        .map(|r| r.id.as_str())
-                        .max()
-                })
-                .unwrap_or(""),
-        }
-    }
-
-    /// Selects a run, expanding its study when it is folded away.
-    pub fn select_id(&mut self, id: &str) {
-        let key = ItemKey::Run(id.to_string());
-        if !self.select_key(&key) {
-            let study = self
-                .rows
-                .iter()
-                .find(|r| r.id == id)
-                .and_then(|r| r.study.as_ref())
-                .map(|s| s.name.clone());
-            if let Some(name) = study {
-                self.expanded.insert(name);
-                self.rebuild();
-                self.select_key(&key);
-            }
-        }
-    }
-
-    /// Selects a study's row.
-    pub fn select_study(&mut self, name: &str) {
-        self.select_key(&ItemKey::Study(name.to_string()));
-    }
-
-    fn select_key(&mut self, key: &ItemKey) -> bool {
-        match self
-            .visible
-            .iter()
-            .position(|it| self.key_of(*it).as_ref() == Some(key))
-        {
-            Some(p) => {
-                self.cursor = p;
-                self.clamp();
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn move_cursor(&mut self, delta: i64) {
-        if self.visible.is_empty() {
-            return;
-        }
-        let n = self.visible.len() as i64;
-        self.cursor = (self.cursor as i64 + delta).clamp(0, n - 1) as usize;
-        self.clamp();
-    }
-
-    pub fn selected_item(&self) -> Option<Item> {
-        self.visible.get(self.cursor).copied()
-    }
-
-    /// The run under the cursor (none on a study or cell line).
-    pub fn selected_row(&self) -> Option<&Row> {
-        match self.selected_item()? {
-            Item::Run { row, .. } => self.rows.get(row),
-            _ => None,
-        }
-    }
-
-    pub fn selected_id(&self) -> Option<&str> {
-        self.selected_row().map(|r| r.id.as_str())
-    }
-
-    pub fn selected_run(&self) -> Option<&LoadedRun> {
-        let id = self.selected_id()?;
-        self.loaded(id)
-    }
-
-    /// The study of the line under the cursor when it is a study or cell line, and the cell.
-    pub fn selected_group(&self) -> Option<(&StudyGroup, Option<usize>)> {
-        match self.selected_item()? {
-            Item::Study(si) => Some((self.studies.get(si)?, None)),
-            Item::Cell { study, cell } => Some((self.studies.get(study)?, Some(cell))),
-            Item::Run { .. } => None,
-        }
-    }
-
-    pub fn study(&self, name: &str) -> Option<&StudyGroup> {
-        self.studies.iter().find(|g| g.name == name)
-    }
-
-    pub fn loaded(&self, id: &str) -> Option<&LoadedRun> {
-        self.entries.iter().find_map(|e| match e {
-            RunEntry::Ok(r) if r.record.id == id => Some(&**r),
-            _ => None,
-        })
-    }
-
-    /// Whether the line under the cursor is a study that shows its runs.
-    pub fn on_expanded_study(&self) -> bool {
-        matches!(self.selected_group(), Some((g, None)) if self.expanded.contains(&g.name))
-    }
-
-    /// Whether the line under the cursor is a study that hides its runs.
-    pub fn on_folded_study(&self) -> bool {
-        matches!(self.selected_group(), Some((g, None)) if !self.expanded.contains(&g.name))
-    }
-
-    /// Shows or hides the runs of the study under the cursor (from a cell line: hides them and
-    /// selects the study).
-    pub fn toggle_expand(&mut self) {
-        let Some((g, cell)) = self.selected_group() else {
-            return;
-        };
-        let name = g.name.clone();
-        if cell.is_some() || self.expanded.contains(&name) {
-            self.expanded.remove(&name);
-        } else {
-            self.expanded.insert(name.clone());
-        }
-        self.rebuild();
-        self.select_study(&name);
-    }
-
-    pub fn toggle_mark(&mut self) {
-        let Some(id) = self.selected_id().map(str::to_string) else {
-            return;
-        };
-        if let Some(p) = self.marked.iter().position(|m| *m == id) {
-            self.marked.remove(p);
-        } else if self.loaded(&id).is_some() {
-            self.marked.push(id);
-        }
-    }
-
-    pub fn is_marked(&self, id: &str) -> bool {
-        self.marked.iter().any(|m| m == id)
     }
 
     /// Moves the column cursor.

@@ -1,0 +1,120 @@
+//! The Detail page of test images: the most anomalous and the most normal, in half blocks.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::super::super::app::App;
+use super::super::super::images::{HalfBlock, ImagesState, Thumb};
+use super::super::super::runs::{split_thumbs, Detail};
+use super::super::super::strings as s;
+use super::super::super::widgets::block;
+
+pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
+    let t = &app.theme;
+    let scorer = d.run.record.config.primary_scorer();
+    let b = block(format!(" Test images by {scorer} score "), t);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let thumbs = match &d.images {
+        ImagesState::Loading => {
+            f.render_widget(
+                Paragraph::new(Line::styled(s::IMAGES_LOADING, t.dim())),
+                inner,
+            );
+            return;
+        }
+        ImagesState::Missing(reason) => {
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(s::IMAGES_MISSING, t.warn()),
+                    Line::raw(reason.clone()),
+                ])
+                .wrap(Wrap { trim: true }),
+                inner,
+            );
+            return;
+        }
+        ImagesState::Ready(v) => v,
+    };
+    let (top, bottom) = split_thumbs(thumbs);
+    // The largest size at which two strips (image and caption, plus a title when there is
+    // room) fit, halving as often as needed (a folder's 128² images too); titles move beside
+    // the images when space is short.
+    let (full_cols, full_rows) = top.first().map(|t| t.cells()).unwrap_or((28, 14));
+    let rows_at = |shrink: u32| full_rows.div_ceil(1 << shrink);
+    let cols_at = |shrink: u32| full_cols.div_ceil(1 << shrink);
+    let shrink = (0..8)
+        .find(|&k| inner.height >= 2 * (rows_at(k) + 1) && inner.width >= cols_at(k) + 11)
+        .unwrap_or(7);
+    let rows = rows_at(shrink);
+    let titled = inner.height >= 2 * (rows + 2);
+    let strip_h = rows + 1 + u16::from(titled);
+    let [ra, rb] =
+        Layout::vertical([Constraint::Length(strip_h), Constraint::Length(strip_h)]).areas(inner);
+    strip(f, ra, app, s::IMAGES_MOST_ANOMALOUS, top, shrink, titled);
+    strip(f, rb, app, s::IMAGES_MOST_NORMAL, bottom, shrink, titled);
+}
+
+pub(super) fn strip(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    title: &str,
+    thumbs: &[Thumb],
+    shrink: u32,
+    titled: bool,
+) {
+    let t = &app.theme;
+    if area.height < 2 {
+        return;
+    }
+    let mut x = area.x;
+    let y0 = area.y + u16::from(titled);
+    if titled {
+        f.render_widget(
+            Paragraph::new(Line::styled(title.to_string(), t.bold())),
+            Rect::new(area.x, area.y, area.width, 1),
+        );
+    } else {
+        // The strip's name in front of the first image's rows.
+        let label: Vec<Line> = title
+            .split(' ')
+            .map(|w| Line::styled(w.to_string(), t.bold()))
+            .collect();
+        f.render_widget(Paragraph::new(label), Rect::new(x, y0, 9, area.height));
+        x += 10;
+    }
+    for th in thumbs {
+        let mut th = th.clone();
+        for _ in 0..shrink {
+            th = th.half();
+        }
+        let (w, h) = th.cells();
+        let cell_w = w.max(11) + 1;
+        if x + w > area.x + area.width || area.height < h + 1 + u16::from(titled) {
+            break;
+        }
+        f.render_widget(
+            HalfBlock {
+                thumb: &th,
+                mode: app.pixel_mode,
+            },
+            Rect::new(x, y0, w, h),
+        );
+        let cap = format!(
+            "{:.3} {}",
+            th.score,
+            if th.anomalous { "anom" } else { "norm" }
+        );
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                cap,
+                if th.anomalous { t.warn() } else { t.dim() },
+            )),
+            Rect::new(x, y0 + h, cell_w.min(area.x + area.width - x), 1),
+        );
+        x += cell_w;
+    }
+}
