@@ -178,3 +178,56 @@ fn a_killed_study_resumes_with_only_the_missing_runs() {
     // One new run per missing task; the killed one stays in the store as interrupted.
     assert_eq!(runs_after as u64, runs_before as u64 + queued);
 }
+
+/// Runs of the store by task `(cell key, seed index)`.
+fn runs_per_task(home: &Path) -> std::collections::BTreeMap<(String, u64), usize> {
+    let list = ok(adalab(home).args(["runs", "list", "--json"]));
+    let runs: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for r in runs.as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        let text = std::fs::read_to_string(home.join("runs").join(id).join("run.toml")).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let st = doc["study"].as_table().unwrap();
+        let key = (
+            st["cell_key"].as_str().unwrap().to_string(),
+            st["seed_index"].as_integer().unwrap() as u64,
+        );
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
+}
+
+#[test]
+fn three_study_runs_at_once_train_each_task_once() {
+    // Each process plans at start; the claims make sure no task is trained twice.
+    for trial in 0..2 {
+        let home = tempfile::tempdir().unwrap();
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                adalab(home.path())
+                    .args(["study", "run", "synthetic-study", "--jobs", "2"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut skipped = 0;
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{stderr}");
+            skipped += stderr.matches(": skipped, ").count();
+        }
+        let per_task = runs_per_task(home.path());
+        assert_eq!(per_task.len(), 4, "trial {trial}: {per_task:?}");
+        assert!(
+            per_task.values().all(|n| *n == 1),
+            "trial {trial}: {per_task:?}"
+        );
+        // Whatever a process planned and found taken, it said so.
+        assert!(skipped <= 8, "{skipped}");
+        assert_eq!(json(home.path(), "synthetic-study")["done"], 4);
+    }
+}

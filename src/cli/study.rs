@@ -278,6 +278,18 @@ fn run_task(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    // Never twice: a local `study run` or another array task may have it.
+    let _claim = match runner::claim(&store, &study, task)? {
+        runner::Claim::Mine(c) => c,
+        runner::Claim::Taken(reason) => {
+            crate::say!(
+                "adalab: {} {}: skipped, {reason}",
+                study.name,
+                study.task_label(task)
+            );
+            return Ok(Exit::Ok);
+        }
+    };
     let (id, outcome, auc) = runner::run_one(&store, &study, task, threads, &stop, |id| {
         if let Ok(mut g) = id_for_signal.lock() {
             *g = Some(id.to_string());
@@ -387,6 +399,15 @@ impl StudyConsole {
                 };
                 self.line(format!(
                     "{}: {what} ({seconds:.0}s, run {run_id})",
+                    self.study.task_label(*task)
+                ));
+            }
+            StudyEvent::TaskSkipped { task, reason } => {
+                if let Some(b) = &self.bar {
+                    b.inc(1);
+                }
+                self.line(format!(
+                    "{}: skipped, {reason}",
                     self.study.task_label(*task)
                 ));
             }

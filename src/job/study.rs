@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use super::{drive, EventSink, Tally};
 use crate::config::{ConfigError, ScorerKind};
-use crate::store::studies::{Study, Task, TaskState};
+use crate::store::studies::{Study, Task, TaskClaim, TaskState};
 use crate::store::{Store, StoreError};
 use crate::train::{self, JobOptions, Outcome};
 
@@ -45,6 +45,12 @@ pub enum StudyEvent {
         outcome: Outcome,
         auc: BTreeMap<ScorerKind, f64>,
         seconds: f32,
+    },
+    /// A task was left alone: another process finished it or is running it (found when the
+    /// task was about to start, see [`claim`]).
+    TaskSkipped {
+        task: Task,
+        reason: String,
     },
     /// A task could not even start (its run could not be created).
     TaskError {
@@ -102,6 +108,36 @@ pub fn check_cells(study: &Study) -> Result<(), StudyError> {
 pub fn pending(study: &Study, store: &Store) -> Result<Vec<(Task, TaskState)>, StudyError> {
     let runs = store.study_runs(&study.name)?;
     Ok(study.states(&runs))
+}
+
+/// What [`claim`] found.
+pub enum Claim {
+    /// The task is this process's until the claim is dropped: run it.
+    Mine(TaskClaim),
+    /// Someone else has it, or it is finished: why, for messages.
+    Taken(String),
+}
+
+/// Claims a task before it starts and reads its state from the store again: a task another
+/// process is running (its claim is held, or its run is live) or finished meanwhile is not
+/// run twice. Holders that died release their claims with their process.
+pub fn claim(store: &Store, study: &Study, task: Task) -> Result<Claim, StoreError> {
+    let Some(held) = store.claim_task(study, task)? else {
+        return Ok(Claim::Taken("another process is running it".into()));
+    };
+    let runs = store.study_runs(&study.name)?;
+    let state = study
+        .states(&runs)
+        .into_iter()
+        .find(|(t, _)| *t == task)
+        .map(|(_, s)| s);
+    Ok(match state {
+        Some(TaskState::Done { run }) => {
+            Claim::Taken(format!("finished meanwhile (run {})", run.record.id))
+        }
+        Some(TaskState::Running { id }) => Claim::Taken(format!("running elsewhere (run {id})")),
+        _ => Claim::Mine(held),
+    })
 }
 
 /// Runs one task in this thread: creates its run, trains, records. Returns the run id and how
@@ -191,6 +227,20 @@ pub fn run_queue(
                 }
                 let Some(task) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                     break;
+                };
+                let _claim = match claim(store, study, task) {
+                    Ok(Claim::Mine(c)) => c,
+                    Ok(Claim::Taken(reason)) => {
+                        let _ = tx.send(StudyEvent::TaskSkipped { task, reason });
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(StudyEvent::TaskError {
+                            task,
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
                 };
                 let t0 = Instant::now();
                 let started = |id: &str| {

@@ -274,6 +274,17 @@ impl StudyState {
                     };
                     self.log(level, text);
                 }
+                StudyEvent::TaskSkipped { task, reason } => {
+                    // Not this run's to do after all.
+                    self.queued = self.queued.saturating_sub(1);
+                    let text = format!(
+                        "task {}, seed {}/{} skipped: {reason}",
+                        self.cell(task),
+                        task.seed_index + 1,
+                        self.seeds
+                    );
+                    self.log(LogLevel::Info, text);
+                }
                 StudyEvent::TaskError { task, message } => {
                     self.failed += 1;
                     let text = format!(

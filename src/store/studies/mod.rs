@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+mod claims;
 mod files;
 mod state;
 
+pub use claims::TaskClaim;
 pub use files::{find_study, list_studies, StudyDirs};
 pub use state::{task_auc, CellResults};
 
