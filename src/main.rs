@@ -102,7 +102,7 @@ fn main() -> ExitCode {
         (Ok(exit), None) => exit.into(),
         (Err(e), None) => {
             adalab::say!("adalab: error: {e:#}");
-            Exit::Failed.into()
+            Exit::of_error(&e).into()
         }
     }
 }

@@ -249,7 +249,19 @@ fn bad_input_is_an_error_naming_the_file_by_default() {
         "{e}"
     );
     std::fs::remove_dir(d.path().join("empty")).unwrap();
+    // The check reads every image's header: a file that is no image and a decompression
+    // bomb fail it, before any run exists.
+    let e = adalab::job::check(&c).unwrap_err();
+    assert_eq!(e.key, "data.path");
+    assert!(
+        (e.message.contains("corrupt.png") || e.message.contains("zz-bomb.png"))
+            && e.message.contains("on_bad_image"),
+        "{e}"
+    );
+    // With the skip policy the check passes; the run leaves them out.
+    c.data.on_bad_image = BadImagePolicy::Skip;
     adalab::job::check(&c).unwrap();
+    c.data.on_bad_image = BadImagePolicy::Error;
     // Loading decodes: the first bad file in order is the error, with how to skip it.
     let e = data::load_for(&c.data).unwrap_err().to_string();
     assert!(
@@ -259,6 +271,13 @@ fn bad_input_is_an_error_naming_the_file_by_default() {
             && e.contains("on_bad_image = \"skip\""),
         "{e}"
     );
+    // A PNG cut in its pixel data has a whole header: it passes the check, and loading names
+    // it.
+    std::fs::remove_file(d.path().join("cat/corrupt.png")).unwrap();
+    std::fs::remove_file(d.path().join("fox/zz-bomb.png")).unwrap();
+    adalab::job::check(&c).unwrap();
+    let e = data::load_for(&c.data).unwrap_err().to_string();
+    assert!(e.contains("truncated.png"), "{e}");
     // Never a panic, never a partial dataset: the same with a cache present.
     c.data.on_bad_image = BadImagePolicy::Skip;
     data::load_for(&c.data).unwrap();
@@ -786,4 +805,98 @@ fn walk_size(dir: &Path) -> u64 {
             }
         })
         .sum()
+}
+
+/// A folder of `cat`, `dog` and `fox` JPEGs (64×64, 12 each).
+fn jpegs(root: &Path) {
+    for (c, name) in ["cat", "dog", "fox"].iter().enumerate() {
+        for i in 0..12 {
+            save(
+                &DynamicImage::ImageRgb8(rgb(c, i, 64, 64)),
+                &root.join(format!("{name}/{i:02}.jpg")),
+                ImageFormat::Jpeg,
+            );
+        }
+    }
+}
+
+#[test]
+fn a_jpeg_cut_in_its_scan_fails_the_check_naming_it() {
+    cache_env();
+    let d = tempfile::tempdir().unwrap();
+    jpegs(d.path());
+    let whole = std::fs::read(d.path().join("dog/00.jpg")).unwrap();
+    std::fs::write(d.path().join("dog/cut.jpg"), &whole[..whole.len() / 2]).unwrap();
+    let mut c = small(folder_cfg(d.path(), BadImagePolicy::Error));
+    c.data.reference_count = 4;
+    // The check reads headers and the tail: the run is never created.
+    let e = adalab::job::check(&c).unwrap_err();
+    assert!(
+        e.message.contains("cut.jpg") && e.message.contains("cut short"),
+        "{e}"
+    );
+    // Loading decodes: the decoder's grey fill is not taken for an image.
+    let e = data::load_for(&c.data).unwrap_err().to_string();
+    assert!(e.contains("cut.jpg") && e.contains("cut short"), "{e}");
+    // With the skip policy it is a counted skip.
+    c.data.on_bad_image = BadImagePolicy::Skip;
+    adalab::job::check(&c).unwrap();
+    let l = load_folder(&c.data, &LoadOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(l.report.skipped.len(), 1, "{:?}", l.report.skipped);
+    assert!(l.report.skipped[0].to_string().contains("cut.jpg"));
+    // `data check` fails and names it.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_adalab"))
+        .args(["data", "check", "folder", "--data-dir"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{text}");
+    assert!(text.contains("cut.jpg"), "{text}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn class_folders_whose_names_are_not_utf8_stay_apart() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    cache_env();
+    let d = tempfile::tempdir().unwrap();
+    jpegs(d.path());
+    // Two folders that a lossy conversion would both call `�`.
+    for (byte, class) in [(0xffu8, 3), (0xfe, 4)] {
+        let dir = d.path().join(OsStr::from_bytes(&[byte]));
+        for i in 0..12 {
+            save(
+                &DynamicImage::ImageRgb8(rgb(class, i, 64, 64)),
+                &dir.join(format!("{i:02}.jpg")),
+                ImageFormat::Jpeg,
+            );
+        }
+    }
+    let mut c = small(folder_cfg(d.path(), BadImagePolicy::Error));
+    c.data.reference_count = 4;
+    let info = adalab::job::check(&c).unwrap();
+    assert!(
+        info.classes.contains(&"\\xff".to_string()) && info.classes.contains(&"\\xfe".to_string()),
+        "{:?}",
+        info.classes
+    );
+    assert!(!info.classes.iter().any(|n| n.contains('\u{fffd}')));
+    // Each is addressed by its escaped name, and only that one.
+    let mut x = c.clone();
+    x.data.anomalous = ClassRef::Name("\\xff".into());
+    adalab::job::check(&x).unwrap();
+    x.data.anomalous = ClassRef::Name("\u{fffd}".into());
+    assert!(adalab::job::check(&x).is_err());
+    // A folder literally named `\xff` beside byte 0xff: an error naming both.
+    std::fs::create_dir(d.path().join("\\xff")).unwrap();
+    save(
+        &DynamicImage::ImageRgb8(rgb(5, 0, 64, 64)),
+        &d.path().join("\\xff/00.jpg"),
+        ImageFormat::Jpeg,
+    );
+    let e = adalab::job::check(&c).unwrap_err().to_string();
+    assert!(e.contains("\\xFF") && e.contains("\\\\xff"), "{e}");
 }

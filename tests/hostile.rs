@@ -199,8 +199,9 @@ fn a_full_disk_fails_the_run_and_never_claims_a_save() {
     };
     let home = disk.path().join("home");
     std::fs::create_dir_all(home.join("runs")).unwrap();
-    // Room for the first record, not for the epochs and the scores.
-    disk.fill_leaving(6 * 1024);
+    // Room for the first record (and the page its writer keeps for its last word), not for
+    // the epochs and the scores.
+    disk.fill_leaving(12 * 1024);
     let out = adalab(&home).args(quick(3)).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -487,4 +488,181 @@ fn an_explicit_data_dir_that_is_not_there_is_an_error() {
         "{stderr}"
     );
     assert!(names(home.path()).is_empty());
+}
+
+/// `runs list --json` of a store.
+fn list_json(home: &Path) -> Vec<serde_json::Value> {
+    let out = adalab(home)
+        .args(["runs", "list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+#[test]
+fn a_model_that_does_not_fit_fails_the_run_and_leaves_no_cut_file() {
+    let Some(disk) = SmallDisk::new("4m") else {
+        println!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let home = disk.path().join("home");
+    std::fs::create_dir_all(home.join("runs")).unwrap();
+    // Room for the records, the curve and the scores, not for a ~1.3 MB model.
+    disk.fill_leaving(400 * 1024);
+    let mut args = quick(1);
+    for s in [
+        "run.save_model=true",
+        "model.widths=[64,128]",
+        "model.embedding_dim=128",
+    ] {
+        args.push("--set".into());
+        args.push(s.into());
+    }
+    let out = adalab(&home).args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{stdout}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    // Plain words, no Rust debug dump.
+    assert!(
+        !stderr.contains("IoError") && !stderr.contains("Os {"),
+        "{stderr}"
+    );
+    // The seed is not presented as finished.
+    assert!(!stdout.contains("finished"), "{stdout}");
+    let runs = list_json(&home);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    let id = runs[0]["id"].as_str().unwrap();
+    // No cut model, no temp file left behind.
+    let files: Vec<String> = std::fs::read_dir(home.join("runs").join(id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !files.iter().any(|f| f.contains("safetensors")),
+        "{files:?}"
+    );
+    let rec = store(&home).load_run(id).unwrap().record;
+    assert_eq!(rec.status, RunStatus::Failed);
+    assert!(
+        rec.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("No space left"),
+        "{:?}",
+        rec.reason
+    );
+}
+
+#[test]
+fn a_run_whose_end_cannot_be_written_reads_as_failed_not_interrupted() {
+    let Some(disk) = SmallDisk::new("2m") else {
+        println!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let home = disk.path().join("home");
+    std::fs::create_dir_all(home.join("runs")).unwrap();
+    let mut child = adalab(&home)
+        .args(quick(400))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_run(&home, Duration::from_secs(20)).expect("the run appears");
+    std::thread::sleep(Duration::from_millis(300));
+    // Now nothing fits: not the next epoch's record, not the last one.
+    disk.fill_leaving(0);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(120)).expect("exits");
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(!stdout.contains("saved as run"), "{stdout}");
+    // `run.toml` still says running; the writer's last word says how it ended.
+    let runs = list_json(&home);
+    assert_eq!(runs[0]["recorded_status"], "running", "{runs:?}");
+    assert_eq!(runs[0]["status"], "failed", "{runs:?}");
+    let run = store(&home).load_run(&id).unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(
+        run.record
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("No space left"),
+        "{:?}",
+        run.record.reason
+    );
+    // Once there is room, the next `runs list` records it in `run.toml`.
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    let runs = list_json(&home);
+    assert_eq!(runs[0]["recorded_status"], "failed", "{runs:?}");
+    assert_eq!(
+        store(&home).load_run(&id).unwrap().record.status,
+        RunStatus::Failed
+    );
+}
+
+/// Starts a long run evaluated every epoch and waits until `run.toml` holds an evaluation.
+fn run_until_evaluated(home: &Path) -> (Child, String) {
+    let mut args = quick(400);
+    args.push("--set".into());
+    args.push("score.eval_every=1".into());
+    let child = adalab(home)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_run(home, Duration::from_secs(20)).expect("the run appears");
+    let t0 = Instant::now();
+    loop {
+        let rec = store(home).load_run(&id).map(|r| r.record);
+        if rec.is_ok_and(|r| {
+            r.seeds
+                .iter()
+                .any(|s| s.epochs.iter().any(|e| !e.auc.is_empty()))
+        }) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no evaluation");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, id)
+}
+
+#[test]
+fn an_interrupted_run_keeps_its_last_evaluation_everywhere() {
+    for sig in [libc::SIGINT, libc::SIGKILL] {
+        let home = tempfile::tempdir().unwrap();
+        let (mut child, id) = run_until_evaluated(home.path());
+        signal(&child, sig);
+        wait_with_timeout(&mut child, Duration::from_secs(30)).expect("stops");
+        let list = adalab(home.path()).args(["runs", "list"]).output().unwrap();
+        let text = String::from_utf8_lossy(&list.stdout);
+        let line = text.lines().find(|l| l.starts_with(&id)).unwrap();
+        assert!(
+            line.contains(", interrupted)") && line.contains("(ep "),
+            "{sig}: {text}"
+        );
+        let csv = adalab(home.path())
+            .args(["runs", "export", "--format", "csv"])
+            .output()
+            .unwrap();
+        let csv = String::from_utf8_lossy(&csv.stdout);
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        let auc: f64 = col("auc_knn-cosine").parse().expect("an AUC");
+        assert!((0.0..=1.0).contains(&auc), "{csv}");
+        assert!(col("auc_note").ends_with(", interrupted"), "{csv}");
+        // The killed run's record tells the truth now, to any reader of `run.toml`.
+        let rec = store(home.path()).load_run(&id).unwrap().record;
+        assert_eq!(rec.status, RunStatus::Interrupted, "{sig}");
+        assert!(rec
+            .final_auc(adalab::config::ScorerKind::KnnCosine)
+            .is_some());
+    }
 }

@@ -198,3 +198,102 @@ fn a_task_slurm_cancels_ends_interrupted_and_is_queued_again() {
         .unwrap();
     assert!(String::from_utf8_lossy(&dry.stdout).contains("#SBATCH --array=0-0"));
 }
+
+/// Every run's `(cell key, seed index, train.epochs)`.
+fn runs_of(home: &Path) -> Vec<(String, i64, i64)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(home.join("runs")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path().join("run.toml")).unwrap();
+        let doc: toml::Table = toml::from_str(&text).unwrap();
+        let st = doc["study"].as_table().unwrap();
+        out.push((
+            st["cell_key"].as_str().unwrap().to_string(),
+            st["seed_index"].as_integer().unwrap(),
+            doc["config"]["train"]["epochs"].as_integer().unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn overrides_travel_with_the_submission_and_no_task_runs_twice() {
+    if !cluster() {
+        println!(
+            "skipped: no Slurm cluster (start one with scripts/slurm-local.sh, export SLURM_CONF)"
+        );
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out = adalab(home.path())
+        .args([
+            "study",
+            "run",
+            "synthetic-study",
+            "--slurm",
+            "--set",
+            "train.epochs=3",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("`adalab study show synthetic-study --set train.epochs=3` follows it"),
+        "{stderr}"
+    );
+    let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        wait_for(&job, Duration::from_secs(240)),
+        "job {job} still queued"
+    );
+    let runs = runs_of(home.path());
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    // What was asked is what ran.
+    assert!(runs.iter().all(|r| r.2 == 3), "{runs:?}");
+    let show = adalab(home.path())
+        .args([
+            "study",
+            "show",
+            "synthetic-study",
+            "--set",
+            "train.epochs=3",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(doc["done"], 4, "{doc:#}");
+
+    // Slurm tasks and a local `study run` at once on one store: one run per task.
+    let home = tempfile::tempdir().unwrap();
+    let out = adalab(home.path())
+        .args(["study", "run", "synthetic-study", "--slurm"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let local = adalab(home.path())
+        .args(["study", "run", "synthetic-study", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    assert!(
+        wait_for(&job, Duration::from_secs(240)),
+        "job {job} still queued"
+    );
+    let runs = runs_of(home.path());
+    let mut tasks: Vec<(String, i64)> = runs.iter().map(|r| (r.0.clone(), r.1)).collect();
+    tasks.dedup();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert_eq!(tasks.len(), 4, "{runs:?}");
+}

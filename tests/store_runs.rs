@@ -587,9 +587,26 @@ fn stale_running_runs_show_as_interrupted() {
     assert_eq!(status(&remote_new), RunStatus::Running);
     let out = list(&s);
     let line = out.lines().find(|l| l.starts_with(&gone)).unwrap();
-    assert!(line.contains("interrupted (stale)"), "{out}");
-    // Listing does not rewrite the file.
-    assert_eq!(std::fs::read_to_string(dir(&gone)).unwrap(), before);
+    assert!(line.contains("interrupted"), "{out}");
+    // `runs list` records the interruption (its writer is gone), so `run.toml` tells the
+    // truth to every reader; the live run and the remote one with a fresh heartbeat stay.
+    let after = std::fs::read_to_string(dir(&gone)).unwrap();
+    assert_ne!(after, before);
+    let rec = s.load_run(&gone).unwrap().record;
+    assert_eq!(rec.status, RunStatus::Interrupted);
+    assert_eq!(rec.finished, Some(rec.updated));
+    assert_eq!(
+        s.load_run(&remote_old).unwrap().record.status,
+        RunStatus::Interrupted
+    );
+    assert_eq!(s.load_run(&live).unwrap().record.status, RunStatus::Running);
+    assert_eq!(
+        s.load_run(&remote_new).unwrap().record.status,
+        RunStatus::Running
+    );
+    assert!(!list(&s)
+        .lines()
+        .any(|l| l.starts_with(&gone) && l.contains("stale")));
     let filtered = runs(
         &s,
         RunsCommand::List {

@@ -231,3 +231,130 @@ fn three_study_runs_at_once_train_each_task_once() {
         assert_eq!(json(home.path(), "synthetic-study")["done"], 4);
     }
 }
+
+#[test]
+fn a_study_run_with_overrides_is_shown_plotted_and_listed_as_its_own_variant() {
+    let home = tempfile::tempdir().unwrap();
+    let out = adalab(home.path())
+        .args([
+            "study",
+            "run",
+            "synthetic-study",
+            "--jobs",
+            "2",
+            "--set",
+            "train.epochs=2",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The message at the end names the exact command that shows these results.
+    assert!(
+        stderr.contains("`adalab study show synthetic-study --set train.epochs=2` for the results"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&ok(adalab(home.path()).args([
+        "study",
+        "show",
+        "synthetic-study",
+        "--set",
+        "train.epochs=2",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(doc["done"], 4, "{doc:#}");
+    assert_eq!(doc["overrides"][0], "train.epochs=2");
+    // Every run trained 2 epochs and records the overrides.
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(adalab(home.path()).args(["runs", "list", "--json"]))).unwrap();
+    for r in list.as_array().unwrap() {
+        assert_eq!(r["epochs"], 2, "{r}");
+    }
+    // Without --set: nothing as written, and how to show what there is.
+    let out = adalab(home.path())
+        .args(["study", "show", "synthetic-study"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("0/4 runs finished"), "{stdout}");
+    assert!(
+        stderr.contains("4 run(s), --set train.epochs=2: adalab study show synthetic-study --set train.epochs=2"),
+        "{stderr}"
+    );
+    // The table with the overrides, its 2-seed caution, and the figure.
+    let table = ok(adalab(home.path()).args([
+        "study",
+        "show",
+        "synthetic-study",
+        "--set",
+        "train.epochs=2",
+    ]));
+    assert!(
+        table.contains("study synthetic-study · train.epochs=2")
+            && table.contains("4/4 runs finished"),
+        "{table}"
+    );
+    assert!(
+        table.contains("caution: 2 paired seeds") && table.contains("not meaningful"),
+        "{table}"
+    );
+    let svg = home.path().join("v.svg");
+    ok(adalab(home.path())
+        .args([
+            "study",
+            "plot",
+            "synthetic-study",
+            "--set",
+            "train.epochs=2",
+            "-o",
+        ])
+        .arg(&svg));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("too few for a meaningful spread"),
+        "{}",
+        &text[..300]
+    );
+    assert!(text.contains("(n = 2)"));
+}
+
+#[test]
+fn a_name_that_does_not_exist_is_a_usage_error_for_every_command() {
+    let home = tempfile::tempdir().unwrap();
+    let svg = home.path().join("x.svg");
+    let svg = svg.to_str().unwrap();
+    for args in [
+        vec!["study", "run", "no-such-study"],
+        vec!["study", "show", "no-such-study"],
+        vec!["study", "plot", "no-such-study", "-o", svg],
+        vec!["run", "no-such-profile"],
+        vec!["runs", "show", "no-such-run"],
+        vec!["runs", "delete", "no-such-run"],
+        vec!["profiles", "show", "no-such-profile"],
+    ] {
+        let out = adalab(home.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no-such-"), "{args:?}: {stderr}");
+    }
+    // A broken study file says where, as a broken profile does.
+    let file = home.path().join("broken.toml");
+    std::fs::write(&file, "base = \"synthetic-demo\"\nseeds = [\n").unwrap();
+    for cmd in ["run", "show"] {
+        let out = adalab(home.path())
+            .args(["study", cmd])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("broken.toml") && stderr.contains("line 2, column"),
+            "{stderr}"
+        );
+    }
+}

@@ -46,6 +46,36 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// The status of a command that ended with `e`: a name that does not exist (a run,
+    /// profile or study), an ambiguous or invalid one is a usage error (2) for every command;
+    /// anything else is a failure (1).
+    pub fn of_error(e: &anyhow::Error) -> Exit {
+        use crate::job::{slurm::SlurmError, study::StudyError};
+        use crate::store::StoreError;
+        let usage = |s: &StoreError| {
+            matches!(
+                s,
+                StoreError::UnknownRun { .. }
+                    | StoreError::AmbiguousRun { .. }
+                    | StoreError::UnknownProfile { .. }
+                    | StoreError::UnknownStudy { .. }
+                    | StoreError::InvalidName { .. }
+            )
+        };
+        let hit = e.chain().any(|c| {
+            c.downcast_ref::<StoreError>().is_some_and(usage)
+                || matches!(c.downcast_ref::<StudyError>(), Some(StudyError::Store(s)) if usage(s))
+                || matches!(c.downcast_ref::<SlurmError>(), Some(SlurmError::Store(s)) if usage(s))
+        });
+        if hit {
+            Exit::Usage
+        } else {
+            Exit::Failed
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e.code())

@@ -130,10 +130,13 @@ pub fn run(args: &RunArgs, home: Option<&std::path::Path>) -> anyhow::Result<Exi
     let mut tally = Tally::default();
     let stop: Arc<AtomicBool> = signals.flag();
     let report = {
-        let mut sinks: Vec<&mut dyn EventSink> = vec![&mut console, &mut tally];
+        // The store first: a seed it cannot record is shown failed by the others.
+        let mut sinks: Vec<&mut dyn EventSink> = Vec::new();
         if let Some(w) = writer.as_mut() {
             sinks.push(w);
         }
+        sinks.push(&mut console);
+        sinks.push(&mut tally);
         job::drive(handle, &mut sinks, Some(&stop))
     };
     let saved = run_id.as_deref().filter(|_| report.sink_error.is_none());

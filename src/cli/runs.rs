@@ -95,11 +95,10 @@ pub fn run_runs_with(
     match cmd {
         RunsCommand::List { filter, sort, json } => {
             let query = Query::parse(&filter)?;
-            let mut entries: Vec<RunEntry> = store
-                .list_runs()?
-                .into_iter()
-                .filter(|e| query.matches(e))
-                .collect();
+            let mut all = store.list_runs()?;
+            // Runs whose writer died are recorded as such when the lock can be taken.
+            store.settle_entries(&mut all);
+            let mut entries: Vec<RunEntry> = all.into_iter().filter(|e| query.matches(e)).collect();
             crate::store::query::sort_entries(&mut entries, sort);
             if json {
                 json::write_list_json(out, &entries)

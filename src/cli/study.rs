@@ -41,11 +41,18 @@ pub enum StudyCommand {
         name: String,
         #[arg(long, value_enum, default_value_t = ShowFormat::Table)]
         format: ShowFormat,
+        /// The overrides the study was run with (`study run NAME --set …`): each set of
+        /// overrides is a variant with its own runs.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Draw the study's boxplot figure as SVG or PNG (by the file's extension).
     Plot {
         /// Study name or file.
         name: String,
+        /// The overrides the study was run with, as for `show`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Output file (`.svg` or `.png`).
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: PathBuf,
@@ -112,11 +119,18 @@ pub fn run(cmd: StudyCommand, home: Option<&Path>) -> anyhow::Result<Exit> {
         }
         StudyCommand::Run(a) => run_study(&a, home),
         StudyCommand::RunTask { name, index, tasks } => run_task(&name, index, tasks, home),
-        StudyCommand::Show { name, format } => {
+        StudyCommand::Show { name, format, set } => {
             let store = Store::open(home)?;
-            let study = load(&store, &name)?;
+            let study = match load(&store, &name, &set) {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::say!("adalab: error: {e:#}");
+                    return Ok(Exit::Usage);
+                }
+            };
             let states = runner::pending(&study, &store)?;
             let results = study.results(&states);
+            other_variants(&store, &study, &results)?;
             let mut out = super::out();
             match format {
                 ShowFormat::Table => report::write_table(&mut out, &study, &results)?,
@@ -126,11 +140,18 @@ pub fn run(cmd: StudyCommand, home: Option<&Path>) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        StudyCommand::Plot { name, output } => {
+        StudyCommand::Plot { name, set, output } => {
             let store = Store::open(home)?;
-            let study = load(&store, &name)?;
+            let study = match load(&store, &name, &set) {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::say!("adalab: error: {e:#}");
+                    return Ok(Exit::Usage);
+                }
+            };
             let states = runner::pending(&study, &store)?;
             let results = study.results(&states);
+            other_variants(&store, &study, &results)?;
             figure::write(&output, &study, &results)?;
             crate::say!("adalab: wrote {}", output.display());
             Ok(Exit::Ok)
@@ -138,19 +159,65 @@ pub fn run(cmd: StudyCommand, home: Option<&Path>) -> anyhow::Result<Exit> {
     }
 }
 
-/// A study by name or file; for `show`/`plot` a name whose file is gone falls back to the copy
-/// kept beside its runs.
-fn load(store: &Store, name: &str) -> anyhow::Result<Study> {
-    match store.load_study(name) {
-        Ok(s) => Ok(s),
+/// A study by name or file, with `--set` overrides; for `show`/`plot` a name whose file is
+/// gone falls back to the copy kept beside its runs.
+fn load(store: &Store, name: &str, set: &[String]) -> anyhow::Result<Study> {
+    let study = match store.load_study(name) {
+        Ok(s) => s,
         Err(e) => {
             let kept = store.study_dir(name).map(|d| d.join("study.toml"));
             match kept {
-                Ok(p) if p.is_file() => Ok(store.load_study_file(&p, name)?),
-                _ => Err(e.into()),
+                Ok(p) if p.is_file() => store.load_study_file(&p, name)?,
+                _ => return Err(e.into()),
             }
         }
+    };
+    Ok(study.with_overrides(set)?)
+}
+
+/// When the variant asked for has no runs but others do (`study run NAME --set …`), says
+/// which and the command that shows each (stderr).
+fn other_variants(
+    store: &Store,
+    study: &Study,
+    results: &[crate::store::studies::CellResults],
+) -> anyhow::Result<()> {
+    if results.iter().any(|c| c.done + c.running > 0) {
+        return Ok(());
     }
+    let others: Vec<(Vec<String>, usize)> = store
+        .study_variants(&study.name)?
+        .into_iter()
+        .filter(|(o, _)| *o != study.overrides)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    crate::say!(
+        "adalab: {} has no runs{}; its runs were made with other overrides:",
+        study.name,
+        if study.overrides.is_empty() {
+            " as written".to_string()
+        } else {
+            format!(" with --set {}", study.overrides.join(" --set "))
+        }
+    );
+    for (o, n) in others {
+        let variant = Study {
+            overrides: o,
+            ..study.clone()
+        };
+        crate::say!(
+            "  {n} run(s), {}: {}",
+            if variant.overrides.is_empty() {
+                "as written".to_string()
+            } else {
+                format!("--set {}", variant.overrides.join(" --set "))
+            },
+            variant.show_command()
+        );
+    }
+    Ok(())
 }
 
 fn run_study(a: &StudyRunArgs, home: Option<&Path>) -> anyhow::Result<Exit> {
@@ -220,11 +287,11 @@ fn submit(store: &Store, study: &Study, a: &StudyRunArgs) -> anyhow::Result<Exit
     let id = slurm::submit(&sub)?;
     writeln!(out, "{id}")?;
     crate::say!(
-        "adalab: submitted {} task(s) of {} as Slurm job array {id} ({}); `adalab study show {}` follows it",
+        "adalab: submitted {} task(s) of {} as Slurm job array {id} ({}); `{}` follows it",
         sub.tasks,
-        study.name,
+        study.title(),
         sub.script.display(),
-        study.name
+        study.show_command()
     );
     Ok(Exit::Ok)
 }
@@ -250,7 +317,10 @@ fn run_task(
             index,
             len: list.tasks.len(),
         })?;
-    let study = store.load_study_file(&list.study_file, &list.study)?;
+    // The overrides the study was submitted with (`study run NAME --slurm --set …`).
+    let study = store
+        .load_study_file(&list.study_file, &list.study)?
+        .with_overrides(&list.overrides)?;
     let task = Task {
         cell: entry.cell,
         seed_index: entry.seed_index,
@@ -428,14 +498,14 @@ impl StudyConsole {
                 }
                 self.line(format!(
                     "adalab: study {}: {finished} run(s) finished, {failed} failed{}; \
-                     `adalab study show {}` for the results",
-                    self.study.name,
+                     `{}` for the results",
+                    self.study.title(),
                     if *stopped {
                         ", stopped (run it again to finish)"
                     } else {
                         ""
                     },
-                    self.study.name
+                    self.study.show_command()
                 ));
             }
         }

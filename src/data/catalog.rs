@@ -267,6 +267,9 @@ impl crate::config::Catalog for Builtin {
                         format!("{p} (data.on_bad_image = \"skip\" leaves it out)"),
                     ));
                 }
+                // Headers (cheap): an image that cannot be read fails here, before a run.
+                crate::data::folder::check_headers(&scan)
+                    .map_err(|e| ConfigError::new(key, e.to_string()))?;
             }
             info
         } else {

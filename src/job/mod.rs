@@ -179,9 +179,37 @@ struct Sinks<'a, 'b> {
 impl Sinks<'_, '_> {
     /// Hands `ev` to every sink still working; the final event also to failed ones (one last try
     /// to record how the job ended). Returns true when a sink failed for the first time.
+    /// Hands `ev` to every sink. A sink that fails on a seed's or the job's end (the store
+    /// could not record it) turns that end into a failure for the sinks after it, so what
+    /// they show never claims a finish that was not recorded: put the store's sink first.
     fn deliver(&mut self, ev: &Event) -> bool {
         let last = matches!(ev, Event::Finished { .. });
-        self.each(last, |s| s.event(ev))
+        let mut ev = std::borrow::Cow::Borrowed(ev);
+        let mut newly = false;
+        for i in 0..self.sinks.len() {
+            if self.failed[i] && !last {
+                continue;
+            }
+            let sink = &mut *self.sinks[i];
+            let result = sink.event(&ev).or_else(|_| sink.event(&ev));
+            if let Err(e) = result {
+                if !self.failed[i] {
+                    self.failed[i] = true;
+                    newly = true;
+                    if let Event::SeedFinished { outcome, .. } | Event::Finished { outcome } =
+                        ev.to_mut()
+                    {
+                        if !matches!(outcome, Outcome::Failed { .. }) {
+                            *outcome = Outcome::Failed {
+                                reason: e.to_string(),
+                            };
+                        }
+                    }
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        newly
     }
 
     fn idle(&mut self) -> bool {

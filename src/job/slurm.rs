@@ -39,6 +39,10 @@ pub struct TaskList {
     pub study: String,
     /// The study file as submitted (next to this list).
     pub study_file: PathBuf,
+    /// The `--set key=value` overrides the study was submitted with: every array task
+    /// applies them to the study file, as `study run` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     pub tasks: Vec<TaskEntry>,
 }
 
@@ -149,6 +153,7 @@ pub fn prepare(
     let list = TaskList {
         study: study.name.clone(),
         study_file,
+        overrides: study.overrides.clone(),
         tasks: pending
             .iter()
             .map(|t| TaskEntry {

@@ -3,7 +3,9 @@
 //! task on its own (`run_task`, what a Slurm array task does). Stops cleanly on the stop flag.
 //!
 //! Resuming is free: the store says which tasks are done ([`Study::states`]), so running a
-//! study again runs only the pending ones (never run, failed or interrupted).
+//! study again runs only the pending ones (never run, failed or interrupted). Each process plans
+//! once, but claims every task just before it starts ([`claim`]): several `study run`s, Slurm
+//! array tasks and labs on one store never train one task twice.
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
@@ -106,7 +108,9 @@ pub fn check_cells(study: &Study) -> Result<(), StudyError> {
 
 /// The tasks to run now: those pending in the store.
 pub fn pending(study: &Study, store: &Store) -> Result<Vec<(Task, TaskState)>, StudyError> {
-    let runs = store.study_runs(&study.name)?;
+    let mut runs = store.study_runs(&study.name)?;
+    // Runs whose writer died are recorded as interrupted (or failed) before planning.
+    store.settle(runs.iter_mut());
     Ok(study.states(&runs))
 }
 

@@ -60,9 +60,13 @@ pub trait Params<D: Device<f32>> {
                     Ok((n.clone(), view))
                 })
                 .collect::<Result<_, ModelError>>()?;
-        ::safetensors::serialize_to_file(views, &None, path).map_err(|e| ModelError::Save {
+        let bytes = ::safetensors::serialize(views, &None).map_err(|e| ModelError::Save {
             path: path.to_path_buf(),
-            message: format!("{e:?}"),
+            message: e.to_string(),
+        })?;
+        replace_file(path, &bytes).map_err(|e| ModelError::Save {
+            path: path.to_path_buf(),
+            message: e.to_string(),
         })
     }
 
@@ -94,4 +98,38 @@ pub trait Params<D: Device<f32>> {
             Err(fail(l.1.join("; ")))
         }
     }
+}
+
+/// Replaces `path` with `bytes` so that no reader ever sees a cut file: a temp file in the same
+/// folder, written and fsynced, renamed over `path`, the folder fsynced. On any error (a full
+/// disk) the temp file is removed and `path` is left as it was (absent, for a new run).
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -7,7 +7,8 @@ use rand::Rng;
 use super::error::StoreError;
 use super::record::{RecordError, RunRecord, RunStatus};
 use super::{
-    fsutil, validate_tag, Store, Timestamp, DELETED_PREFIX, LOCK_FILE, RUN_FILE, WRITER_LOCK_FILE,
+    fsutil, validate_tag, LoadedRun, RunEntry, Store, Timestamp, DELETED_PREFIX, LOCK_FILE,
+    RUN_FILE, WRITER_LOCK_FILE,
 };
 
 impl Store {
@@ -80,6 +81,69 @@ impl Store {
                 }
             }
         })
+    }
+
+    /// Records in `run.toml` how the listed runs whose writer is gone ended: a record still
+    /// `running` whose process died (killed, a lost node) or whose writer left its last word
+    /// is rewritten `interrupted` (or `failed`, with the reason), so every tool reading
+    /// `run.toml` sees the truth. Done under the run's lock and while holding its writer lock
+    /// (which proves no writer lives); a run that cannot be settled (a read-only store, a
+    /// busy lock) is left as it is. `runs` are updated; returns the ids settled.
+    pub fn settle<'a>(&self, runs: impl IntoIterator<Item = &'a mut LoadedRun>) -> Vec<String> {
+        let mut done = Vec::new();
+        for run in runs {
+            if run.record.status != RunStatus::Running || run.status == RunStatus::Running {
+                continue;
+            }
+            if let Ok(Some(rec)) = self.settle_one(&run.dir, run.status, run.record.reason.clone())
+            {
+                run.record.status = rec.status;
+                run.record.reason = rec.reason;
+                run.record.finished = rec.finished;
+                run.record.seeds = rec.seeds;
+                done.push(run.record.id.clone());
+            }
+        }
+        done
+    }
+
+    /// [`Store::settle`] for a listing.
+    pub fn settle_entries(&self, entries: &mut [RunEntry]) -> Vec<String> {
+        self.settle(entries.iter_mut().filter_map(|e| match e {
+            RunEntry::Ok(r) => Some(&mut **r),
+            RunEntry::Unreadable { .. } => None,
+        }))
+    }
+
+    fn settle_one(
+        &self,
+        dir: &std::path::Path,
+        status: RunStatus,
+        reason: Option<String>,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        let _lock = fsutil::LockGuard::acquire(&dir.join(LOCK_FILE))?;
+        let Some(_writer) = fsutil::WriterLock::try_acquire(&dir.join(WRITER_LOCK_FILE))? else {
+            return Ok(None);
+        };
+        let path = dir.join(RUN_FILE);
+        let mut record = RunRecord::load(&path)?;
+        if record.status != RunStatus::Running {
+            return Ok(None);
+        }
+        record.status = status;
+        if status == RunStatus::Failed {
+            record.reason = reason;
+        }
+        // The last sign of life, not the time it was noticed.
+        record.finished = Some(record.updated);
+        for s in &mut record.seeds {
+            if s.status == RunStatus::Running {
+                s.status = status;
+            }
+        }
+        fsutil::remove_stale_temps(dir, RUN_FILE);
+        record.save(&path)?;
+        Ok(Some(record))
     }
 
     /// Deletes a run folder. A run with a live writer is refused, whatever its `run.toml`

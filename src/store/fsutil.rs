@@ -188,18 +188,65 @@ impl Drop for LockGuard {
 /// knows no live process is writing the run, whatever its `run.toml` says. Released when the
 /// writer is dropped or its process dies.
 pub struct WriterLock {
-    _file: File,
+    file: File,
 }
+
+/// Room kept in a run's `.writer.lock` for the writer's last word (see
+/// [`WriterLock::reserve_last_word`]).
+pub const LAST_WORD_ROOM: usize = 4096;
+const LAST_WORD_MAGIC: &str = "adalab-last-word";
 
 impl WriterLock {
     /// Takes the lock, failing at once (`None`) when another process holds it.
     pub fn try_acquire(path: &Path) -> Result<Option<WriterLock>, StoreError> {
         let file = open_lock_file(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(WriterLock { _file: file })),
+            Ok(()) => Ok(Some(WriterLock { file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(path, "lock", e)),
         }
+    }
+
+    /// Fills the lock file with [`LAST_WORD_ROOM`] bytes (made durable), so that
+    /// [`WriterLock::write_last_word`] later overwrites blocks the file already has: the
+    /// writer can say how its run ended even when the disk is full.
+    pub fn reserve_last_word(&self, path: &Path) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        self.file
+            .write_all_at(&[b' '; LAST_WORD_ROOM], 0)
+            .and_then(|_| self.file.sync_all())
+            .map_err(|e| StoreError::io(path, "write", e))
+    }
+
+    /// Writes `status` and `reason` over the reserved room, in place (no new blocks).
+    pub fn write_last_word(&self, status: &str, reason: &str) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut text = format!("{LAST_WORD_MAGIC} {status}\n");
+        for c in reason.chars() {
+            if text.len() + c.len_utf8() + 1 >= LAST_WORD_ROOM {
+                break;
+            }
+            text.push(if c == '\n' { ' ' } else { c });
+        }
+        text.push('\n');
+        let mut bytes = text.into_bytes();
+        bytes.resize(LAST_WORD_ROOM, b' ');
+        self.file.write_all_at(&bytes, 0)?;
+        self.file.sync_data()
+    }
+
+    /// The last word a writer left in the lock file at `path`: its run's status and the
+    /// reason, when it could not record them in `run.toml`.
+    pub fn read_last_word(path: &Path) -> Option<(String, String)> {
+        let text = read_text_capped(path, LAST_WORD_ROOM as u64).ok()?;
+        let mut lines = text.lines();
+        let status = lines
+            .next()?
+            .strip_prefix(LAST_WORD_MAGIC)?
+            .trim()
+            .to_string();
+        let reason = lines.next().unwrap_or("").trim().to_string();
+        Some((status, reason))
     }
 
     /// Whether a live process holds the lock at `path` (false when there is no lock file).
@@ -338,6 +385,22 @@ mod tests {
                 "{start} vs {now}"
             );
         }
+    }
+
+    #[test]
+    fn the_last_word_overwrites_its_reserved_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".writer.lock");
+        let lock = WriterLock::try_acquire(&p).unwrap().unwrap();
+        assert_eq!(WriterLock::read_last_word(&p), None);
+        lock.reserve_last_word(&p).unwrap();
+        assert_eq!(WriterLock::read_last_word(&p), None);
+        lock.write_last_word("failed", "disk full\nreally").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), LAST_WORD_ROOM as u64);
+        assert_eq!(
+            WriterLock::read_last_word(&p),
+            Some(("failed".into(), "disk full really".into()))
+        );
     }
 
     #[test]

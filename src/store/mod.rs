@@ -338,7 +338,7 @@ impl Store {
         let path = dir.join(RUN_FILE);
         match RunRecord::load(&path) {
             Ok(mut record) => {
-                let status = self.status_of(&record, dir, now);
+                let status = self.status_of(&mut record, dir, now);
                 // The folder names the run: a record that says otherwise is listed under the
                 // folder's name, with a warning.
                 let warning = (record.id != id).then(|| {
@@ -416,7 +416,7 @@ impl Store {
         let id = self.resolve_id(id)?;
         let dir = self.runs_dir().join(&id);
         let mut record = RunRecord::load(&dir.join(RUN_FILE))?;
-        let status = self.status_of(&record, &dir, Timestamp::now());
+        let status = self.status_of(&mut record, &dir, Timestamp::now());
         let warning = (record.id != id).then(|| {
             format!(
                 "run.toml says its id is `{}`, but it is in folder `{id}`",
@@ -455,12 +455,25 @@ impl Store {
     /// A run's status to show: a `running` record whose writer is gone is interrupted. A live
     /// writer lock means running, wherever the process is; else the pid (same host) or the
     /// heartbeat (other hosts) decides.
-    fn status_of(&self, record: &RunRecord, dir: &Path, now: Timestamp) -> RunStatus {
+    ///
+    /// A writer that could not record its run's end in `run.toml` (a full disk) left its last
+    /// word in its lock file: that status (and reason, put into the loaded `record`) wins.
+    fn status_of(&self, record: &mut RunRecord, dir: &Path, now: Timestamp) -> RunStatus {
         if record.status != RunStatus::Running {
             return record.status;
         }
-        if fsutil::WriterLock::is_held(&dir.join(WRITER_LOCK_FILE)) {
+        let lock = dir.join(WRITER_LOCK_FILE);
+        if fsutil::WriterLock::is_held(&lock) {
             return RunStatus::Running;
+        }
+        if let Some((status, reason)) = fsutil::WriterLock::read_last_word(&lock) {
+            if !reason.is_empty() {
+                record.reason = Some(reason);
+            }
+            return match status.as_str() {
+                "interrupted" => RunStatus::Interrupted,
+                _ => RunStatus::Failed,
+            };
         }
         record.effective_status(&self.host, now)
     }

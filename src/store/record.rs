@@ -106,6 +106,9 @@ pub struct StudyRef {
     pub cell: String,
     /// Position of the seed among the study's seeds (0-based).
     pub seed_index: usize,
+    /// The `--set key=value` overrides the study was run with (none: the file as written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// Everything `run.toml` holds.
@@ -227,9 +230,55 @@ impl RunRecord {
         self.final_auc(self.config.primary_scorer())
     }
 
-    /// A scorer's final AUC: the median over finished seeds (the value itself for one seed).
+    /// A scorer's final AUC: the median over finished seeds (the value itself for one seed);
+    /// when no seed finished (an interrupted or failed run), its last evaluation
+    /// ([`RunRecord::last_evaluation`]), which [`RunRecord::result_note`] marks as such.
     pub fn final_auc(&self, scorer: ScorerKind) -> Option<f64> {
-        self.summary.get(&scorer).map(|s| s.median)
+        self.summary
+            .get(&scorer)
+            .map(|s| s.median)
+            .or_else(|| self.last_evaluation(scorer).map(|(v, _)| v))
+    }
+
+    /// For a run none of whose seeds finished: the median over seeds of each seed's last
+    /// evaluation of `scorer` (its recorded result, else its newest evaluated epoch), and the
+    /// furthest epoch evaluated.
+    pub fn last_evaluation(&self, scorer: ScorerKind) -> Option<(f64, usize)> {
+        if !self.summary.is_empty() {
+            return None;
+        }
+        let mut values = Vec::new();
+        let mut epoch = 0;
+        for s in &self.seeds {
+            let last = match s
+                .result
+                .as_ref()
+                .and_then(|r| r.auc.get(&scorer).map(|v| (*v, r.epoch)))
+            {
+                Some(v) => Some(v),
+                None => s
+                    .epochs
+                    .iter()
+                    .rev()
+                    .find_map(|e| e.auc.get(&scorer).map(|v| (*v, e.epoch))),
+            };
+            if let Some((v, e)) = last {
+                values.push(v);
+                epoch = epoch.max(e);
+            }
+        }
+        Summary::of(&values).map(|s| (s.median, epoch))
+    }
+
+    /// What a result that is not a finished run's final one is (`ep 5, interrupted`); `None`
+    /// when the AUC shown is final or there is none.
+    pub fn result_note(&self, status: RunStatus) -> Option<String> {
+        let (_, epoch) = self.last_evaluation(self.config.primary_scorer())?;
+        let what = match status {
+            RunStatus::Running => "so far",
+            other => other.as_str(),
+        };
+        Some(format!("ep {epoch}, {what}"))
     }
 
     /// A scorer's final average precision (median over seeds).

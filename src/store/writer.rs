@@ -33,8 +33,10 @@ pub struct RunWriter {
     /// AUCs from `Evaluated` events whose `Epoch` event has not arrived yet.
     pending_auc: BTreeMap<usize, BTreeMap<ScorerKind, f64>>,
     current_seed: Option<usize>,
-    /// Held while this writer lives: others can tell the run has a live writer.
-    _alive: WriterLock,
+    /// Held while this writer lives: others can tell the run has a live writer. Its file
+    /// keeps room for the writer's last word (how the run ended, when `run.toml` cannot be
+    /// written).
+    alive: WriterLock,
     /// Dropped without marking the run (see [`RunWriter::abandon`]).
     abandoned: bool,
     /// The per-batch curve (`metrics.csv`), opened at the first `Progress`.
@@ -96,6 +98,7 @@ impl RunWriter {
             let made = (|| {
                 let lock = WriterLock::try_acquire(&staging.join(WRITER_LOCK_FILE))?
                     .ok_or_else(|| StoreError::invalid(&staging, "writer lock already held"))?;
+                lock.reserve_last_word(&staging.join(WRITER_LOCK_FILE))?;
                 record.save(&staging.join(RUN_FILE))?;
                 super::fsutil::sync_dir(&staging)?;
                 match rename_no_replace(&staging, &dir) {
@@ -114,7 +117,7 @@ impl RunWriter {
                         last_write: Instant::now(),
                         pending_auc: BTreeMap::new(),
                         current_seed: None,
-                        _alive: lock,
+                        alive: lock,
                         abandoned: false,
                         metrics: None,
                         started: Instant::now(),
@@ -287,7 +290,14 @@ impl RunWriter {
                     }
                 }
                 let s = self.seed_mut(*index, *seed);
-                let (status, reason) = status_of(outcome);
+                let (status, reason) = match &csv_err {
+                    // Scores that could not be kept: the seed did not end as it should.
+                    Some(e) if !matches!(outcome, Outcome::Failed { .. }) => (
+                        RunStatus::Failed,
+                        Some(format!("cannot write its scores: {e}")),
+                    ),
+                    _ => status_of(outcome),
+                };
                 s.status = status;
                 s.reason = reason;
                 if let Some(ev) = evaluation {
@@ -349,7 +359,22 @@ impl RunWriter {
         self.record.status = status;
         self.record.reason = reason;
         self.record.finished = Some(Timestamp::now());
-        self.write()
+        let written = self.write();
+        if let Err(e) = &written {
+            // `run.toml` cannot say how the run ended (a full disk): the lock file's reserved
+            // room does, and readers show it (see `Store::list_runs`). A run whose end cannot
+            // be recorded did not finish.
+            let (status, reason) = match (status, &self.record.reason) {
+                (RunStatus::Interrupted, _) => (status, String::new()),
+                (RunStatus::Failed, Some(r)) => (RunStatus::Failed, r.clone()),
+                _ => (
+                    RunStatus::Failed,
+                    format!("cannot record the run's end: {e}"),
+                ),
+            };
+            let _ = self.alive.write_last_word(status.as_str(), &reason);
+        }
+        written
     }
 
     fn current_index(&self) -> usize {

@@ -220,8 +220,14 @@ pub fn train_on<D: OpsDevice>(
             Ok(()) => {
                 let _ = tx.send(Event::info(format!("model saved to {}", path.display())));
             }
+            // The run was asked to keep its model: without it, it did not finish.
             Err(e) => {
-                let _ = tx.send(Event::warn(e.to_string()));
+                return (
+                    Outcome::Failed {
+                        reason: e.to_string(),
+                    },
+                    last_eval,
+                )
             }
         }
     }

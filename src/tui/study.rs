@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use crate::config::ScorerKind;
 use crate::score::{compare_paired, Summary};
-use crate::store::studies::{task_auc, CellResults, Study};
+use crate::store::studies::{task_auc, variant_title, CellResults, Study};
 use crate::store::{LoadedRun, RunStatus, Store};
 
 /// One cell of a study as the lab shows it.
@@ -32,6 +32,7 @@ pub struct CellGroup {
 /// One study: its cells and what became of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StudyGroup {
+    /// The study's name; `name · key=value …` for a variant run with `--set` overrides.
     pub name: String,
     pub description: String,
     /// The study file the cells come from.
@@ -50,8 +51,15 @@ pub struct StudyGroup {
 }
 
 impl StudyGroup {
-    /// Groups a study's runs (`(row index, run)`), reading its file from `store`.
-    pub fn build(name: &str, members: &[(usize, &LoadedRun)], store: Option<&Store>) -> Self {
+    /// Groups the runs (`(row index, run)`) of one variant of a study (the `--set`
+    /// overrides it was run with), reading its file from `store`. A variant is named
+    /// `seed-fashion · train.epochs=2`.
+    pub fn build(
+        name: &str,
+        overrides: &[String],
+        members: &[(usize, &LoadedRun)],
+        store: Option<&Store>,
+    ) -> Self {
         let mut members: Vec<(usize, &LoadedRun)> = members.to_vec();
         // By seed, newest first per seed (ids start with the creation time).
         members.sort_by(|(_, a), (_, b)| {
@@ -59,10 +67,14 @@ impl StudyGroup {
                 .cmp(&seed_index(b))
                 .then_with(|| b.record.id.cmp(&a.record.id))
         });
-        match store.map(|st| load(st, name)) {
+        let title = variant_title(name, overrides);
+        let loaded = store.map(|st| {
+            load(st, name).and_then(|s| s.with_overrides(overrides).map_err(|e| e.to_string()))
+        });
+        match loaded {
             Some(Ok(study)) => from_study(study, &members),
-            Some(Err(e)) => from_refs(name, &members, Some(e)),
-            None => from_refs(name, &members, None),
+            Some(Err(e)) => from_refs(&title, &members, Some(e)),
+            None => from_refs(&title, &members, None),
         }
     }
 
@@ -131,7 +143,7 @@ fn from_study(study: Study, members: &[(usize, &LoadedRun)]) -> StudyGroup {
     }
     let (done, running, total) = totals(&cells);
     StudyGroup {
-        name: study.name.clone(),
+        name: study.title(),
         description: study.description.clone(),
         source: Some(study.source.clone()),
         error: None,

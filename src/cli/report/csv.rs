@@ -38,6 +38,8 @@ pub fn write_export_csv(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Res
         header.push(format!("auc_{k}"));
         header.push(format!("ap_{k}"));
     }
+    // Set when the AUCs are not finished seeds' final results: `ep 5, interrupted`.
+    header.push("auc_note".into());
     writeln!(out, "{}", header.join(","))?;
     for r in runs {
         let rec = &r.record;
@@ -67,6 +69,7 @@ pub fn write_export_csv(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Res
             f.push(rec.final_auc(k).map(|v| v.to_string()).unwrap_or_default());
             f.push(rec.final_ap(k).map(|v| v.to_string()).unwrap_or_default());
         }
+        f.push(rec.result_note(r.status).unwrap_or_default());
         let line: Vec<String> = f.iter().map(|s| csv_field(s)).collect();
         writeln!(out, "{}", line.join(","))?;
     }

@@ -129,10 +129,24 @@ where
     let pad = ((hi - lo) * 0.08).max(0.005);
     let (lo, hi) = (lo - pad, hi + pad);
     let n = results.len();
-    let title = format!(
-        "{}: ROC AUC ({k}) over {} seeds per cell",
-        study.name, study.seeds
-    );
+    let fewest = results
+        .iter()
+        .map(|c| c.values.get(&k).map_or(0, Vec::len))
+        .min()
+        .unwrap_or(0);
+    let title = if fewest < super::study::MEANINGFUL_PAIRS {
+        format!(
+            "{}: ROC AUC ({k}), {fewest} seed{} per cell — too few for a meaningful spread",
+            study.title(),
+            if fewest == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "{}: ROC AUC ({k}) over {} seeds per cell",
+            study.title(),
+            study.seeds
+        )
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(16)

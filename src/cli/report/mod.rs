@@ -21,6 +21,16 @@ pub fn fmt_f(v: Option<f64>) -> String {
     }
 }
 
+/// The run's primary AUC, marked when it is not a finished seed's final result:
+/// `0.9964 (ep 5, interrupted)`.
+pub fn auc_label(run: &LoadedRun) -> String {
+    let v = fmt_f(run.record.primary_auc());
+    match run.record.result_note(run.status) {
+        Some(note) => format!("{v} ({note})"),
+        None => v,
+    }
+}
+
 pub fn epochs_label(run: &LoadedRun) -> String {
     let c = &run.record.config;
     let base = format!("{}/{}", run.record.epochs_done(), c.train.epochs);

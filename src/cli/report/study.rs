@@ -47,11 +47,41 @@ fn summary_row(label: &str, k: ScorerKind, s: &Summary) -> Vec<String> {
     ]
 }
 
+/// Below this many paired seeds a bootstrap interval (and a boxplot's quartiles) says little:
+/// the report prints it with a caution.
+pub const MEANINGFUL_PAIRS: usize = 5;
+
+/// The caution printed under a comparison of fewer than [`MEANINGFUL_PAIRS`] paired seeds.
+pub fn few_seeds_caution(pairs: usize) -> String {
+    format!(
+        "caution: {pairs} paired seed{} — below {MEANINGFUL_PAIRS} the interval is not \
+         meaningful (run more seeds)",
+        if pairs == 1 { "" } else { "s" }
+    )
+}
+
+/// The fewest paired seeds of any comparison, when below [`MEANINGFUL_PAIRS`].
+fn too_few_pairs(results: &[CellResults]) -> Option<usize> {
+    results
+        .iter()
+        .filter_map(|c| c.comparison.as_ref().map(|x| x.pairs))
+        .min()
+        .filter(|n| *n < MEANINGFUL_PAIRS)
+}
+
 fn comparison_text(c: &CellResults) -> String {
     match &c.comparison {
         Some(x) => format!(
-            "{:+.4} [{:+.4}, {:+.4}] over {} paired seeds",
-            x.median_diff, x.low, x.high, x.pairs
+            "{:+.4} [{:+.4}, {:+.4}] over {} paired seeds{}",
+            x.median_diff,
+            x.low,
+            x.high,
+            x.pairs,
+            if x.pairs < MEANINGFUL_PAIRS {
+                " (not meaningful)"
+            } else {
+                ""
+            }
         ),
         None => "(needs two seeds finished in both)".into(),
     }
@@ -64,7 +94,7 @@ pub fn write_table(
     results: &[CellResults],
 ) -> anyhow::Result<()> {
     let (done, running, total) = progress(results);
-    writeln!(out, "study {}", study.name)?;
+    writeln!(out, "study {}", study.title())?;
     if !study.description.is_empty() {
         writeln!(out, "{}", study.description)?;
     }
@@ -126,6 +156,9 @@ pub fn write_table(
             .map(|c| vec![c.short.clone(), comparison_text(c)])
             .collect();
         table::write_table(out, &["cell", "difference"], &rows)?;
+        if let Some(n) = too_few_pairs(results) {
+            writeln!(out, "{}", few_seeds_caution(n))?;
+        }
     }
     Ok(())
 }
@@ -137,7 +170,7 @@ pub fn write_markdown(
     results: &[CellResults],
 ) -> anyhow::Result<()> {
     let (done, _, total) = progress(results);
-    writeln!(out, "## Study `{}`\n", study.name)?;
+    writeln!(out, "## Study `{}`\n", study.title())?;
     if !study.description.is_empty() {
         writeln!(out, "{}\n", study.description)?;
     }
@@ -166,6 +199,9 @@ pub fn write_markdown(
         writeln!(out, "|---|---|")?;
         for c in results.iter().skip(1) {
             writeln!(out, "| {} | {} |", c.short, comparison_text(c))?;
+        }
+        if let Some(n) = too_few_pairs(results) {
+            writeln!(out, "\n*{}*", few_seeds_caution(n))?;
         }
     }
     Ok(())
@@ -239,6 +275,7 @@ pub fn write_json(
         .collect();
     let doc = json!({
         "study": study.name,
+        "overrides": study.overrides,
         "description": study.description,
         "seeds": study.seeds,
         "scorer": study.scorer.as_str(),

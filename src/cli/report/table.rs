@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use super::{epochs_label, fmt_f, status_label};
+use super::{auc_label, epochs_label, fmt_f, status_label};
 use crate::config::{Config, ScorerKind};
 use crate::job::Tally;
 use crate::score::Summary;
@@ -64,7 +64,7 @@ pub fn write_list(out: &mut impl Write, entries: &[RunEntry]) -> anyhow::Result<
                     rec.config.primary_scorer().to_string(),
                     status_label(r),
                     epochs_label(r),
-                    fmt_f(rec.primary_auc()),
+                    auc_label(r),
                     crate::store::time::format_duration(rec.duration_secs()),
                 ]);
             }

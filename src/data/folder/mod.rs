@@ -120,6 +120,30 @@ fn bad(p: &Problem) -> DataError {
     }
 }
 
+/// Reads the header of every image of a scan ([`decode::check_header`]: format, claimed size,
+/// a JPEG cut short): the first bad file is an error naming it, before a run exists. Files
+/// that passed are remembered by path, size and time, so the check on every edit reads each
+/// file once.
+pub fn check_headers(s: &Scan) -> Result<(), DataError> {
+    type Seen = std::collections::HashSet<(std::path::PathBuf, u64, u128)>;
+    static PASSED: std::sync::OnceLock<std::sync::Mutex<Seen>> = std::sync::OnceLock::new();
+    let passed = PASSED.get_or_init(Default::default);
+    for f in &s.files {
+        let key = (f.path.clone(), f.size, f.mtime_ns);
+        if passed.lock().is_ok_and(|p| p.contains(&key)) {
+            continue;
+        }
+        decode::check_header(&f.path, f.size).map_err(|reason| DataError::BadImage {
+            path: f.path.clone(),
+            reason,
+        })?;
+        if let Ok(mut p) = passed.lock() {
+            p.insert(key);
+        }
+    }
+    Ok(())
+}
+
 /// Lists the folder `cfg` names (remembered while its folders are unchanged); at most 256
 /// classes (labels are bytes).
 pub fn scan_for(cfg: &DataConfig) -> Result<Arc<Scan>, DataError> {

@@ -173,9 +173,30 @@ fn mtime_ns(m: &fs::Metadata) -> u128 {
 fn rel_of(root: &Path, p: &Path) -> String {
     let r = p.strip_prefix(root).unwrap_or(p);
     r.components()
-        .map(|c| c.as_os_str().to_string_lossy())
+        .map(|c| escaped_name(c.as_os_str()))
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// A file name as text: UTF-8 as it is, every byte that is not UTF-8 as `\xNN` (so folders
+/// `\xff` and `\xfe` stay two classes, addressed as `data.anomalous=\xff`).
+pub fn escaped_name(name: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in name.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
 }
 
 /// An entry of a folder, with the metadata of what it points to (symlinks followed).
@@ -235,7 +256,7 @@ impl Walker<'_> {
         let mut out = Vec::new();
         for e in rd {
             let e = e.map_err(|e| DataError::io(dir, e))?;
-            let name = e.file_name().to_string_lossy().into_owned();
+            let name = escaped_name(&e.file_name());
             if is_hidden(&name) {
                 continue;
             }
@@ -253,6 +274,18 @@ impl Walker<'_> {
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        // A name spelled `\xff` beside a name whose byte is 0xff: never an ambiguous pick.
+        if let Some(w) = out.windows(2).find(|w| w[0].name == w[1].name) {
+            return Err(DataError::Format {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "{:?} and {:?} both read as `{}`: rename one of them",
+                    w[0].path.file_name().unwrap_or_default(),
+                    w[1].path.file_name().unwrap_or_default(),
+                    w[0].name
+                ),
+            });
+        }
         Ok(out)
     }
 

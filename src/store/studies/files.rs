@@ -158,6 +158,21 @@ impl Store {
             .collect())
     }
 
+    /// The variants of a study that have runs: each set of `--set` overrides (empty: the file
+    /// as written) and how many runs it has, the file as written first.
+    pub fn study_variants(&self, name: &str) -> Result<Vec<(Vec<String>, usize)>, StoreError> {
+        let mut out: Vec<(Vec<String>, usize)> = Vec::new();
+        for r in self.study_runs(name)? {
+            let o = r.record.study.map(|s| s.overrides).unwrap_or_default();
+            match out.iter_mut().find(|(k, _)| *k == o) {
+                Some((_, n)) => *n += 1,
+                None => out.push((o, 1)),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Names of the studies that have runs in the store.
     pub fn studies_with_runs(&self) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = self

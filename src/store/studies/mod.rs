@@ -71,6 +71,9 @@ pub struct Study {
     pub scorer: ScorerKind,
     pub combine: Combine,
     pub cells: Vec<Cell>,
+    /// `--set key=value` overrides applied to every cell ([`Study::with_overrides`]): runs
+    /// record them, so each set of overrides is a variant of the study with its own runs.
+    pub overrides: Vec<String>,
 }
 
 /// What became of one task.
@@ -90,6 +93,27 @@ impl TaskState {
     }
     pub fn is_pending(&self) -> bool {
         matches!(self, TaskState::Pending { .. })
+    }
+}
+
+/// `name` alone, or `name · k=v k2=v2` for a variant run with overrides.
+pub fn variant_title(name: &str, overrides: &[String]) -> String {
+    if overrides.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} · {}", overrides.join(" "))
+    }
+}
+
+/// A word as a POSIX shell reads it back: as it is when plain, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-=,:/+@%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -139,10 +163,20 @@ impl Study {
         dirs: &ProfileDirs,
     ) -> Result<Study, StoreError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
+            // Where, as a broken profile says it: line and column.
+            let at = e
+                .span()
+                .map(|sp| {
+                    let before = &text[..sp.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!(" (line {line}, column {column})")
+                })
+                .unwrap_or_default();
             bad(
                 source,
                 "(toml)",
-                format!("not valid TOML: {}", e.message().trim()),
+                format!("not valid TOML: {}{at}", e.message().trim()),
             )
         })?;
         for k in table.keys() {
@@ -327,6 +361,7 @@ impl Study {
             scorer,
             combine,
             cells,
+            overrides: Vec::new(),
         })
     }
 
@@ -349,8 +384,24 @@ impl Study {
                 })?;
                 c.key = cell_key(&c.config);
             }
+            self.overrides.push(o.clone());
         }
         Ok(self)
+    }
+
+    /// `seed-fashion` or `seed-fashion · train.epochs=2`: the variant for messages.
+    pub fn title(&self) -> String {
+        variant_title(&self.name, &self.overrides)
+    }
+
+    /// The command that shows this variant's results: `adalab study show NAME --set …`.
+    pub fn show_command(&self) -> String {
+        let mut c = format!("adalab study show {}", shell_word(&self.name));
+        for o in &self.overrides {
+            c.push_str(" --set ");
+            c.push_str(&shell_word(o));
+        }
+        c
     }
 
     /// Short names of the cells for figures: the values alone when one key varies.
@@ -401,6 +452,7 @@ impl Study {
             cell_key: self.cells[t.cell].key.clone(),
             cell: self.cells[t.cell].label.clone(),
             seed_index: t.seed_index,
+            overrides: self.overrides.clone(),
         }
     }
 

@@ -151,17 +151,21 @@ impl RunsState {
     }
 
     fn group_studies(&self, store: Option<&Store>) -> Vec<StudyGroup> {
-        let mut by_name: BTreeMap<&str, Vec<(usize, &LoadedRun)>> = BTreeMap::new();
+        // Each set of `--set` overrides a study was run with is a study row of its own.
+        let mut by_name: BTreeMap<(&str, &[String]), Vec<(usize, &LoadedRun)>> = BTreeMap::new();
         for (i, e) in self.entries.iter().enumerate() {
             if let RunEntry::Ok(r) = e {
                 if let Some(st) = &r.record.study {
-                    by_name.entry(st.name.as_str()).or_default().push((i, r));
+                    by_name
+                        .entry((st.name.as_str(), st.overrides.as_slice()))
+                        .or_default()
+                        .push((i, r));
                 }
             }
         }
         by_name
             .into_iter()
-            .map(|(name, members)| StudyGroup::build(name, &members, store))
+            .map(|((name, overrides), members)| StudyGroup::build(name, overrides, &members, store))
             .collect()
     }
 

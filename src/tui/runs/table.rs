@@ -60,7 +60,8 @@ pub struct AucCell {
     pub value: f64,
     /// Interquartile range over seeds (repeated runs).
     pub iqr: Option<f64>,
-    /// Still training: the value is the latest evaluation.
+    /// Not a final result: the latest evaluation of a run still training, or the last one
+    /// of a run that stopped before any seed finished.
     pub live: bool,
 }
 
@@ -150,7 +151,13 @@ impl Row {
                 let running = r.status == RunStatus::Running;
                 let mut auc = BTreeMap::new();
                 for k in &c.score.scorers {
-                    let live = if running { live_auc(rec, *k) } else { None };
+                    // Running: the latest evaluation; stopped before any seed finished: the
+                    // last one (marked `~` as well, it is not a final result).
+                    let live = if running {
+                        live_auc(rec, *k)
+                    } else {
+                        rec.last_evaluation(*k).map(|(v, _)| v)
+                    };
                     let cell = match (live, rec.summary.get(k)) {
                         (Some(value), _) => Some(AucCell {
                             value,

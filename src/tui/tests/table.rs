@@ -52,7 +52,7 @@ pub(super) fn write_study(store: &Store) -> Study {
     let knn = [
         [0.852, 0.861, 0.848, 0.857],
         [0.902, 0.915, 0.897, 0.909],
-        [0.881, 0.893, 0.0, 0.0],
+        [0.881, 0.893, 0.0, 0.874],
     ];
     for t in study.tasks() {
         let (c, sd) = (t.cell, t.seed_index);
@@ -589,4 +589,43 @@ fn delete_says_why_the_store_refuses() {
         panic!("{:?}", l.app.popup);
     };
     assert!(reason.contains("still running"), "{reason}");
+}
+
+#[test]
+fn each_set_of_overrides_is_a_study_row_of_its_own() {
+    let (store, dir) = temp_store();
+    let study = write_study(&store);
+    // `study run heads --set train.epochs=2`: two of its tasks done.
+    let variant = study
+        .clone()
+        .with_overrides(&["train.epochs=2".to_string()])
+        .unwrap();
+    for (i, t) in variant.tasks().into_iter().take(2).enumerate() {
+        let cfg = variant.task_config(t);
+        let mut r = record(
+            &format!("20261201T00000{i}Z-va0{i}"),
+            0,
+            cfg.head.kind,
+            &[(0.9, 0.88)],
+            &[],
+        );
+        r.config = cfg;
+        r.profile = variant.cells[t.cell].profile.clone();
+        r.tags = variant.tags(t);
+        r.study = Some(variant.study_ref(t));
+        write_run(&store, &r, false);
+    }
+    let mut l = lab_with(Some((store, dir)), Script::default());
+    l.ch('3');
+    let r = &l.app.runs;
+    let names: Vec<&str> = r.studies.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["heads", "heads · train.epochs=2"]);
+    let v = &r.studies[1];
+    assert_eq!((v.done, v.running, v.total), (2, 0, 12));
+    assert!(v.other.is_empty());
+    // The file as written keeps its own runs, none of the variant's.
+    assert_eq!((r.studies[0].done, r.studies[0].total), (10, 12));
+    assert!(r.studies[0].other.is_empty());
+    let screen = l.render(120, 40);
+    assert!(screen.contains("heads · train.epochs=2"), "{screen}");
 }
