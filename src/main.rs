@@ -42,6 +42,8 @@ enum Command {
     /// List, show and save experiment profiles.
     #[command(subcommand)]
     Profiles(cli::profiles::ProfilesCommand),
+    /// Score images with a run's saved detector: a score per scorer and a verdict per image.
+    Score(cli::score::ScoreArgs),
     /// Fetch, check and locate datasets.
     #[command(subcommand)]
     Data(cli::data::DataCommand),
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => cli::run::run(&a, home),
         Some(Command::Runs(c)) => cli::runs::run_runs(c, home).map(|()| Exit::Ok),
         Some(Command::Profiles(c)) => cli::profiles::run_profiles(c, home).map(|()| Exit::Ok),
+        Some(Command::Score(a)) => cli::score::run(&a, home),
         Some(Command::Data(c)) => cli::data::run(c).map(|()| Exit::Ok),
         Some(Command::Bench(b)) => cli::bench::run(&b).map(|()| Exit::Ok),
         Some(Command::Study(c)) => cli::study::run(c, home),

@@ -125,6 +125,7 @@ fn events_arrive_in_order() {
             Event::Epoch(_) => "epoch",
             Event::Evaluated { .. } => "eval",
             Event::Log { .. } => "log",
+            Event::DetectorReady { .. } => "detector",
             Event::SeedFinished { .. } => "seed-end",
             Event::Finished { .. } => "finished",
         })
@@ -297,7 +298,16 @@ fn saved_model_loads_back() {
             outcome: Outcome::Finished
         })
     ));
-    let path = dir.path().join("model.safetensors");
+    // The job sends the first seed's detector; its file loads as a model file too.
+    let detector = events
+        .iter()
+        .find_map(|e| match e {
+            Event::DetectorReady { detector, .. } => Some(detector.clone()),
+            _ => None,
+        })
+        .expect("a detector event");
+    let path = dir.path().join("detector.safetensors");
+    adalab::store::detector::write(&path, &detector, "test").unwrap();
     let dev = Cpu::default();
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(99);
     let mut m = Model::new(&dev, &c.model, &c.head, (1, 28, 28), 9, &mut rng).unwrap();

@@ -142,6 +142,7 @@ impl Console {
                     }
                 ));
             }
+            Event::DetectorReady { .. } => {}
             Event::Log { level, message } => match level {
                 LogLevel::Info => self.line(message.clone()),
                 _ => self.line(format!("{}: {message}", level.as_str())),

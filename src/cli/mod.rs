@@ -1,5 +1,5 @@
 //! The headless front end: one file per command group ([`run`], [`runs`], [`profiles`],
-//! [`data`], [`bench`], [`study`]), the console progress sink ([`console`]), rendering as tables, CSV,
+//! [`data`], [`bench`], [`study`], [`score`], [`detector`]), the console progress sink ([`console`]), rendering as tables, CSV,
 //! JSON and Markdown ([`report`]), and signal handling shared with the lab ([`signals`]).
 //!
 //! Front ends consume the engine's events and read the store; they own every `print`.
@@ -7,10 +7,12 @@
 pub mod bench;
 pub mod console;
 pub mod data;
+pub mod detector;
 pub mod profiles;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod score;
 pub mod signals;
 pub mod study;
 

@@ -41,6 +41,16 @@ pub enum RunsCommand {
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
     },
+    /// Export a run's detector: DIR/detector.safetensors (weights and fitted scorer) and
+    /// DIR/detector.toml (readable description); README documents the format.
+    ExportDetector {
+        id: String,
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Replace files already in DIR.
+        #[arg(long)]
+        force: bool,
+    },
     /// Add tags to a run (or remove them with --remove).
     Tag {
         id: String,
@@ -143,6 +153,11 @@ pub fn run_runs_with(
                 ExportFormat::Md => markdown::write_export_md(out, &runs),
             }
         }
+        RunsCommand::ExportDetector {
+            id,
+            out: dir,
+            force,
+        } => super::detector::export_detector(store, &id, &dir, force, out),
         RunsCommand::Tag { id, tags, remove } => {
             let id = store.resolve_id(&id)?;
             let now = if remove {

@@ -296,6 +296,7 @@ pub static KEYS: &[Key] = &[
     key!("score.views.rotations", score.views.rotations),
     key!("score.views.flip", score.views.flip),
     key!("score.views.shifts", score.views.shifts),
+    key!("score.calibration_folds", score.calibration_folds),
     key!("run.repeat", run.repeat),
     key!("run.save_model", run.save_model),
 ];

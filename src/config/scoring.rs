@@ -63,6 +63,11 @@ pub struct ScoreConfig {
     /// Test-time views: every view of the normal-train and test images is scored, and the raw
     /// scores are averaged over views (the identity alone is recorded too).
     pub views: TransformSet,
+    /// Thresholds are calibrated on up to 1000 spare normal-class training images (not drawn
+    /// for the run); without spare images, by cross-fitting over this many folds of the normal
+    /// training images (each fold scored by a scorer fitted on the others). 0 = no
+    /// calibration. The run's scorer always fits all normal training images.
+    pub calibration_folds: usize,
 }
 
 impl Default for ScoreConfig {
@@ -76,6 +81,7 @@ impl Default for ScoreConfig {
             normalize: false,
             ensemble: vec![ScorerKind::KnnCosine, ScorerKind::Mahalanobis],
             views: TransformSet::default(),
+            calibration_folds: crate::score::state::CALIBRATION_FOLDS,
         }
     }
 }

@@ -442,7 +442,7 @@ pub struct AugmentConfig {
 pub struct RunConfig {
     /// Run the configuration this many times with seeds seed, seed+1, …
     pub repeat: usize,
-    /// Save `model.safetensors` with the run.
+    /// Save the run's detector (`detector.safetensors`: weights and fitted scorer) with it.
     pub save_model: bool,
 }
 
@@ -450,7 +450,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             repeat: 1,
-            save_model: false,
+            save_model: true,
         }
     }
 }

@@ -342,6 +342,15 @@ impl Config {
         if s.eval_every == 0 {
             return err("score.eval_every", "is 0, must be at least 1");
         }
+        if s.calibration_folds == 1 || s.calibration_folds > 100 {
+            return err(
+                "score.calibration_folds",
+                format!(
+                    "is {}, must be 0 (no calibration) or 2 to 100",
+                    s.calibration_folds
+                ),
+            );
+        }
         Ok(())
     }
 }

@@ -162,6 +162,50 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
     })
 }
 
+/// Up to `count` train-split images of the normal class that the split of `seed` did not draw
+/// (unseen by the network and the scorer), evenly spread over them in dataset order, scaled to
+/// [0, 1]: held-out normal images for calibrating thresholds. Empty when there are none.
+pub fn spare_normal(
+    ds: &Dataset,
+    cfg: &DataConfig,
+    seed: u64,
+    count: usize,
+) -> Result<Vec<f32>, DataError> {
+    let Roles {
+        normal, reference, ..
+    } = roles(ds.kind.as_str(), &ds.class_names, cfg)
+        .map_err(|e| DataError::Split(format!("{}: {}", e.key, e.message)))?;
+    // The same draws as `make_split`, in the same order.
+    let mut rng = StdRng::seed_from_u64(seed);
+    if !reference.is_empty() {
+        draw(
+            ds,
+            &mut rng,
+            &reference,
+            cfg.reference_count,
+            "reference_count",
+        )?;
+    }
+    let mut drawn = draw(
+        ds,
+        &mut rng,
+        &[normal],
+        cfg.normal_train_count,
+        "normal_train_count",
+    )?;
+    drawn.sort_unstable();
+    let spare: Vec<usize> = (0..ds.train.len())
+        .filter(|&i| ds.train.labels[i] as usize == normal && drawn.binary_search(&i).is_err())
+        .collect();
+    let n = spare.len().min(count);
+    let len = ds.image_len();
+    let mut out = Vec::with_capacity(n * len);
+    for j in 0..n {
+        push_scaled(&mut out, &ds.train, spare[j * spare.len() / n], len);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ pub mod lof;
 pub mod mahalanobis;
 pub mod neighbors;
 pub mod roc;
+pub mod state;
 pub mod stats;
 
 pub use cosine::{class_cosine_scores, knn_cosine_scores};
@@ -44,6 +45,7 @@ pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use mahalanobis::{mahalanobis_scores, Gaussian};
 pub use neighbors::{knn_euclidean, Neighbors};
 pub use roc::{average_precision, roc_auc, roc_curve};
+pub use state::{fit_state, threshold_at_fpr, ScorerState};
 pub use stats::{compare_paired, summarize, ticks, Comparison, Summary};
 
 /// Why scoring could not run. Every invalid input is reported here; scoring never panics.
@@ -82,6 +84,8 @@ pub enum ScoreError {
         "{scorer}: the covariance of the normal training embeddings is singular; raise score.shrinkage"
     )]
     Singular { scorer: &'static str },
+    #[error("the images were embedded through {got} views, the scorer was fitted on {want}")]
+    ViewCount { got: usize, want: usize },
 }
 
 /// Number of rows of a row-major `[n × dim]` matrix, after checking that it is non-empty,

@@ -7,10 +7,11 @@
 //! Layout under the root (`--home` > `ADALAB_HOME` > the platform data dir):
 //! `runs/<id>/run.toml` (the [`RunRecord`]), `runs/<id>/scores.csv` (per-image scores of the
 //! first seed's final evaluation, plus `scores-seed<N>.csv` per seed when repeated),
-//! `runs/<id>/model.safetensors` (when saved) and `runs/<id>/.lock` (advisory lock taken by
+//! `runs/<id>/detector.safetensors` (the first seed's detector, see [`detector`]) and `runs/<id>/.lock` (advisory lock taken by
 //! every read-modify-write of `run.toml`). Every file is replaced atomically (temp file, fsync,
 //! rename, fsync folder), so a crash leaves the previous complete version.
 
+pub mod detector;
 mod edit;
 mod error;
 mod fsutil;
@@ -47,7 +48,6 @@ use crate::config::Config;
 
 pub const RUN_FILE: &str = "run.toml";
 pub const SCORES_FILE: &str = "scores.csv";
-pub const MODEL_FILE: &str = "model.safetensors";
 pub(crate) const LOCK_FILE: &str = ".lock";
 /// Held by a run's writer for its whole life (see [`fsutil::WriterLock`]).
 pub(crate) const WRITER_LOCK_FILE: &str = ".writer.lock";
@@ -218,9 +218,6 @@ impl Store {
     pub fn run_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
         validate_name("run id", id)?;
         Ok(self.runs_dir().join(id))
-    }
-    pub fn model_path(&self, id: &str) -> Result<PathBuf, StoreError> {
-        Ok(self.run_dir(id)?.join(MODEL_FILE))
     }
     /// `scores.csv` for `None` (first seed), `scores-seed<N>.csv` for a seed.
     pub fn scores_path(&self, id: &str, seed: Option<u64>) -> Result<PathBuf, StoreError> {

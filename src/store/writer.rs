@@ -147,10 +147,6 @@ impl RunWriter {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-    /// Where the trainer saves the model when `run.save_model` is set.
-    pub fn model_path(&self) -> PathBuf {
-        self.dir.join(super::MODEL_FILE)
-    }
     /// The record as last written (tags/note as of the last write).
     pub fn record(&self) -> &RunRecord {
         &self.record
@@ -259,6 +255,12 @@ impl RunWriter {
                 }
             }
             Event::Log { .. } => Ok(()),
+            Event::DetectorReady { detector, .. } => {
+                let path = self.dir.join(super::detector::DETECTOR_FILE);
+                super::detector::write(&path, detector, &self.record.id)
+                    .map(|_| ())
+                    .map_err(|e| self.deleted_or(e))
+            }
             Event::SeedFinished {
                 index,
                 seed,

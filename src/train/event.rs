@@ -132,6 +132,13 @@ pub enum Event {
         level: LogLevel,
         message: String,
     },
+    /// The detector of a seed that finished (sent before its `SeedFinished`, only when the
+    /// job saves one: `run.save_model` and a run folder, the first seed of a run).
+    DetectorReady {
+        index: usize,
+        seed: u64,
+        detector: Box<super::detector::Detector>,
+    },
     /// One seed ended; `evaluation` is the final evaluation when it finished. `summary` is the
     /// final AUC per scorer over every seed of the job that finished so far (computed once,
     /// here in the engine: front ends and the store take it as it is).

@@ -4,12 +4,14 @@
 //! event types every front end consumes. Must not import front-end crates (clap, ratatui,
 //! crossterm, indicatif) or print.
 
+pub mod detector;
 pub mod error;
 pub mod evaluate;
 pub mod event;
 pub mod seed;
 pub mod worker;
 
+pub use detector::{Detector, DetectorError, NamedTensor};
 pub use error::TrainError;
 pub use evaluate::embed;
 pub use event::{EpochMetrics, Event, LogLevel, Outcome};

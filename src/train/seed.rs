@@ -4,7 +4,6 @@
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
@@ -25,16 +24,17 @@ use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
 use crate::model::ops::{OpsDevice, T4};
 use crate::model::optim::{OptimConfig, Optimizer};
-use crate::model::params::Params;
 use crate::score::Evaluation;
 
-/// Trains one seed on device `dev` and evaluates it; the heart of adalab.
+/// Trains one seed on device `dev` and evaluates it; the heart of adalab. With `detector`
+/// (spare normal images for calibration, possibly none) it then builds the seed's detector
+/// and sends it in an `Event::DetectorReady`.
 pub fn train_on<D: OpsDevice>(
     dev: D,
     config: &Config,
     split: &ExperimentSplit,
     seed: u64,
-    model_path: Option<PathBuf>,
+    detector: Option<&[f32]>,
     cancel: &AtomicBool,
     tx: &Sender<Event>,
 ) -> (Outcome, Option<Evaluation>) {
@@ -215,23 +215,27 @@ pub fn train_on<D: OpsDevice>(
     if cancel.load(Ordering::SeqCst) {
         return (Outcome::Interrupted, last_eval);
     }
-    if let Some(path) = model_path {
-        match model.save_safetensors(&path) {
-            Ok(()) => {
-                let _ = tx.send(Event::info(format!("model saved to {}", path.display())));
+    if let (Some(spare), Some(ev)) = (detector, &last_eval) {
+        let built =
+            super::detector::build(&dev, &mut model, config, split, seed, ev, spare, cancel);
+        match built {
+            Ok(d) => {
+                let _ = tx.send(Event::DetectorReady {
+                    index: seed_index(config, seed),
+                    seed,
+                    detector: Box::new(d),
+                });
             }
-            // The run was asked to keep its model: without it, it did not finish.
-            Err(e) => {
-                return (
-                    Outcome::Failed {
-                        reason: e.to_string(),
-                    },
-                    last_eval,
-                )
-            }
+            Err(TrainError::Interrupted) => return (Outcome::Interrupted, last_eval),
+            Err(e) => return (e.outcome(), last_eval),
         }
     }
     (Outcome::Finished, last_eval)
+}
+
+/// Position of `seed` among the job's seeds.
+fn seed_index(config: &Config, seed: u64) -> usize {
+    config.seeds().iter().position(|&s| s == seed).unwrap_or(0)
 }
 
 /// Advice for a loss that stopped being finite: a large logit scale overflows by itself, a

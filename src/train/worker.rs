@@ -24,7 +24,8 @@ pub const PROGRESS_EVERY: usize = 5;
 /// Extra inputs of a job that are not part of the experiment config.
 #[derive(Clone, Default)]
 pub struct JobOptions {
-    /// Where to write `model.safetensors` (when `run.save_model` is set).
+    /// The run's folder: with `run.save_model`, the job sends the first seed's detector
+    /// (`Event::DetectorReady`) for the store to write there.
     pub model_dir: Option<PathBuf>,
     /// An already loaded dataset (skips finding and loading it).
     pub dataset: Option<Arc<Dataset>>,
@@ -177,20 +178,24 @@ fn job(
                 classes: split.class_names.len(),
             });
         }
-        let model_path = options
-            .model_dir
-            .as_ref()
-            .filter(|_| config.run.save_model)
-            .map(|d| {
-                if index == 0 {
-                    d.join("model.safetensors")
-                } else {
-                    d.join(format!("model-seed{seed}.safetensors"))
-                }
-            });
+        // One detector per run, the first seed's (the one `scores.csv` records).
+        let save_detector = options.model_dir.is_some() && config.run.save_model && index == 0;
+        // Its thresholds are calibrated on spare normal images (none: cross-fitting).
+        let calibration = if save_detector && config.score.calibration_folds > 0 {
+            data::spare_normal(
+                &dataset,
+                &config.data,
+                seed,
+                crate::score::state::CALIBRATION_IMAGES,
+            )
+            .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let detector = save_detector.then_some(&calibration[..]);
         let started = Instant::now();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_seed(config, &split, seed, model_path, cancel, tx)
+            run_seed(config, &split, seed, detector, cancel, tx)
         }));
         let (outcome, evaluation) = match result {
             Ok(r) => r,
@@ -289,7 +294,7 @@ fn run_seed(
     config: &Config,
     split: &ExperimentSplit,
     seed: u64,
-    model_path: Option<PathBuf>,
+    detector: Option<&[f32]>,
     cancel: &AtomicBool,
     tx: &Sender<Event>,
 ) -> (Outcome, Option<Evaluation>) {
@@ -299,13 +304,13 @@ fn run_seed(
             config,
             split,
             seed,
-            model_path,
+            detector,
             cancel,
             tx,
         ),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => match Cuda::try_seed_from_u64(seed) {
-            Ok(dev) => train_on(dev, config, split, seed, model_path, cancel, tx),
+            Ok(dev) => train_on(dev, config, split, seed, detector, cancel, tx),
             Err(e) => (
                 TrainError::Device(format!("cannot open the CUDA device: {e:?}")).outcome(),
                 None,

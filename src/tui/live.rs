@@ -248,6 +248,7 @@ impl Live {
                     self.record_auc(*k, *epoch, *v);
                 }
             }
+            Event::DetectorReady { .. } => {}
             Event::Log { level, message } => {
                 // The level's word stays in the text, so it reads without colour too.
                 let text = match level {

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod decode;
+pub mod files;
 pub mod scan;
 
 use std::collections::BTreeMap;

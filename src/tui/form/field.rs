@@ -435,6 +435,16 @@ pub static SPECS: &[Spec] = &[
         }),
     ),
     spec("score.normalize", "normalize", Sec::Scoring, Bool),
+    spec(
+        "score.calibration_folds",
+        "calib folds",
+        Sec::Scoring,
+        Int(Step::Add {
+            by: 1.0,
+            min: 0.0,
+            max: 100.0,
+        }),
+    ),
     // Training
     spec(
         "train.epochs",
