@@ -274,13 +274,15 @@ pub fn drive(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if let Some(err) = &s.error {
-            // The trainer reports the stop we asked for as an interruption, and a job that
-            // could not be recorded did not succeed: both end as this failure.
+            // The trainer reports the stop we asked for as an interruption, and a seed or a job
+            // whose records could not be written did not succeed: both end as this failure.
             let failed = Outcome::Failed {
                 reason: err.to_string(),
             };
             match &mut ev {
-                Event::SeedFinished { outcome, .. } if *outcome == Outcome::Interrupted => {
+                Event::SeedFinished { outcome, .. }
+                    if !matches!(outcome, Outcome::Failed { .. }) =>
+                {
                     *outcome = failed
                 }
                 Event::Finished { outcome } if !matches!(outcome, Outcome::Failed { .. }) => {
