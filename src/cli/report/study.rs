@@ -127,6 +127,7 @@ pub fn write_table(
             .collect();
         table::write_table(out, &["cell", "difference"], &rows)?;
     }
+    super::reference::write_table(out, study, results)?;
     Ok(())
 }
 
@@ -168,6 +169,7 @@ pub fn write_markdown(
             writeln!(out, "| {} | {} |", c.short, comparison_text(c))?;
         }
     }
+    super::reference::write_markdown(out, study, results)?;
     Ok(())
 }
 
@@ -246,6 +248,7 @@ pub fn write_json(
         "running": running,
         "total": total,
         "cells": cells,
+        "reference": super::reference::json_value(study, results),
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;

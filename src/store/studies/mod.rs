@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 mod files;
+mod reference;
 mod state;
 
 pub use files::{find_study, list_studies, StudyDirs};
+pub use reference::{reference_rows, Reference, ReferenceRow};
 pub use state::{task_auc, CellResults};
 
 use super::error::StoreError;
@@ -69,6 +71,8 @@ pub struct Study {
     pub scorer: ScorerKind,
     pub combine: Combine,
     pub cells: Vec<Cell>,
+    /// Published values to print beside the cells (`[reference]`).
+    pub reference: Option<Reference>,
 }
 
 /// What became of one task.
@@ -117,7 +121,7 @@ pub fn cell_key(config: &Config) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-const STUDY_KEYS: [&str; 8] = [
+const STUDY_KEYS: [&str; 9] = [
     "name",
     "description",
     "base",
@@ -126,6 +130,7 @@ const STUDY_KEYS: [&str; 8] = [
     "scorer",
     "set",
     "grid",
+    "reference",
 ];
 
 impl Study {
@@ -316,7 +321,7 @@ impl Study {
                 format!("cell `{}` does not score with {scorer}", c.label),
             ));
         }
-        Ok(Study {
+        let mut study = Study {
             name,
             description,
             source: source.to_path_buf(),
@@ -325,7 +330,18 @@ impl Study {
             scorer,
             combine,
             cells,
-        })
+            reference: None,
+        };
+        if let Some(r) = table.get("reference") {
+            let labels: Vec<(String, String)> = study
+                .cells
+                .iter()
+                .map(|c| c.label.clone())
+                .zip(study.short_labels())
+                .collect();
+            study.reference = Some(Reference::parse(r, &labels, source)?);
+        }
+        Ok(study)
     }
 
     /// Applies `key=value` overrides to every cell (after the file's own `[set]`).
