@@ -664,7 +664,7 @@ fn fashion_mnist_as_png_folders_matches_the_idx_dataset() {
         normal: ClassRef::Index(7),
         anomalous: ClassRef::Index(9).into(),
         reference_count: 8 * PER_CLASS,
-        normal_train_count: PER_CLASS,
+        normal_train_count: PER_CLASS.into(),
         channels: Some(1),
         size: Some(28),
         ..DataConfig::default()

@@ -151,7 +151,17 @@ impl Value for Anomalous {
             return Ok(Anomalous::Rest);
         }
         if t.starts_with('[') || t.contains(',') {
-            let l: Vec<ClassRef> = list(t)?;
+            // Commas only: class names may hold spaces (`ankle boot`).
+            let inner = t
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(t);
+            let l = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(ClassRef::read)
+                .collect::<Result<Vec<_>, _>>()?;
             return match l.len() {
                 0 => Err("an empty list: name at least one class, or `rest`".into()),
                 _ => Ok(Anomalous::List(l)),

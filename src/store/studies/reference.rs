@@ -164,7 +164,7 @@ pub fn reference_rows(
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     let published_mean = r.mean.or_else(|| {
-        (r.values.len() == results.len() && !results.is_empty())
+        (r.values.len() == study.cells.len() && !r.values.is_empty())
             .then(|| r.values.values().sum::<f64>() / r.values.len() as f64)
     });
     let label = if measured.len() == results.len() {
