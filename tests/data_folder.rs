@@ -164,10 +164,10 @@ fn folder_cfg(root: &Path, policy: BadImagePolicy) -> DataConfig {
         dataset: DatasetKind::Folder,
         path: Some(root.to_path_buf()),
         normal: ClassRef::Name("cat".into()),
-        anomalous: ClassRef::Name("dog".into()),
+        anomalous: ClassRef::Name("dog".into()).into(),
         reference: None,
         reference_count: 8,
-        normal_train_count: 8,
+        normal_train_count: 8.into(),
         channels: Some(3),
         size: Some(16),
         test_fraction: 0.25,
@@ -299,11 +299,11 @@ fn split_and_count_checks_work_as_for_builtins() {
     assert_eq!(info.test_counts, [4, 4, 4]);
     assert_eq!(info.shape, (3, 16, 16));
     assert_eq!(info.training_classes, 2);
-    c.data.normal_train_count = 14;
+    c.data.normal_train_count = 14.into();
     let e = adalab::job::check(&c).unwrap_err();
     assert_eq!(e.key, "data.normal_train_count");
     assert!(e.message.contains("cat holds only 13 images"), "{e}");
-    c.data.normal_train_count = 8;
+    c.data.normal_train_count = 8.into();
     c.data.normal = ClassRef::Name("cow".into());
     let e = adalab::job::check(&c).unwrap_err();
     assert_eq!(e.key, "data.normal");
@@ -514,8 +514,8 @@ fn mvtec_config(root: &Path) -> Config {
         dataset: DatasetKind::Mvtec,
         path: Some(root.to_path_buf()),
         normal: ClassRef::Name("good".into()),
-        anomalous: ClassRef::Name("defect".into()),
-        normal_train_count: 24,
+        anomalous: ClassRef::Name("defect".into()).into(),
+        normal_train_count: 24.into(),
         channels: Some(1),
         size: Some(16),
         ..DataConfig::default()
@@ -549,7 +549,7 @@ fn mvtec_trains_on_good_and_reports_auc_per_defect() {
     refs.data.reference = Some(vec![ClassRef::Index(1)]);
     assert_eq!(refs.validate().unwrap_err().key, "data.reference");
     let mut too_many = c.clone();
-    too_many.data.normal_train_count = 25;
+    too_many.data.normal_train_count = 25.into();
     let e = adalab::job::check(&too_many).unwrap_err();
     assert!(e.message.contains("good holds only 24 images"), "{e}");
 
@@ -681,9 +681,9 @@ fn fashion_mnist_as_png_folders_matches_the_idx_dataset() {
         dataset: DatasetKind::Folder,
         path: Some(root.clone()),
         normal: ClassRef::Index(7),
-        anomalous: ClassRef::Index(9),
+        anomalous: ClassRef::Index(9).into(),
         reference_count: 8 * PER_CLASS,
-        normal_train_count: PER_CLASS,
+        normal_train_count: PER_CLASS.into(),
         channels: Some(1),
         size: Some(28),
         ..DataConfig::default()
@@ -886,9 +886,9 @@ fn class_folders_whose_names_are_not_utf8_stay_apart() {
     assert!(!info.classes.iter().any(|n| n.contains('\u{fffd}')));
     // Each is addressed by its escaped name, and only that one.
     let mut x = c.clone();
-    x.data.anomalous = ClassRef::Name("\\xff".into());
+    x.data.anomalous = ClassRef::Name("\\xff".into()).into();
     adalab::job::check(&x).unwrap();
-    x.data.anomalous = ClassRef::Name("\u{fffd}".into());
+    x.data.anomalous = ClassRef::Name("\u{fffd}".into()).into();
     assert!(adalab::job::check(&x).is_err());
     // A folder literally named `\xff` beside byte 0xff: an error naming both.
     std::fs::create_dir(d.path().join("\\xff")).unwrap();

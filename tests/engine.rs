@@ -23,9 +23,9 @@ fn small_config(head: HeadKind) -> Config {
     let mut c = Config::default();
     c.data.dataset = DatasetKind::Synthetic;
     c.data.normal = adalab::config::ClassRef::Index(2);
-    c.data.anomalous = adalab::config::ClassRef::Index(3);
+    c.data.anomalous = adalab::config::ClassRef::Index(3).into();
     c.data.reference_count = 1600;
-    c.data.normal_train_count = 200;
+    c.data.normal_train_count = 200.into();
     c.model.widths = vec![8, 16];
     c.model.embedding_dim = 32;
     c.train.epochs = 1;
@@ -357,9 +357,9 @@ fn three_channel_32px_pipeline_runs() {
     let mut c = small_config(HeadKind::Arcface);
     c.data.dataset = DatasetKind::Cifar10;
     c.data.normal = adalab::config::ClassRef::Name("deer".into());
-    c.data.anomalous = adalab::config::ClassRef::Name("horse".into());
+    c.data.anomalous = adalab::config::ClassRef::Name("horse".into()).into();
     c.data.reference_count = 400;
-    c.data.normal_train_count = 50;
+    c.data.normal_train_count = 50.into();
     c.train.augment.flip = true;
     c.train.augment.shift = 1;
     let h = train::spawn(

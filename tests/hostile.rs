@@ -294,9 +294,9 @@ fn a_stop_during_the_final_evaluation_interrupts_the_run() {
     let mut c = Config::default();
     c.data.dataset = DatasetKind::Synthetic;
     c.data.normal = adalab::config::ClassRef::Name("plus".into());
-    c.data.anomalous = adalab::config::ClassRef::Name("cross".into());
+    c.data.anomalous = adalab::config::ClassRef::Name("cross".into()).into();
     c.data.reference_count = 400;
-    c.data.normal_train_count = 1000;
+    c.data.normal_train_count = 1000.into();
     c.model.widths = vec![32, 64];
     c.train.epochs = 1;
     c.train.threads = 1;

@@ -74,6 +74,7 @@ fn scripted_run(store: &Store, cfg: &Config, profile: &str, final_knn: f64) -> S
             normal_train: 1000,
             test: 5,
             classes: 9,
+            test_anomalous: 2,
         },
         Event::SeedStarted {
             index: 0,

@@ -77,8 +77,10 @@ impl Console {
                 normal_train,
                 test,
                 classes,
+                test_anomalous,
             } => self.line(format!(
-                "data: {train} training images ({normal_train} normal) in {classes} classes, {test} test images"
+                "data: {train} training images ({normal_train} normal) in {classes} classes, test {} normal + {test_anomalous} anomalous",
+                test - test_anomalous
             )),
             Event::SeedStarted { index, seed } => {
                 if self.seeds > 1 {

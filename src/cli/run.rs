@@ -41,7 +41,8 @@ pub struct RunArgs {
     pub no_save: bool,
 }
 
-/// Resolves the profile and applies the overrides and flags (not yet checked).
+/// Resolves the profile, applies the overrides and flags, checks the result and says what
+/// its split draws (on stderr).
 pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(String, Config)> {
     let name = args.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
     let (name, path, mut config) = dirs.resolve(name)?;
@@ -59,8 +60,9 @@ pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(Str
     if let Some(d) = &args.data_dir {
         config.data.data_dir = Some(d.clone());
     }
-    job::check(&config)
+    let info = job::check(&config)
         .map_err(|e| anyhow::anyhow!("{} (with command-line overrides): {e}", path.display()))?;
+    crate::say!("adalab: split: {}", info.split.describe());
     Ok((name, config))
 }
 

@@ -227,14 +227,14 @@ pub fn read_inputs(args: &ScoreArgs, d: &LoadedDetector, quiet: bool) -> anyhow:
         let (mut names, mut x, mut labels) = (Vec::new(), Vec::new(), Vec::new());
         for (i, &l) in ds.train.labels.iter().enumerate() {
             let l = l as usize;
-            if l == roles.normal || l == roles.anomalous {
+            if l == roles.normal || roles.anomalous.contains(&l) {
                 names.push(format!("{}:train[{i}]", cfg.dataset));
                 x.extend(
                     ds.train.pixels[i * len..(i + 1) * len]
                         .iter()
                         .map(|&p| p as f32 / 255.0),
                 );
-                labels.push(l == roles.anomalous);
+                labels.push(roles.anomalous.contains(&l));
             }
         }
         return Ok(Inputs {

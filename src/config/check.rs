@@ -25,6 +25,85 @@ pub struct DatasetInfo {
     /// Classes the model is trained on (reference classes plus the normal one), once the
     /// split's class roles are resolved.
     pub training_classes: usize,
+    /// What the config's split draws from it.
+    pub split: SplitCounts,
+}
+
+/// What a config's split draws, counted before any pixel is loaded: the check shows it, the
+/// lab's Setup too.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SplitCounts {
+    pub normal_class: String,
+    /// Normal train images drawn, and how many the class holds.
+    pub normal_train: usize,
+    pub normal_available: usize,
+    pub reference_classes: Vec<String>,
+    /// Reference train images drawn.
+    pub reference: usize,
+    pub anomalous_classes: Vec<String>,
+    /// `data.anomalous = "rest"`.
+    pub rest: bool,
+    pub test_normal: usize,
+    pub test_anomalous: usize,
+}
+
+/// `9000` → `9,000`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+impl SplitCounts {
+    /// `train 6,000 sneaker (all); test 1,000 normal + 9,000 anomalous (rest: 9 classes)`.
+    pub fn describe(&self) -> String {
+        let mut train = format!(
+            "train {} {}",
+            thousands(self.normal_train),
+            self.normal_class
+        );
+        if self.normal_train == self.normal_available {
+            train.push_str(" (all)");
+        } else {
+            train.push_str(&format!(" (of {})", thousands(self.normal_available)));
+        }
+        if !self.reference_classes.is_empty() {
+            train.push_str(&format!(
+                " + {} reference ({} class{})",
+                thousands(self.reference),
+                self.reference_classes.len(),
+                if self.reference_classes.len() == 1 {
+                    ""
+                } else {
+                    "es"
+                }
+            ));
+        }
+        let n = self.anomalous_classes.len();
+        let which = match (self.rest, n) {
+            (true, _) if self.reference_classes.is_empty() => {
+                format!(
+                    "rest: all {n} other class{}",
+                    if n == 1 { "" } else { "es" }
+                )
+            }
+            (true, 1) => "rest: the 1 class neither normal nor reference".to_string(),
+            (true, _) => format!("rest: the {n} classes neither normal nor reference"),
+            (false, 1) => self.anomalous_classes[0].clone(),
+            (false, _) => format!("{n} classes"),
+        };
+        format!(
+            "{train}; test {} normal + {} anomalous ({which})",
+            thousands(self.test_normal),
+            thousands(self.test_anomalous)
+        )
+    }
 }
 
 /// Finds the dataset a config names and checks its `data` section against it.

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::scoring::*;
 use super::types::*;
-use super::{Config, ConfigError};
+use super::{Anomalous, Config, ConfigError, ImageCount};
 
 /// One settable key.
 pub struct Key {
@@ -137,6 +137,54 @@ impl Value for ClassRef {
             Ok(i) => ClassRef::Index(i),
             Err(_) => ClassRef::Name(t.to_string()),
         })
+    }
+    fn show(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+/// `data.anomalous`: a class, a list of classes (`sandal, ankle-boot` or `[5, 9]`), or `rest`.
+impl Value for Anomalous {
+    fn read(t: &str) -> Result<Self, String> {
+        let t = strip_quotes(t.trim());
+        if t.eq_ignore_ascii_case(super::roles::REST) {
+            return Ok(Anomalous::Rest);
+        }
+        if t.starts_with('[') || t.contains(',') {
+            // Commas only: class names may hold spaces (`ankle boot`).
+            let inner = t
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(t);
+            let l = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(ClassRef::read)
+                .collect::<Result<Vec<_>, _>>()?;
+            return match l.len() {
+                0 => Err("an empty list: name at least one class, or `rest`".into()),
+                _ => Ok(Anomalous::List(l)),
+            };
+        }
+        ClassRef::read(t).map(Anomalous::Class)
+    }
+    fn show(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+}
+
+/// `data.normal_train_count`: a number, or `all`.
+impl Value for ImageCount {
+    fn read(t: &str) -> Result<Self, String> {
+        let t = strip_quotes(t.trim());
+        if t.eq_ignore_ascii_case(super::roles::ALL) {
+            return Ok(ImageCount::All);
+        }
+        let t = t.replace('_', "");
+        t.parse()
+            .map(ImageCount::Count)
+            .map_err(|_| format!("`{t}` is not a whole number ≥ 0 or `all`"))
     }
     fn show(&self) -> Option<String> {
         Some(self.to_string())

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod keys;
+pub mod roles;
 pub mod scoring;
 mod toml_error;
 pub mod types;
@@ -23,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use check::{Build, Catalog, DatasetInfo};
+pub use check::{thousands, Build, Catalog, DatasetInfo, SplitCounts};
 pub use keys::{is_key, Key, KEYS};
+pub use roles::{Anomalous, ImageCount};
 pub use scoring::*;
 pub use types::*;
 

@@ -40,7 +40,7 @@ fn out_of_range_names_key() {
     c.head.m = 2.0;
     assert_eq!(c.validate().unwrap_err().key, "head.m");
     let mut c = Config::default();
-    c.data.anomalous = c.data.normal.clone();
+    c.data.anomalous = c.data.normal.clone().into();
     assert_eq!(c.validate().unwrap_err().key, "data.anomalous");
 }
 
@@ -191,15 +191,15 @@ fn validation_messages_give_the_range() {
     assert_eq!(e.key, "train.seed");
     assert!(e.message.contains("9223372036854775807"), "{}", e.message);
     let mut c = Config::default();
-    c.data.normal_train_count = 1;
+    c.data.normal_train_count = 1.into();
     assert_eq!(c.validate().unwrap_err().key, "data.normal_train_count");
     let mut c = Config::default();
-    c.data.normal_train_count = 5;
+    c.data.normal_train_count = 5.into();
     c.score.lof_k = 2;
     c.score.knn_k = 6;
     assert_eq!(c.validate().unwrap_err().key, "score.knn_k");
     let mut c = Config::default();
-    c.data.normal_train_count = 5;
+    c.data.normal_train_count = 5.into();
     c.score.lof_k = 5;
     assert_eq!(c.validate().unwrap_err().key, "score.lof_k");
 }
@@ -219,6 +219,7 @@ impl Catalog for Tiny {
             test_counts: vec![10; 3],
             shape: (1, 28, 28),
             training_classes: 2,
+            split: Default::default(),
         })
     }
 }
@@ -232,7 +233,7 @@ fn check_runs_validation_the_catalogue_the_build_and_the_model() {
     let ok = |_: &Config, _: &DatasetInfo| Ok(1000);
     let mut c = Config::default();
     c.data.normal = ClassRef::Name("a".into());
-    c.data.anomalous = ClassRef::Name("b".into());
+    c.data.anomalous = ClassRef::Name("b".into()).into();
     assert_eq!(c.check(&Tiny, &build, &ok).unwrap().name, "tiny");
     // Ranges first.
     let mut bad = c.clone();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::roles::{Anomalous, ImageCount};
 use super::scoring::{ScoreConfig, TransformConfig};
 
 /// A whole experiment: data split, model, head, training, scoring, repeats.
@@ -161,13 +162,17 @@ pub struct DataConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     pub normal: ClassRef,
-    pub anomalous: ClassRef,
-    /// Reference classes; `None` means every class except normal and anomalous; an empty list
-    /// means none (train on the normal images only, with transform classes).
+    /// One class, a list, or `"rest"`: every class but the normal one and the reference
+    /// classes (one-vs-rest).
+    pub anomalous: Anomalous,
+    /// Reference classes; `None` means every class except normal and anomalous (none with
+    /// `anomalous = "rest"`); an empty list means none (train on the normal images only, with
+    /// transform classes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<Vec<ClassRef>>,
     pub reference_count: usize,
-    pub normal_train_count: usize,
+    /// Train images of the normal class: a number, or `"all"`.
+    pub normal_train_count: ImageCount,
     /// The folder of a `folder` dataset (one sub-folder per class) or an `mvtec` category;
     /// `data_dir` is used when this is unset.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,10 +216,10 @@ impl Default for DataConfig {
             dataset: DatasetKind::FashionMnist,
             data_dir: None,
             normal: ClassRef::Name("sneaker".into()),
-            anomalous: ClassRef::Name("ankle-boot".into()),
+            anomalous: Anomalous::Class(ClassRef::Name("ankle-boot".into())),
             reference: None,
             reference_count: 8000,
-            normal_train_count: 1000,
+            normal_train_count: ImageCount::Count(1000),
             path: None,
             channels: None,
             size: None,

@@ -112,18 +112,49 @@ fn check_set(prefix: &str, set: &TransformSet) -> Result<(), ConfigError> {
 }
 
 impl Config {
+    /// The scorers' neighbour counts against the normal train images they search
+    /// (`normal_train` of them); `data.normal_train_count = "all"` is checked once the
+    /// dataset says how many that is.
+    pub fn check_neighbours(&self, normal_train: usize) -> Result<(), ConfigError> {
+        let s = &self.score;
+        let uses = |k: ScorerKind| {
+            s.scorers.contains(&k)
+                || (s.scorers.contains(&ScorerKind::Ensemble) && s.ensemble.contains(&k))
+        };
+        let count = match self.data.normal_train_count {
+            super::ImageCount::All => format!("the {normal_train} normal train images"),
+            super::ImageCount::Count(n) => format!("data.normal_train_count = {n}"),
+        };
+        // LOF leaves each training point out of its own neighbours: it needs k + 1 of them.
+        if uses(ScorerKind::Lof) && s.lof_k >= normal_train {
+            return err(
+                "score.lof_k",
+                format!("is {}, LOF needs fewer neighbours than {count}", s.lof_k),
+            );
+        }
+        if uses(ScorerKind::KnnCosine) && s.knn_k > normal_train {
+            return err(
+                "score.knn_k",
+                format!("is {}, must be at most {count}", s.knn_k),
+            );
+        }
+        Ok(())
+    }
+
     /// Checks ranges and combinations once; the message names the key and the allowed range.
     /// [`Config::check`] adds what depends on the dataset and the build.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let d = &self.data;
         in_range("data.reference_count", d.reference_count, 1, 10_000_000)?;
-        in_range(
-            "data.normal_train_count",
-            d.normal_train_count,
-            2,
-            10_000_000,
-        )?;
-        if d.normal == d.anomalous {
+        if let Some(n) = d.normal_train_count.fixed() {
+            if !(2..=10_000_000).contains(&n) {
+                return err(
+                    "data.normal_train_count",
+                    format!("is {n}, must be 2 to 10000000 or \"all\""),
+                );
+            }
+        }
+        if d.anomalous.listed().contains(&d.normal) {
             return err(
                 "data.anomalous",
                 format!(
@@ -149,6 +180,15 @@ impl Config {
                 "is empty, which leaves only the normal class to train on: train on \
                  transform classes (transforms.labels = \"transform\" with a transform set), \
                  or name reference classes (or leave the key out for all others)",
+            );
+        }
+        if d.anomalous.is_rest() && d.reference.is_none() && tr.labels == LabelMode::None {
+            return err(
+                "data.anomalous",
+                "is \"rest\": every class but the normal one is anomalous, which leaves no \
+                 reference classes to train on: train on transform classes \
+                 (transforms.labels = \"transform\" with a transform set, as the -geom \
+                 profiles do), or list data.reference (the rest are then the anomalous ones)",
             );
         }
         check_set("transforms", &tr.set())?;
@@ -316,28 +356,8 @@ impl Config {
         }
         in_range("score.lof_k", s.lof_k, 1, 100)?;
         in_range("score.knn_k", s.knn_k, 1, 100)?;
-        // LOF leaves each training point out of its own neighbours: it needs k + 1 of them.
-        let uses = |k: ScorerKind| {
-            s.scorers.contains(&k)
-                || (s.scorers.contains(&ScorerKind::Ensemble) && s.ensemble.contains(&k))
-        };
-        if uses(ScorerKind::Lof) && s.lof_k >= d.normal_train_count {
-            return err(
-                "score.lof_k",
-                format!(
-                    "is {}, LOF needs fewer neighbours than data.normal_train_count = {}",
-                    s.lof_k, d.normal_train_count
-                ),
-            );
-        }
-        if uses(ScorerKind::KnnCosine) && s.knn_k > d.normal_train_count {
-            return err(
-                "score.knn_k",
-                format!(
-                    "is {}, must be at most data.normal_train_count = {}",
-                    s.knn_k, d.normal_train_count
-                ),
-            );
+        if let Some(n) = d.normal_train_count.fixed() {
+            self.check_neighbours(n)?;
         }
         if s.eval_every == 0 {
             return err("score.eval_every", "is 0, must be at least 1");

@@ -16,7 +16,9 @@ use super::idx::FASHION_MNIST_CLASSES;
 use super::locate::locate;
 use super::synthetic::{SYNTHETIC_CLASSES, SYNTHETIC_PER_CLASS_TEST, SYNTHETIC_PER_CLASS_TRAIN};
 use super::DataError;
-use crate::config::{BadImagePolicy, Config, ConfigError, DataConfig, DatasetInfo, DatasetKind};
+use crate::config::{
+    BadImagePolicy, Config, ConfigError, DataConfig, DatasetInfo, DatasetKind, SplitCounts,
+};
 
 /// Class names of a built-in dataset (and MVTec's `good`, `defect`), without loading it; empty
 /// for a `folder` dataset, whose classes are its folders ([`classes_for`]).
@@ -55,6 +57,7 @@ fn builtin_info(kind: DatasetKind, shape: (usize, usize, usize)) -> DatasetInfo 
         test_counts: vec![test; n],
         shape,
         training_classes: 0,
+        split: SplitCounts::default(),
     }
 }
 
@@ -68,6 +71,7 @@ fn folder_info(cfg: &DataConfig) -> Result<(DatasetInfo, Arc<Scan>), DataError> 
         test_counts: s.counts(Split::Test),
         shape: cfg.input_shape(),
         training_classes: 0,
+        split: SplitCounts::default(),
     };
     Ok((info, s))
 }
@@ -86,7 +90,8 @@ pub fn describe(cfg: &DataConfig) -> Result<DatasetInfo, DataError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Roles {
     pub normal: usize,
-    pub anomalous: usize,
+    /// Anomalous classes, ascending (one, a list, or the rest).
+    pub anomalous: Vec<usize>,
     /// Reference classes, ascending.
     pub reference: Vec<usize>,
 }
@@ -103,17 +108,29 @@ pub fn roles<S: AsRef<str>>(
         resolve_in(dataset, names, c).map_err(|e| ConfigError::new(key, e.to_string()))
     };
     let normal = resolve("data.normal", &cfg.normal)?;
-    let anomalous = resolve("data.anomalous", &cfg.anomalous)?;
-    if normal == anomalous {
-        return Err(ConfigError::new(
-            "data.anomalous",
-            format!("normal and anomalous are the same class ({})", name(normal)),
-        ));
+    let mut anomalous = Vec::new();
+    for c in cfg.anomalous.listed() {
+        let i = resolve("data.anomalous", c)?;
+        if i == normal {
+            return Err(ConfigError::new(
+                "data.anomalous",
+                format!("normal and anomalous are the same class ({})", name(normal)),
+            ));
+        }
+        if anomalous.contains(&i) {
+            return Err(ConfigError::new(
+                "data.anomalous",
+                format!("anomalous class {} is listed twice", name(i)),
+            ));
+        }
+        anomalous.push(i);
     }
-    // MVTec has no reference classes: an unset list means none.
+    let rest = cfg.anomalous.is_rest();
+    // MVTec has no reference classes: an unset list means none; so does one-vs-rest.
     let listed = match (&cfg.reference, cfg.dataset) {
         (Some(list), _) => Some(&list[..]),
         (None, DatasetKind::Mvtec) => Some(&[][..]),
+        (None, _) if rest => Some(&[][..]),
         (None, _) => None,
     };
     let mut reference: Vec<usize> = match listed {
@@ -125,7 +142,7 @@ pub fn roles<S: AsRef<str>>(
                 let i = resolve("data.reference", c)?;
                 let role = if i == normal {
                     Some("normal")
-                } else if i == anomalous {
+                } else if anomalous.contains(&i) {
                     Some("anomalous")
                 } else {
                     None
@@ -147,10 +164,26 @@ pub fn roles<S: AsRef<str>>(
             out
         }
         None => (0..names.len())
-            .filter(|&i| i != normal && i != anomalous)
+            .filter(|&i| i != normal && !anomalous.contains(&i))
             .collect(),
     };
     reference.sort_unstable();
+    if rest {
+        anomalous = (0..names.len())
+            .filter(|&i| i != normal && !reference.contains(&i))
+            .collect();
+        if anomalous.is_empty() {
+            return Err(ConfigError::new(
+                "data.anomalous",
+                format!(
+                    "is \"rest\", but no class is left: every class but {} is a reference \
+                     class",
+                    name(normal)
+                ),
+            ));
+        }
+    }
+    anomalous.sort_unstable();
     if reference.is_empty() && listed.is_none() {
         return Err(ConfigError::new(
             "data.reference",
@@ -164,12 +197,13 @@ pub fn roles<S: AsRef<str>>(
     })
 }
 
-/// Checks the counts a split draws against what `info` says the classes hold.
+/// Checks the counts a split draws against what `info` says the classes hold, and returns
+/// them.
 pub fn check_counts(
     info: &DatasetInfo,
     roles: &Roles,
     cfg: &DataConfig,
-) -> Result<(), ConfigError> {
+) -> Result<SplitCounts, ConfigError> {
     let names = |cs: &[usize]| {
         cs.iter()
             .map(|&c| info.classes[c].as_str())
@@ -187,28 +221,75 @@ pub fn check_counts(
             ),
         ));
     }
-    let normal = info.train_counts[roles.normal];
-    if cfg.normal_train_count > normal {
+    let available = info.train_counts[roles.normal];
+    let normal_train = cfg.normal_train_count.of(available);
+    if normal_train > available {
         return Err(ConfigError::new(
             "data.normal_train_count",
             format!(
-                "is {}, but the train split of {} holds only {normal} images",
-                cfg.normal_train_count, info.classes[roles.normal]
+                "is {normal_train}, but the train split of {} holds only {available} images",
+                info.classes[roles.normal]
             ),
         ));
     }
-    for (key, c) in [
-        ("data.normal", roles.normal),
-        ("data.anomalous", roles.anomalous),
-    ] {
-        if info.test_counts[c] == 0 {
-            return Err(ConfigError::new(
-                key,
-                format!("the test split has no images of {}", info.classes[c]),
-            ));
-        }
+    if normal_train < 2 {
+        return Err(ConfigError::new(
+            "data.normal_train_count",
+            format!(
+                "is \"all\", but the train split of {} holds {available} image{}: at least 2 \
+                 are needed",
+                info.classes[roles.normal],
+                if available == 1 { "" } else { "s" }
+            ),
+        ));
     }
-    Ok(())
+    if info.test_counts[roles.normal] == 0 {
+        return Err(ConfigError::new(
+            "data.normal",
+            format!(
+                "the test split has no images of {}",
+                info.classes[roles.normal]
+            ),
+        ));
+    }
+    // A listed class must be in the test split; of "the rest", at least one.
+    let rest = cfg.anomalous.is_rest();
+    let test_anomalous: usize = roles.anomalous.iter().map(|&c| info.test_counts[c]).sum();
+    if let Some(&c) = roles
+        .anomalous
+        .iter()
+        .find(|&&c| !rest && info.test_counts[c] == 0)
+    {
+        return Err(ConfigError::new(
+            "data.anomalous",
+            format!("the test split has no images of {}", info.classes[c]),
+        ));
+    }
+    if test_anomalous == 0 {
+        return Err(ConfigError::new(
+            "data.anomalous",
+            format!(
+                "the test split has no images of {}",
+                names(&roles.anomalous)
+            ),
+        ));
+    }
+    let list = |cs: &[usize]| cs.iter().map(|&c| info.classes[c].clone()).collect();
+    Ok(SplitCounts {
+        normal_class: info.classes[roles.normal].clone(),
+        normal_train,
+        normal_available: available,
+        reference_classes: list(&roles.reference),
+        reference: if roles.reference.is_empty() {
+            0
+        } else {
+            cfg.reference_count
+        },
+        anomalous_classes: list(&roles.anomalous),
+        rest,
+        test_normal: info.test_counts[roles.normal],
+        test_anomalous,
+    })
 }
 
 /// The real catalogue: datasets found where `data::locate` looks.
@@ -276,7 +357,8 @@ impl crate::config::Catalog for Builtin {
             builtin_info(d.dataset, d.input_shape())
         };
         let roles = roles(&info.name, &info.classes, d)?;
-        check_counts(&info, &roles, d)?;
+        info.split = check_counts(&info, &roles, d)?;
+        config.check_neighbours(info.split.normal_train)?;
         info.training_classes = roles.reference.len() + 1;
         Ok(info)
     }

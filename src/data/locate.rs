@@ -271,7 +271,7 @@ mod tests {
         let cfg = DataConfig {
             dataset: DatasetKind::Synthetic,
             normal: crate::config::ClassRef::Name("ring".into()),
-            anomalous: crate::config::ClassRef::Name("disc".into()),
+            anomalous: crate::config::ClassRef::Name("disc".into()).into(),
             ..DataConfig::default()
         };
         let ds = load_for(&cfg).unwrap();

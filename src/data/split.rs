@@ -3,8 +3,10 @@
 //! * reference set: `reference_count` images drawn without replacement from the **train** split
 //!   of the reference classes (default: every class except normal and anomalous);
 //! * normal-train: `normal_train_count` images drawn without replacement from the **train** split
-//!   of the normal class;
-//! * test: **all** test-split images of the normal and the anomalous class, in file order.
+//!   of the normal class (`"all"`: every one, in a seeded order);
+//! * test: **all** test-split images of the normal and the anomalous classes, in file order.
+//!   With several anomalous classes (a list, or `"rest"`: one-vs-rest) each test image carries
+//!   its class as a group, so the evaluation adds an AUC per anomalous class.
 //!
 //! Training labels: the reference classes get 0..k-1 in ascending dataset-class order, the normal
 //! class gets k. Draws come from `rand::rngs::StdRng::seed_from_u64(seed)` (reference draw first,
@@ -16,7 +18,7 @@ use rand::SeedableRng;
 
 use super::catalog::{roles, Roles};
 use super::{DataError, Dataset, ExperimentSplit, Images};
-use crate::config::DataConfig;
+use crate::config::{DataConfig, ImageCount};
 
 fn names(ds: &Dataset, classes: &[usize]) -> String {
     classes
@@ -31,7 +33,7 @@ fn draw(
     ds: &Dataset,
     rng: &mut StdRng,
     classes: &[usize],
-    count: usize,
+    count: ImageCount,
     key: &str,
 ) -> Result<Vec<usize>, DataError> {
     let pool: Vec<usize> = ds
@@ -42,6 +44,7 @@ fn draw(
         .filter(|(_, &l)| classes.contains(&(l as usize)))
         .map(|(i, _)| i)
         .collect();
+    let count = count.of(pool.len());
     if count == 0 {
         return Err(DataError::Split(format!("{key} must be at least 1")));
     }
@@ -83,7 +86,7 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
             ds,
             &mut rng,
             &reference,
-            cfg.reference_count,
+            ImageCount::Count(cfg.reference_count),
             "reference_count",
         )?
     };
@@ -125,24 +128,41 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
     let mut test_anomalous = Vec::new();
     let mut test_index = Vec::new();
     let mut test_group = Vec::new();
-    let grouped = !ds.groups.is_empty() && ds.test_group.len() == ds.test.len();
+    // Sub-labels: the dataset's own (MVTec defect types), else the anomalous classes when
+    // there are several.
+    let own_groups = !ds.groups.is_empty() && ds.test_group.len() == ds.test.len();
+    let class_groups = !own_groups && anomalous.len() > 1;
     for (i, &l) in ds.test.labels.iter().enumerate() {
         let l = l as usize;
-        if l == normal || l == anomalous {
+        let is_anomalous = anomalous.contains(&l);
+        if l == normal || is_anomalous {
             push_scaled(&mut test_x, &ds.test, i, len);
-            test_anomalous.push(l == anomalous);
+            test_anomalous.push(is_anomalous);
             test_index.push(i);
-            if grouped {
-                test_group.push(ds.test_group[i].filter(|_| l == anomalous));
+            if own_groups {
+                test_group.push(ds.test_group[i].filter(|_| is_anomalous));
+            } else if class_groups {
+                test_group.push(anomalous.iter().position(|&a| a == l));
             }
         }
     }
     if !test_anomalous.iter().any(|&a| a) || test_anomalous.iter().all(|&a| a) {
         return Err(DataError::Split(format!(
             "the test split needs images of both {} (normal) and {} (anomalous)",
-            ds.class_names[normal], ds.class_names[anomalous]
+            ds.class_names[normal],
+            names(ds, &anomalous)
         )));
     }
+    let test_groups = if own_groups {
+        ds.groups.clone()
+    } else if class_groups {
+        anomalous
+            .iter()
+            .map(|&c| ds.class_names[c].clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
 
     Ok(ExperimentSplit {
         shape: ds.shape,
@@ -153,11 +173,7 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
         test_x,
         test_anomalous,
         test_index,
-        test_groups: if grouped {
-            ds.groups.clone()
-        } else {
-            Vec::new()
-        },
+        test_groups,
         test_group,
     })
 }
@@ -182,7 +198,7 @@ pub fn spare_normal(
             ds,
             &mut rng,
             &reference,
-            cfg.reference_count,
+            ImageCount::Count(cfg.reference_count),
             "reference_count",
         )?;
     }
@@ -239,7 +255,7 @@ mod tests {
     fn cfg(reference_count: usize, normal_train_count: usize) -> DataConfig {
         DataConfig {
             reference_count,
-            normal_train_count,
+            normal_train_count: normal_train_count.into(),
             ..DataConfig::default()
         }
     }
@@ -317,6 +333,87 @@ mod tests {
     }
 
     #[test]
+    fn one_vs_rest_takes_every_other_class_and_all_normal_images() {
+        let ds = tiny(30);
+        let mut c = cfg(10, 5);
+        c.anomalous = crate::config::Anomalous::Rest;
+        c.normal_train_count = ImageCount::All;
+        // With "rest", an unset reference list means none.
+        let s = make_split(&ds, &c, 4).unwrap();
+        assert_eq!(s.class_names, ["sneaker"]);
+        assert_eq!(s.train_y, vec![0; 30]);
+        let mut drawn: Vec<usize> = (0..30)
+            .map(|r| (s.train_x[r * 4 + 1] * 255.0).round() as usize)
+            .collect();
+        drawn.sort_unstable();
+        drawn.dedup();
+        assert_eq!(drawn, [7 * 20 + 1], "every train row is a sneaker");
+        // Test: all 300 test images, 30 normal and 270 anomalous, each anomalous image grouped
+        // by its class, in class order.
+        assert_eq!(s.test_anomalous.len(), 300);
+        assert_eq!(s.test_anomalous.iter().filter(|&&a| a).count(), 270);
+        assert_eq!(
+            s.test_groups,
+            [
+                "t-shirt/top",
+                "trouser",
+                "pullover",
+                "dress",
+                "coat",
+                "sandal",
+                "shirt",
+                "bag",
+                "ankle boot"
+            ]
+        );
+        for (j, &i) in s.test_index.iter().enumerate() {
+            let l = ds.test.labels[i] as usize;
+            assert_eq!(s.test_anomalous[j], l != 7);
+            match s.test_group[j] {
+                None => assert_eq!(l, 7),
+                Some(g) => assert_eq!(s.test_groups[g], ds.class_names[l]),
+            }
+        }
+
+        // With reference classes, "rest" is what is neither normal nor reference.
+        let mut c2 = c.clone();
+        c2.reference = Some(vec![ClassRef::Name("bag".into()), ClassRef::Index(0)]);
+        let s = make_split(&ds, &c2, 4).unwrap();
+        assert_eq!(s.class_names, ["t-shirt/top", "bag", "sneaker"]);
+        assert_eq!(s.normal_rows.len(), 30);
+        assert_eq!(s.test_groups.len(), 7);
+        assert!(!s
+            .test_groups
+            .iter()
+            .any(|g| g == "bag" || g == "t-shirt/top"));
+        assert_eq!(s.test_anomalous.iter().filter(|&&a| a).count(), 210);
+
+        // A list of anomalous classes; the others stay reference classes.
+        let mut c3 = cfg(40, 5);
+        c3.anomalous = crate::config::Anomalous::List(vec![
+            ClassRef::Name("ankle boot".into()),
+            ClassRef::Name("sandal".into()),
+        ]);
+        let s = make_split(&ds, &c3, 1).unwrap();
+        assert_eq!(s.class_names.len(), 8);
+        assert!(!s
+            .class_names
+            .iter()
+            .any(|n| n == "sandal" || n == "ankle boot"));
+        assert_eq!(s.test_groups, ["sandal", "ankle boot"]);
+        assert_eq!(s.test_anomalous.len(), 90);
+
+        // One anomalous class: no groups (the overall AUC is that class's).
+        let s = make_split(&ds, &cfg(10, 5), 1).unwrap();
+        assert!(s.test_groups.is_empty() && s.test_group.is_empty());
+
+        // "all" of a class: every image, and a count above that is an error.
+        let mut c4 = cfg(10, 5);
+        c4.normal_train_count = ImageCount::All;
+        assert_eq!(make_split(&ds, &c4, 2).unwrap().normal_rows.len(), 30);
+    }
+
+    #[test]
     fn errors() {
         let ds = tiny(20);
         let err = |c: DataConfig| make_split(&ds, &c, 0).unwrap_err().to_string();
@@ -334,7 +431,7 @@ mod tests {
         assert!(err(cfg(0, 5)).contains("reference_count must be at least 1"));
 
         let mut c = cfg(10, 5);
-        c.anomalous = ClassRef::Index(7);
+        c.anomalous = ClassRef::Index(7).into();
         assert!(err(c).contains("same class (sneaker)"));
 
         let mut c = cfg(10, 5);

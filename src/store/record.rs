@@ -58,6 +58,31 @@ pub struct DataCounts {
     pub normal_train: usize,
     pub test: usize,
     pub classes: usize,
+    /// Anomalous images among the `test` ones (0 in runs recorded before it was).
+    #[serde(default)]
+    pub test_anomalous: usize,
+}
+
+impl DataCounts {
+    /// `train 6,000 (normal 6,000), test 1,000 normal + 9,000 anomalous, 72 classes`.
+    pub fn describe(&self) -> String {
+        use crate::config::thousands as t;
+        let test = if self.test_anomalous > 0 {
+            format!(
+                "{} normal + {} anomalous",
+                t(self.test - self.test_anomalous.min(self.test)),
+                t(self.test_anomalous)
+            )
+        } else {
+            t(self.test)
+        };
+        format!(
+            "train {} (normal {}), test {test}, {} classes",
+            t(self.train),
+            t(self.normal_train),
+            self.classes
+        )
+    }
 }
 
 /// The final evaluation of one seed (ROC curves are recomputed from the scores CSV).

@@ -173,12 +173,14 @@ impl RunWriter {
                 normal_train,
                 test,
                 classes,
+                test_anomalous,
             } => {
                 self.record.data = Some(DataCounts {
                     train: *train,
                     normal_train: *normal_train,
                     test: *test,
                     classes: *classes,
+                    test_anomalous: *test_anomalous,
                 });
                 self.write()
             }

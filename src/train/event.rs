@@ -103,6 +103,8 @@ pub enum Event {
         normal_train: usize,
         test: usize,
         classes: usize,
+        /// Anomalous images among the `test` ones.
+        test_anomalous: usize,
     },
     SeedStarted {
         index: usize,

@@ -176,6 +176,7 @@ fn job(
                 normal_train: split.normal_rows.len(),
                 test: split.test_anomalous.len(),
                 classes: split.class_names.len(),
+                test_anomalous: split.test_anomalous.iter().filter(|&&a| a).count(),
             });
         }
         // One detector per run, the first seed's (the one `scores.csv` records).

@@ -168,6 +168,7 @@ impl Live {
                 normal_train,
                 test,
                 classes,
+                ..
             } => {
                 self.data = Some((*train, *normal_train, *test, *classes));
                 self.log(
@@ -436,6 +437,7 @@ impl Live {
                     normal_train: d.normal_train,
                     test: d.test,
                     classes: d.classes,
+                    test_anomalous: d.test_anomalous,
                 },
                 t0,
             );

@@ -104,6 +104,9 @@ pub const VIEWS_PAGE_TITLE: &str = " AUC of each test-time view ";
 pub const VIEWS_MEAN_ROW: &str = "averaged";
 pub const GROUPS_PAGE_TITLE: &str = " AUC per defect type (normal test images vs each type's) ";
 pub const GROUPS_ALL_ROW: &str = "all defects";
+pub const CLASSES_PAGE_TITLE: &str =
+    " AUC per anomalous class (normal test images vs each class's) ";
+pub const CLASSES_ALL_ROW: &str = "all classes";
 pub const NO_RESULT: &str = "this seed has no final evaluation";
 pub const PAGE_IMAGES: &str = "Images";
 pub const NO_SCORES: &str = "no scores file";

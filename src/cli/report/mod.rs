@@ -9,6 +9,7 @@ pub mod csv;
 pub mod figure;
 pub mod json;
 pub mod markdown;
+pub mod reference;
 pub mod study;
 pub mod table;
 

@@ -160,6 +160,7 @@ pub fn write_table(
             writeln!(out, "{}", few_seeds_caution(n))?;
         }
     }
+    super::reference::write_table(out, study, results)?;
     Ok(())
 }
 
@@ -204,6 +205,7 @@ pub fn write_markdown(
             writeln!(out, "\n*{}*", few_seeds_caution(n))?;
         }
     }
+    super::reference::write_markdown(out, study, results)?;
     Ok(())
 }
 
@@ -283,6 +285,7 @@ pub fn write_json(
         "running": running,
         "total": total,
         "cells": cells,
+        "reference": super::reference::json_value(study, results),
     });
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;

@@ -118,11 +118,7 @@ pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
     writeln!(out, "device    {}, {} threads", rec.device, rec.threads)?;
     writeln!(out, "adalab    {}", rec.adalab_version)?;
     if let Some(d) = &rec.data {
-        writeln!(
-            out,
-            "data      train {} (normal {}), test {}, {} classes",
-            d.train, d.normal_train, d.test, d.classes
-        )?;
+        writeln!(out, "data      {}", d.describe())?;
     }
     if !rec.tags.is_empty() {
         writeln!(out, "tags      {}", rec.tags.join(", "))?;
@@ -185,8 +181,12 @@ pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
                 .collect();
             write_table(out, &["scorer", "auc", "ap"], &rows)?;
             if !res.group_auc.is_empty() {
-                writeln!(out, "per group (normal test images vs each group's):")?;
-                let mut header = vec!["group".to_string(), "images".to_string()];
+                let (what, col) = match rec.config.data.dataset {
+                    crate::config::DatasetKind::Mvtec => ("defect type", "group"),
+                    _ => ("anomalous class", "class"),
+                };
+                writeln!(out, "per {what} (normal test images vs each {what}'s):")?;
+                let mut header = vec![col.to_string(), "images".to_string()];
                 header.extend(scorers.iter().map(|k| format!("auc {k}")));
                 let rows: Vec<Vec<String>> = res
                     .group_auc

@@ -15,10 +15,12 @@ use sha2::{Digest, Sha256};
 
 mod claims;
 mod files;
+mod reference;
 mod state;
 
 pub use claims::TaskClaim;
 pub use files::{find_study, list_studies, StudyDirs};
+pub use reference::{reference_rows, Reference, ReferenceRow};
 pub use state::{task_auc, CellResults};
 
 use super::error::StoreError;
@@ -74,6 +76,8 @@ pub struct Study {
     /// `--set key=value` overrides applied to every cell ([`Study::with_overrides`]): runs
     /// record them, so each set of overrides is a variant of the study with its own runs.
     pub overrides: Vec<String>,
+    /// Published values to print beside the cells (`[reference]`).
+    pub reference: Option<Reference>,
 }
 
 /// What became of one task.
@@ -143,7 +147,7 @@ pub fn cell_key(config: &Config) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-const STUDY_KEYS: [&str; 8] = [
+const STUDY_KEYS: [&str; 9] = [
     "name",
     "description",
     "base",
@@ -152,6 +156,7 @@ const STUDY_KEYS: [&str; 8] = [
     "scorer",
     "set",
     "grid",
+    "reference",
 ];
 
 impl Study {
@@ -352,7 +357,7 @@ impl Study {
                 format!("cell `{}` does not score with {scorer}", c.label),
             ));
         }
-        Ok(Study {
+        let mut study = Study {
             name,
             description,
             source: source.to_path_buf(),
@@ -362,7 +367,18 @@ impl Study {
             combine,
             cells,
             overrides: Vec::new(),
-        })
+            reference: None,
+        };
+        if let Some(r) = table.get("reference") {
+            let labels: Vec<(String, String)> = study
+                .cells
+                .iter()
+                .map(|c| c.label.clone())
+                .zip(study.short_labels())
+                .collect();
+            study.reference = Some(Reference::parse(r, &labels, source)?);
+        }
+        Ok(study)
     }
 
     /// Applies `key=value` overrides to every cell (after the file's own `[set]`).

@@ -4,6 +4,7 @@
 //! `field.rs`, what a field shows is in `text.rs`, stepping and the content name in `step.rs`;
 //! values go through the config's key table (`Config::get` / `Config::set`).
 
+mod anomalous;
 mod field;
 mod step;
 mod text;
@@ -58,6 +59,8 @@ pub struct Form {
     pub catalog: Arc<dyn Catalog + Send + Sync>,
     /// The dataset's class names (a folder's are listed when the config changes).
     classes: Vec<String>,
+    /// What the split draws, when the check passed.
+    pub split: Option<crate::config::SplitCounts>,
 }
 
 impl std::fmt::Debug for Form {
@@ -88,6 +91,7 @@ impl Form {
             build: Build::current(),
             catalog: Arc::new(crate::data::Catalog),
             classes: Vec::new(),
+            split: None,
         };
         f.validate();
         f.focus = f.position(Field::Dataset).unwrap_or(0);
@@ -205,11 +209,15 @@ impl Form {
                 .iter()
                 .filter_map(|c| resolve_class(names, c))
                 .collect(),
+            // One-vs-rest: no reference classes unless listed.
+            None if self.config.data.anomalous.is_rest() => Vec::new(),
             None => {
                 let n = resolve_class(names, &self.config.data.normal);
-                let a = resolve_class(names, &self.config.data.anomalous);
+                let a: Vec<usize> = (self.config.data.anomalous.listed().iter())
+                    .filter_map(|c| resolve_class(names, c))
+                    .collect();
                 (0..names.len())
-                    .filter(|i| Some(*i) != n && Some(*i) != a)
+                    .filter(|i| Some(*i) != n && !a.contains(i))
                     .collect()
             }
         }
@@ -287,13 +295,10 @@ impl Form {
                 c.data.channels = Some(if c.data.input_shape().0 == 1 { 3 } else { 1 });
             }
             Field::Normal | Field::Anomalous if self.classes.is_empty() => {}
-            Field::Normal | Field::Anomalous => {
+            Field::Anomalous => self.step_anomalous(dir),
+            Field::Normal => {
                 let names = &self.classes;
-                let r = if field == Field::Normal {
-                    &mut c.data.normal
-                } else {
-                    &mut c.data.anomalous
-                };
+                let r = &mut c.data.normal;
                 let i = resolve_class(names, r).map(|i| i as i32).unwrap_or(-1);
                 let next = (i + dir).rem_euclid(names.len() as i32) as usize;
                 *r = class_ref(names, next);
@@ -382,18 +387,18 @@ impl Form {
         let d = &mut self.config.data;
         if kind == DatasetKind::Mvtec {
             d.normal = class_ref(&new, 0);
-            d.anomalous = class_ref(&new, 1);
+            d.anomalous = class_ref(&new, 1).into();
             d.reference = None;
         } else if new.len() < 2 {
             d.normal = ClassRef::Index(0);
-            d.anomalous = ClassRef::Index(1);
+            d.anomalous = ClassRef::Index(1).into();
             d.reference = None;
         } else {
             let map = |r: &ClassRef| {
                 resolve_class(&old, r).map(|i| class_ref(&new, i.min(new.len() - 1)))
             };
             d.normal = map(&d.normal).unwrap_or_else(|| class_ref(&new, 0));
-            d.anomalous = map(&d.anomalous).unwrap_or_else(|| class_ref(&new, 1));
+            d.anomalous = Form::remap_anomalous(&d.anomalous, &old, &new);
             d.reference = d
                 .reference
                 .as_ref()
@@ -420,18 +425,16 @@ impl Form {
                 c.set(field.key(), text).map_err(|e| plain(e.message))?;
                 next.set_dataset(c.data.dataset);
             }
-            Field::Normal | Field::Anomalous => {
+            Field::Anomalous => {
+                next.config.data.anomalous = self.read_anomalous(text).map_err(plain)?;
+            }
+            Field::Normal => {
                 let names = self.names();
                 let i =
                     resolve_class(names, &ClassRef::Name(text.to_string())).ok_or_else(|| {
                         plain(format!("no class `{text}`; classes: {}", names.join(", ")))
                     })?;
-                let r = class_ref(names, i);
-                if field == Field::Normal {
-                    next.config.data.normal = r;
-                } else {
-                    next.config.data.anomalous = r;
-                }
+                next.config.data.normal = class_ref(names, i);
             }
             Field::Device
                 if DeviceKind::parse(&text.to_ascii_lowercase()) == Some(DeviceKind::Cuda)
@@ -492,7 +495,9 @@ impl Form {
     /// for a config that cannot start.
     pub fn validate(&mut self) {
         self.classes = crate::data::classes_for(&self.config.data);
-        self.error = crate::job::check_with(&self.config, self.catalog.as_ref(), &self.build).err();
+        let checked = crate::job::check_with(&self.config, self.catalog.as_ref(), &self.build);
+        self.split = checked.as_ref().ok().map(|i| i.split.clone());
+        self.error = checked.err();
     }
 
     /// The name the run is recorded under: the profile's while the form still describes the

@@ -24,7 +24,10 @@ pub fn content_name(c: &Config, names: &[String]) -> String {
     let mut parts = vec![
         dataset,
         class(&c.data.normal),
-        class(&c.data.anomalous),
+        match &c.data.anomalous {
+            crate::config::Anomalous::Rest => "rest".to_string(),
+            a => (a.listed().iter().map(class)).collect::<Vec<_>>().join("-"),
+        },
         c.head.kind.to_string(),
     ];
     if c.transforms.labels != LabelMode::None {

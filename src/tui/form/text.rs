@@ -25,7 +25,10 @@ impl Form {
                 _ => "3 (RGB)".to_string(),
             },
             Field::Normal => class(&c.data.normal),
-            Field::Anomalous => class(&c.data.anomalous),
+            Field::Anomalous => self.anomalous_text(),
+            Field::NormalTrainCount if self.normal_count_text().is_some() => {
+                self.normal_count_text().unwrap_or_default()
+            }
             Field::Reference => {
                 let refs = self.reference_classes();
                 match &c.data.reference {

@@ -78,13 +78,14 @@ fn scorer_items(
 }
 
 impl Checklist {
-    /// The dataset's classes; the normal and anomalous ones cannot be checked.
+    /// The dataset's classes; the normal and anomalous ones cannot be checked (with `rest`,
+    /// a class checked here leaves the anomalous ones).
     pub fn reference(form: &Form) -> Checklist {
         let names = form.names();
         let refs = form.reference_classes();
         let cfg = &form.config.data;
         let n = resolve_class(names, &cfg.normal);
-        let an = resolve_class(names, &cfg.anomalous);
+        let an = form.anomalous_classes();
         Checklist {
             kind: ChecklistKind::Reference,
             items: names
@@ -96,7 +97,7 @@ impl Checklist {
                     checked: refs.contains(&i),
                     disabled: if Some(i) == n {
                         Some("normal class".into())
-                    } else if Some(i) == an {
+                    } else if an.contains(&i) && !cfg.anomalous.is_rest() {
                         Some("anomalous class".into())
                     } else {
                         None

@@ -73,7 +73,7 @@ fn mvtec_record() -> RunRecord {
     r.config.data.dataset = crate::config::DatasetKind::Mvtec;
     r.config.data.path = Some("/data/mvtec/bottle".into());
     r.config.data.normal = ClassRef::Name("good".into());
-    r.config.data.anomalous = ClassRef::Name("defect".into());
+    r.config.data.anomalous = ClassRef::Name("defect".into()).into();
     r.profile = "mvtec-bottle".into();
     let res = r.seeds[0].result.as_mut().unwrap();
     let g = |name: &str, images: usize, k: f64, l: f64| GroupAuc {

@@ -206,6 +206,7 @@ fn first_batches(c: &Config) -> Vec<(f64, Event)> {
                 normal_train: 1000,
                 test: 2000,
                 classes: 9,
+                test_anomalous: 1000,
             },
         ),
         (1.0, Event::SeedStarted { index: 0, seed: 0 }),

@@ -85,6 +85,7 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(area);
     let reference = match &c.data.reference {
+        None if c.data.anomalous.is_rest() => "none".to_string(),
         None => "all others".to_string(),
         Some(v) => v
             .iter()
@@ -407,9 +408,16 @@ fn views(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
     auc_table(f, area, t, title, &["view"], scorers, rows);
 }
 
-/// Each defect type's AUC for the selected seed (normal test images against the type's).
+/// Each defect type's (or, with several anomalous classes, each class's) AUC for the selected
+/// seed (normal test images against the group's).
 fn groups(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
-    let title = seed_title(s::GROUPS_PAGE_TITLE, d);
+    let classes = d.run.record.config.data.dataset != crate::config::DatasetKind::Mvtec;
+    let (page, all_row, col) = if classes {
+        (s::CLASSES_PAGE_TITLE, s::CLASSES_ALL_ROW, "class")
+    } else {
+        (s::GROUPS_PAGE_TITLE, s::GROUPS_ALL_ROW, "defect")
+    };
+    let title = seed_title(page, d);
     let Some(r) = seed_result(f, area, t, d, &title) else {
         return;
     };
@@ -427,9 +435,9 @@ fn groups(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         .collect();
     let all: usize = r.group_auc.iter().map(|g| g.images).sum();
     rows.push((
-        vec![s::GROUPS_ALL_ROW.to_string(), format!("{all:>6}")],
+        vec![all_row.to_string(), format!("{all:>6}")],
         r.auc.clone(),
         true,
     ));
-    auc_table(f, area, t, title, &["defect", "images"], scorers, rows);
+    auc_table(f, area, t, title, &[col, "images"], scorers, rows);
 }
