@@ -653,11 +653,17 @@ fn an_interrupted_run_keeps_its_last_evaluation_everywhere() {
         let csv = String::from_utf8_lossy(&csv.stdout);
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let line = lines.next().unwrap();
+        let row: Vec<&str> = line.split(',').collect();
         let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
         let auc: f64 = col("auc_knn-cosine").parse().expect("an AUC");
         assert!((0.0..=1.0).contains(&auc), "{csv}");
-        assert!(col("auc_note").ends_with(", interrupted"), "{csv}");
+        // The note is the last column (quoted: it holds a comma).
+        assert_eq!(header.last(), Some(&"auc_note"));
+        assert!(
+            line.ends_with(", interrupted\"") && line.contains(",\"ep "),
+            "{csv}"
+        );
         // The killed run's record tells the truth now, to any reader of `run.toml`.
         let rec = store(home.path()).load_run(&id).unwrap().record;
         assert_eq!(rec.status, RunStatus::Interrupted, "{sig}");

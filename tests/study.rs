@@ -158,7 +158,20 @@ fn a_killed_study_resumes_with_only_the_missing_runs() {
     child.wait().unwrap();
     let done_before = json(home.path(), &file)["done"].as_u64().unwrap();
     assert!(done_before < 6, "the study finished before the kill");
-    let runs_before = std::fs::read_dir(home.path().join("runs")).unwrap().count();
+    // Runs, not a hidden staging folder the kill may have left (the next run sweeps it).
+    let count = |home: &Path| {
+        std::fs::read_dir(home.join("runs"))
+            .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
+    let runs_before = count(home.path());
 
     let out = adalab(home.path())
         .args(["study", "run"])
@@ -174,7 +187,7 @@ fn a_killed_study_resumes_with_only_the_missing_runs() {
     );
     let doc = json(home.path(), &file);
     assert_eq!(doc["done"], 6);
-    let runs_after = std::fs::read_dir(home.path().join("runs")).unwrap().count();
+    let runs_after = count(home.path());
     // One new run per missing task; the killed one stays in the store as interrupted.
     assert_eq!(runs_after as u64, runs_before as u64 + queued);
 }

@@ -54,8 +54,7 @@ pub const MEANINGFUL_PAIRS: usize = 5;
 /// The caution printed under a comparison of fewer than [`MEANINGFUL_PAIRS`] paired seeds.
 pub fn few_seeds_caution(pairs: usize) -> String {
     format!(
-        "caution: {pairs} paired seed{} — below {MEANINGFUL_PAIRS} the interval is not \
-         meaningful (run more seeds)",
+        "caution: {pairs} paired seed{}; below {MEANINGFUL_PAIRS} the interval is not meaningful",
         if pairs == 1 { "" } else { "s" }
     )
 }
@@ -71,17 +70,13 @@ fn too_few_pairs(results: &[CellResults]) -> Option<usize> {
 
 fn comparison_text(c: &CellResults) -> String {
     match &c.comparison {
+        Some(x) if x.pairs < MEANINGFUL_PAIRS => format!(
+            "{:+.4} [{:+.4}, {:+.4}], {} seeds: not meaningful",
+            x.median_diff, x.low, x.high, x.pairs
+        ),
         Some(x) => format!(
-            "{:+.4} [{:+.4}, {:+.4}] over {} paired seeds{}",
-            x.median_diff,
-            x.low,
-            x.high,
-            x.pairs,
-            if x.pairs < MEANINGFUL_PAIRS {
-                " (not meaningful)"
-            } else {
-                ""
-            }
+            "{:+.4} [{:+.4}, {:+.4}] over {} paired seeds",
+            x.median_diff, x.low, x.high, x.pairs
         ),
         None => "(needs two seeds finished in both)".into(),
     }

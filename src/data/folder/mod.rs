@@ -121,6 +121,27 @@ fn bad(p: &Problem) -> DataError {
     }
 }
 
+/// A file name as text: UTF-8 as it is, every byte that is not UTF-8 as `\xNN` (so folders
+/// `\xff` and `\xfe` stay two classes, addressed as `data.anomalous=\xff`).
+pub fn escaped_name(name: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in name.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
+}
+
 /// Reads the header of every image of a scan ([`decode::check_header`]: format, claimed size,
 /// a JPEG cut short): the first bad file is an error naming it, before a run exists. Files
 /// that passed are remembered by path, size and time, so the check on every edit reads each

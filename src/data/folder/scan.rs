@@ -23,6 +23,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 
+use super::escaped_name;
 use crate::config::DatasetKind;
 use crate::data::DataError;
 
@@ -176,27 +177,6 @@ fn rel_of(root: &Path, p: &Path) -> String {
         .map(|c| escaped_name(c.as_os_str()))
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// A file name as text: UTF-8 as it is, every byte that is not UTF-8 as `\xNN` (so folders
-/// `\xff` and `\xfe` stay two classes, addressed as `data.anomalous=\xff`).
-pub fn escaped_name(name: &std::ffi::OsStr) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let mut out = String::new();
-        for chunk in name.as_bytes().utf8_chunks() {
-            out.push_str(chunk.valid());
-            for b in chunk.invalid() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        out
-    }
-    #[cfg(not(unix))]
-    {
-        name.to_string_lossy().into_owned()
-    }
 }
 
 /// An entry of a folder, with the metadata of what it points to (symlinks followed).
