@@ -148,7 +148,15 @@ pub fn build<D: OpsDevice>(
     let chunk = crate::model::memory::eval_chunk(config, split.shape);
     let views = expand(&config.score.views);
     let table = TransformTable::new(views.clone(), split.shape);
+    // The ensemble's reference: the members' view-averaged test scores, which the evaluation
+    // kept when the members are configured scorers; else the test images are embedded again.
     let with_ensemble = config.score.scorers.contains(&ScorerKind::Ensemble);
+    let members_recorded = config
+        .score
+        .ensemble
+        .iter()
+        .all(|k| eval.scores.contains_key(k));
+    let embed_test = with_ensemble && !members_recorded;
     let dim = model.backbone.dim;
     let mut normal = Vec::with_capacity(views.len());
     let mut test_views = Vec::new();
@@ -165,7 +173,7 @@ pub fn build<D: OpsDevice>(
             chunk,
             cancel,
         )?;
-        if with_ensemble {
+        if embed_test {
             let n_test = split.test_anomalous.len();
             let t = embed(
                 dev,
@@ -183,7 +191,15 @@ pub fn build<D: OpsDevice>(
         }
         normal.push(n);
     }
-    let test_mean = average_views(test_views);
+    let test_mean = if embed_test {
+        average_views(test_views)
+    } else {
+        eval.scores
+            .iter()
+            .filter(|(k, _)| config.score.ensemble.contains(k))
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    };
     // Held-out calibration images when there are spare ones, else cross-fitting.
     let pix = split.shape.0 * split.shape.1 * split.shape.2;
     let n_spare = spare.len() / pix.max(1);
