@@ -14,8 +14,11 @@
 //!   [`with_scratch`], [`lane_sum`], `add_grad!`).
 //!
 //! Every op copies its input out of dfdx once (`copy_into`, a memcpy: dfdx keeps tensor storage
-//! private), computes into fresh `Vec`s that become the output without a copy
-//! (`tensor_from_vec`), and records one backward closure that owns whatever it needs. Output
+//! private), computes into `Vec`s that become the output without a copy (`tensor_from_vec`),
+//! and records one backward closure that owns whatever it needs. Buffers an op keeps to itself
+//! (input copies, the fused block's conv output, the pool's selected inputs) are recycled
+//! ([`take`]/[`give`]): a training step reuses the previous step's, uncleared. At inference
+//! (no tape, Eval mode) the conv block runs image by image, conv output in a per-thread buffer. Output
 //! gradients are moved out of (and back into) the `Gradients` map instead of being cloned.
 //! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
 //! single-threaded inside each task.
