@@ -6,9 +6,15 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
+use dfdx::prelude::*;
+
 use crate::config::{Config, DeviceKind};
+use crate::data::ExperimentSplit;
 use crate::model::bench::{bench_on_device, BATCH};
 use crate::store::metrics::{BatchPoint, MetricsLog};
+use crate::store::profiles::DEFAULT_PROFILE;
+use crate::store::Store;
+use crate::train::bench::bench_recipe;
 use crate::train::worker::PROGRESS_EVERY;
 use crate::train::Event;
 
@@ -20,15 +26,23 @@ pub struct BenchArgs {
     /// Threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Timed steps after warm-up.
-    #[arg(long, default_value_t = 30)]
-    pub steps: usize,
+    /// Timed steps after warm-up [default: 30, with --profile 300].
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Device to benchmark.
     #[arg(long, value_parser = super::parse_device, default_value = "cpu")]
     pub device: DeviceKind,
     /// Also time anomaly scoring (LOF + kNN + AUC on 1,000 × 2,000 × 128).
     #[arg(long)]
     pub scoring: bool,
+    /// Time a profile's real work instead of the bench net: its training steps (net, batch,
+    /// transform classes) and one evaluation's embedding pass (all views), on its data
+    /// [default profile when given without a name].
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_PROFILE, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// With --profile: random images of the dataset's shape instead of the dataset.
+    #[arg(long, requires = "profile")]
+    pub random: bool,
 }
 
 pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
@@ -45,6 +59,12 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
         .num_threads(threads)
         .build()
         .context("cannot start the worker threads")?;
+    if let Some(name) = &opts.profile {
+        let line = pool.install(|| run_profile(opts, name, threads))?;
+        writeln!(out, "{line}")?;
+        return Ok(());
+    }
+    let steps = opts.steps.unwrap_or(30);
     let inputs: Vec<(usize, usize, usize)> = match opts.input.as_deref() {
         Some("28") => vec![(1, 28, 28)],
         Some(_) => vec![(3, 32, 32)],
@@ -52,7 +72,7 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
     };
     let cost = progress_event_cost(20_000)?;
     for input in inputs {
-        let r = pool.install(|| bench_on_device(opts.device, input, threads, opts.steps))?;
+        let r = pool.install(|| bench_on_device(opts.device, input, threads, steps))?;
         let step_us = 1e6 * BATCH as f64 / r.train_ips;
         writeln!(out, "{} {}", r.line(), cost.fields(step_us))?;
     }
@@ -60,6 +80,71 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", crate::score::bench_scoring(1000, 2000, 128, 5))?;
     }
     Ok(())
+}
+
+/// `adalab bench --profile NAME`: the profile's training steps and embedding pass (on the
+/// calling thread's rayon pool); returns the line to print.
+fn run_profile(opts: &BenchArgs, name: &str, threads: usize) -> anyhow::Result<String> {
+    let store = Store::open(None)?;
+    let (name, path, mut config) = store.profile_dirs().resolve(name)?;
+    config.train.device = opts.device;
+    let info = crate::job::check(&config).with_context(|| format!("{}", path.display()))?;
+    let (split, data) = if opts.random {
+        (random_split(&config, &info), "random")
+    } else {
+        let ds = crate::data::load_for(&config.data).with_context(|| {
+            format!("cannot load the data of {name} (--random times random images)")
+        })?;
+        (
+            crate::data::make_split(&ds, &config.data, config.train.seed)?,
+            "real",
+        )
+    };
+    let steps = opts.steps.unwrap_or(300);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let r = match opts.device {
+        DeviceKind::Cpu => bench_recipe(Cpu::seed_from_u64(0), &config, &split, steps, &cancel)?,
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda => {
+            let dev = Cuda::try_seed_from_u64(0)
+                .map_err(|e| anyhow::anyhow!("cannot open the CUDA device: {e:?}"))?;
+            bench_recipe(dev, &config, &split, steps, &cancel)?
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda => bail!(
+            "cuda: this adalab was built without the `cuda` feature \
+             (rebuild with `cargo build --release --features cuda`)"
+        ),
+    };
+    Ok(format!(
+        "bench profile={name} data={data} threads={threads} {}",
+        r.line()
+    ))
+}
+
+/// A split of uniform random images with the shape and sizes `config` would get.
+fn random_split(config: &Config, info: &crate::config::DatasetInfo) -> ExperimentSplit {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let (c, h, w) = info.shape;
+    let pix = c * h * w;
+    // `all` on random data: a Fashion-MNIST class's 6,000 training images.
+    let n = config.data.normal_train_count.of(6_000);
+    let n_test = 2 * n;
+    let mut images = |k: usize| (0..k * pix).map(|_| rng.gen::<f32>()).collect::<Vec<f32>>();
+    let classes = info.training_classes.max(1);
+    ExperimentSplit {
+        shape: info.shape,
+        train_x: images(n),
+        train_y: vec![classes - 1; n],
+        class_names: (0..classes).map(|i| format!("class{i}")).collect(),
+        normal_rows: (0..n).collect(),
+        test_x: images(n_test),
+        test_anomalous: (0..n_test).map(|i| i % 2 == 1).collect(),
+        test_index: (0..n_test).collect(),
+        test_groups: Vec::new(),
+        test_group: Vec::new(),
+    }
 }
 
 /// What one per-batch `Progress` event costs, in microseconds: the trainer building and

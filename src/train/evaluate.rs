@@ -7,6 +7,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
+
 use super::error::TrainError;
 use crate::config::{Config, LabelMode, ScorerKind};
 use crate::data::transforms::{expand, TransformTable};
@@ -30,26 +32,83 @@ pub fn embed<D: OpsDevice>(
     chunk: usize,
     cancel: &AtomicBool,
 ) -> Result<Vec<f32>, TrainError> {
+    let rows: Vec<usize> = rows.collect();
+    let mut out = embed_sets(dev, model, shape, &[(x, &rows)], view, chunk, cancel)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// [`embed`] over several image sets at once (e.g. normal-train and test): the images of all
+/// sets go through the same forward passes (full batches across the sets' boundaries); one
+/// embedding matrix per set comes back.
+pub fn embed_sets<D: OpsDevice>(
+    dev: &D,
+    model: &mut Model<D>,
+    shape: (usize, usize, usize),
+    sets: &[(&[f32], &[usize])],
+    view: Option<(&TransformTable, usize)>,
+    chunk: usize,
+    cancel: &AtomicBool,
+) -> Result<Vec<Vec<f32>>, TrainError> {
     let (c, h, w) = shape;
     let pix = c * h * w;
-    let rows: Vec<usize> = rows.collect();
-    let mut out = Vec::with_capacity(rows.len() * model.backbone.dim);
+    let dim = model.backbone.dim;
+    let all: Vec<(usize, usize)> = sets
+        .iter()
+        .enumerate()
+        .flat_map(|(s, (_, rows))| rows.iter().map(move |&r| (s, r)))
+        .collect();
+    let mut out: Vec<Vec<f32>> = sets
+        .iter()
+        .map(|(_, rows)| Vec::with_capacity(rows.len() * dim))
+        .collect();
     let chunk_len = chunk.clamp(1, EVAL_BATCH);
-    let mut buf = Vec::with_capacity(chunk_len * pix);
-    for chunk in rows.chunks(chunk_len) {
+    for part in all.chunks(chunk_len) {
         if cancel.load(Ordering::SeqCst) {
             return Err(TrainError::Interrupted);
         }
-        buf.clear();
-        for &r in chunk {
-            let img = &x[r * pix..(r + 1) * pix];
+        // The batch buffer becomes the input tensor without a copy.
+        let mut buf = Vec::with_capacity(part.len() * pix);
+        for &(s, r) in part {
+            let img = &sets[s].0[r * pix..(r + 1) * pix];
             match view {
                 None => buf.extend_from_slice(img),
                 Some((table, t)) => table.apply_into(t, img, &mut buf),
             }
         }
-        let t: T4<D> = dev.tensor_from_vec(buf.clone(), (chunk.len(), c, h, w));
-        out.extend(model.backbone.forward(t, false).as_vec());
+        let t: T4<D> = dev.tensor_from_vec(buf, (part.len(), c, h, w));
+        let emb = model.backbone.forward(t, false).as_vec();
+        for (&(s, _), e) in part.iter().zip(emb.chunks_exact(dim)) {
+            out[s].extend_from_slice(e);
+        }
+    }
+    Ok(out)
+}
+
+/// The embeddings of one evaluation: per test-time view (in the order of
+/// `config.score.views`), the normal-train and the test embeddings; both sets go through the
+/// same forward passes.
+pub fn embed_views<D: OpsDevice>(
+    dev: &D,
+    model: &mut Model<D>,
+    config: &Config,
+    split: &ExperimentSplit,
+    cancel: &AtomicBool,
+) -> Result<Vec<(Vec<f32>, Vec<f32>)>, TrainError> {
+    let chunk = crate::model::memory::eval_chunk(config, split.shape);
+    let views = expand(&config.score.views);
+    let table = TransformTable::new(views.clone(), split.shape);
+    let test_rows: Vec<usize> = (0..split.test_anomalous.len()).collect();
+    let sets: [(&[f32], &[usize]); 2] = [
+        (&split.train_x, &split.normal_rows),
+        (&split.test_x, &test_rows),
+    ];
+    let mut out = Vec::with_capacity(views.len());
+    for v in 0..views.len() {
+        let view = (v > 0).then_some((&table, v));
+        let mut e = embed_sets(dev, model, split.shape, &sets, view, chunk, cancel)?;
+        let test = e.pop().expect("two sets");
+        let normal = e.pop().expect("two sets");
+        out.push((normal, test));
     }
     Ok(out)
 }
@@ -73,43 +132,19 @@ pub(super) fn evaluate<D: OpsDevice>(
             };
             model.head.class_direction(normal_class * n_t)
         });
-    let chunk = crate::model::memory::eval_chunk(config, split.shape);
     let views = expand(&config.score.views);
-    let table = TransformTable::new(views.clone(), split.shape);
-    let n_test = split.test_anomalous.len();
-    let mut scored = Vec::with_capacity(views.len());
-    for (v, t) in views.iter().enumerate() {
-        let view = (v > 0).then_some((&table, v));
-        let normal = embed(
-            dev,
-            model,
-            &split.train_x,
-            split.shape,
-            split.normal_rows.iter().copied(),
-            view,
-            chunk,
-            cancel,
-        )?;
-        let test = embed(
-            dev,
-            model,
-            &split.test_x,
-            split.shape,
-            0..n_test,
-            view,
-            chunk,
-            cancel,
-        )?;
-        let s = score::score_view(
-            &config.score,
-            &normal,
-            &test,
-            model.backbone.dim,
-            class_dir.as_deref(),
-        )
+    let embedded = embed_views(dev, model, config, split, cancel)?;
+    let dim = model.backbone.dim;
+    let class_dir = class_dir.as_deref();
+    // The views' scorers are independent: score them in parallel.
+    let scored = views
+        .par_iter()
+        .zip(embedded.par_iter())
+        .map(|(t, (normal, test))| {
+            score::score_view(&config.score, normal, test, dim, class_dir).map(|s| (t.name(), s))
+        })
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|error| TrainError::Score { epoch, error })?;
-        scored.push((t.name(), s));
-    }
     let mut ev = score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
         .map_err(|error| TrainError::Score { epoch, error })?;
     ev.group_auc = score::group_auc(&ev, &split.test_groups, &split.test_group);

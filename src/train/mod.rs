@@ -4,6 +4,7 @@
 //! event types every front end consumes. Must not import front-end crates (clap, ratatui,
 //! crossterm, indicatif) or print.
 
+pub mod bench;
 pub mod detector;
 pub mod error;
 pub mod evaluate;

@@ -794,3 +794,89 @@ fn conv_block_matches_composition() {
         }
     }
 }
+
+/// One-channel inputs take the direct kernel (forward, and the weight gradient without an
+/// input gradient): against the naive reference, with and without padding and bias, at the
+/// first layer's real size too.
+#[test]
+fn one_channel_direct_conv_matches_naive_reference() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let dev = Cpu::default();
+    for (xs, o, pad) in [
+        ((3, 1, 28, 28), 32, 0),
+        ((2, 1, 28, 28), 8, 1),
+        ((2, 1, 5, 7), 3, 0),
+        ((1, 1, 3, 3), 2, 0),
+        ((2, 1, 1, 2), 3, 1),
+    ] {
+        for with_bias in [false, true] {
+            let x = rand_vec(&mut rng, xs.0 * xs.2 * xs.3);
+            let w = rand_vec(&mut rng, o * 9);
+            let b = rand_vec(&mut rng, o);
+            let zero = vec![0.0; o];
+            let bias = with_bias.then_some(&b[..]);
+            let (oh, ow) = (xs.2 + 2 * pad - 2, xs.3 + 2 * pad - 2);
+            let r = rand_vec(&mut rng, xs.0 * o * oh * ow);
+            let want = conv_ref(&x, xs, &w, o, bias.unwrap_or(&zero), pad, &r);
+            let (xt, wt) = (t4(&dev, &x, xs), t4(&dev, &w, (o, 1, 3, 3)));
+            let bt = bias.map(|b| t1(&dev, b));
+            let y = Cpu::conv3x3_input(xt.trace(G::leaky()), &wt, bt.as_ref(), pad).unwrap();
+            let out = y.retaped::<NoneTape>().as_vec();
+            let rt = dev.tensor_from_vec(r.clone(), *y.shape());
+            let g = (y * rt).sum::<(), _>().backward();
+            let what = format!("direct {xs:?} o={o} pad={pad} bias={with_bias}");
+            assert_close(&out, &want.out, 1e-5, &format!("{what} out"));
+            assert_close(&g.get(&wt).as_vec(), &want.gw, 1e-4, &format!("{what} gw"));
+            if let Some(bt) = &bt {
+                assert_close(&g.get(bt).as_vec(), &want.gb, 1e-4, &format!("{what} gb"));
+            }
+        }
+    }
+}
+
+/// Inference (no tape, Eval mode) runs each image through the whole conv block on its own:
+/// the same outputs as dfdx's reference ops composed (generic path), running statistics left
+/// alone; one- and several-channel inputs, padding 0 and 1, with and without bias.
+#[test]
+fn conv_block_inference_matches_generic_composition() {
+    let mut rng = StdRng::seed_from_u64(22);
+    let dev = Cpu::default();
+    for (xs, o, pad, with_bias) in [
+        ((5, 1, 28, 28), 32, 0, false),
+        ((3, 1, 9, 9), 4, 1, true),
+        ((4, 32, 13, 13), 64, 0, false),
+        ((2, 3, 7, 8), 5, 1, true),
+    ] {
+        let x = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3);
+        let w = rand_vec(&mut rng, o * xs.1 * 9);
+        let b = rand_vec(&mut rng, o);
+        let (mut g, be, rm, rv) = bn_params(&mut rng, o);
+        g[0] = -g[0];
+        let run = |generic_path: bool| {
+            let xt = t4(&dev, &x, xs);
+            let wt = t4(&dev, &w, (o, xs.1, 3, 3));
+            let bt = with_bias.then(|| t1(&dev, &b));
+            let (gt, bet) = (t1(&dev, &g), t1(&dev, &be));
+            let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+            let y = if generic_path {
+                let y = generic::conv3x3(xt, &wt, bt.as_ref(), pad).unwrap();
+                let y = generic::batchnorm_relu(y, &gt, &bet, &mut rmt, &mut rvt, BnMode::Eval);
+                generic::maxpool2(y.unwrap()).unwrap()
+            } else {
+                let (rmm, rvm) = (&mut rmt, &mut rvt);
+                let (bb, m) = (bt.as_ref(), BnMode::Eval);
+                Cpu::conv_block(xt, &wt, bb, pad, &gt, &bet, rmm, rvm, m, true).unwrap()
+            };
+            (y.as_vec(), rmt.as_vec(), rvt.as_vec())
+        };
+        let (fast, rm1, rv1) = run(false);
+        let (slow, _, _) = run(true);
+        let what = format!("inference block {xs:?} o={o} pad={pad} bias={with_bias}");
+        assert_close(&fast, &to64(&slow), 1e-4, &what);
+        assert_eq!(
+            (rm1, rv1),
+            (rm.clone(), rv.clone()),
+            "{what}: running stats"
+        );
+    }
+}

@@ -1,9 +1,11 @@
 //! 3×3 convolution as im2col + GEMM, parallel over the batch; [`conv3x3`] is the op.
 
+use super::direct::{self, Padded};
 use super::gemm::{inner_par, mm, use_packed, Mat};
-use super::{lane_sum, pack, read, with_scratch};
+use super::{lane_sum, pack, read, take, with_scratch};
 use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
 use dfdx::prelude::*;
+use gemm::Parallelism;
 use rayon::prelude::*;
 
 /// Geometry of one 3×3 convolution.
@@ -87,6 +89,13 @@ impl Conv {
     }
 }
 
+/// The weights as every image's forward uses them (see [`ConvPlan::prepare`]).
+pub(super) struct Weights<'a> {
+    wv: &'a [f32],
+    packed: Option<Vec<f32>>,
+    par: Parallelism,
+}
+
 /// Sizes of one conv over a batch.
 #[derive(Clone, Copy)]
 pub(super) struct ConvPlan {
@@ -133,36 +142,54 @@ impl ConvPlan {
         (self.n, self.co, self.g.oh, self.g.ow)
     }
 
-    /// y = conv(x, w) + bias, (N, O, OH·OW).
-    pub(super) fn forward(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
-        let Self {
-            g,
-            n,
-            co,
-            k,
-            p,
-            img,
-        } = *self;
-        let par = inner_par(n);
-        // W (co × k) packed once for the AVX-512 kernel, when it runs (one task per image).
-        let wp = use_packed(par).then(|| pack::pack_a(wv, k, 1, co, k));
-        let mut out = vec![0.0f32; n * co * p];
-        out.par_chunks_mut(co * p)
-            .zip(xv.par_chunks(img))
-            .for_each(|(o, xi)| {
-                with_scratch(k * p, 0, |col, _| {
-                    g.im2col(xi, col);
-                    match &wp {
-                        Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
-                        None => mm(o, Mat::new(wv, co, k), Mat::new(col, k, p), false, par),
-                    }
-                });
-                if let Some(bv) = bv {
-                    for (row, b) in o.chunks_mut(p).zip(bv) {
-                        row.iter_mut().for_each(|v| *v += b);
-                    }
+    /// Whether the direct kernel ([`direct`]) runs: one input channel, AVX-512.
+    fn direct(&self) -> bool {
+        self.g.ci == 1 && pack::available()
+    }
+
+    /// What every image's forward shares: the weights (packed for the AVX-512 GEMM when it
+    /// runs, `tasks` being the number of parallel tasks) and the GEMM's parallelism.
+    pub(super) fn prepare<'a>(&self, wv: &'a [f32], tasks: usize) -> Weights<'a> {
+        let par = inner_par(tasks);
+        let packed = (!self.direct() && use_packed(par))
+            .then(|| pack::pack_a(wv, self.k, 1, self.co, self.k));
+        Weights { wv, packed, par }
+    }
+
+    /// One image: o (O × OH·OW) = conv(xi, w) + bias; every element of `o` is written.
+    pub(super) fn forward_image(&self, xi: &[f32], w: &Weights, bv: Option<&[f32]>, o: &mut [f32]) {
+        let Self { g, co, k, p, .. } = *self;
+        if self.direct() {
+            let pd = Padded::new(g.h, g.w, g.pad);
+            with_scratch(pd.len(), pd.wide(), |xp, wide| {
+                pd.fill(xi, g.w, g.pad, xp);
+                direct::forward(&pd, xp, w.wv, o, wide);
+            });
+        } else {
+            with_scratch(k * p, 0, |col, _| {
+                g.im2col(xi, col);
+                match &w.packed {
+                    Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                    None => mm(o, Mat::new(w.wv, co, k), Mat::new(col, k, p), false, w.par),
                 }
             });
+        }
+        if let Some(bv) = bv {
+            for (row, b) in o.chunks_mut(p).zip(bv) {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    }
+
+    /// y = conv(x, w) + bias, (N, O, OH·OW).
+    pub(super) fn forward(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
+        let Self { n, co, p, img, .. } = *self;
+        let w = self.prepare(wv, n);
+        // Every element is written: a recycled buffer needs no clearing.
+        let mut out = take(n * co * p);
+        out.par_chunks_mut(co * p)
+            .zip(xv.par_chunks(img))
+            .for_each(|(o, xi)| self.forward_image(xi, &w, bv, o));
         out
     }
 
@@ -186,6 +213,7 @@ impl ConvPlan {
         let per = n.div_ceil(chunks);
         let par = inner_par(n.div_ceil(per));
         let packed = use_packed(par);
+        let direct = self.direct().then(|| Padded::new(g.h, g.w, g.pad));
         // Wᵀ (k × co) packed once for the AVX-512 kernel.
         let wtp = (packed && gx.is_some()).then(|| pack::pack_a(wv, 1, k, k, co));
         // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
@@ -193,6 +221,22 @@ impl ConvPlan {
             let mut dw = vec![0.0f32; co * k];
             let mut db = vec![0.0f32; co];
             let mut gyp = Vec::new();
+            if let Some(pd) = &direct {
+                // One input channel: no input gradient is asked of a first layer, but the
+                // general path below serves one if it is.
+                if gxc.is_none() {
+                    with_scratch(pd.len(), pd.wide(), |xp, wide| {
+                        for (xi, gyi) in xc.chunks(img).zip(gyc.chunks(co * p)) {
+                            pd.fill(xi, g.w, g.pad, xp);
+                            direct::weight_grad(pd, xp, gyi, &mut dw, wide);
+                            for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
+                                *d += lane_sum(row, |v| v);
+                            }
+                        }
+                    });
+                    return (dw, db);
+                }
+            }
             with_scratch(k * p, k * p, |col, dcol| {
                 for (j, (xi, gyi)) in xc.chunks(img).zip(gyc.chunks(co * p)).enumerate() {
                     g.im2col(xi, col);

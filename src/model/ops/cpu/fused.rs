@@ -4,10 +4,11 @@
 
 use super::batchnorm::{add_bn_param_grads, bn_coef, bn_input};
 use super::conv::ConvPlan;
-use super::pool::{bn_pool_backward, bn_pool_forward};
-use super::read;
+use super::pool::{bn_pool_backward, bn_pool_forward, pool_plane};
+use super::{give, read, take, with_outer};
 use crate::model::ops::{arg_err, check_batchnorm, check_maxpool2, BnMode, T1, T4};
 use dfdx::prelude::*;
+use rayon::prelude::*;
 
 /// BatchNorm → ReLU → 2×2 max-pool in one pass; see
 /// [`crate::model::ops::OpsDevice::batchnorm_relu_maxpool2`].
@@ -78,12 +79,36 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
     let xv = read(&x);
     let wv = read(w);
     let bv = bias.map(read);
+    if !T::OWNS_TAPE && mode == BnMode::Eval {
+        // Nothing to remember and no batch statistics: each image goes through the whole
+        // block on its own, its conv output staying in a per-thread buffer (in cache).
+        let kc = bn_coef(&[], yshape, gamma, beta, running_mean, running_var, mode);
+        let (img, plane) = (shape.1 * shape.2 * shape.3, oh * ow);
+        let (yh, yw) = (yshape.2, yshape.3);
+        let wts = plan.prepare(&wv, n);
+        let mut out = take(n * co * plane);
+        out.par_chunks_mut(co * plane)
+            .zip(xv.par_chunks(img))
+            .for_each(|(o, xi)| {
+                with_outer(co * yh * yw, |y| {
+                    plan.forward_image(xi, &wts, bv.as_deref(), y);
+                    for ((yc, oc), ch) in y.chunks(yh * yw).zip(o.chunks_mut(plane)).zip(0..) {
+                        pool_plane(yc, yw, (oh, ow), kc.scale[ch], kc.shift[ch], oc, None);
+                    }
+                });
+            });
+        give(xv);
+        let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
+        return Ok(out.put_tape(tape));
+    }
     // The conv output stays ours: no dfdx tensor, no copy, no dfdx gradient buffer for it.
     let yv = plan.forward(&xv, &wv, bv.as_deref());
     let kc = bn_coef(&yv, yshape, gamma, beta, running_mean, running_var, mode);
     let (out, sel) = bn_pool_forward(&yv, yshape, &kc, T::OWNS_TAPE);
     let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
     if !T::OWNS_TAPE {
+        give(xv);
+        give(yv);
         return Ok(out.put_tape(tape));
     }
 
@@ -109,6 +134,9 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
             add_grad!(grads, b_ghost, db);
         }
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
+        give(gz);
+        give(xv);
+        sel.recycle();
         Ok(())
     });
     Ok(out.put_tape(tape))

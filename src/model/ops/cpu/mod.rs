@@ -9,11 +9,16 @@
 //! * [`batchnorm`]: BatchNorm + ReLU, and the BatchNorm pieces the fused ops share.
 //! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels (AVX-512 rows).
 //! * [`fused`]: BatchNorm → ReLU → max-pool, and conv → BatchNorm → ReLU → max-pool, as one op.
-//! * Here: helpers they share ([`read`], [`with_scratch`], [`lane_sum`], `add_grad!`).
+//! * [`direct`]: direct 3×3 convolution of one-channel images (the first layer).
+//! * Here: helpers they share ([`read`], [`take`]/[`give`] (recycled buffers),
+//!   [`with_scratch`], [`lane_sum`], `add_grad!`).
 //!
 //! Every op copies its input out of dfdx once (`copy_into`, a memcpy: dfdx keeps tensor storage
-//! private), computes into fresh `Vec`s that become the output without a copy
-//! (`tensor_from_vec`), and records one backward closure that owns whatever it needs. Output
+//! private), computes into `Vec`s that become the output without a copy (`tensor_from_vec`),
+//! and records one backward closure that owns whatever it needs. Buffers an op keeps to itself
+//! (input copies, the fused block's conv output, the pool's selected inputs) are recycled
+//! ([`take`]/[`give`]): a training step reuses the previous step's, uncleared. At inference
+//! (no tape, Eval mode) the conv block runs image by image, conv output in a per-thread buffer. Output
 //! gradients are moved out of (and back into) the `Gradients` map instead of being cloned.
 //! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
 //! single-threaded inside each task.
@@ -35,6 +40,7 @@ macro_rules! add_grad {
 
 mod batchnorm;
 mod conv;
+mod direct;
 mod fused;
 mod gemm;
 mod pack;
@@ -45,15 +51,79 @@ pub(super) use conv::conv3x3;
 pub(super) use fused::{batchnorm_relu_maxpool2, conv_block};
 pub(super) use pool::maxpool2;
 
-/// Copies a contiguous Cpu tensor's data.
+/// Copies a contiguous Cpu tensor's data (into a recycled buffer, see [`take`]).
 fn read<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    let mut v = vec![0.0; t.shape().num_elements()];
+    let mut v = take(t.shape().num_elements());
     t.copy_into(&mut v);
     v
 }
 
+/// Buffers the ops gave back ([`give`]) for later ops to reuse ([`take`]): a training step
+/// allocates the same sizes every time, so after the first steps its buffers come from here,
+/// already paged in and without being cleared.
+static RECYCLED: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+/// How many buffers [`RECYCLED`] keeps at most (the smallest go first).
+const RECYCLED_MAX: usize = 24;
+
+/// A buffer of `n` floats whose contents are unspecified (stale values of an earlier op, or
+/// zeros): for outputs that are overwritten completely.
+fn take(n: usize) -> Vec<f32> {
+    let found = {
+        let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(1024))
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| pool.swap_remove(i))
+    };
+    match found {
+        Some(mut v) => {
+            if v.len() >= n {
+                v.truncate(n);
+            } else {
+                v.resize(n, 0.0);
+            }
+            v
+        }
+        None => vec![0.0; n],
+    }
+}
+
+/// Gives a buffer back for [`take`] to hand out again.
+fn give(v: Vec<f32>) {
+    if v.capacity() < 1024 {
+        return;
+    }
+    let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
+    pool.push(v);
+    if pool.len() > RECYCLED_MAX {
+        let smallest = (0..pool.len())
+            .min_by_key(|&i| pool[i].capacity())
+            .expect("not empty");
+        pool.swap_remove(smallest);
+    }
+}
+
 thread_local! {
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static OUTER: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with a per-thread buffer of `n` floats (contents unspecified) that is not one of
+/// [`with_scratch`]'s, so that `f` may call it (the per-image conv block keeps its conv output
+/// here while the conv uses the scratch buffers).
+fn with_outer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    OUTER.with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return f(&mut vec![0.0; n]);
+        };
+        if s.len() < n {
+            s.resize(n, 0.0);
+        }
+        f(&mut s[..n])
+    })
 }
 
 /// Runs `f` with two per-thread scratch buffers of `a` and `b` floats (contents unspecified).

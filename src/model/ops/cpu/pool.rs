@@ -3,7 +3,7 @@
 //! `pool_simd`).
 
 use super::batchnorm::{bn_grad_sums, relu, relu_grad, BnCoef};
-use super::{pack, read};
+use super::{pack, read, take};
 use crate::model::ops::{arg_err, check_maxpool2, Shape4, T4};
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -83,6 +83,13 @@ pub(super) struct PoolSel {
     x: Vec<f32>,
 }
 
+impl PoolSel {
+    /// Gives the buffers back for reuse (after the backward pass).
+    pub(super) fn recycle(self) {
+        super::give(self.x);
+    }
+}
+
 /// Forward of BN → ReLU → 2×2 max-pool over `xv` (N, C, H, W); returns the pooled output and,
 /// if `with_sel`, the selected positions and inputs.
 pub(super) fn bn_pool_forward(
@@ -95,41 +102,22 @@ pub(super) fn bn_pool_forward(
     let (oh, ow) = (h / 2, w / 2);
     let (hw, p) = (h * w, oh * ow);
     let len = if with_sel { n * c * p } else { 0 };
-    let mut out = vec![0.0f32; n * c * p];
+    // Every element is written: recycled buffers need no clearing.
+    let mut out = take(n * c * p);
     let mut sel = PoolSel {
         arg: vec![0u8; len],
-        x: vec![0.0f32; len],
+        x: if with_sel { take(len) } else { Vec::new() },
     };
-    let simd = pool_simd::available();
-    let pool = |plane: usize, xi: &[f32], o: &mut [f32], mut s: Option<(&mut [u8], &mut [f32])>| {
-        let (sc, sh) = (kc.scale[plane % c], kc.shift[plane % c]);
-        let y = |v: f32| relu(v * sc + sh);
-        for oy in 0..oh {
-            let r0 = &xi[2 * oy * w..2 * oy * w + w];
-            let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
-            let row = oy * ow..(oy + 1) * ow;
-            if simd {
-                let sel = s
-                    .as_mut()
-                    .map(|(a, x)| (&mut a[row.clone()], &mut x[row.clone()]));
-                pool_simd::pool_row(r0, r1, sc, sh, &mut o[row], sel);
-                continue;
-            }
-            for ox in 0..ow {
-                let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
-                let (y0, y1, y2, y3) = (y(v[0]), y(v[1]), y(v[2]), y(v[3]));
-                // First maximum wins (strict `>`), like PyTorch.
-                let (m01, i01) = if y1 > y0 { (y1, 1u8) } else { (y0, 0) };
-                let (m23, i23) = if y3 > y2 { (y3, 3u8) } else { (y2, 2) };
-                let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
-                let j = oy * ow + ox;
-                o[j] = mx;
-                if let Some((a, x)) = s.as_mut() {
-                    a[j] = best;
-                    x[j] = v[best as usize];
-                }
-            }
-        }
+    let pool = |plane: usize, xi: &[f32], o: &mut [f32], s: Option<(&mut [u8], &mut [f32])>| {
+        pool_plane(
+            xi,
+            w,
+            (oh, ow),
+            kc.scale[plane % c],
+            kc.shift[plane % c],
+            o,
+            s,
+        )
     };
     if with_sel {
         out.par_chunks_mut(p)
@@ -144,6 +132,48 @@ pub(super) fn bn_pool_forward(
             .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
     }
     (out, sel)
+}
+
+/// BN → ReLU → 2×2 max-pool of one (H, W) plane `xi` (row width `w`) into `o` (OH × OW), with
+/// the channel's scale `sc` and shift `sh`; `s` receives the index (dy·2 + dx) and input value
+/// of each window's maximum.
+pub(super) fn pool_plane(
+    xi: &[f32],
+    w: usize,
+    (oh, ow): (usize, usize),
+    sc: f32,
+    sh: f32,
+    o: &mut [f32],
+    mut s: Option<(&mut [u8], &mut [f32])>,
+) {
+    let simd = pool_simd::available();
+    let y = |v: f32| relu(v * sc + sh);
+    for oy in 0..oh {
+        let r0 = &xi[2 * oy * w..2 * oy * w + w];
+        let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
+        let row = oy * ow..(oy + 1) * ow;
+        if simd {
+            let sel = s
+                .as_mut()
+                .map(|(a, x)| (&mut a[row.clone()], &mut x[row.clone()]));
+            pool_simd::pool_row(r0, r1, sc, sh, &mut o[row], sel);
+            continue;
+        }
+        for ox in 0..ow {
+            let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
+            let (y0, y1, y2, y3) = (y(v[0]), y(v[1]), y(v[2]), y(v[3]));
+            // First maximum wins (strict `>`), like PyTorch.
+            let (m01, i01) = if y1 > y0 { (y1, 1u8) } else { (y0, 0) };
+            let (m23, i23) = if y3 > y2 { (y3, 3u8) } else { (y2, 2) };
+            let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
+            let j = oy * ow + ox;
+            o[j] = mx;
+            if let Some((a, x)) = s.as_mut() {
+                a[j] = best;
+                x[j] = v[best as usize];
+            }
+        }
+    }
 }
 
 /// The row kernel of [`bn_pool_forward`] with AVX-512 (16 windows per step, masked tails).
