@@ -8,7 +8,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Config, ScorerKind};
-use crate::job::{format_eta, EventSink, JobProgress, SinkError};
+use crate::job::{format_duration, EventSink, JobProgress, SinkError};
 use crate::train::{Event, LogLevel, Outcome};
 
 /// Prints a job's events as they come.
@@ -113,7 +113,7 @@ impl Console {
                         let eta = self
                             .progress
                             .eta(now)
-                            .map(|d| format!(" eta {}", format_eta(d)))
+                            .map(|d| format!(" eta {}", format_duration(d)))
                             .unwrap_or_default();
                         self.line(format!(
                             "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} acc {accuracy:.3} {images_per_sec:.0} img/s{eta}"

@@ -105,9 +105,10 @@ impl JobProgress {
     }
 }
 
-/// `1h02m`, `3m05s`, `12s`.
-pub fn format_eta(d: Duration) -> String {
-    let s = d.as_secs();
+/// `1h02m`, `3m05s`, `12s` (to the nearest second): the one duration format of the CLI and
+/// the lab.
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
@@ -157,7 +158,7 @@ mod tests {
         assert!((p.fraction() - 0.5).abs() < 1e-9);
         p.apply(&progress(2, 50), t);
         assert!((p.fraction() - 0.875).abs() < 1e-9);
-        assert_eq!(format_eta(Duration::from_secs(3725)), "1h02m");
-        assert_eq!(format_eta(Duration::from_secs(185)), "3m05s");
+        assert_eq!(format_duration(Duration::from_secs(3725)), "1h02m");
+        assert_eq!(format_duration(Duration::from_secs(185)), "3m05s");
     }
 }

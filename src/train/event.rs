@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ScorerKind};
 use crate::score::{Evaluation, Summary};
 
+/// Batches between two `Progress` events.
+pub const PROGRESS_EVERY: usize = 5;
+
 /// Metrics of one finished epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -108,7 +111,7 @@ pub enum Event {
         index: usize,
         seed: u64,
     },
-    /// Every few batches ([`crate::train::worker::PROGRESS_EVERY`]).
+    /// Every few batches ([`PROGRESS_EVERY`]).
     Progress {
         epoch: usize,
         batch: usize,

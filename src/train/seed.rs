@@ -16,8 +16,7 @@ use rand::{Rng, SeedableRng};
 
 use super::error::TrainError;
 use super::evaluate::evaluate;
-use super::event::{EpochMetrics, Event, Outcome};
-use super::worker::PROGRESS_EVERY;
+use super::event::{EpochMetrics, Event, Outcome, PROGRESS_EVERY};
 use crate::config::{Config, HeadKind, LabelMode, LrSchedule, Sampling};
 use crate::data::transforms::{class_count, epoch_samples, expand, label, TransformTable};
 use crate::data::ExperimentSplit;

@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, LabelMode, ScorerKind};
 use crate::job::{JobProgress, Tally};
-use crate::score::Evaluation;
 use crate::store::metrics::BatchPoint;
-use crate::store::{LoadedRun, RunStatus, Timestamp};
+use crate::store::{replay, LoadedRun, Timestamp};
 pub use crate::train::LogLevel;
 use crate::train::{EpochMetrics, Event, Outcome};
 
@@ -389,11 +388,10 @@ impl Live {
         (raw, smooth)
     }
 
-    /// Rebuilds the view of a run from what its writer keeps in the store (`run.toml`, and
-    /// `metrics.csv` for the per-batch curve): the record and the points are replayed as the
-    /// events they were written from, at the times they happened (`now`/`wall` tie the
-    /// store's wall clock to the lab's). The result is what the Train screen would show had
-    /// the lab run the job itself.
+    /// Rebuilds the view of a run from what its writer keeps in the store: the events
+    /// [`crate::store::replay::events`] gives back, folded in at the times they happened
+    /// (`now`/`wall` tie the store's wall clock to the lab's). The result is what the Train
+    /// screen would show had the lab run the job itself.
     pub fn from_store(
         run: &LoadedRun,
         points: &[BatchPoint],
@@ -407,129 +405,14 @@ impl Live {
             now.checked_sub(Duration::from_secs_f64(age.max(0.0)))
                 .unwrap_or(now)
         };
-        let t0 = at(0.0);
         let mut live = Live::new(
             rec.config.clone(),
             rec.profile.clone(),
             Some(rec.id.clone()),
-            t0,
+            at(0.0),
         );
-        let seeds = if rec.planned_seeds.is_empty() {
-            rec.config.seeds()
-        } else {
-            rec.planned_seeds.clone()
-        };
-        live.apply(
-            &Event::Started {
-                config: Box::new(rec.config.clone()),
-                seeds,
-                device: rec.device.clone(),
-                threads: rec.threads,
-            },
-            t0,
-        );
-        if let Some(d) = rec.data {
-            live.apply(
-                &Event::DataReady {
-                    train: d.train,
-                    normal_train: d.normal_train,
-                    test: d.test,
-                    classes: d.classes,
-                },
-                t0,
-            );
-        }
-        let ended = run.status != RunStatus::Running;
-        let mut seeds: Vec<&crate::store::SeedRecord> = rec.seeds.iter().collect();
-        seeds.sort_by_key(|s| s.index);
-        let mut last_t = t0;
-        for sd in seeds {
-            let pts: Vec<&BatchPoint> = points.iter().filter(|p| p.seed == sd.index).collect();
-            let start = pts
-                .first()
-                .map(|p| at(p.ms as f64 / 1000.0))
-                .unwrap_or(last_t);
-            live.apply(
-                &Event::SeedStarted {
-                    index: sd.index,
-                    seed: sd.seed,
-                },
-                start,
-            );
-            let mut epochs: Vec<&EpochMetrics> = sd.epochs.iter().collect();
-            epochs.sort_by_key(|m| m.epoch);
-            let mut next = 0;
-            let mut replay = |live: &mut Live, upto: usize, last_t: &mut Instant| {
-                while next < pts.len() && pts[next].epoch <= upto {
-                    let p = pts[next];
-                    *last_t = at(p.ms as f64 / 1000.0);
-                    live.apply(
-                        &Event::Progress {
-                            epoch: p.epoch,
-                            batch: p.batch,
-                            batches: p.batches,
-                            images_per_sec: p.images_per_sec,
-                            loss: p.loss,
-                            accuracy: p.accuracy,
-                        },
-                        *last_t,
-                    );
-                    next += 1;
-                }
-            };
-            for m in epochs {
-                replay(&mut live, m.epoch, &mut last_t);
-                live.apply(&Event::Epoch(m.clone()), last_t);
-            }
-            replay(&mut live, usize::MAX, &mut last_t);
-            let outcome = match sd.status {
-                RunStatus::Running if !ended => None,
-                RunStatus::Running | RunStatus::Interrupted => Some(Outcome::Interrupted),
-                RunStatus::Finished => Some(Outcome::Finished),
-                RunStatus::Failed => Some(Outcome::Failed {
-                    reason: sd.reason.clone().unwrap_or_default(),
-                }),
-            };
-            if let Some(outcome) = outcome {
-                let evaluation = sd.result.as_ref().map(|r| {
-                    Box::new(Evaluation {
-                        epoch: r.epoch,
-                        auc: r.auc.clone(),
-                        average_precision: r.average_precision.clone(),
-                        roc: BTreeMap::new(),
-                        labels: Vec::new(),
-                        scores: BTreeMap::new(),
-                        identity_auc: r.identity_auc.clone(),
-                        view_auc: r.view_auc.clone(),
-                        group_auc: r.group_auc.clone(),
-                    })
-                });
-                live.apply(
-                    &Event::SeedFinished {
-                        index: sd.index,
-                        seed: sd.seed,
-                        outcome,
-                        evaluation,
-                        summary: rec.summary.clone(),
-                        identity_summary: rec.identity_summary.clone(),
-                    },
-                    last_t,
-                );
-            }
-        }
-        if ended {
-            let outcome = match run.status {
-                RunStatus::Finished => Outcome::Finished,
-                RunStatus::Failed => Outcome::Failed {
-                    reason: rec.reason.clone().unwrap_or_default(),
-                },
-                _ => Outcome::Interrupted,
-            };
-            let end = rec
-                .finished
-                .map(|f| at((f.0 - rec.created.0) as f64))
-                .unwrap_or(last_t);
-            live.apply(&Event::Finished { outcome }, end);
+        for r in replay::events(run, points) {
+            live.apply(&r.event, at(r.secs));
         }
         live
     }

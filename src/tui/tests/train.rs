@@ -418,15 +418,15 @@ fn a_too_small_screen_takes_only_quit() {
 }
 
 #[test]
-fn a_signal_sets_the_exit_code() {
+fn a_signal_is_reported_as_what_stopped_the_lab() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let l = lab();
-    assert_eq!(l.app.exit_code().code(), 0);
-    for (sig, code) in [(SIGINT, 130), (SIGTERM, 143), (SIGHUP, 129)] {
+    assert_eq!(l.app.stopped_by(), None);
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         let mut l = lab();
         l.app.on_signal(sig);
         assert!(l.app.should_quit);
-        assert_eq!(l.app.exit_code().code(), code);
+        assert_eq!(l.app.stopped_by(), Some(sig));
     }
     // During a run: the job is stopped and waited for; the code is the signal's.
     let mut l = started_lab(repeated_config());
@@ -438,5 +438,5 @@ fn a_signal_sets_the_exit_code() {
     });
     l.tick_at(70.0);
     assert!(l.app.should_quit);
-    assert_eq!(l.app.exit_code().code(), 143);
+    assert_eq!(l.app.stopped_by(), Some(SIGTERM));
 }
