@@ -254,7 +254,7 @@ impl RunWriter {
                     }
                 }
             }
-            Event::Log { .. } => Ok(()),
+            Event::Log { .. } | Event::Evaluating { .. } => Ok(()),
             Event::SeedFinished {
                 index,
                 seed,

@@ -54,6 +54,8 @@ pub fn embed<D: OpsDevice>(
     Ok(out)
 }
 
+/// Embeds and scores the test set after `epoch`; `progress(view, views, images, total)` is
+/// told when it starts and after each set of images is embedded.
 pub(super) fn evaluate<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
@@ -61,6 +63,7 @@ pub(super) fn evaluate<D: OpsDevice>(
     split: &ExperimentSplit,
     epoch: usize,
     cancel: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Evaluation, TrainError> {
     let normal_class = split.class_names.len() - 1;
     let class_dir = score::base_scorers(&config.score)
@@ -78,8 +81,12 @@ pub(super) fn evaluate<D: OpsDevice>(
     let table = TransformTable::new(views.clone(), split.shape);
     let n_test = split.test_anomalous.len();
     let mut scored = Vec::with_capacity(views.len());
+    let n_normal = split.normal_rows.len();
+    let total = views.len() * (n_normal + n_test);
+    progress(1, views.len(), 0, total);
     for (v, t) in views.iter().enumerate() {
         let view = (v > 0).then_some((&table, v));
+        let before = v * (n_normal + n_test);
         let normal = embed(
             dev,
             model,
@@ -90,6 +97,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             chunk,
             cancel,
         )?;
+        progress(v + 1, views.len(), before + n_normal, total);
         let test = embed(
             dev,
             model,
@@ -108,6 +116,12 @@ pub(super) fn evaluate<D: OpsDevice>(
             class_dir.as_deref(),
         )
         .map_err(|error| TrainError::Score { epoch, error })?;
+        progress(
+            (v + 2).min(views.len()),
+            views.len(),
+            before + n_normal + n_test,
+            total,
+        );
         scored.push((t.name(), s));
     }
     let mut ev = score::combine_views(&config.score, epoch, scored, &split.test_anomalous)

@@ -125,6 +125,16 @@ pub enum Event {
     },
     /// End of an epoch (AUCs filled when the epoch was evaluated).
     Epoch(EpochMetrics),
+    /// An evaluation under way after `epoch`: `images` of its `total` embedded (the normal
+    /// training images and the test images, through each of `views` test-time views), now on
+    /// view `view` (1-based). Sent when it starts and after each set of images.
+    Evaluating {
+        epoch: usize,
+        view: usize,
+        views: usize,
+        images: usize,
+        total: usize,
+    },
     /// A test-set evaluation after `epoch`.
     Evaluated {
         epoch: usize,

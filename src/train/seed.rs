@@ -196,7 +196,16 @@ pub fn train_on<D: OpsDevice>(
             auc: BTreeMap::new(),
         };
         if epoch % config.score.eval_every == 0 || epoch == t.epochs {
-            match evaluate(&dev, &mut model, config, split, epoch, cancel) {
+            let mut told = |view, views, images, total| {
+                let _ = tx.send(Event::Evaluating {
+                    epoch,
+                    view,
+                    views,
+                    images,
+                    total,
+                });
+            };
+            match evaluate(&dev, &mut model, config, split, epoch, cancel, &mut told) {
                 Ok(ev) => {
                     metrics.auc = ev.auc.clone();
                     let _ = tx.send(Event::Evaluated {

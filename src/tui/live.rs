@@ -57,6 +57,22 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// How far the evaluation under way is: on view `view` of `views` (1-based), `images` of
+/// `total` embedded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalPhase {
+    pub view: usize,
+    pub views: usize,
+    pub images: usize,
+    pub total: usize,
+}
+
+impl EvalPhase {
+    pub fn fraction(&self) -> f64 {
+        (self.images as f64 / self.total.max(1) as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// Everything the Train screen shows.
 #[derive(Clone, Debug)]
 pub struct Live {
@@ -87,6 +103,8 @@ pub struct Live {
     pub logs: Vec<LogLine>,
     /// Lines scrolled back from the end of the log (0 = follow).
     pub log_scroll: usize,
+    /// The evaluation under way, if one is.
+    pub evaluating: Option<EvalPhase>,
     pub outcome: Option<Outcome>,
     pub stop_requested: bool,
     pub started: Instant,
@@ -118,6 +136,7 @@ impl Live {
             auc_history: BTreeMap::new(),
             logs: Vec::new(),
             log_scroll: 0,
+            evaluating: None,
             outcome: None,
             stop_requested: false,
             started: now,
@@ -143,6 +162,9 @@ impl Live {
     pub fn apply(&mut self, ev: &Event, now: Instant) {
         self.tally.apply(ev);
         self.progress.apply(ev, now);
+        if !matches!(ev, Event::Evaluating { .. } | Event::Log { .. }) {
+            self.evaluating = None;
+        }
         match ev {
             Event::Started {
                 config,
@@ -241,6 +263,26 @@ impl Live {
                         m.epoch, m.loss, m.accuracy, m.scale
                     ),
                 );
+            }
+            Event::Evaluating {
+                view,
+                views,
+                images,
+                total,
+                ..
+            } => {
+                if *images == 0 && self.evaluating.is_none() {
+                    self.log(
+                        LogLevel::Info,
+                        format!("evaluating: {total} images through {views} view(s)"),
+                    );
+                }
+                self.evaluating = Some(EvalPhase {
+                    view: *view,
+                    views: *views,
+                    images: *images,
+                    total: *total,
+                });
             }
             Event::Evaluated { epoch, auc } => {
                 for (k, v) in auc {

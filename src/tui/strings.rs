@@ -212,6 +212,11 @@ pub fn age(secs: i64) -> String {
     }
 }
 
+/// The epoch gauge's label during an evaluation: `evaluating epoch 2 (view 3/8)`.
+pub fn evaluating(epoch: usize, view: usize, views: usize) -> String {
+    format!("evaluating epoch {epoch} (view {view}/{views})")
+}
+
 /// `1h02m`, `3m05s`, `12s`: seconds in the one duration format of the CLI and the lab.
 pub fn duration(secs: f64) -> String {
     let d =
