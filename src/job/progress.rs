@@ -189,19 +189,9 @@ impl JobProgress {
         Some(Duration::from_secs_f64(elapsed * (1.0 - f) / done))
     }
 
-    /// Batches in the whole job, once the batches per epoch are known.
-    pub fn total_batches(&self) -> Option<u64> {
-        (self.batches > 0).then(|| (self.batches * self.epochs * self.seeds) as u64)
-    }
-
     /// The fraction done in thousandths (the headless bar's position; its length is 1000).
     pub fn permille(&self) -> u64 {
         (self.fraction() * 1000.0).round() as u64
-    }
-
-    /// Batches done in the whole job.
-    pub fn batches_done(&self) -> u64 {
-        (self.fraction() * self.total_batches().unwrap_or(0) as f64).round() as u64
     }
 }
 
