@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => {
             if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-                adalab::tui::run(home)
+                adalab::tui::run(home).map(|signal| signal.map_or(Exit::Ok, Exit::Signal))
             } else {
                 adalab::say!(
                     "adalab: not a terminal, so the lab cannot open.\n\
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         Some(Command::Profiles(c)) => cli::profiles::run_profiles(c, home).map(|()| Exit::Ok),
         Some(Command::Score(a)) => cli::score::run(&a, home),
         Some(Command::Data(c)) => cli::data::run(c).map(|()| Exit::Ok),
-        Some(Command::Bench(b)) => cli::bench::run(&b).map(|()| Exit::Ok),
+        Some(Command::Bench(b)) => cli::bench::run(&b, &adalab::tui::event_fold).map(|()| Exit::Ok),
         Some(Command::Study(c)) => cli::study::run(c, home),
     };
     // A closed stdout (`adalab runs list | head`) ends quietly, keeping the command's status;

@@ -123,14 +123,25 @@ fn events_arrive_in_order() {
             Event::SeedStarted { .. } => "seed",
             Event::Progress { .. } => "progress",
             Event::Epoch(_) => "epoch",
+            Event::Evaluating { .. } => "evaluating",
             Event::Evaluated { .. } => "eval",
             Event::Log { .. } => "log",
             Event::DetectorReady { .. } => "detector",
             Event::SeedFinished { .. } => "seed-end",
             Event::Finished { .. } => "finished",
         })
-        .filter(|k| *k != "progress" && *k != "log")
+        .filter(|k| *k != "progress" && *k != "log" && *k != "evaluating")
         .collect();
+    // Each of the 4 evaluations tells its progress: from none of its images to all of them.
+    let evaluating: Vec<(usize, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Evaluating { images, total, .. } => Some((*images, *total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evaluating.iter().filter(|(i, _)| *i == 0).count(), 4);
+    assert_eq!(evaluating.iter().filter(|(i, t)| i == t).count(), 4);
     assert_eq!(
         kinds,
         [

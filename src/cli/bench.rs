@@ -15,8 +15,8 @@ use crate::store::metrics::{BatchPoint, MetricsLog};
 use crate::store::profiles::DEFAULT_PROFILE;
 use crate::store::Store;
 use crate::train::bench::bench_recipe;
-use crate::train::worker::PROGRESS_EVERY;
 use crate::train::Event;
+use crate::train::PROGRESS_EVERY;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -45,7 +45,11 @@ pub struct BenchArgs {
     pub random: bool,
 }
 
-pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
+/// What the lab does with each event it receives (`tui::event_fold`): passed in by the binary,
+/// which knows both front ends, so the CLI does not import the lab.
+pub type LabFold = dyn Fn(Config) -> Box<dyn FnMut(&Event)>;
+
+pub fn run(opts: &BenchArgs, lab: &LabFold) -> anyhow::Result<()> {
     let mut out = super::out();
     let threads = opts.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -70,7 +74,7 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
         Some(_) => vec![(3, 32, 32)],
         None => vec![(1, 28, 28), (3, 32, 32)],
     };
-    let cost = progress_event_cost(20_000)?;
+    let cost = progress_event_cost(20_000, lab)?;
     for input in inputs {
         let r = pool.install(|| bench_on_device(opts.device, input, threads, steps))?;
         let step_us = 1e6 * BATCH as f64 / r.train_ips;
@@ -199,7 +203,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Times `n` Progress events through the three places they go.
-pub fn progress_event_cost(n: usize) -> anyhow::Result<EventCost> {
+pub fn progress_event_cost(n: usize, lab: &LabFold) -> anyhow::Result<EventCost> {
     let dir = std::env::temp_dir().join(format!("adalab-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).context("cannot create a temporary folder")?;
     let mut config = Config::default();
@@ -213,11 +217,11 @@ pub fn progress_event_cost(n: usize) -> anyhow::Result<EventCost> {
         }
         send.push(t0.elapsed().as_secs_f64() * 1e6 / n as f64);
 
-        let mut live = crate::tui::live::Live::new(config.clone(), "bench".into(), None, t0);
-        live.apply(&Event::SeedStarted { index: 0, seed: 0 }, t0);
+        let mut live = lab(config.clone());
+        live(&Event::SeedStarted { index: 0, seed: 0 });
         let t1 = Instant::now();
         while let Ok(ev) = rx.try_recv() {
-            live.apply(&ev, t1);
+            live(&ev);
         }
         std::hint::black_box(&live);
         fold.push(t1.elapsed().as_secs_f64() * 1e6 / n as f64);

@@ -8,7 +8,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Config, ScorerKind};
-use crate::job::{format_eta, EventSink, JobProgress, SinkError};
+use crate::job::{format_duration, EventSink, JobProgress, SinkError};
 use crate::train::{Event, LogLevel, Outcome};
 
 /// Prints a job's events as they come.
@@ -25,9 +25,10 @@ pub struct Console {
 impl Console {
     pub fn new(config: &Config) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let pb = ProgressBar::new(0);
+            // Thousandths of the job (training and evaluations, see `JobProgress`).
+            let pb = ProgressBar::new(1000);
             if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}%  eta {eta}  {msg}",
+                "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}%  {msg}",
             ) {
                 pb.set_style(style);
             }
@@ -50,6 +51,14 @@ impl Console {
                 let _ = writeln!(std::io::stderr().lock(), "{text}");
             }
         }
+    }
+
+    /// `  eta 3m05s` once the ETA is measured.
+    fn eta_text(&self, now: Instant) -> String {
+        self.progress
+            .eta(now)
+            .map(|d| format!("  eta {}", format_duration(d)))
+            .unwrap_or_default()
     }
 
     pub fn handle(&mut self, ev: &Event) {
@@ -96,13 +105,11 @@ impl Console {
                 accuracy,
             } => {
                 if let Some(b) = &self.bar {
-                    if let Some(total) = self.progress.total_batches() {
-                        b.set_length(total);
-                        b.set_position(self.progress.batches_done());
-                    }
+                    b.set_position(self.progress.permille());
                     b.set_message(format!(
-                        "epoch {epoch}/{} batch {batch}/{batches}  loss {loss:.4}  acc {accuracy:.3}  {images_per_sec:.0} img/s",
-                        self.epochs
+                        "epoch {epoch}/{} batch {batch}/{batches}  loss {loss:.4}  acc {accuracy:.3}  {images_per_sec:.0} img/s{}",
+                        self.epochs,
+                        self.eta_text(now)
                     ));
                 } else {
                     // Plain logs: at most about four lines per epoch.
@@ -115,7 +122,7 @@ impl Console {
                         let eta = self
                             .progress
                             .eta(now)
-                            .map(|d| format!(" eta {}", format_eta(d)))
+                            .map(|d| format!(" eta {}", format_duration(d)))
                             .unwrap_or_default();
                         self.line(format!(
                             "  epoch {epoch} batch {batch}/{batches} loss {loss:.4} acc {accuracy:.3} {images_per_sec:.0} img/s{eta}"
@@ -125,7 +132,7 @@ impl Console {
             }
             Event::Epoch(m) => {
                 if let Some(b) = &self.bar {
-                    b.set_position(self.progress.batches_done());
+                    b.set_position(self.progress.permille());
                 }
                 let auc = format_auc(&m.auc, &self.scorers);
                 self.line(format!(
@@ -154,6 +161,23 @@ impl Console {
                 Outcome::Interrupted => self.line(format!("seed {seed} interrupted")),
                 Outcome::Finished => {}
             },
+            Event::Evaluating {
+                epoch,
+                view,
+                views,
+                images,
+                total,
+            } => {
+                if let Some(b) = &self.bar {
+                    b.set_position(self.progress.permille());
+                    // Short enough for 80 columns beside the bar.
+                    b.set_message(format!(
+                        "epoch {epoch} eval view {view}/{views} {:.0}%{}",
+                        100.0 * *images as f64 / (*total).max(1) as f64,
+                        self.eta_text(now)
+                    ));
+                }
+            }
             Event::Evaluated { .. } => {}
             Event::Finished { .. } => {
                 if let Some(b) = self.bar.take() {

@@ -161,17 +161,6 @@ impl TransformTable {
             );
         }
     }
-
-    /// Transform `t` of rows `rows` of `x` (N×C×H×W), in order.
-    pub fn apply_rows(&self, t: usize, x: &[f32], rows: impl Iterator<Item = usize>) -> Vec<f32> {
-        let (c, h, w) = self.shape;
-        let pix = c * h * w;
-        let mut out = Vec::new();
-        for r in rows {
-            self.apply_into(t, &x[r * pix..(r + 1) * pix], &mut out);
-        }
-        out
-    }
 }
 
 /// The class a training sample gets: its class (`None` mode), its transform, or both.

@@ -19,10 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::Duration;
 
-pub use progress::{format_eta, JobProgress};
+pub use progress::{format_duration, JobProgress};
 pub use tally::{SeedTally, Tally};
 
 use crate::config::{Build, Catalog, Config, ConfigError, DatasetInfo};
+use crate::store::RunWriter;
 use crate::train::{Event, Outcome, TrainHandle};
 
 /// How long the driver waits for an event before it gives the sinks an idle turn (heartbeats)
@@ -51,6 +52,19 @@ impl EventSink for Sender<Event> {
     fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
         let _ = self.send(ev.clone());
         Ok(())
+    }
+}
+
+/// The store writer as a job sink: an event it cannot record stops the job (see [`drive`]),
+/// so a run is never reported saved when it was not.
+impl EventSink for RunWriter {
+    fn event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        self.handle(ev)
+            .map_err(|e| SinkError(format!("cannot save the run: {e}")))
+    }
+    fn idle(&mut self) -> Result<(), SinkError> {
+        self.heartbeat_if_due()
+            .map_err(|e| SinkError(format!("cannot save the run: {e}")))
     }
 }
 

@@ -10,13 +10,20 @@ use super::cosine::{class_cosine_scores, knn_cosine_scores};
 use super::ensemble::rank_ensemble;
 use super::lof::lof_scores;
 use super::mahalanobis::mahalanobis_scores;
-use super::roc::{average_precision, roc_auc, roc_curve};
+use super::roc::{average_precision, roc_auc, roc_curve, RocCurve};
 use super::{rows, ScoreError};
 use crate::config::{ScoreConfig, ScorerKind};
 use serde::{Deserialize, Serialize};
 
-/// Points of a ROC curve (false positive rate, true positive rate), from (0,0) to (1,1).
-pub type RocCurve = Vec<(f64, f64)>;
+/// The AUC per scorer of one group of anomalous test images against the normal ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupAuc {
+    pub group: String,
+    /// Anomalous test images in the group.
+    #[serde(default)]
+    pub images: usize,
+    pub auc: BTreeMap<ScorerKind, f64>,
+}
 
 /// AUC per scorer of one view on its own.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,7 +55,7 @@ pub struct Evaluation {
     pub view_auc: Vec<ViewAuc>,
     /// With sub-labelled anomalies (MVTec defect types): each group's AUC per scorer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub group_auc: Vec<super::GroupAuc>,
+    pub group_auc: Vec<GroupAuc>,
 }
 
 /// Raw scores of one view of the test images, per scorer (`ensemble` not included).

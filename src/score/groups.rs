@@ -3,23 +3,8 @@
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
+use super::eval::{Evaluation, GroupAuc};
 use super::roc::roc_auc;
-use super::Evaluation;
-use crate::config::ScorerKind;
-
-/// The AUC per scorer of one group of anomalous test images against the normal ones.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GroupAuc {
-    pub group: String,
-    /// Anomalous test images in the group.
-    #[serde(default)]
-    pub images: usize,
-    pub auc: BTreeMap<ScorerKind, f64>,
-}
 
 /// Per group of `names` (`group[i]` = the group of test image `i`, `None` for normal images
 /// and ungrouped ones): AUC of every scorer in `eval.scores` on the normal test images plus
@@ -56,6 +41,8 @@ pub fn group_auc(eval: &Evaluation, names: &[String], group: &[Option<usize>]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ScorerKind;
+    use std::collections::BTreeMap;
 
     #[test]
     fn each_group_against_the_normal_images() {

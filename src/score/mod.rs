@@ -37,10 +37,10 @@ pub mod stats;
 pub use cosine::{class_cosine_scores, knn_cosine_scores};
 pub use ensemble::{rank_ensemble, rank_normalise};
 pub use eval::{
-    base_scorers, bench_scoring, combine_views, evaluate, score_view, Evaluation, RocCurve,
+    base_scorers, bench_scoring, combine_views, evaluate, score_view, Evaluation, GroupAuc,
     ViewAuc, ViewScores,
 };
-pub use groups::{group_auc, GroupAuc};
+pub use groups::group_auc;
 pub use lof::{lof_scores, Lof, MinMaxScaler};
 pub use mahalanobis::{mahalanobis_scores, Gaussian};
 pub use neighbors::{knn_euclidean, Neighbors};

@@ -10,7 +10,8 @@
 //! there is no positive (with no negative it is 1, as in scikit-learn). Scores are ordered by
 //! `f32::total_cmp`, so a NaN score ranks above +∞ (all NaNs share one threshold).
 
-use super::eval::RocCurve;
+/// Points of a ROC curve (false positive rate, true positive rate), from (0,0) to (1,1).
+pub type RocCurve = Vec<(f64, f64)>;
 
 /// Samples sharing one distinct score.
 #[derive(Clone, Copy, Debug, PartialEq)]

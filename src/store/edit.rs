@@ -4,8 +4,9 @@
 
 use rand::Rng;
 
+use super::error::RecordError;
 use super::error::StoreError;
-use super::record::{RecordError, RunRecord, RunStatus};
+use super::record::{RunRecord, RunStatus};
 use super::{
     fsutil, validate_tag, LoadedRun, RunEntry, Store, Timestamp, DELETED_PREFIX, LOCK_FILE,
     RUN_FILE, WRITER_LOCK_FILE,

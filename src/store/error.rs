@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::record::RecordError;
+use super::SCHEMA_VERSION;
 use crate::config::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,4 +85,34 @@ impl StoreError {
             message: message.into(),
         }
     }
+}
+
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+}
+
+/// What is wrong with a `run.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("not valid TOML: {message}{}", at_line(.line))]
+    Toml {
+        message: String,
+        line: Option<usize>,
+    },
+    #[error("missing `schema_version`")]
+    NoSchema,
+    #[error(
+        "unknown schema_version {found} (this adalab {} reads {SCHEMA_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )]
+    UnknownSchema { found: i64 },
+    #[error("schema_version must be an integer, found {found}")]
+    SchemaType { found: &'static str },
+    #[error("{message}{}", at_line(.line))]
+    Fields {
+        message: String,
+        line: Option<usize>,
+    },
+    #[error("cannot serialise run record: {0}")]
+    Serialise(String),
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod profiles;
 pub mod query;
 mod record;
+pub mod replay;
 pub mod scores;
 pub mod studies;
 pub mod time;
@@ -30,21 +31,23 @@ use std::path::{Path, PathBuf};
 
 use rand::Rng;
 
-pub use error::StoreError;
+pub use error::{RecordError, StoreError};
 pub use fsutil::{hostname, pid_alive, pid_alive_since, write_atomic};
 pub use profiles::{
     list_profiles, resolve_profile, save_profile, ProfileDirs, ProfileEntry, ProfileSource,
     DEFAULT_PROFILE,
 };
 pub use record::{
-    DataCounts, RecordError, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef,
-    SCHEMA_VERSION, STALE_AFTER_SECS,
+    DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef, STALE_AFTER_SECS,
 };
 pub use scores::Scores;
 pub use time::Timestamp;
 pub use writer::RunWriter;
 
 use crate::config::Config;
+
+/// The `schema_version` this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
 
 pub const RUN_FILE: &str = "run.toml";
 pub const SCORES_FILE: &str = "scores.csv";

@@ -6,15 +6,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::StoreError;
+use super::error::{RecordError, StoreError};
 use super::fsutil;
 use super::time::Timestamp;
+use super::SCHEMA_VERSION;
 use crate::config::{Config, ScorerKind};
 use crate::score::{GroupAuc, Summary, ViewAuc};
 use crate::train::EpochMetrics;
-
-/// The `schema_version` this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// A `running` run on another host whose heartbeat is older than this is shown as interrupted.
 pub const STALE_AFTER_SECS: i64 = 10 * 60;
@@ -327,34 +325,4 @@ impl RunRecord {
         let end = self.finished.unwrap_or(self.updated);
         self.created.seconds_until(end)
     }
-}
-
-fn at_line(line: &Option<usize>) -> String {
-    line.map(|l| format!(" (line {l})")).unwrap_or_default()
-}
-
-/// What is wrong with a `run.toml`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RecordError {
-    #[error("not valid TOML: {message}{}", at_line(.line))]
-    Toml {
-        message: String,
-        line: Option<usize>,
-    },
-    #[error("missing `schema_version`")]
-    NoSchema,
-    #[error(
-        "unknown schema_version {found} (this adalab {} reads {SCHEMA_VERSION})",
-        env!("CARGO_PKG_VERSION")
-    )]
-    UnknownSchema { found: i64 },
-    #[error("schema_version must be an integer, found {found}")]
-    SchemaType { found: &'static str },
-    #[error("{message}{}", at_line(.line))]
-    Fields {
-        message: String,
-        line: Option<usize>,
-    },
-    #[error("cannot serialise run record: {0}")]
-    Serialise(String),
 }

@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use super::error::StoreError;
 use super::fsutil::{rename_no_replace, LockGuard, WriterLock};
 use super::metrics::{BatchPoint, MetricsLog};
-use super::record::{
-    DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef, SCHEMA_VERSION,
-};
+use super::record::{DataCounts, RunRecord, RunStatus, SeedRecord, SeedResult, StudyRef};
 use super::time::Timestamp;
+use super::SCHEMA_VERSION;
 use super::{
     lock_path, new_run_id, scores, scores_file_name, validate_name, Store, RUN_FILE,
     STAGING_PREFIX, WRITER_LOCK_FILE,
@@ -256,7 +255,7 @@ impl RunWriter {
                     }
                 }
             }
-            Event::Log { .. } => Ok(()),
+            Event::Log { .. } | Event::Evaluating { .. } => Ok(()),
             Event::DetectorReady { detector, .. } => {
                 let path = self.dir.join(super::detector::DETECTOR_FILE);
                 super::detector::write(&path, detector, &self.record.id)
@@ -466,19 +465,6 @@ impl RunWriter {
         self.record.save(&path)?;
         self.last_write = Instant::now();
         Ok(())
-    }
-}
-
-/// The store writer as a job sink: an event it cannot record stops the job (see
-/// [`crate::job::drive`]), so a run is never reported saved when it was not.
-impl crate::job::EventSink for RunWriter {
-    fn event(&mut self, ev: &Event) -> Result<(), crate::job::SinkError> {
-        self.handle(ev)
-            .map_err(|e| crate::job::SinkError(format!("cannot save the run: {e}")))
-    }
-    fn idle(&mut self) -> Result<(), crate::job::SinkError> {
-        self.heartbeat_if_due()
-            .map_err(|e| crate::job::SinkError(format!("cannot save the run: {e}")))
     }
 }
 

@@ -125,7 +125,14 @@ pub fn bench_recipe<D: OpsDevice>(
     let views = expand(&config.score.views).len();
     let embed_images = views * (split.normal_rows.len() + split.test_anomalous.len());
     let t1 = Instant::now();
-    let e = embed_views(&dev, &mut model, config, split, cancel)?;
+    let e = embed_views(
+        &dev,
+        &mut model,
+        config,
+        split,
+        cancel,
+        &mut |_, _, _, _| {},
+    )?;
     let embed_s = t1.elapsed().as_secs_f64();
     std::hint::black_box(e);
     Ok(RecipeBench {

@@ -93,6 +93,7 @@ pub fn embed_views<D: OpsDevice>(
     config: &Config,
     split: &ExperimentSplit,
     cancel: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>, TrainError> {
     let chunk = crate::model::memory::eval_chunk(config, split.shape);
     let views = expand(&config.score.views);
@@ -103,16 +104,27 @@ pub fn embed_views<D: OpsDevice>(
         (&split.test_x, &test_rows),
     ];
     let mut out = Vec::with_capacity(views.len());
+    let per_view = split.normal_rows.len() + test_rows.len();
+    let total = views.len() * per_view;
+    progress(1, views.len(), 0, total);
     for v in 0..views.len() {
         let view = (v > 0).then_some((&table, v));
         let mut e = embed_sets(dev, model, split.shape, &sets, view, chunk, cancel)?;
         let test = e.pop().expect("two sets");
         let normal = e.pop().expect("two sets");
         out.push((normal, test));
+        progress(
+            (v + 2).min(views.len()),
+            views.len(),
+            (v + 1) * per_view,
+            total,
+        );
     }
     Ok(out)
 }
 
+/// Embeds and scores the test set after `epoch`; `progress(view, views, images, total)` is
+/// told when it starts and after each set of images is embedded.
 pub(super) fn evaluate<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
@@ -120,6 +132,7 @@ pub(super) fn evaluate<D: OpsDevice>(
     split: &ExperimentSplit,
     epoch: usize,
     cancel: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Evaluation, TrainError> {
     let normal_class = split.class_names.len() - 1;
     let class_dir = score::base_scorers(&config.score)
@@ -133,7 +146,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             model.head.class_direction(normal_class * n_t)
         });
     let views = expand(&config.score.views);
-    let embedded = embed_views(dev, model, config, split, cancel)?;
+    let embedded = embed_views(dev, model, config, split, cancel, progress)?;
     let dim = model.backbone.dim;
     let class_dir = class_dir.as_deref();
     // The views' scorers are independent: score them in parallel.

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ScorerKind};
 use crate::score::{Evaluation, Summary};
 
+/// Batches between two `Progress` events.
+pub const PROGRESS_EVERY: usize = 5;
+
 /// Metrics of one finished epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -110,7 +113,7 @@ pub enum Event {
         index: usize,
         seed: u64,
     },
-    /// Every few batches ([`crate::train::worker::PROGRESS_EVERY`]).
+    /// Every few batches ([`PROGRESS_EVERY`]).
     Progress {
         epoch: usize,
         batch: usize,
@@ -124,6 +127,16 @@ pub enum Event {
     },
     /// End of an epoch (AUCs filled when the epoch was evaluated).
     Epoch(EpochMetrics),
+    /// An evaluation under way after `epoch`: `images` of its `total` embedded (the normal
+    /// training images and the test images, through each of `views` test-time views), now on
+    /// view `view` (1-based). Sent when it starts and after each set of images.
+    Evaluating {
+        epoch: usize,
+        view: usize,
+        views: usize,
+        images: usize,
+        total: usize,
+    },
     /// A test-set evaluation after `epoch`.
     Evaluated {
         epoch: usize,

@@ -15,6 +15,6 @@ pub mod worker;
 pub use detector::{Detector, DetectorError, NamedTensor};
 pub use error::TrainError;
 pub use evaluate::embed;
-pub use event::{EpochMetrics, Event, LogLevel, Outcome};
+pub use event::{EpochMetrics, Event, LogLevel, Outcome, PROGRESS_EVERY};
 pub use seed::{lr_at, train_on};
 pub use worker::{spawn, CancelHandle, JobOptions, TrainHandle};

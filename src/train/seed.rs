@@ -15,8 +15,7 @@ use rand::{Rng, SeedableRng};
 
 use super::error::TrainError;
 use super::evaluate::evaluate;
-use super::event::{EpochMetrics, Event, Outcome};
-use super::worker::PROGRESS_EVERY;
+use super::event::{EpochMetrics, Event, Outcome, PROGRESS_EVERY};
 use crate::config::{Config, HeadKind, LabelMode, LrSchedule, Sampling};
 use crate::data::transforms::{class_count, epoch_samples, expand, label, TransformTable};
 use crate::data::ExperimentSplit;
@@ -197,7 +196,16 @@ pub fn train_on<D: OpsDevice>(
             auc: BTreeMap::new(),
         };
         if epoch % config.score.eval_every == 0 || epoch == t.epochs {
-            match evaluate(&dev, &mut model, config, split, epoch, cancel) {
+            let mut told = |view, views, images, total| {
+                let _ = tx.send(Event::Evaluating {
+                    epoch,
+                    view,
+                    views,
+                    images,
+                    total,
+                });
+            };
+            match evaluate(&dev, &mut model, config, split, epoch, cancel, &mut told) {
                 Ok(ev) => {
                     metrics.auc = ev.auc.clone();
                     let _ = tx.send(Event::Evaluated {

@@ -18,9 +18,6 @@ use crate::config::{Config, DeviceKind, ScorerKind};
 use crate::data::{self, Dataset, ExperimentSplit};
 use crate::score::{self, Evaluation};
 
-/// Batches between two `Progress` events.
-pub const PROGRESS_EVERY: usize = 5;
-
 /// Extra inputs of a job that are not part of the experiment config.
 #[derive(Clone, Default)]
 pub struct JobOptions {

@@ -59,6 +59,9 @@ impl Tab {
     }
 }
 
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
 /// The popup open over the screen; its state, keys and drawing are in [`super::popups`].
 #[derive(Clone, Debug)]
 pub enum Popup {
@@ -470,7 +473,7 @@ impl App {
     /// Whether the screen is below the lab's minimum size (its keys are then not taken).
     pub fn too_small(&self) -> bool {
         self.size
-            .is_some_and(|(w, h)| w < super::ui::MIN_WIDTH || h < super::ui::MIN_HEIGHT)
+            .is_some_and(|(w, h)| w < MIN_WIDTH || h < MIN_HEIGHT)
     }
 
     /// The keys taken on a too-small screen: quitting (q, and the answer to its question).
@@ -497,12 +500,9 @@ impl App {
         self.shutdown();
     }
 
-    /// The lab's exit status: 128 + the signal that ended it, else 0.
-    pub fn exit_code(&self) -> crate::cli::Exit {
-        match self.signal {
-            Some(sig) => crate::cli::Exit::Signal(sig),
-            None => crate::cli::Exit::Ok,
-        }
+    /// The signal that ended the lab, if one did.
+    pub fn stopped_by(&self) -> Option<i32> {
+        self.signal
     }
 
     /// Store root, for messages.

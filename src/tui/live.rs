@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, LabelMode, ScorerKind};
 use crate::job::{JobProgress, Tally};
-use crate::score::Evaluation;
 use crate::store::metrics::BatchPoint;
-use crate::store::{LoadedRun, RunStatus, Timestamp};
+use crate::store::{replay, LoadedRun, Timestamp};
 pub use crate::train::LogLevel;
 use crate::train::{EpochMetrics, Event, Outcome};
 
@@ -58,6 +57,22 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// How far the evaluation under way is: on view `view` of `views` (1-based), `images` of
+/// `total` embedded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalPhase {
+    pub view: usize,
+    pub views: usize,
+    pub images: usize,
+    pub total: usize,
+}
+
+impl EvalPhase {
+    pub fn fraction(&self) -> f64 {
+        (self.images as f64 / self.total.max(1) as f64).clamp(0.0, 1.0)
+    }
+}
+
 /// Everything the Train screen shows.
 #[derive(Clone, Debug)]
 pub struct Live {
@@ -88,6 +103,8 @@ pub struct Live {
     pub logs: Vec<LogLine>,
     /// Lines scrolled back from the end of the log (0 = follow).
     pub log_scroll: usize,
+    /// The evaluation under way, if one is.
+    pub evaluating: Option<EvalPhase>,
     pub outcome: Option<Outcome>,
     pub stop_requested: bool,
     pub started: Instant,
@@ -119,6 +136,7 @@ impl Live {
             auc_history: BTreeMap::new(),
             logs: Vec::new(),
             log_scroll: 0,
+            evaluating: None,
             outcome: None,
             stop_requested: false,
             started: now,
@@ -144,6 +162,9 @@ impl Live {
     pub fn apply(&mut self, ev: &Event, now: Instant) {
         self.tally.apply(ev);
         self.progress.apply(ev, now);
+        if !matches!(ev, Event::Evaluating { .. } | Event::Log { .. }) {
+            self.evaluating = None;
+        }
         match ev {
             Event::Started {
                 config,
@@ -243,6 +264,26 @@ impl Live {
                         m.epoch, m.loss, m.accuracy, m.scale
                     ),
                 );
+            }
+            Event::Evaluating {
+                view,
+                views,
+                images,
+                total,
+                ..
+            } => {
+                if *images == 0 && self.evaluating.is_none() {
+                    self.log(
+                        LogLevel::Info,
+                        format!("evaluating: {total} images through {views} view(s)"),
+                    );
+                }
+                self.evaluating = Some(EvalPhase {
+                    view: *view,
+                    views: *views,
+                    images: *images,
+                    total: *total,
+                });
             }
             Event::Evaluated { epoch, auc } => {
                 for (k, v) in auc {
@@ -391,11 +432,10 @@ impl Live {
         (raw, smooth)
     }
 
-    /// Rebuilds the view of a run from what its writer keeps in the store (`run.toml`, and
-    /// `metrics.csv` for the per-batch curve): the record and the points are replayed as the
-    /// events they were written from, at the times they happened (`now`/`wall` tie the
-    /// store's wall clock to the lab's). The result is what the Train screen would show had
-    /// the lab run the job itself.
+    /// Rebuilds the view of a run from what its writer keeps in the store: the events
+    /// [`crate::store::replay::events`] gives back, folded in at the times they happened
+    /// (`now`/`wall` tie the store's wall clock to the lab's). The result is what the Train
+    /// screen would show had the lab run the job itself.
     pub fn from_store(
         run: &LoadedRun,
         points: &[BatchPoint],
@@ -409,130 +449,14 @@ impl Live {
             now.checked_sub(Duration::from_secs_f64(age.max(0.0)))
                 .unwrap_or(now)
         };
-        let t0 = at(0.0);
         let mut live = Live::new(
             rec.config.clone(),
             rec.profile.clone(),
             Some(rec.id.clone()),
-            t0,
+            at(0.0),
         );
-        let seeds = if rec.planned_seeds.is_empty() {
-            rec.config.seeds()
-        } else {
-            rec.planned_seeds.clone()
-        };
-        live.apply(
-            &Event::Started {
-                config: Box::new(rec.config.clone()),
-                seeds,
-                device: rec.device.clone(),
-                threads: rec.threads,
-            },
-            t0,
-        );
-        if let Some(d) = rec.data {
-            live.apply(
-                &Event::DataReady {
-                    train: d.train,
-                    normal_train: d.normal_train,
-                    test: d.test,
-                    classes: d.classes,
-                    test_anomalous: d.test_anomalous,
-                },
-                t0,
-            );
-        }
-        let ended = run.status != RunStatus::Running;
-        let mut seeds: Vec<&crate::store::SeedRecord> = rec.seeds.iter().collect();
-        seeds.sort_by_key(|s| s.index);
-        let mut last_t = t0;
-        for sd in seeds {
-            let pts: Vec<&BatchPoint> = points.iter().filter(|p| p.seed == sd.index).collect();
-            let start = pts
-                .first()
-                .map(|p| at(p.ms as f64 / 1000.0))
-                .unwrap_or(last_t);
-            live.apply(
-                &Event::SeedStarted {
-                    index: sd.index,
-                    seed: sd.seed,
-                },
-                start,
-            );
-            let mut epochs: Vec<&EpochMetrics> = sd.epochs.iter().collect();
-            epochs.sort_by_key(|m| m.epoch);
-            let mut next = 0;
-            let mut replay = |live: &mut Live, upto: usize, last_t: &mut Instant| {
-                while next < pts.len() && pts[next].epoch <= upto {
-                    let p = pts[next];
-                    *last_t = at(p.ms as f64 / 1000.0);
-                    live.apply(
-                        &Event::Progress {
-                            epoch: p.epoch,
-                            batch: p.batch,
-                            batches: p.batches,
-                            images_per_sec: p.images_per_sec,
-                            loss: p.loss,
-                            accuracy: p.accuracy,
-                        },
-                        *last_t,
-                    );
-                    next += 1;
-                }
-            };
-            for m in epochs {
-                replay(&mut live, m.epoch, &mut last_t);
-                live.apply(&Event::Epoch(m.clone()), last_t);
-            }
-            replay(&mut live, usize::MAX, &mut last_t);
-            let outcome = match sd.status {
-                RunStatus::Running if !ended => None,
-                RunStatus::Running | RunStatus::Interrupted => Some(Outcome::Interrupted),
-                RunStatus::Finished => Some(Outcome::Finished),
-                RunStatus::Failed => Some(Outcome::Failed {
-                    reason: sd.reason.clone().unwrap_or_default(),
-                }),
-            };
-            if let Some(outcome) = outcome {
-                let evaluation = sd.result.as_ref().map(|r| {
-                    Box::new(Evaluation {
-                        epoch: r.epoch,
-                        auc: r.auc.clone(),
-                        average_precision: r.average_precision.clone(),
-                        roc: BTreeMap::new(),
-                        labels: Vec::new(),
-                        scores: BTreeMap::new(),
-                        identity_auc: r.identity_auc.clone(),
-                        view_auc: r.view_auc.clone(),
-                        group_auc: r.group_auc.clone(),
-                    })
-                });
-                live.apply(
-                    &Event::SeedFinished {
-                        index: sd.index,
-                        seed: sd.seed,
-                        outcome,
-                        evaluation,
-                        summary: rec.summary.clone(),
-                        identity_summary: rec.identity_summary.clone(),
-                    },
-                    last_t,
-                );
-            }
-        }
-        if ended {
-            let outcome = match run.status {
-                RunStatus::Finished => Outcome::Finished,
-                RunStatus::Failed => Outcome::Failed {
-                    reason: rec.reason.clone().unwrap_or_default(),
-                },
-                _ => Outcome::Interrupted,
-            };
-            let end = rec
-                .finished
-                .map(|f| at((f.0 - rec.created.0) as f64))
-                .unwrap_or(last_t);
-            live.apply(&Event::Finished { outcome }, end);
+        for r in replay::events(run, points) {
+            live.apply(&r.event, at(r.secs));
         }
         live
     }

@@ -43,9 +43,9 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::cli::Exit;
 use crate::config::Config;
 use crate::store::{Store, Timestamp};
+use crate::train::Event;
 
 use app::{App, AppOptions};
 use images::{ImageLoader, PixelMode};
@@ -63,9 +63,17 @@ pub const LOG_FILE: &str = "lab.log";
 /// The profile the form starts from.
 const START_PROFILE: &str = crate::store::DEFAULT_PROFILE;
 
+/// The lab's handling of each event of a job: folded into the Train screen's state, as
+/// `adalab bench` times it.
+pub fn event_fold(config: Config) -> Box<dyn FnMut(&Event)> {
+    let now = Instant::now();
+    let mut live = live::Live::new(config, "bench".into(), None, now);
+    Box::new(move |ev| live.apply(ev, now))
+}
+
 /// Opens the lab on the terminal; returns when the user quits or a signal arrives, with the
-/// exit status: 0, or 128 + the signal that ended it (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
-pub fn run(home: Option<&Path>) -> anyhow::Result<Exit> {
+/// signal that ended it (SIGINT, SIGTERM or SIGHUP), if one did.
+pub fn run(home: Option<&Path>) -> anyhow::Result<Option<i32>> {
     let (store, store_error) = match Store::open(home) {
         Ok(s) => (Some(s), None),
         Err(e) => (None, Some(e.to_string())),
@@ -126,7 +134,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<Exit> {
     let restored = leave(&mut terminal);
     result?;
     restored.context("cannot restore the terminal")?;
-    Ok(app.exit_code())
+    Ok(app.stopped_by())
 }
 
 /// Used when the store cannot be opened: runs cannot be recorded, so none start.

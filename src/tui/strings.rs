@@ -215,16 +215,16 @@ pub fn age(secs: i64) -> String {
     }
 }
 
-/// `1h02m`, `3m05s`, `12s`.
+/// The epoch gauge's label during an evaluation: `evaluating epoch 2 (view 3/8)`.
+pub fn evaluating(epoch: usize, view: usize, views: usize) -> String {
+    format!("evaluating epoch {epoch} (view {view}/{views})")
+}
+
+/// `1h02m`, `3m05s`, `12s`: seconds in the one duration format of the CLI and the lab.
 pub fn duration(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
+    let d =
+        std::time::Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(std::time::Duration::MAX);
+    crate::job::format_duration(d)
 }
 
 /// An optional AUC as `0.912` or `–`.

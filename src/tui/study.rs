@@ -7,13 +7,12 @@
 //! Results are the engine's own ([`Study::results`]: done/running per task, the newest
 //! finished run per task, the comparison with the first cell).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::ScorerKind;
-use crate::score::{compare_paired, Summary};
-use crate::store::studies::{task_auc, variant_title, CellResults, Study};
-use crate::store::{LoadedRun, RunStatus, Store};
+use crate::score::Summary;
+use crate::store::studies::{CellResults, Study};
+use crate::store::{LoadedRun, Store};
 
 /// One cell of a study as the lab shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,14 +66,20 @@ impl StudyGroup {
                 .cmp(&seed_index(b))
                 .then_with(|| b.record.id.cmp(&a.record.id))
         });
-        let title = variant_title(name, overrides);
         let loaded = store.map(|st| {
             load(st, name).and_then(|s| s.with_overrides(overrides).map_err(|e| e.to_string()))
         });
+        // Without a readable study file the cells come from the runs themselves.
+        let from_runs = || {
+            let runs: Vec<LoadedRun> = members.iter().map(|(_, r)| (*r).clone()).collect();
+            let mut study = Study::from_runs(name, &runs);
+            study.overrides = overrides.to_vec();
+            study
+        };
         match loaded {
-            Some(Ok(study)) => from_study(study, &members),
-            Some(Err(e)) => from_refs(&title, &members, Some(e)),
-            None => from_refs(&title, &members, None),
+            Some(Ok(study)) => from_study(study, &members, None),
+            Some(Err(e)) => from_study(from_runs(), &members, Some(e)),
+            None => from_study(from_runs(), &members, None),
         }
     }
 
@@ -117,7 +122,9 @@ fn load(st: &Store, name: &str) -> Result<Study, String> {
     }
 }
 
-fn from_study(study: Study, members: &[(usize, &LoadedRun)]) -> StudyGroup {
+/// The study's cells and their results ([`Study::results`]); `error` says why its file could
+/// not be read (the study then comes from its runs, [`Study::from_runs`]).
+fn from_study(study: Study, members: &[(usize, &LoadedRun)], error: Option<String>) -> StudyGroup {
     let runs: Vec<LoadedRun> = members.iter().map(|(_, r)| (*r).clone()).collect();
     let states = study.states(&runs);
     let results = study.results(&states);
@@ -145,8 +152,8 @@ fn from_study(study: Study, members: &[(usize, &LoadedRun)]) -> StudyGroup {
     StudyGroup {
         name: study.title(),
         description: study.description.clone(),
-        source: Some(study.source.clone()),
-        error: None,
+        source: (!study.source.as_os_str().is_empty()).then(|| study.source.clone()),
+        error,
         scorer: study.scorer,
         seeds: study.seeds,
         cells,
@@ -161,119 +168,6 @@ fn totals(cells: &[CellGroup]) -> (usize, usize, usize) {
     cells.iter().fold((0, 0, 0), |(d, r, t), c| {
         (d + c.result.done, r + c.result.running, t + c.result.total)
     })
-}
-
-/// The value alone for a one-key label (`head.kind=arcface` → `arcface`).
-fn short_label(label: &str) -> String {
-    if label.contains(' ') {
-        return label.to_string();
-    }
-    label
-        .split_once('=')
-        .map_or_else(|| label.to_string(), |(_, v)| v.to_string())
-}
-
-/// Without a study file: cells as the runs name them (ordered by their `cell:N` tag), the
-/// newest finished run per seed, the first run's primary scorer.
-fn from_refs(name: &str, members: &[(usize, &LoadedRun)], error: Option<String>) -> StudyGroup {
-    let number = |r: &LoadedRun| {
-        r.record
-            .tags
-            .iter()
-            .find_map(|t| t.strip_prefix("cell:")?.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    };
-    let mut order: Vec<(usize, String, String)> = Vec::new();
-    for (_, r) in members {
-        let key = cell_key(r).to_string();
-        if !order.iter().any(|(_, k, _)| *k == key) {
-            let label = r
-                .record
-                .study
-                .as_ref()
-                .map_or(String::new(), |s| s.cell.clone());
-            order.push((number(r), key, label));
-        }
-    }
-    order.sort_by_key(|(n, _, _)| *n);
-    let seeds = members
-        .iter()
-        .map(|(_, r)| seed_index(r) + 1)
-        .max()
-        .unwrap_or(0);
-    let scorer = members.first().map_or(ScorerKind::KnnCosine, |(_, r)| {
-        r.record.config.primary_scorer()
-    });
-    let mut cells: Vec<CellGroup> = order
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, key, label))| {
-            let mine: Vec<&(usize, &LoadedRun)> =
-                members.iter().filter(|(_, r)| cell_key(r) == key).collect();
-            let mut result = CellResults {
-                cell: i,
-                label: label.clone(),
-                short: short_label(&label),
-                done: 0,
-                running: 0,
-                total: seeds,
-                values: BTreeMap::new(),
-                summary: BTreeMap::new(),
-                identity_summary: BTreeMap::new(),
-                comparison: None,
-                runs: Vec::new(),
-            };
-            for seed in 0..seeds {
-                let of_seed: Vec<&LoadedRun> = mine
-                    .iter()
-                    .map(|(_, r)| *r)
-                    .filter(|r| seed_index(r) == seed)
-                    .collect();
-                if let Some(done) = of_seed.iter().find(|r| r.status == RunStatus::Finished) {
-                    result.done += 1;
-                    let s = done.record.config.train.seed;
-                    result.runs.push((s, done.record.id.clone()));
-                    for (k, v) in task_auc(done) {
-                        result.values.entry(k).or_default().push((s, v));
-                    }
-                } else if of_seed.iter().any(|r| r.status == RunStatus::Running) {
-                    result.running += 1;
-                }
-            }
-            result.summarize();
-            CellGroup {
-                short: result.short.clone(),
-                label,
-                key,
-                rows: mine.iter().map(|(row, _)| *row).collect(),
-                result,
-            }
-        })
-        .collect();
-    let base = cells
-        .first()
-        .and_then(|c| c.result.values.get(&scorer))
-        .cloned()
-        .unwrap_or_default();
-    for c in cells.iter_mut().skip(1) {
-        if let Some(v) = c.result.values.get(&scorer) {
-            c.result.comparison = compare_paired(v, &base);
-        }
-    }
-    let (done, running, total) = totals(&cells);
-    StudyGroup {
-        name: name.to_string(),
-        description: String::new(),
-        source: None,
-        error,
-        scorer,
-        seeds,
-        cells,
-        other: Vec::new(),
-        done,
-        running,
-        total,
-    }
 }
 
 /// The Study view: one study's cells, one of them selected, its runs listed on Enter.

@@ -122,9 +122,6 @@ impl Theme {
     pub fn series(&self, i: usize) -> Style {
         self.fg(PALETTE[i % PALETTE.len()])
     }
-    pub fn series_color(&self, i: usize) -> Option<Color> {
-        self.color.then(|| PALETTE[i % PALETTE.len()])
-    }
     pub fn status(&self, status: &str) -> Style {
         match status {
             "running" => self.fg(Color::Cyan),

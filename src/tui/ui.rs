@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Popup, Tab};
+use super::app::{App, Popup, Tab, MIN_HEIGHT, MIN_WIDTH};
 use super::keys::Context;
 use super::live::LogLevel;
 use super::popups;
@@ -15,9 +15,6 @@ use super::runs::RunsView;
 use super::screens;
 use super::strings as s;
 use super::theme::Theme;
-
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -48,15 +45,15 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     draw_footer(f, bottom, app);
     match &app.popup {
-        Some(Popup::Confirm(k)) => popups::confirm::draw(f, area, app, k),
-        Some(Popup::Profiles(p)) => popups::profiles::draw(f, area, app, p),
-        Some(Popup::Checklist(c)) => popups::checklist::draw(f, area, app, c),
-        Some(Popup::Input(i)) => popups::input::draw(f, area, app, i),
-        Some(Popup::Studies(p)) => popups::studies::draw(f, area, app, p),
+        Some(Popup::Confirm(k)) => popups::confirm::draw(f, area, &app.theme, k, app.queue.len()),
+        Some(Popup::Profiles(p)) => popups::profiles::draw(f, area, &app.theme, p),
+        Some(Popup::Checklist(c)) => popups::checklist::draw(f, area, &app.theme, c),
+        Some(Popup::Input(i)) => popups::input::draw(f, area, &app.theme, i),
+        Some(Popup::Studies(p)) => popups::studies::draw(f, area, &app.theme, p),
         None => {}
     }
     if app.quitting.is_some() {
-        popups::confirm::draw_quitting(f, area, app);
+        popups::confirm::draw_quitting(f, area, &app.theme);
     }
 }
 

@@ -172,19 +172,4 @@ impl Store {
         out.sort();
         Ok(out)
     }
-
-    /// Names of the studies that have runs in the store.
-    pub fn studies_with_runs(&self) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self
-            .list_runs()?
-            .into_iter()
-            .filter_map(|e| match e {
-                RunEntry::Ok(r) => r.record.study.map(|s| s.name),
-                RunEntry::Unreadable { .. } => None,
-            })
-            .collect();
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
 }

@@ -3,12 +3,69 @@
 
 use std::collections::BTreeMap;
 
-use super::{Study, Task, TaskState};
+use std::path::PathBuf;
+
+use super::{Cell, Combine, Study, Task, TaskState};
 use crate::config::ScorerKind;
 use crate::score::{compare_paired, Comparison, Summary};
-use crate::store::{LoadedRun, RunStatus};
+use crate::store::{LoadedRun, RunStatus, StudyRef};
 
 impl Study {
+    /// The study as its runs describe it, for when its file cannot be read: one cell per
+    /// cell key the runs name (ordered by their `cell:N` tag, labelled as the runs spell it,
+    /// with the first run's config and profile), as many seeds as the runs reach, the first
+    /// run's primary scorer.
+    pub fn from_runs(name: &str, runs: &[LoadedRun]) -> Study {
+        let number = |r: &LoadedRun| {
+            r.record
+                .tags
+                .iter()
+                .find_map(|t| t.strip_prefix("cell:")?.parse::<usize>().ok())
+                .unwrap_or(usize::MAX)
+        };
+        let mut firsts: Vec<(usize, &LoadedRun, &StudyRef)> = Vec::new();
+        for r in runs {
+            let Some(s) = r.record.study.as_ref().filter(|s| s.name == name) else {
+                continue;
+            };
+            if !firsts.iter().any(|(_, _, f)| f.cell_key == s.cell_key) {
+                firsts.push((number(r), r, s));
+            }
+        }
+        firsts.sort_by_key(|(n, _, _)| *n);
+        let seeds = runs
+            .iter()
+            .filter_map(|r| r.record.study.as_ref().filter(|s| s.name == name))
+            .map(|s| s.seed_index + 1)
+            .max()
+            .unwrap_or(0);
+        let scorer = firsts.first().map_or(ScorerKind::KnnCosine, |(_, r, _)| {
+            r.record.config.primary_scorer()
+        });
+        Study {
+            name: name.to_string(),
+            description: String::new(),
+            source: PathBuf::new(),
+            text: String::new(),
+            seeds,
+            scorer,
+            combine: Combine::Cross,
+            overrides: Vec::new(),
+            reference: None,
+            cells: firsts
+                .into_iter()
+                .enumerate()
+                .map(|(index, (_, r, s))| Cell {
+                    index,
+                    label: s.cell.clone(),
+                    profile: r.record.profile.clone(),
+                    config: r.record.config.clone(),
+                    key: s.cell_key.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// What became of every task, from the study's runs in the store.
     pub fn states(&self, runs: &[LoadedRun]) -> Vec<(Task, TaskState)> {
         let mut by_task: BTreeMap<(String, usize), Vec<&LoadedRun>> = BTreeMap::new();

@@ -11,10 +11,10 @@ use ratatui::Frame;
 
 use crate::config::ScorerKind;
 
-use super::super::app::App;
 use super::super::form::{resolve_class, Form};
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{centered, marker, popup_frame, row_style};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,8 +222,7 @@ impl Checklist {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Checklist) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Checklist) {
     let (title, hint) = match c.kind {
         ChecklistKind::Reference => (s::CLASSES_TITLE, s::CLASSES_KEYS),
         ChecklistKind::Scorers => (s::SCORERS_TITLE, s::SCORERS_KEYS),

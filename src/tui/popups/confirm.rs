@@ -10,9 +10,9 @@ use ratatui::Frame;
 
 use crate::store::{RecordError, StoreError};
 
-use super::super::app::App;
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{centered, popup_frame};
 
 /// What is being confirmed.
@@ -69,8 +69,8 @@ impl ConfirmKind {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
-    let t = &app.theme;
+/// Draws the question; `queued` is the number of jobs waiting in the lab's queue.
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, kind: &ConfirmKind, queued: usize) {
     let (title, body, yes, no) = match kind {
         ConfirmKind::Stop => (
             s::STOP_TITLE,
@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
         ),
         ConfirmKind::Quit => (
             s::QUIT_TITLE,
-            match app.queue.len() {
+            match queued {
                 0 => s::QUIT_BODY_ACTIVE.to_string(),
                 n => format!("{} {}", s::QUIT_BODY_ACTIVE, s::quit_drops_queue(n)),
             },
@@ -123,8 +123,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
 }
 
-pub fn draw_quitting(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
+pub fn draw_quitting(f: &mut Frame, area: Rect, t: &Theme) {
     let r = centered(area, 60, 6);
     let inner = popup_frame(f, r, s::QUIT_TITLE, t);
     f.render_widget(

@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::form::Field;
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{centered, popup_frame};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,8 +119,7 @@ impl Input {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, inp: &Input) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, inp: &Input) {
     let (title, hint) = match &inp.kind {
         InputKind::Field(_) => return,
         InputKind::ProfileName => (s::SAVE_PROFILE_TITLE.to_string(), s::SAVE_PROFILE_HINT),

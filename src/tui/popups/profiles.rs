@@ -8,9 +8,9 @@ use ratatui::Frame;
 
 use crate::store::ProfileEntry;
 
-use super::super::app::App;
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{named_list_popup, step_cursor};
 
 #[derive(Clone, Debug)]
@@ -56,8 +56,7 @@ impl ProfilePicker {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &ProfilePicker) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, p: &ProfilePicker) {
     let rows = p
         .entries
         .iter()

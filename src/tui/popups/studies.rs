@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::theme::Theme;
 use super::super::widgets::{named_list_popup, step_cursor};
 
 #[derive(Clone, Debug)]
@@ -50,8 +50,7 @@ impl StudyPicker {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, p: &StudyPicker) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, p: &StudyPicker) {
     let rows = p
         .entries
         .iter()

@@ -104,11 +104,6 @@ impl RunsState {
         self.selected_row().map(|r| r.id.as_str())
     }
 
-    pub fn selected_run(&self) -> Option<&LoadedRun> {
-        let id = self.selected_id()?;
-        self.loaded(id)
-    }
-
     /// The study of the line under the cursor when it is a study or cell line, and the cell.
     pub fn selected_group(&self) -> Option<(&StudyGroup, Option<usize>)> {
         match self.selected_item()? {

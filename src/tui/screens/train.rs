@@ -302,6 +302,15 @@ fn gauge<'a>(label: String, ratio: f64, style: Style, t: &Theme) -> LineGauge<'a
 }
 
 fn epoch_gauge<'a>(live: &Live, t: &Theme) -> LineGauge<'a> {
+    if let Some(e) = live.evaluating {
+        let label = format!(
+            "{} {:>5}/{:<5}",
+            s::evaluating(live.epoch, e.view, e.views),
+            e.images,
+            e.total
+        );
+        return gauge(label, e.fraction(), t.warn(), t);
+    }
     let epochs = live.config.train.epochs;
     let label = format!(
         "{} {:>3}/{epochs} batch {:>4}/{:<4}",

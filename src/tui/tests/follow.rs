@@ -78,8 +78,13 @@ fn enter_on_a_running_run_follows_it_from_the_store() {
     assert_eq!(live.curve.len(), 15);
     assert_eq!(live.seed_aucs()[0].1, Some(0.912));
     assert!(live.is_active());
-    // Fraction from the batches: seed 0 whole, 1.5 of seed 1's 3 epochs.
-    assert!((live.job_fraction() - (1.0 + 1.5 / 3.0) / 2.0).abs() < 1e-9);
+    // Fraction from the batches and evaluations: seed 0 whole, 1.5 of seed 1's 3 epochs
+    // and the evaluations done in it.
+    let p = &live.progress;
+    let (batches, eval) = (p.batches as f64, p.eval_images as f64 * p.eval_weight);
+    let per_seed = 3.0 * batches + p.evals_per_seed as f64 * eval;
+    let done = 1.5 * batches + p.evals_done as f64 * eval;
+    assert!((live.job_fraction() - (1.0 + done / per_seed) / 2.0).abs() < 1e-9);
     let screen = l.render(80, 24);
     assert!(screen.contains("following 20261130T015800Z-node (pid 4242 on node-7)"));
     snapshots!("train_attached", &mut l);

@@ -64,12 +64,17 @@ fn live_state_follows_events() {
         live.auc_now_best(ScorerKind::KnnCosine),
         Some((0.874, 0.874, 1))
     );
-    // 1 of 3 seeds done, plus 1 epoch and 100/141 batches of the second epoch.
-    let expect = (1.0 + (1.0 + 100.0 / 141.0) / 4.0) / 3.0;
+    // 1 of 3 seeds done, plus 1 epoch (and its evaluation) and 100/141 batches of the
+    // second epoch; a seed is 4 epochs and its evaluations (in batch-equivalents).
+    let p = &live.progress;
+    let eval = p.eval_images as f64 * p.eval_weight;
+    assert!(eval > 0.0);
+    let per_seed = 4.0 * 141.0 + p.evals_per_seed as f64 * eval;
+    let expect = (1.0 + (141.0 + 100.0 + p.evals_done as f64 * eval) / per_seed) / 3.0;
     assert!((live.job_fraction() - expect).abs() < 1e-9);
     // The ETA is the rate since the first batch report (t = 7 s, epoch 1 batch 70/141), as
     // the headless bar's (job::JobProgress): not measured from the first epoch's end.
-    let first = (70.0 / 141.0) / 4.0 / 3.0;
+    let first = 70.0 / per_seed / 3.0;
     let eta = live.eta(l.base + Duration::from_secs(57)).unwrap();
     let want = 50.0 * (1.0 - expect) / (expect - first);
     assert!((eta.as_secs_f64() - want).abs() < 1e-6);
@@ -251,15 +256,20 @@ fn per_batch_curves_show_during_the_first_epoch() {
     let live = l.app.live.as_ref().unwrap();
     assert_eq!(live.curve.len(), 14);
     assert!(live.epochs().is_empty());
-    // The ETA comes from the first batches: 65 batches in 3.25 s, 423 - 70 to go.
+    // The ETA comes from the first batches: 65 batches in 3.25 s; to go, the 423 - 70
+    // batches and the evaluations (their images in batch-equivalents).
+    let p = &live.progress;
+    assert_eq!(p.evals_per_seed, 3);
+    assert_eq!(p.eval_images, p.views * 3000);
+    let work = 423.0 + 3.0 * p.eval_images as f64 * p.eval_weight;
+    assert!(work > 423.0);
     let eta = live.eta(l.base + Duration::from_secs_f64(4.5)).unwrap();
-    assert!(
-        (eta.as_secs_f64() - 3.25 * 353.0 / 65.0).abs() < 1e-6,
-        "{eta:?}"
-    );
+    let want = 3.25 * (work - 70.0) / 65.0;
+    assert!((eta.as_secs_f64() - want).abs() < 1e-6, "{eta:?} {want}");
     let screen = l.render(80, 24);
     assert!(!screen.contains("waiting for the first epoch"), "{screen}");
-    assert!(screen.contains("ETA 18s"), "{screen}");
+    let shown = crate::job::format_duration(Duration::from_secs_f64(want));
+    assert!(screen.contains(&format!("ETA {shown}")), "{screen}");
     snapshots!("train_batches_mid_epoch1", &mut l);
 }
 
@@ -419,15 +429,15 @@ fn a_too_small_screen_takes_only_quit() {
 }
 
 #[test]
-fn a_signal_sets_the_exit_code() {
+fn a_signal_is_reported_as_what_stopped_the_lab() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let l = lab();
-    assert_eq!(l.app.exit_code().code(), 0);
-    for (sig, code) in [(SIGINT, 130), (SIGTERM, 143), (SIGHUP, 129)] {
+    assert_eq!(l.app.stopped_by(), None);
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         let mut l = lab();
         l.app.on_signal(sig);
         assert!(l.app.should_quit);
-        assert_eq!(l.app.exit_code().code(), code);
+        assert_eq!(l.app.stopped_by(), Some(sig));
     }
     // During a run: the job is stopped and waited for; the code is the signal's.
     let mut l = started_lab(repeated_config());
@@ -439,5 +449,59 @@ fn a_signal_sets_the_exit_code() {
     });
     l.tick_at(70.0);
     assert!(l.app.should_quit);
-    assert_eq!(l.app.exit_code().code(), 143);
+    assert_eq!(l.app.stopped_by(), Some(SIGTERM));
+}
+
+#[test]
+fn the_evaluation_shows_as_a_phase_and_counts_in_the_eta() {
+    let mut c = pinned();
+    c.train.epochs = 2;
+    let mut l = mid_epoch_lab(c);
+    l.script.send(Event::Progress {
+        epoch: 1,
+        batch: 141,
+        batches: 141,
+        images_per_sec: 1280.0,
+        loss: 1.0,
+        accuracy: 0.7,
+    });
+    l.tick_at(8.0);
+    // 8 views of 3,000 images: the first two done, the third half-way.
+    let mut before = 0.0;
+    let mut eta_before = None;
+    for (t, images, view) in [(8.0, 0, 1), (9.0, 6000, 3), (9.5, 7500, 3)] {
+        if images > 0 && before == 0.0 {
+            // Once the evaluation's size is known.
+            let live = l.app.live.as_ref().unwrap();
+            before = live.job_fraction();
+            eta_before = live.eta(l.base + Duration::from_secs(8));
+        }
+        l.script.send(Event::Evaluating {
+            epoch: 1,
+            view,
+            views: 8,
+            images,
+            total: 24000,
+        });
+        l.tick_at(t);
+    }
+    let live = l.app.live.as_ref().unwrap();
+    assert_eq!(live.evaluating.map(|e| (e.view, e.images)), Some((3, 7500)));
+    // The bar moves on while evaluating, and is not done: the rest is still to come.
+    assert!(live.job_fraction() > before, "{before}");
+    assert!(live.job_fraction() < 0.75);
+    assert!(eta_before.is_some());
+    assert!(live.eta(l.base + Duration::from_secs_f64(9.5)).is_some());
+    let screen = l.render(80, 24);
+    assert!(screen.contains("evaluating epoch 1 (view 3/8)"), "{screen}");
+    assert!(!screen.contains("measuring"), "{screen}");
+    snapshots!("train_evaluating", &mut l);
+    // The evaluation's end closes the phase.
+    l.script.send(Event::Evaluated {
+        epoch: 1,
+        auc: [(ScorerKind::KnnCosine, 0.9)].into_iter().collect(),
+    });
+    l.tick_at(10.0);
+    assert_eq!(l.app.live.as_ref().unwrap().evaluating, None);
+    assert!(!l.render(80, 24).contains("evaluating epoch"));
 }
