@@ -90,18 +90,9 @@ pub fn bench_on_device(
     match device {
         DeviceKind::Cpu => bench_net(Cpu::seed_from_u64(0), input, threads, steps),
         #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => {
-            let dev = Cuda::try_seed_from_u64(0).map_err(|e| ModelError::Device {
-                message: format!("cannot open the CUDA device: {e:?}"),
-            })?;
-            bench_net(dev, input, threads, steps)
-        }
+        DeviceKind::Cuda => bench_net(super::device::open_cuda(0)?, input, threads, steps),
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => Err(ModelError::Device {
-            message: "cuda: this adalab was built without the `cuda` feature \
-                      (rebuild with `cargo build --release --features cuda`)"
-                .into(),
-        }),
+        DeviceKind::Cuda => match super::device::open_cuda(0)? {},
     }
 }
 

@@ -7,6 +7,7 @@
 //! indicatif) or print.
 
 pub mod bench;
+pub mod device;
 pub mod error;
 pub mod head;
 pub mod memory;
