@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 
 use crate::config::{Config, DeviceKind};
-use crate::model::bench::{bench_on_device, BATCH};
+use crate::model::bench::{bench_on_device_batch, BATCH};
 use crate::store::metrics::{BatchPoint, MetricsLog};
 use crate::train::worker::PROGRESS_EVERY;
 use crate::train::Event;
@@ -29,6 +29,13 @@ pub struct BenchArgs {
     /// Also time anomaly scoring (LOF + kNN + AUC on 1,000 × 2,000 × 128).
     #[arg(long)]
     pub scoring: bool,
+    /// Images per training step.
+    #[arg(long, default_value_t = BATCH)]
+    pub batch: usize,
+    /// Instead of timing: check the device against the CPU (each op's forward and backward,
+    /// three training steps of the bench net) and fail beyond the tolerances.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
@@ -41,6 +48,9 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
+    if opts.batch < 2 {
+        bail!("--batch must be at least 2 (BatchNorm needs two values per channel)");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -50,10 +60,15 @@ pub fn run(opts: &BenchArgs) -> anyhow::Result<()> {
         Some(_) => vec![(3, 32, 32)],
         None => vec![(1, 28, 28), (3, 32, 32)],
     };
+    if opts.check {
+        return super::parity::run(&mut out, &pool, opts.device);
+    }
     let cost = progress_event_cost(20_000)?;
     for input in inputs {
-        let r = pool.install(|| bench_on_device(opts.device, input, threads, opts.steps))?;
-        let step_us = 1e6 * BATCH as f64 / r.train_ips;
+        let r = pool.install(|| {
+            bench_on_device_batch(opts.device, input, opts.batch, threads, opts.steps)
+        })?;
+        let step_us = 1e6 * opts.batch as f64 / r.train_ips;
         writeln!(out, "{} {}", r.line(), cost.fields(step_us))?;
     }
     if opts.scoring {

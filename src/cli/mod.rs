@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod console;
 pub mod data;
+pub mod parity;
 pub mod profiles;
 pub mod report;
 pub mod run;

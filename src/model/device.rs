@@ -2,15 +2,65 @@
 
 use super::error::ModelError;
 
+#[cfg(feature = "cuda")]
+fn driver_error<E: std::fmt::Debug>(doing: &str, e: E) -> ModelError {
+    let text = format!("{e:?}");
+    ModelError::Device {
+        message: describe_cuda_failure(&text)
+            .map(|d| format!("{d} ({doing})"))
+            .unwrap_or_else(|| format!("cuda: {doing} failed: {text}")),
+    }
+}
+
+/// Initialises the driver and finds device 0 (cudarc would unwrap these errors into a panic).
+#[cfg(feature = "cuda")]
+fn first_device() -> Result<cudarc::driver::sys::CUdevice, ModelError> {
+    use cudarc::driver::result;
+    result::init().map_err(|e| driver_error("initialising the NVIDIA driver", e))?;
+    let count = result::device::get_count().map_err(|e| driver_error("counting devices", e))?;
+    if count < 1 {
+        return Err(ModelError::Device {
+            message: "cuda: no CUDA device found (the driver reports 0 devices) \
+                      [CUDA_ERROR_NO_DEVICE]"
+                .into(),
+        });
+    }
+    result::device::get(0).map_err(|e| driver_error("opening CUDA device 0", e))
+}
+
 /// Opens CUDA device 0 with its RNG seeded, after dropping this thread's cached index tables
 /// (they belong to the previous device instance).
 #[cfg(feature = "cuda")]
 pub fn open_cuda(seed: u64) -> Result<dfdx::prelude::Cuda, ModelError> {
+    first_device()?;
     super::ops::tables::forget();
-    dfdx::prelude::Cuda::try_seed_from_u64(seed).map_err(|e| ModelError::Device {
-        message: describe_cuda_failure(&format!("{e:?}"))
-            .unwrap_or_else(|| format!("cuda: cannot open CUDA device 0: {e:?}")),
-    })
+    dfdx::prelude::Cuda::try_seed_from_u64(seed)
+        .map_err(|e| driver_error("opening CUDA device 0", e))
+}
+
+/// Free and total memory of CUDA device 0, in bytes, as its driver reports them.
+#[cfg(feature = "cuda")]
+pub fn cuda_memory() -> Result<(u64, u64), ModelError> {
+    use cudarc::driver::result;
+    let dev = first_device()?;
+    // SAFETY: the primary context is retained for the query and released after it; making it
+    // current on this thread is what every CUDA call on the thread needs anyway.
+    unsafe {
+        let ctx = result::primary_ctx::retain(dev)
+            .map_err(|e| driver_error("creating a context on CUDA device 0", e))?;
+        let info = result::ctx::set_current(ctx)
+            .and_then(|_| result::mem_get_info())
+            .map_err(|e| driver_error("asking CUDA device 0 for its free memory", e));
+        let _ = result::primary_ctx::release(dev);
+        let (free, total) = info?;
+        Ok((free as u64, total as u64))
+    }
+}
+
+/// Without the `cuda` feature there is no CUDA device to ask.
+#[cfg(not(feature = "cuda"))]
+pub fn cuda_memory() -> Result<(u64, u64), ModelError> {
+    match open_cuda(0)? {}
 }
 
 /// Without the `cuda` feature there is no CUDA device to open.

@@ -15,5 +15,6 @@ pub mod net;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod parity;
 
 pub use error::ModelError;
