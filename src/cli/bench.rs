@@ -10,7 +10,7 @@ use dfdx::prelude::*;
 
 use crate::config::{Config, DeviceKind};
 use crate::data::ExperimentSplit;
-use crate::model::bench::{bench_on_device, BATCH};
+use crate::model::bench::{bench_on_device_batch, BATCH};
 use crate::store::metrics::{BatchPoint, MetricsLog};
 use crate::store::profiles::DEFAULT_PROFILE;
 use crate::store::Store;
@@ -43,6 +43,13 @@ pub struct BenchArgs {
     /// With --profile: random images of the dataset's shape instead of the dataset.
     #[arg(long, requires = "profile")]
     pub random: bool,
+    /// Images per training step.
+    #[arg(long, default_value_t = BATCH)]
+    pub batch: usize,
+    /// Instead of timing: check the device against the CPU (each op's forward and backward,
+    /// three training steps of the bench net) and fail beyond the tolerances.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// What the lab does with each event it receives (`tui::event_fold`): passed in by the binary,
@@ -59,6 +66,9 @@ pub fn run(opts: &BenchArgs, lab: &LabFold) -> anyhow::Result<()> {
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
+    if opts.batch < 2 {
+        bail!("--batch must be at least 2 (BatchNorm needs two values per channel)");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -74,10 +84,14 @@ pub fn run(opts: &BenchArgs, lab: &LabFold) -> anyhow::Result<()> {
         Some(_) => vec![(3, 32, 32)],
         None => vec![(1, 28, 28), (3, 32, 32)],
     };
+    if opts.check {
+        return super::parity::run(&mut out, &pool, opts.device);
+    }
     let cost = progress_event_cost(20_000, lab)?;
     for input in inputs {
-        let r = pool.install(|| bench_on_device(opts.device, input, threads, steps))?;
-        let step_us = 1e6 * BATCH as f64 / r.train_ips;
+        let r =
+            pool.install(|| bench_on_device_batch(opts.device, input, opts.batch, threads, steps))?;
+        let step_us = 1e6 * opts.batch as f64 / r.train_ips;
         writeln!(out, "{} {}", r.line(), cost.fields(step_us))?;
     }
     if opts.scoring {

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod console;
 pub mod data;
 pub mod detector;
+pub mod parity;
 pub mod profiles;
 pub mod report;
 pub mod run;

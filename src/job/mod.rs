@@ -100,7 +100,7 @@ fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> 
     }
     let classes = head_classes(config, info.training_classes);
     let images: usize = info.train_counts.iter().chain(&info.test_counts).sum();
-    crate::model::memory::check(config, info.shape, classes, images as u64).map_err(|e| {
+    let to_config_error = |e: crate::model::ModelError| {
         if let Some(err) = size_error(config, info.shape, &e) {
             return err;
         }
@@ -111,7 +111,22 @@ fn model_check(config: &Config, info: &DatasetInfo) -> Result<u64, ConfigError> 
             .unwrap_or(&text)
             .to_string();
         ConfigError::new(key, message)
-    })
+    };
+    let need = crate::model::memory::check(config, info.shape, classes, images as u64)
+        .map_err(to_config_error)?;
+    if config.train.device != crate::config::DeviceKind::Cuda || !cfg!(feature = "cuda") {
+        return Ok(need);
+    }
+    // A CUDA run: its activations must fit the GPU's free memory; the host keeps the data.
+    use crate::model::{device, memory};
+    let (free, _) = device::cuda_memory().map_err(to_config_error)?;
+    memory::check_gpu(config, info.shape, classes, free).map_err(to_config_error)?;
+    Ok(memory::host_bytes_cuda(
+        config,
+        info.shape,
+        classes,
+        images as u64,
+    ))
 }
 
 /// The smallest square image side the backbone of `config` can pool down to at least 1×1

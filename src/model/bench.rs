@@ -25,6 +25,7 @@ const WARMUP: usize = 5;
 #[derive(Clone, Debug)]
 pub struct BenchResult {
     pub input: (usize, usize, usize),
+    pub batch: usize,
     pub threads: usize,
     pub train_ips: f64,
     pub infer_ips: f64,
@@ -36,10 +37,11 @@ pub struct BenchResult {
 impl BenchResult {
     pub fn line(&self) -> String {
         let (c, h, w) = self.input;
-        let step_us = 1e6 * BATCH as f64 / self.train_ips;
+        let step_us = 1e6 * self.batch as f64 / self.train_ips;
         format!(
-            "bench input={c}x{h}x{w} batch={BATCH} threads={} train_ips={:.0} infer_ips={:.0} \
+            "bench input={c}x{h}x{w} batch={} threads={} train_ips={:.0} infer_ips={:.0} \
              transform_us_per_batch={:.0} transform_share_of_step={:.2}%",
+            self.batch,
             self.threads,
             self.train_ips,
             self.infer_ips,
@@ -80,28 +82,33 @@ pub fn bench_transforms(input: (usize, usize, usize), reps: usize) -> f64 {
     times[times.len() / 2]
 }
 
-/// Runs [`bench_net`] on `device` (on the calling thread's rayon pool).
+/// Runs [`bench_net`] on `device` (on the calling thread's rayon pool) at batch [`BATCH`].
 pub fn bench_on_device(
     device: DeviceKind,
     input: (usize, usize, usize),
     threads: usize,
     steps: usize,
 ) -> Result<BenchResult, ModelError> {
+    bench_on_device_batch(device, input, BATCH, threads, steps)
+}
+
+/// [`bench_on_device`] at another batch size.
+pub fn bench_on_device_batch(
+    device: DeviceKind,
+    input: (usize, usize, usize),
+    batch: usize,
+    threads: usize,
+    steps: usize,
+) -> Result<BenchResult, ModelError> {
     match device {
-        DeviceKind::Cpu => bench_net(Cpu::seed_from_u64(0), input, threads, steps),
+        DeviceKind::Cpu => bench_net(Cpu::seed_from_u64(0), input, batch, threads, steps),
         #[cfg(feature = "cuda")]
         DeviceKind::Cuda => {
-            let dev = Cuda::try_seed_from_u64(0).map_err(|e| ModelError::Device {
-                message: format!("cannot open the CUDA device: {e:?}"),
-            })?;
-            bench_net(dev, input, threads, steps)
+            let dev = super::device::open_cuda(0)?;
+            bench_net(dev, input, batch, threads, steps)
         }
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => Err(ModelError::Device {
-            message: "cuda: this adalab was built without the `cuda` feature \
-                      (rebuild with `cargo build --release --features cuda`)"
-                .into(),
-        }),
+        DeviceKind::Cuda => match super::device::open_cuda(0)? {},
     }
 }
 
@@ -128,6 +135,7 @@ pub fn bench_model_config() -> (ModelConfig, HeadConfig) {
 pub fn bench_net<D: OpsDevice + Synchronize>(
     dev: D,
     input: (usize, usize, usize),
+    batch: usize,
     threads: usize,
     steps: usize,
 ) -> Result<BenchResult, ModelError> {
@@ -143,9 +151,9 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
         eps: 1e-8,
     });
     let (c, h, w) = input;
-    let x: Vec<f32> = (0..BATCH * c * h * w).map(|_| rng.gen::<f32>()).collect();
-    let labels: Vec<usize> = (0..BATCH).map(|_| rng.gen_range(0..CLASSES)).collect();
-    let xt: T4<D> = dev.tensor_from_vec(x, (BATCH, c, h, w));
+    let x: Vec<f32> = (0..batch * c * h * w).map(|_| rng.gen::<f32>()).collect();
+    let labels: Vec<usize> = (0..batch).map(|_| rng.gen_range(0..CLASSES)).collect();
+    let xt: T4<D> = dev.tensor_from_vec(x, (batch, c, h, w));
     let oh = one_hot(&dev, &labels, CLASSES);
 
     let mut train_step = |model: &mut Model<D>| {
@@ -166,7 +174,7 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
         train_step(&mut model);
     }
     dev.synchronize();
-    let train_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
+    let train_ips = (steps * batch) as f64 / t0.elapsed().as_secs_f64();
 
     let infer = |model: &mut Model<D>| {
         let emb = model.backbone.forward(xt.clone(), false);
@@ -182,9 +190,10 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
         infer(&mut model);
     }
     dev.synchronize();
-    let infer_ips = (steps * BATCH) as f64 / t0.elapsed().as_secs_f64();
+    let infer_ips = (steps * batch) as f64 / t0.elapsed().as_secs_f64();
     Ok(BenchResult {
         input,
+        batch,
         threads,
         train_ips,
         infer_ips,

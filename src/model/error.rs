@@ -24,6 +24,13 @@ pub enum ModelError {
     Load { path: PathBuf, message: String },
     #[error("train.device = {message}")]
     Device { message: String },
+    #[error(
+        "train.batch_size: training needs about {} of GPU memory at batch {batch}, but CUDA \
+         device 0 has {} free; lower train.batch_size or the model's widths",
+        crate::config::check::Bytes(*need),
+        crate::config::check::Bytes(*free)
+    )]
+    GpuMemory { need: u64, free: u64, batch: usize },
 }
 
 impl ModelError {
@@ -37,6 +44,7 @@ impl ModelError {
                 Some("head.kind")
             }
             ModelError::Device { .. } => Some("train.device"),
+            ModelError::GpuMemory { .. } => Some("train.batch_size"),
             ModelError::Save { .. } | ModelError::Load { .. } => None,
         }
     }

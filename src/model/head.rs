@@ -5,6 +5,7 @@
 //! weights, so the logits are `s · cos θ` with a margin applied to the target class.
 
 use super::error::ModelError;
+use super::ops::legal::{self, Laid};
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -95,7 +96,10 @@ impl<D: Device<f32>> Head<D> {
     pub fn cosines<T: Tape<f32, D>>(&self, emb: T2<D, T>) -> T2<D, T> {
         let en = l2_normalize_rows(emb);
         let wn = l2_normalize_rows(self.weight.retaped::<T>());
-        en.matmul(wn.permute::<_, Axes2<1, 0>>())
+        let wt = legal::permute2(Laid::fresh(wn)).expect("a permute allocates nothing");
+        legal::matmul("cosine head", Laid::fresh(en), wt)
+            .expect("cosine head matmul")
+            .t
     }
 
     /// Logits `(B, C)` for the loss. `targets` (one-hot, `(B, C)`) is needed by margin heads.
@@ -113,14 +117,17 @@ impl<D: Device<f32>> Head<D> {
                 } else {
                     emb
                 };
-                let w = self.weight.retaped::<T>().permute::<_, Axes2<1, 0>>();
+                let w = legal::permute2(Laid::fresh(self.weight.retaped::<T>()))
+                    .expect("a permute allocates nothing");
                 let b = self
                     .bias
                     .as_ref()
                     .expect("linear heads have a bias")
                     .retaped::<T>()
                     .broadcast_like::<_, Axis<0>>(&shape);
-                (x.matmul(w) + b, None)
+                let xw =
+                    legal::matmul("linear head", Laid::fresh(x), w).expect("linear head matmul");
+                (xw.t + b, None)
             }
             HeadKind::AdacosFixed | HeadKind::AdacosDynamic => {
                 let cos = self.cosines(emb);

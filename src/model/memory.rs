@@ -100,7 +100,7 @@ fn activation_floats(config: &Config, input: (usize, usize, usize)) -> u64 {
 }
 
 /// Checks that the model can be built for images of `input` and `classes` training classes,
-/// and returns about how many bytes training it (and holding the split) needs.
+/// and returns about how many bytes training it (and holding the split) needs on the CPU.
 pub fn check(
     config: &Config,
     input: (usize, usize, usize),
@@ -109,17 +109,75 @@ pub fn check(
 ) -> Result<u64, ModelError> {
     feature_shape(&config.model, input)?;
     check_head(&config.head, classes)?;
-    let params = parameter_count(config, input, classes);
-    // Weights, their gradients (and the backward pass's temporary for them), two Adam moments
-    // and the update's temporaries: seven copies. (1024 channels into a 4096-dimensional
-    // embedding, 0.8 G parameters, was seen to exhaust 24 GiB.)
-    let param_bytes = params * 4 * 7;
     let batch = config.train.batch_size.max(EVAL_BATCH) as u64;
     let act_bytes = activation_floats(config, input) * batch * 4;
-    let pixels = (input.0 * input.1 * input.2) as u64;
-    // The dataset as bytes plus the split as f32.
-    let data_bytes = images * pixels * 5;
-    Ok(param_bytes + act_bytes + data_bytes)
+    Ok(param_bytes(config, input, classes) + act_bytes + data_bytes(input, images))
+}
+
+/// Weights, their gradients (and the backward pass's temporary for them), two Adam moments
+/// and the update's temporaries: seven copies. (1024 channels into a 4096-dimensional
+/// embedding, 0.8 G parameters, was seen to exhaust 24 GiB.)
+fn param_bytes(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
+    parameter_count(config, input, classes) * 4 * 7
+}
+
+/// The dataset as bytes plus the split as f32.
+fn data_bytes(input: (usize, usize, usize), images: u64) -> u64 {
+    images * (input.0 * input.1 * input.2) as u64 * 5
+}
+
+/// Host memory a CUDA run needs: the data and the model's host copies (its activations live
+/// on the GPU, see [`gpu_bytes`]).
+pub fn host_bytes_cuda(
+    config: &Config,
+    input: (usize, usize, usize),
+    classes: usize,
+    images: u64,
+) -> u64 {
+    parameter_count(config, input, classes) * 4 + data_bytes(input, images)
+}
+
+/// About how many bytes of GPU memory a CUDA training step (or evaluation chunk) of the
+/// generic path holds at once, generously: the parameters' seven copies, and per image and
+/// conv the im2col matrix and its gradient (f32) with its index table (8-byte indices, cached
+/// per shape), the conv output through GEMM, reorder, BatchNorm and pooling with their
+/// gradients, and the pooling windows with their table.
+pub fn gpu_bytes(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
+    let (layers, _) = conv_layers(config, input);
+    let per_image: u64 = layers
+        .iter()
+        .map(|l| {
+            let cols = l.cin * 9 * l.h * l.w;
+            let out = l.cout * l.h * l.w;
+            let padded = if config.model.padding == 1 {
+                2 * l.cin * (l.h * l.w) * 8
+            } else {
+                0
+            };
+            cols * (4 + 4 + 8) + out * (12 * 4 + 8) + out * (4 + 8) + padded
+        })
+        .sum::<u64>()
+        + 4 * config.model.embedding_dim as u64 * 4;
+    let batch = config.train.batch_size.max(EVAL_BATCH) as u64;
+    param_bytes(config, input, classes) + per_image * batch
+}
+
+/// Refuses a CUDA run whose [`gpu_bytes`] exceed 90% of the device's `free` bytes.
+pub fn check_gpu(
+    config: &Config,
+    input: (usize, usize, usize),
+    classes: usize,
+    free: u64,
+) -> Result<u64, ModelError> {
+    let need = gpu_bytes(config, input, classes);
+    if need > free / 10 * 9 {
+        return Err(ModelError::GpuMemory {
+            need,
+            free,
+            batch: config.train.batch_size,
+        });
+    }
+    Ok(need)
 }
 
 #[cfg(test)]
@@ -158,6 +216,25 @@ mod tests {
         assert_eq!(
             macs_per_image(&c, (1, 28, 28), 9),
             32 * 9 * 784 + 32 * 64 * 9 * 196 + 3136 * 128 + 128 * 9
+        );
+    }
+
+    #[test]
+    fn gpu_memory_is_checked_against_the_free_memory_naming_the_batch_size() {
+        let mut c = Config::default();
+        let need = gpu_bytes(&c, (1, 28, 28), 9);
+        assert!(need > 1 << 20 && need < 2 << 30, "{need}");
+        assert_eq!(check_gpu(&c, (1, 28, 28), 9, 80 << 30).unwrap(), need);
+        let e = check_gpu(&c, (1, 28, 28), 9, need).unwrap_err();
+        assert_eq!(e.key(), Some("train.batch_size"));
+        assert!(e.to_string().contains("GPU memory"), "{e}");
+        // Activations grow with the batch.
+        c.train.batch_size = 4 * EVAL_BATCH;
+        assert!(gpu_bytes(&c, (1, 28, 28), 9) > 3 * need / 2);
+        // A CUDA run keeps its activations off the host.
+        assert!(
+            host_bytes_cuda(&c, (1, 28, 28), 9, 60_000)
+                < check(&c, (1, 28, 28), 9, 60_000).unwrap()
         );
     }
 

@@ -7,6 +7,7 @@
 //! indicatif) or print.
 
 pub mod bench;
+pub mod device;
 pub mod error;
 pub mod head;
 pub mod memory;
@@ -14,5 +15,6 @@ pub mod net;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod parity;
 
 pub use error::ModelError;

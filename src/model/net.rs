@@ -1,6 +1,7 @@
 //! The CNN backbone (conv stages → embedding) and the full model (backbone + head).
 
 use super::error::ModelError;
+use super::ops::legal::{self, Laid};
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -145,7 +146,11 @@ impl<D: OpsDevice> Backbone<D> {
             .fc_bias
             .retaped::<T>()
             .broadcast_like::<_, Axis<0>>(&(n, self.dim));
-        flat.matmul(self.fc_weight.retaped::<T>()) + bias
+        let w = Laid::fresh(self.fc_weight.retaped::<T>());
+        legal::matmul("embedding layer", Laid::fresh(flat), w)
+            .expect("embedding layer matmul")
+            .t
+            + bias
     }
 
     /// The flattened output of the conv stages `(N, C·H·W)`, before the embedding layer.

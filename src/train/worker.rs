@@ -203,7 +203,12 @@ fn job(
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                (TrainError::Panic(msg).outcome(), None)
+                // dfdx's infallible ops unwrap CUDA errors: report those as device errors.
+                let error = match crate::model::device::describe_cuda_failure(&msg) {
+                    Some(what) => TrainError::Device(format!("train.device = {what}")),
+                    None => TrainError::Panic(msg),
+                };
+                (error.outcome(), None)
             }
         };
         let _ = tx.send(Event::info(format!(
@@ -307,17 +312,14 @@ fn run_seed(
             tx,
         ),
         #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => match Cuda::try_seed_from_u64(seed) {
+        DeviceKind::Cuda => match crate::model::device::open_cuda(seed) {
             Ok(dev) => train_on(dev, config, split, seed, detector, cancel, tx),
-            Err(e) => (
-                TrainError::Device(format!("cannot open the CUDA device: {e:?}")).outcome(),
-                None,
-            ),
+            Err(e) => (TrainError::Model(e).outcome(), None),
         },
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => (
-            TrainError::Device("built without the `cuda` feature".into()).outcome(),
-            None,
-        ),
+        DeviceKind::Cuda => match crate::model::device::open_cuda(seed) {
+            Ok(never) => match never {},
+            Err(e) => (TrainError::Model(e).outcome(), None),
+        },
     }
 }

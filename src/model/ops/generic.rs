@@ -1,22 +1,29 @@
 //! The ops composed from dfdx's own differentiable ops, generic over the device.
 //!
 //! This is the path non-CPU devices run (dfdx gives no public access to device memory in a
-//! forward pass) and the executable specification the fast CPU kernels are tested against. It is
-//! built for clarity, not speed:
+//! forward pass) and the executable specification the fast CPU kernels are tested against.
+//! Every call that has a precondition in dfdx's CUDA kernels goes through [`super::legal`],
+//! which checks it on every device, and every index table is built once per shape and kept
+//! on the device ([`super::tables`]), so a step uploads nothing:
 //!
-//! * conv3x3: im2col as a `gather` of spatial positions (padding = clamped index × 0/1 mask), then
-//!   a batched `matmul` with the weight broadcast over the batch.
-//! * maxpool2: `gather` of the 4 window positions onto a new leading axis, then `max` over it.
+//! * conv3x3: one `gather` builds the im2col matrix `(9·I, N·P)` (padding reads the zero half
+//!   of `[x, 0·x]`), one 2-D GEMM `weight (O, 9·I) × cols` gives `(O, N·P)`, a second `gather`
+//!   reorders it to `(N, O, P)`. No broadcast batch, no per-step mask, no non-contiguous
+//!   reshape.
+//! * maxpool2: a `gather` of the 4 window taps onto a leading axis, then `max` over it.
 //!   dfdx's `max` sends the gradient to *every* tied maximum (the CPU kernel to the first one);
 //!   the two only differ on exact ties, e.g. all-zero windows after a ReLU, where the ReLU's
 //!   zero gradient hides the difference.
-//! * batchnorm_relu: mean/variance reductions, broadcast arithmetic, `relu`.
+//! * batchnorm_relu: mean/variance reductions, broadcast arithmetic, `relu` (no layout
+//!   preconditions on CUDA).
 
-use super::{arg_err, check_batchnorm, check_conv3x3, check_maxpool2, BnMode, BN_EPS, T1, T4};
+use super::legal::{self, Laid};
+use super::{arg_err, check_batchnorm, check_conv3x3, check_maxpool2, tables, BnMode, BN_EPS};
+use super::{T1, T4};
 use dfdx::prelude::*;
 
 /// 3×3 conv, stride 1, padding `pad` (0 or 1), optional bias; x (N,I,H,W), w (O,I,3,3).
-pub fn conv3x3<D: Device<f32>, T: Tape<f32, D>>(
+pub fn conv3x3<D: Device<f32> + 'static, T: Tape<f32, D>>(
     x: T4<D, T>,
     w: &T4<D>,
     bias: Option<&T1<D>>,
@@ -25,67 +32,44 @@ pub fn conv3x3<D: Device<f32>, T: Tape<f32, D>>(
 where
     D::Err: From<CpuError>,
 {
-    let (n, ci, h, wd) = *x.shape();
+    let xs = *x.shape();
+    let (n, ci, h, wd) = xs;
     let co = w.shape().0;
     let (oh, ow) =
-        check_conv3x3(*x.shape(), *w.shape(), bias.map(|b| b.shape().0), pad).map_err(arg_err)?;
-    let p = oh * ow;
-    let k = ci * 9;
+        check_conv3x3(xs, *w.shape(), bias.map(|b| b.shape().0), pad).map_err(arg_err)?;
+    let (p, k, m) = (oh * ow, ci * 9, n * ci * h * wd);
     let dev = x.device().clone();
+    let cols_idx = tables::conv_cols(&dev, xs, pad, (oh, ow))?;
+    let out_idx = tables::conv_out(&dev, (n, co, p))?;
 
-    // Row (tap, oy, ox) of the im2col matrix reads spatial position `idx`; `mask` zeroes padding.
-    let mut idx = Vec::with_capacity(9 * p);
-    let mut mask = Vec::with_capacity(9 * p);
-    for ky in 0..3 {
-        for kx in 0..3 {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let iy = (oy + ky) as isize - pad as isize;
-                    let ix = (ox + kx) as isize - pad as isize;
-                    let inside = iy >= 0 && iy < h as isize && ix >= 0 && ix < wd as isize;
-                    idx.push(if inside {
-                        iy as usize * wd + ix as usize
-                    } else {
-                        0
-                    });
-                    mask.push(if inside { 1.0f32 } else { 0.0 });
-                }
-            }
-        }
-    }
-    let idx = dev.try_tensor_from_vec(idx, (9 * p,))?;
-    let mask = dev.try_tensor_from_vec(mask, (9 * p,))?;
-
-    // (N, I, H, W) -> (HW, N·I) -> gather -> (9·P, N·I)
-    let spatial = x
-        .try_reshape_like(&(n, ci, h * wd))?
-        .try_permute::<_, Axes3<2, 0, 1>>()?
-        .try_reshape_like(&(h * wd, n * ci))?;
-    let cols: Tensor<(usize, usize), f32, D, T> = spatial.try_gather(idx)?;
-    let cols = cols.try_mul(mask.try_broadcast_like::<_, Axis<1>>(&(9 * p, n * ci))?)?;
-    // (9, P, N, I) -> (N, I, 9, P) -> (N, I·9, P): row i·9 + tap matches w.reshape(O, I·9).
-    let cols = cols
-        .try_reshape_like(&(9, p, n, ci))?
-        .try_permute::<_, Axes4<2, 3, 0, 1>>()?
-        .try_reshape_like(&(n, k, p))?;
-    let wt = w
-        .retaped::<T>()
-        .try_reshape_like(&(co, k))?
-        .try_broadcast_like::<_, Axis<0>>(&(n, co, k))?;
-    let mut out = wt.try_matmul(cols)?;
+    let flat = legal::reshape("conv3x3 input", Laid::fresh(x), (m,))?;
+    let src = if pad > 0 {
+        let sel = tables::pad_selector(&dev)?.try_broadcast_like::<_, Axis<1>>(&(2, m))?;
+        let both = legal::broadcast::<_, _, Axis<0>, _, _>(flat, &(2, m))?;
+        let both = Laid::fresh(both.t.try_mul(sel)?);
+        legal::reshape("conv3x3 padding", both, (2 * m,))?
+    } else {
+        flat
+    };
+    let cols = legal::gather("conv3x3 im2col", src, &cols_idx)?;
+    let cols = legal::reshape("conv3x3 im2col", cols, (k, n * p))?;
+    let wmat = legal::reshape("conv3x3 weight", Laid::fresh(w.retaped::<T>()), (co, k))?;
+    let mut out = legal::matmul("conv3x3", wmat, cols)?;
     if let Some(b) = bias {
         let b = b
             .retaped::<T>()
-            .try_broadcast_like::<_, Axes2<0, 2>>(&(n, co, p))?;
-        out = out.try_add(b)?;
+            .try_broadcast_like::<_, Axis<1>>(&(co, n * p))?;
+        out = Laid::fresh(out.t.try_add(b)?);
     }
-    out.try_reshape_like(&(n, co, oh, ow))
+    let out = legal::reshape("conv3x3 output", out, (co * n * p,))?;
+    let out = legal::gather("conv3x3 output", out, &out_idx)?;
+    Ok(legal::reshape("conv3x3 output", out, (n, co, oh, ow))?.t)
 }
 
 /// Per-channel BatchNorm (gamma, beta trainable) followed by ReLU; see [`super::BnMode`].
 ///
 /// In Train mode the running statistics are replaced by new tensors (new ids).
-pub fn batchnorm_relu<D: Device<f32>, T: Tape<f32, D>>(
+pub fn batchnorm_relu<D: Device<f32> + 'static, T: Tape<f32, D>>(
     x: T4<D, T>,
     gamma: &T1<D>,
     beta: &T1<D>,
@@ -158,33 +142,18 @@ where
 }
 
 /// 2×2 max-pool, stride 2 (odd H/W: last row/col dropped, like PyTorch floor mode).
-pub fn maxpool2<D: Device<f32>, T: Tape<f32, D>>(x: T4<D, T>) -> Result<T4<D, T>, D::Err>
+pub fn maxpool2<D: Device<f32> + 'static, T: Tape<f32, D>>(x: T4<D, T>) -> Result<T4<D, T>, D::Err>
 where
     D::Err: From<CpuError>,
 {
-    let (n, c, h, w) = *x.shape();
-    let (oh, ow) = check_maxpool2(*x.shape()).map_err(arg_err)?;
-    let p = oh * ow;
-    let dev = x.device().clone();
-    let mut idx = Vec::with_capacity(4 * p);
-    for dy in 0..2 {
-        for dx in 0..2 {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    idx.push((2 * oy + dy) * w + 2 * ox + dx);
-                }
-            }
-        }
-    }
-    let idx = dev.try_tensor_from_vec(idx, (4 * p,))?;
-    let spatial = x
-        .try_reshape_like(&(n * c, h * w))?
-        .try_permute::<_, Axes2<1, 0>>()?
-        .try_reshape_like(&(h * w, n * c))?;
-    let windows: Tensor<(usize, usize), f32, D, T> = spatial.try_gather(idx)?;
-    windows
-        .try_reshape_like(&(4, p, n * c))?
-        .try_max::<(usize, usize), Axis<0>>()?
-        .try_permute::<_, Axes2<1, 0>>()?
-        .try_reshape_like(&(n, c, oh, ow))
+    let xs = *x.shape();
+    let (n, c, h, w) = xs;
+    let (oh, ow) = check_maxpool2(xs).map_err(arg_err)?;
+    let q = n * c * oh * ow;
+    let table = tables::pool_windows(x.device(), xs)?;
+    let flat = legal::reshape("maxpool2 input", Laid::fresh(x), (n * c * h * w,))?;
+    let windows = legal::gather("maxpool2 windows", flat, &table)?;
+    let windows = legal::reshape("maxpool2 windows", windows, (4, q))?;
+    let best = Laid::fresh(windows.t.try_max::<(usize,), Axis<0>>()?);
+    Ok(legal::reshape("maxpool2 output", best, (n, c, oh, ow))?.t)
 }

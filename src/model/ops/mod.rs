@@ -15,7 +15,9 @@
 //!   full-resolution intermediates as dfdx tensors.
 //! * [`generic`] composes the same ops out of dfdx's own differentiable ops (gather, matmul,
 //!   reductions, `relu`). It is what non-CPU devices run, and the tests check the fast CPU
-//!   kernels against it. The trait's fused methods default to compositions of the plain ones.
+//!   kernels against it. Its dfdx calls go through [`legal`], which asserts the preconditions
+//!   of dfdx's CUDA kernels on every device; its index tables are cached per shape
+//!   ([`tables`]). The trait's fused methods default to compositions of the plain ones.
 //!
 //! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
 //!
@@ -37,6 +39,8 @@ use dfdx::prelude::*;
 pub mod bench;
 mod cpu;
 pub mod generic;
+pub mod legal;
+pub mod tables;
 #[cfg(test)]
 mod tests;
 
