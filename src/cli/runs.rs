@@ -116,7 +116,11 @@ pub fn run_runs_with(
                 table::write_list(out, &entries)
             }
         }
-        RunsCommand::Show { id } => table::write_show(out, &store.load_run(&id)?),
+        RunsCommand::Show { id } => {
+            let run = store.load_run(&id)?;
+            table::write_show(out, &run)?;
+            super::detector::write_show_detector(out, &run)
+        }
         RunsCommand::Compare { ids } => {
             if ids.len() < 2 {
                 bail!("compare needs at least two run ids");

@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Default number of folds of the normal training images for calibration by cross-fitting.
+pub const CALIBRATION_FOLDS: usize = 10;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScorerKind {
@@ -81,7 +84,7 @@ impl Default for ScoreConfig {
             normalize: false,
             ensemble: vec![ScorerKind::KnnCosine, ScorerKind::Mahalanobis],
             views: TransformSet::default(),
-            calibration_folds: crate::score::state::CALIBRATION_FOLDS,
+            calibration_folds: CALIBRATION_FOLDS,
         }
     }
 }

@@ -17,8 +17,7 @@ use super::eval::{score_view, ViewScores};
 use super::{rows, ScoreError};
 use crate::config::{ScoreConfig, ScorerKind};
 
-/// Default number of folds of the normal training images for calibration by cross-fitting.
-pub const CALIBRATION_FOLDS: usize = 10;
+pub use crate::config::scoring::CALIBRATION_FOLDS;
 /// At most this many spare normal images (not drawn for training) calibrate thresholds.
 pub const CALIBRATION_IMAGES: usize = 1000;
 

@@ -36,15 +36,3 @@ pub enum TrainError {
     #[error("interrupted")]
     Interrupted,
 }
-
-impl TrainError {
-    /// The outcome a seed that failed this way reports.
-    pub fn outcome(&self) -> super::Outcome {
-        match self {
-            TrainError::Interrupted => super::Outcome::Interrupted,
-            e => super::Outcome::Failed {
-                reason: e.to_string(),
-            },
-        }
-    }
-}

@@ -171,3 +171,17 @@ pub enum Event {
         outcome: Outcome,
     },
 }
+
+// Beside `Outcome` rather than in `error.rs`, so that errors need not import events (which
+// carry the detector, whose building can fail with a `TrainError`).
+impl super::error::TrainError {
+    /// The outcome a seed that failed this way reports.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            super::error::TrainError::Interrupted => Outcome::Interrupted,
+            e => Outcome::Failed {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
