@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Some(Command::Runs(c)) => cli::runs::run_runs(c, home).map(|()| Exit::Ok),
         Some(Command::Profiles(c)) => cli::profiles::run_profiles(c, home).map(|()| Exit::Ok),
         Some(Command::Score(a)) => cli::score::run(&a, home),
-        Some(Command::Data(c)) => cli::data::run(c).map(|()| Exit::Ok),
+        Some(Command::Data(c)) => cli::data::run(c, home).map(|()| Exit::Ok),
         Some(Command::Bench(b)) => cli::bench::run(&b, &adalab::tui::event_fold).map(|()| Exit::Ok),
         Some(Command::Study(c)) => cli::study::run(c, home),
     };

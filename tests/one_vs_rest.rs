@@ -329,3 +329,36 @@ mean = 0.9
     assert_eq!(doc["reference"]["name"], "PAPER");
     assert_eq!(doc["reference"]["rows"][0]["published"], 0.91);
 }
+
+#[test]
+fn data_check_prints_a_profiles_split() {
+    let home = tempfile::tempdir().unwrap();
+    let out = adalab(home.path())
+        .args(["data", "check", "--profile", "synthetic-demo"])
+        .args(["--set", "data.anomalous=rest"])
+        .args(["--set", "data.reference=[disc, ring]"])
+        .args(["--set", "data.reference_count=700"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("plus         1000     1000"), "{text}");
+    assert!(
+        text.contains(
+            "profile synthetic-demo: split: train 1,000 plus (all) + 700 reference (2 classes); \
+             test 1,000 normal + 7,000 anomalous (rest: the 7 classes neither normal nor reference)"
+        ),
+        "{text}"
+    );
+
+    // A config the check refuses is an error naming the key, and no split is printed.
+    let out = adalab(home.path())
+        .args(["data", "check", "--profile", "synthetic-demo"])
+        .args(["--set", "data.anomalous=rest"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("data.anomalous"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("split:"));
+}

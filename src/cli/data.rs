@@ -45,6 +45,13 @@ pub enum DataCommand {
         /// Look here first (parent or dataset folder); the folder itself for folder / mvtec.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Check the dataset of this profile (name or TOML file) and print the split it draws
+        /// (`train 6,000 sneaker (all); test 1,000 normal + 9,000 anomalous (rest: …)`).
+        #[arg(long, value_name = "NAME", conflicts_with = "dataset")]
+        profile: Option<String>,
+        /// With --profile: override a config field, e.g. --set data.anomalous=rest.
+        #[arg(long = "set", value_name = "KEY=VALUE", requires = "profile")]
+        set: Vec<String>,
     },
     /// Print where each dataset is found, or everywhere it was looked for.
     Path {
@@ -54,15 +61,23 @@ pub enum DataCommand {
     },
 }
 
-pub fn run(cmd: DataCommand) -> anyhow::Result<()> {
+pub fn run(cmd: DataCommand, home: Option<&Path>) -> anyhow::Result<()> {
     let mut out = super::out();
     match cmd {
+        DataCommand::Check {
+            profile: Some(profile),
+            set,
+            data_dir,
+            ..
+        } => check_profile(&profile, set, data_dir, home),
         DataCommand::Fetch {
             dataset,
             data_dir,
             mirror,
         } => run_fetch(dataset, data_dir, mirror),
-        DataCommand::Check { dataset, data_dir } => {
+        DataCommand::Check {
+            dataset, data_dir, ..
+        } => {
             let kinds = match dataset {
                 Some(k) => vec![k],
                 None => DatasetKind::ALL
@@ -172,6 +187,34 @@ fn run_fetch(
         ds.test.len(),
         dir.display()
     )?;
+    Ok(())
+}
+
+/// `data check --profile`: the profile's dataset checked like `data check DATASET`, then the
+/// profile's config checked against it (the same check a run makes) and its split printed.
+fn check_profile(
+    profile: &str,
+    set: Vec<String>,
+    data_dir: Option<PathBuf>,
+    home: Option<&Path>,
+) -> anyhow::Result<()> {
+    let store = crate::store::Store::open(home)?;
+    let args = super::run::RunArgs {
+        profile: Some(profile.to_string()),
+        set,
+        data_dir,
+        ..Default::default()
+    };
+    let (name, config, info) = super::run::resolve_checked(&store.profile_dirs(), &args)?;
+    let kind = config.data.dataset;
+    let dir = config.data.data_dir.clone();
+    if kind.is_folder() {
+        check_folder(kind, dir.as_deref().or(config.data.path.as_deref()))?;
+    } else {
+        check(kind, dir.as_deref(), true)?;
+    }
+    let mut out = super::out();
+    writeln!(out, "profile {name}: split: {}", info.split.describe())?;
     Ok(())
 }
 

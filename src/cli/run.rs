@@ -44,6 +44,17 @@ pub struct RunArgs {
 /// Resolves the profile, applies the overrides and flags, checks the result and says what
 /// its split draws (on stderr).
 pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(String, Config)> {
+    let (name, config, info) = resolve_checked(dirs, args)?;
+    crate::say!("adalab: split: {}", info.split.describe());
+    Ok((name, config))
+}
+
+/// [`resolve_config`] without the split line, with what the check found; errors name the
+/// profile file.
+pub fn resolve_checked(
+    dirs: &ProfileDirs,
+    args: &RunArgs,
+) -> anyhow::Result<(String, Config, crate::config::DatasetInfo)> {
     let name = args.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
     let (name, path, mut config) = dirs.resolve(name)?;
     for o in &args.set {
@@ -62,8 +73,7 @@ pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(Str
     }
     let info = job::check(&config)
         .map_err(|e| anyhow::anyhow!("{} (with command-line overrides): {e}", path.display()))?;
-    crate::say!("adalab: split: {}", info.split.describe());
-    Ok((name, config))
+    Ok((name, config, info))
 }
 
 fn print_results(
