@@ -20,6 +20,7 @@ pub mod runs;
 pub mod screens;
 pub mod strings;
 pub mod study;
+pub mod text;
 pub mod theme;
 pub mod ui;
 mod update;

@@ -38,6 +38,7 @@ macro_rules! snapshots {
     }};
 }
 
+mod cut;
 mod detail;
 mod fixtures;
 mod follow;

@@ -48,7 +48,7 @@ fn snapshot_detail_pages() {
     snapshot!("detail_spread", pages[3]);
 }
 
-fn thumb(seed: usize, score: f32, anomalous: bool) -> Thumb {
+pub(super) fn thumb(seed: usize, score: f32, anomalous: bool) -> Thumb {
     let px: Vec<f32> = (0..28 * 28)
         .map(|i| {
             let (y, x) = (i / 28, i % 28);

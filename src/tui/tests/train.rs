@@ -234,7 +234,7 @@ fn first_batches(c: &Config) -> Vec<(f64, Event)> {
     v
 }
 
-fn mid_epoch_lab(c: Config) -> Lab {
+pub(super) fn mid_epoch_lab(c: Config) -> Lab {
     let mut l = lab();
     l.app
         .form
