@@ -488,3 +488,67 @@ pub fn legend_name(theme: &Theme, i: usize, name: &str) -> String {
         format!("{} {name}", marker_glyph(series_marker(theme, i)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::theme::Markers;
+
+    fn plain(markers: Markers) -> Theme {
+        Theme {
+            color: false,
+            markers,
+        }
+    }
+
+    #[test]
+    fn without_colour_every_series_has_its_own_glyph() {
+        for m in [Markers::Braille, Markers::Block, Markers::Dot] {
+            let t = plain(m);
+            let glyphs: Vec<String> = (0..10)
+                .map(|i| marker_glyph(series_marker(&t, i)))
+                .collect();
+            let mut unique = glyphs.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), glyphs.len(), "{m:?}: {glyphs:?}");
+        }
+        // In colour the colours tell them apart: one marker.
+        let t = Theme::default();
+        assert_eq!(series_marker(&t, 0), series_marker(&t, 3));
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_corner_without_data() {
+        let t = plain(Markers::Braille);
+        // Rising AUC: the data runs from the bottom left to the top right.
+        let rising: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, i as f64 / 19.0)).collect();
+        let chart = |points: &'static [(f64, f64)], kind: GraphType| {
+            Chart::new(vec![Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(kind)
+                .data(points)])
+            .block(block("", &t))
+            .x_axis(Axis::default().bounds([0.0, 19.0]).labels(vec!["0", "19"]))
+            .y_axis(Axis::default().bounds([0.0, 1.0]).labels(vec!["0", "1"]))
+        };
+        let rising: &'static [(f64, f64)] = rising.leak();
+        let area = Rect::new(0, 0, 40, 14);
+        let (corner, covered) = legend_corner(chart(rising, GraphType::Line), area, 1, 12, 4);
+        assert_eq!(covered, 0);
+        assert!(
+            matches!(
+                corner,
+                LegendPosition::TopLeft | LegendPosition::BottomRight
+            ),
+            "{corner:?}"
+        );
+        // Data in every corner: the fewest covered, and some.
+        let everywhere: Vec<(f64, f64)> = (0..400)
+            .map(|i| ((i % 20) as f64, (i / 20) as f64 / 19.0))
+            .collect();
+        let everywhere: &'static [(f64, f64)] = everywhere.leak();
+        let (_, covered) = legend_corner(chart(everywhere, GraphType::Scatter), area, 1, 12, 4);
+        assert!(covered > 0);
+    }
+}

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::keys::{help_rows, Context};
 use super::super::strings as s;
-use super::super::text::{fit, fit_line};
+use super::super::text::{fit, fit_line, width};
 use super::super::widgets::block;
 
 /// One help line: a context's title, or a binding's keys and what they do.
@@ -65,10 +65,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, ctx: Context) {
             inner,
         );
     } else {
-        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(inner);
         let split = h.min(entries.len());
         let key_w = 12;
+        // Each column as wide as its longest line needs, the left one first (it is the
+        // screen's own keys), the right one at least what it needs up to half.
+        let needed = |es: &[Entry]| {
+            es.iter()
+                .map(|e| match e {
+                    Entry::Title(title) => width(title),
+                    Entry::Key(_, help) => key_w as usize + 1 + width(help),
+                })
+                .max()
+                .unwrap_or(0) as u16
+        };
+        let (left_needed, right_needed) = (needed(&entries[..split]), needed(&entries[split..]));
+        let right_w = right_needed.min(inner.width - left_needed.min(inner.width / 2));
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_w)])
+            .spacing(1)
+            .areas(inner);
         for (es, a) in [(&entries[..split], l), (&entries[split..], r)] {
             f.render_widget(
                 Table::new(

@@ -305,6 +305,13 @@ fn snapshot_help_train() {
 }
 
 #[test]
+fn help_fits_its_columns() {
+    let mut l = lab();
+    l.ch('?');
+    snapshots!("help_setup", &mut l);
+}
+
+#[test]
 fn snapshot_help_runs_two_columns() {
     let mut l = lab();
     l.ch('3');
