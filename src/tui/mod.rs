@@ -3,7 +3,7 @@
 //! [`app::App`] holds all state and is changed only by key actions ([`keys`], handled per
 //! context in `update/`) and training events; [`ui`] draws a frame from it with the screens in
 //! [`screens`], the popups in [`popups`] (each popup also owns its state and keys) and the
-//! shared helpers in [`widgets`]. Jobs are started through a [`launcher::Launcher`], so tests
+//! shared helpers in [`widgets`] (and the one cutting rule for text, [`text`]). Jobs are started through a [`launcher::Launcher`], so tests
 //! drive the app with scripted events. This file owns the terminal: setup, restore, signals
 //! and the event loop.
 
@@ -20,6 +20,7 @@ pub mod runs;
 pub mod screens;
 pub mod strings;
 pub mod study;
+pub mod text;
 pub mod theme;
 pub mod ui;
 mod update;

@@ -14,6 +14,7 @@ use super::popups;
 use super::runs::RunsView;
 use super::screens;
 use super::strings as s;
+use super::text::{fit, fit_line};
 use super::theme::Theme;
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -44,16 +45,17 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
     }
     draw_footer(f, bottom, app);
+    // Popups cover the screen, never the tabs or the footer's status line.
     match &app.popup {
-        Some(Popup::Confirm(k)) => popups::confirm::draw(f, area, &app.theme, k, app.queue.len()),
-        Some(Popup::Profiles(p)) => popups::profiles::draw(f, area, &app.theme, p),
-        Some(Popup::Checklist(c)) => popups::checklist::draw(f, area, &app.theme, c),
-        Some(Popup::Input(i)) => popups::input::draw(f, area, &app.theme, i),
-        Some(Popup::Studies(p)) => popups::studies::draw(f, area, &app.theme, p),
+        Some(Popup::Confirm(k)) => popups::confirm::draw(f, body, &app.theme, k, app.queue.len()),
+        Some(Popup::Profiles(p)) => popups::profiles::draw(f, body, &app.theme, p),
+        Some(Popup::Checklist(c)) => popups::checklist::draw(f, body, &app.theme, c),
+        Some(Popup::Input(i)) => popups::input::draw(f, body, &app.theme, i),
+        Some(Popup::Studies(p)) => popups::studies::draw(f, body, &app.theme, p),
         None => {}
     }
     if app.quitting.is_some() {
-        popups::confirm::draw_quitting(f, area, &app.theme);
+        popups::confirm::draw_quitting(f, body, &app.theme);
     }
 }
 
@@ -117,7 +119,8 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
             LogLevel::Warn => t.warn(),
             LogLevel::Error => t.error(),
         };
-        f.render_widget(Paragraph::new(Span::styled(st.text.clone(), style)), area);
+        let line = Line::styled(st.text.clone(), style);
+        f.render_widget(Paragraph::new(fit_line(line, area.width as usize)), area);
         return;
     }
     let hint = match app.context() {
@@ -134,5 +137,8 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         },
         Context::Confirm | Context::Picker | Context::Global => "",
     };
-    f.render_widget(Paragraph::new(Span::styled(hint, t.dim())), area);
+    f.render_widget(
+        Paragraph::new(Span::styled(fit(hint, area.width as usize), t.dim())),
+        area,
+    );
 }

@@ -13,6 +13,8 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::keys::Action;
+pub use super::text::fit;
+use super::text::{fit_line, width as width_of, wrap_lines};
 use super::theme::Theme;
 
 /// A bordered block with a title.
@@ -38,10 +40,11 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// Clears the popup area and draws its frame; returns the inner area.
 pub fn popup_frame(f: &mut Frame, area: Rect, title: &str, theme: &Theme) -> Rect {
     f.render_widget(Clear, area);
+    let title = fit(&format!(" {title} "), area.width.saturating_sub(2) as usize);
     let b = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.accent())
-        .title(Line::styled(format!(" {title} "), theme.title()));
+        .title(Line::styled(title, theme.title()));
     let inner = b.inner(area);
     f.render_widget(b, area);
     inner
@@ -75,12 +78,16 @@ pub fn named_list_popup(
         Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     if rows.is_empty() {
         f.render_widget(
-            Paragraph::new(Line::styled(empty.to_string(), theme.dim())),
+            Paragraph::new(wrap_lines(
+                [Line::styled(empty.to_string(), theme.dim())],
+                list_area.width as usize,
+            )),
             list_area,
         );
         return None;
     }
     let name_w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(10) + 1;
+    let room = list_area.width as usize;
     let items: Vec<ListItem> = rows
         .into_iter()
         .enumerate()
@@ -90,7 +97,7 @@ pub fn named_list_popup(
                 Span::styled(format!("{name:<name_w$}"), theme.bold()),
             ];
             spans.extend(rest);
-            ListItem::new(Line::from(spans))
+            ListItem::new(fit_line(Line::from(spans), room))
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(cursor));
@@ -163,8 +170,68 @@ pub struct Series {
     pub style: Style,
 }
 
-/// A line chart with labelled axes; `y` bounds are fitted unless given. Shows `empty` instead
-/// when there is nothing to draw.
+/// Legend corners inside the plot, in the order they are preferred when as free.
+const CORNERS: [LegendPosition; 4] = [
+    LegendPosition::BottomRight,
+    LegendPosition::TopRight,
+    LegendPosition::TopLeft,
+    LegendPosition::BottomLeft,
+];
+
+/// The corner of `chart`'s plot (drawn in `area` without a legend) where a legend of `w`×`h`
+/// cells covers the fewest drawn cells, and how many it covers there.
+fn legend_corner(
+    chart: Chart<'_>,
+    area: Rect,
+    y_label_w: u16,
+    w: u16,
+    h: u16,
+) -> (LegendPosition, usize) {
+    let mut scratch = ratatui::buffer::Buffer::empty(area);
+    ratatui::widgets::Widget::render(chart, area, &mut scratch);
+    // The plot: right of the y labels and axis, above the x axis and its labels.
+    let inner = Rect::new(
+        area.x + 1,
+        area.y + 1,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    let left = inner.x + y_label_w.min(inner.width / 3) + 1;
+    let right = inner.right();
+    let top = inner.y;
+    let bottom = inner.bottom().saturating_sub(2);
+    let covered = |x0: u16, y0: u16| -> usize {
+        let mut n = 0;
+        for y in y0..(y0 + h).min(bottom) {
+            for x in x0..(x0 + w).min(right) {
+                if scratch[(x, y)].symbol() != " " {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    CORNERS
+        .iter()
+        .map(|&c| {
+            let x0 = match c {
+                LegendPosition::TopLeft | LegendPosition::BottomLeft => left,
+                _ => right.saturating_sub(w),
+            };
+            let y0 = match c {
+                LegendPosition::TopLeft | LegendPosition::TopRight => top,
+                _ => bottom.saturating_sub(h),
+            };
+            (c, covered(x0, y0))
+        })
+        .min_by_key(|(_, n)| *n)
+        .unwrap_or((LegendPosition::BottomRight, 0))
+}
+
+/// A line chart with labelled axes; `y` bounds are fitted unless given. With several series
+/// the legend goes in the plot's corner with no data, or else on the bottom border when it
+/// fits there whole, or else in the corner with the least data. Shows `empty` instead when
+/// there is nothing to draw.
 #[allow(clippy::too_many_arguments)] // one call shape for every chart of the lab
 pub fn line_chart(
     f: &mut Frame,
@@ -176,7 +243,10 @@ pub fn line_chart(
     theme: &Theme,
     empty: &str,
 ) {
-    let b = block(format!(" {title} "), theme);
+    let b = block(
+        fit(&format!(" {title} "), area.width.saturating_sub(2) as usize),
+        theme,
+    );
     // A diverged run can log NaN/inf losses: draw only the finite points.
     let finite: Vec<Series> = series
         .iter()
@@ -194,7 +264,11 @@ pub fn line_chart(
     let series = finite.as_slice();
     if series.iter().all(|s| s.points.is_empty()) {
         f.render_widget(
-            Paragraph::new(Span::styled(empty.to_string(), theme.dim())).block(b),
+            Paragraph::new(Span::styled(
+                fit(empty, area.width.saturating_sub(2) as usize),
+                theme.dim(),
+            ))
+            .block(b),
             area,
         );
         return;
@@ -206,55 +280,95 @@ pub fn line_chart(
         [lo, hi.max(lo + 1.0)]
     });
     let yb = y.unwrap_or_else(|| bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1))));
-    let datasets: Vec<Dataset> = series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            Dataset::default()
-                .name(s.name.clone())
-                .marker(series_marker(theme, i))
-                .graph_type(if s.points.len() == 1 {
-                    GraphType::Scatter
+    let y_labels = [num(yb[0]), num(yb[1])];
+    let chart = |b: Block<'static>, legend: bool| {
+        let datasets: Vec<Dataset> = series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let d = Dataset::default()
+                    .marker(series_marker(theme, i))
+                    .graph_type(if s.points.len() == 1 {
+                        GraphType::Scatter
+                    } else {
+                        GraphType::Line
+                    })
+                    .style(s.style)
+                    .data(&s.points);
+                if legend {
+                    d.name(s.name.clone())
                 } else {
-                    GraphType::Line
-                })
-                .style(s.style)
-                .data(&s.points)
-        })
-        .collect();
-    let show_legend = series.len() > 1;
-    let chart = Chart::new(datasets)
-        .block(b)
-        .x_axis(
-            Axis::default()
-                .bounds(xb)
-                .style(theme.dim())
-                .labels(vec![Line::raw(num(xb[0])), Line::raw(num(xb[1]))]),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds(yb)
-                .style(theme.dim())
-                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
-        )
-        .legend_position(show_legend.then_some(LegendPosition::BottomRight))
-        .hidden_legend_constraints((
-            ratatui::layout::Constraint::Percentage(100),
-            ratatui::layout::Constraint::Percentage(100),
-        ));
-    f.render_widget(chart, area);
+                    d
+                }
+            })
+            .collect();
+        Chart::new(datasets)
+            .block(b)
+            .x_axis(
+                Axis::default()
+                    .bounds(xb)
+                    .style(theme.dim())
+                    .labels(vec![Line::raw(num(xb[0])), Line::raw(num(xb[1]))]),
+            )
+            .y_axis(
+                Axis::default().bounds(yb).style(theme.dim()).labels(
+                    y_labels
+                        .iter()
+                        .map(|l| Line::raw(l.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .hidden_legend_constraints((
+                ratatui::layout::Constraint::Percentage(100),
+                ratatui::layout::Constraint::Percentage(100),
+            ))
+    };
+    if series.len() < 2 {
+        f.render_widget(chart(b, false).legend_position(None), area);
+        return;
+    }
+    let legend_w = series.iter().map(|s| width_of(&s.name)).max().unwrap_or(0) as u16 + 2;
+    let legend_h = series.len() as u16 + 2;
+    let y_label_w = y_labels
+        .iter()
+        .map(|l| width_of(l))
+        .max()
+        .unwrap_or(0)
+        .max(width_of(&num(xb[0])).saturating_sub(1)) as u16;
+    let (corner, covered) =
+        legend_corner(chart(b.clone(), false), area, y_label_w, legend_w, legend_h);
+    let border_legend = {
+        let mut spans: Vec<Span> = vec![Span::raw(" ")];
+        for s in series {
+            spans.push(Span::styled(s.name.clone(), s.style));
+            spans.push(Span::raw(" "));
+        }
+        Line::from(spans)
+    };
+    if covered > 0 && border_legend.width() + 2 <= area.width as usize {
+        let b = b.title_bottom(border_legend.right_aligned());
+        f.render_widget(chart(b, false).legend_position(None), area);
+    } else {
+        f.render_widget(chart(b, true).legend_position(Some(corner)), area);
+    }
 }
 
-/// The marker of the i-th series: the chosen one, and without colour a different one per
-/// series so overlaid lines stay apart.
+/// Glyphs of the series after the first without colour: one of its own for each.
+const OWN_GLYPHS: [char; 12] = ['•', '+', '×', '○', '◆', '▲', '■', '*', '#', '◇', '△', '□'];
+
+/// The marker of the i-th series: the chosen one in colour (the colours tell series apart);
+/// without colour the chosen one for the first and a glyph of its own for each other, so
+/// overlaid lines stay apart.
 pub fn series_marker(theme: &Theme, i: usize) -> Marker {
-    if theme.color || i == 0 {
-        return theme.markers.marker();
-    }
-    const OTHERS: [Marker; 3] = [Marker::Dot, Marker::HalfBlock, Marker::Braille];
     let own = theme.markers.marker();
-    let rest: Vec<Marker> = OTHERS.into_iter().filter(|m| *m != own).collect();
-    rest[(i - 1) % rest.len()]
+    if theme.color || i == 0 {
+        return own;
+    }
+    let glyphs: Vec<char> = OWN_GLYPHS
+        .into_iter()
+        .filter(|c| !(own == Marker::Dot && *c == '•'))
+        .collect();
+    Marker::Custom(glyphs[(i - 1) % glyphs.len()])
 }
 
 /// One curve of a [`curve_chart`].
@@ -267,14 +381,15 @@ pub struct Curve {
 }
 
 /// The glyph a marker draws, for legends.
-pub fn marker_glyph(m: Marker) -> &'static str {
+pub fn marker_glyph(m: Marker) -> String {
     match m {
-        Marker::Braille => "⣿",
-        Marker::HalfBlock => "▀",
-        Marker::Dot => "•",
-        Marker::Block => "█",
-        Marker::Bar => "▄",
-        _ => "▪",
+        Marker::Braille => "⣿".into(),
+        Marker::HalfBlock => "▀".into(),
+        Marker::Dot => "•".into(),
+        Marker::Block => "█".into(),
+        Marker::Bar => "▄".into(),
+        Marker::Custom(c) => c.to_string(),
+        _ => "▪".into(),
     }
 }
 
@@ -292,7 +407,8 @@ pub fn curve_chart(
     theme: &Theme,
     empty: &str,
 ) {
-    let mut b = block(title, theme);
+    let room = area.width.saturating_sub(2) as usize;
+    let mut b = block(fit_line(title, room), theme);
     let finite: Vec<Vec<(f64, f64)>> = curves
         .iter()
         .map(|c| {
@@ -305,7 +421,11 @@ pub fn curve_chart(
         .collect();
     if finite.iter().all(Vec::is_empty) {
         f.render_widget(
-            Paragraph::new(Span::styled(empty.to_string(), theme.dim())).block(b),
+            Paragraph::new(wrap_lines(
+                [Line::styled(empty.to_string(), theme.dim())],
+                room,
+            ))
+            .block(b),
             area,
         );
         return;
@@ -320,7 +440,7 @@ pub fn curve_chart(
         legend.push(Span::styled(name, c.style));
         legend.push(Span::raw(" "));
     }
-    b = b.title_bottom(Line::from(legend).right_aligned());
+    b = b.title_bottom(fit_line(Line::from(legend), room.saturating_sub(1)).right_aligned());
     let yb = y.unwrap_or_else(|| bounds(finite.iter().flatten().map(|p| p.1)));
     // Faint curves first, so the others are drawn over them.
     let mut order: Vec<usize> = (0..curves.len()).collect();
@@ -369,15 +489,66 @@ pub fn legend_name(theme: &Theme, i: usize, name: &str) -> String {
     }
 }
 
-/// `text` cut to `width` characters, ending with `…` when something was cut.
-pub fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::theme::Markers;
+
+    fn plain(markers: Markers) -> Theme {
+        Theme {
+            color: false,
+            markers,
+        }
     }
-    if width == 0 {
-        return String::new();
+
+    #[test]
+    fn without_colour_every_series_has_its_own_glyph() {
+        for m in [Markers::Braille, Markers::Block, Markers::Dot] {
+            let t = plain(m);
+            let glyphs: Vec<String> = (0..10)
+                .map(|i| marker_glyph(series_marker(&t, i)))
+                .collect();
+            let mut unique = glyphs.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), glyphs.len(), "{m:?}: {glyphs:?}");
+        }
+        // In colour the colours tell them apart: one marker.
+        let t = Theme::default();
+        assert_eq!(series_marker(&t, 0), series_marker(&t, 3));
     }
-    let mut out: String = text.chars().take(width - 1).collect();
-    out.push('…');
-    out
+
+    #[test]
+    fn the_legend_goes_to_the_corner_without_data() {
+        let t = plain(Markers::Braille);
+        // Rising AUC: the data runs from the bottom left to the top right.
+        let rising: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, i as f64 / 19.0)).collect();
+        let chart = |points: &'static [(f64, f64)], kind: GraphType| {
+            Chart::new(vec![Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(kind)
+                .data(points)])
+            .block(block("", &t))
+            .x_axis(Axis::default().bounds([0.0, 19.0]).labels(vec!["0", "19"]))
+            .y_axis(Axis::default().bounds([0.0, 1.0]).labels(vec!["0", "1"]))
+        };
+        let rising: &'static [(f64, f64)] = rising.leak();
+        let area = Rect::new(0, 0, 40, 14);
+        let (corner, covered) = legend_corner(chart(rising, GraphType::Line), area, 1, 12, 4);
+        assert_eq!(covered, 0);
+        assert!(
+            matches!(
+                corner,
+                LegendPosition::TopLeft | LegendPosition::BottomRight
+            ),
+            "{corner:?}"
+        );
+        // Data in every corner: the fewest covered, and some.
+        let everywhere: Vec<(f64, f64)> = (0..400)
+            .map(|i| ((i % 20) as f64, (i / 20) as f64 / 19.0))
+            .collect();
+        let everywhere: &'static [(f64, f64)] = everywhere.leak();
+        let (_, covered) = legend_corner(chart(everywhere, GraphType::Scatter), area, 1, 12, 4);
+        assert!(covered > 0);
+    }
 }

@@ -14,6 +14,7 @@ use crate::config::ScorerKind;
 use super::super::form::{resolve_class, Form};
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::text::{fit, fit_lines};
 use super::super::theme::Theme;
 use super::super::widgets::{centered, marker, popup_frame, row_style};
 
@@ -266,9 +267,15 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Checklist) {
             Line::from(spans)
         })
         .collect();
-    f.render_widget(Paragraph::new(lines), list);
+    f.render_widget(Paragraph::new(fit_lines(lines, list.width as usize)), list);
     if let Some(e) = &c.error {
-        f.render_widget(Paragraph::new(Line::styled(e.clone(), t.error())), err);
+        f.render_widget(
+            Paragraph::new(Line::styled(fit(e, err.width as usize), t.error())),
+            err,
+        );
     }
-    f.render_widget(Paragraph::new(Line::styled(hint, t.dim())), help);
+    f.render_widget(
+        Paragraph::new(Line::styled(fit(hint, help.width as usize), t.dim())),
+        help,
+    );
 }

@@ -5,13 +5,14 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::store::{RecordError, StoreError};
 
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::text::{wrap_line, wrap_lines, wrap_max};
 use super::super::theme::Theme;
 use super::super::widgets::{centered, popup_frame};
 
@@ -107,32 +108,38 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, kind: &ConfirmKind, queued: us
         ),
     };
     // Room for the body wrapped at the popup's width, a blank line and the answers.
-    let body_lines = (body.chars().count() as u16).div_ceil(50).max(1);
-    let r = centered(area, 56, 5 + body_lines);
+    // The body wrapped to the popup's inner width, the popup as tall as it needs.
+    let w = 56.min(area.width);
+    let body = match kind {
+        ConfirmKind::DeleteRefused { .. } => Line::styled(body, t.error()),
+        _ => Line::raw(body),
+    };
+    let room = area.height.saturating_sub(2 + 2) as usize;
+    let mut lines = wrap_max(&body, w.saturating_sub(2) as usize, room.max(1));
+    let r = centered(area, w, lines.len() as u16 + 4);
     let inner = popup_frame(f, r, title, t);
     let mut answers = vec![Span::styled(format!("[{yes}]"), t.bold())];
     if !no.is_empty() {
         answers.push(Span::raw("   "));
         answers.push(Span::styled(format!("[{no}]"), t.dim()));
     }
-    let body = match kind {
-        ConfirmKind::DeleteRefused { .. } => Line::styled(body, t.error()),
-        _ => Line::raw(body),
-    };
-    let lines = vec![body, Line::raw(""), Line::from(answers)];
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    lines.push(Line::raw(""));
+    lines.extend(wrap_line(&Line::from(answers), inner.width as usize));
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 pub fn draw_quitting(f: &mut Frame, area: Rect, t: &Theme) {
     let r = centered(area, 60, 6);
     let inner = popup_frame(f, r, s::QUIT_TITLE, t);
     f.render_widget(
-        Paragraph::new(vec![
-            Line::styled(s::QUITTING, t.warn()),
-            Line::raw(""),
-            Line::styled(s::QUITTING_FORCE, t.dim()),
-        ])
-        .wrap(Wrap { trim: true }),
+        Paragraph::new(wrap_lines(
+            [
+                Line::styled(s::QUITTING, t.warn()),
+                Line::raw(""),
+                Line::styled(s::QUITTING_FORCE, t.dim()),
+            ],
+            inner.width as usize,
+        )),
         inner,
     );
 }

@@ -6,12 +6,13 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::super::form::Field;
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::text::{fit, fit_start, wrap_max};
 use super::super::theme::Theme;
 use super::super::widgets::{centered, popup_frame};
 
@@ -143,9 +144,7 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, inp: &Input) {
     // One line per text: its label (with two), the end of long text, the cursor on the
     // active one.
     let line = |label: &str, text: &str, active: bool, area: Rect| {
-        let w = area.width.saturating_sub(3) as usize;
-        let chars: Vec<char> = text.chars().collect();
-        let shown: String = chars[chars.len().saturating_sub(w)..].iter().collect();
+        let shown = fit_start(text, area.width.saturating_sub(3) as usize);
         let mut lines = Vec::new();
         if !label.is_empty() {
             lines.push(Line::styled(label.to_string(), t.dim()));
@@ -168,11 +167,18 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, inp: &Input) {
     }
     if let Some(e) = &inp.error {
         f.render_widget(
-            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
+            Paragraph::new(wrap_max(
+                &Line::styled(e.clone(), t.error()),
+                err.width as usize,
+                err.height as usize,
+            )),
             err,
         );
     }
-    f.render_widget(Paragraph::new(Line::styled(hint, t.dim())), help);
+    f.render_widget(
+        Paragraph::new(Line::styled(fit(hint, help.width as usize), t.dim())),
+        help,
+    );
 }
 
 /// The footer while an input is open: its keys, once.

@@ -3,13 +3,14 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::store::ProfileEntry;
 
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::text::fit_line;
 use super::super::theme::Theme;
 use super::super::widgets::{named_list_popup, step_cursor};
 
@@ -84,7 +85,10 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, p: &ProfilePicker) {
     );
     if let (Some(err_area), Some(e)) = (below, &p.error) {
         f.render_widget(
-            Paragraph::new(Line::styled(e.clone(), t.error())).wrap(Wrap { trim: true }),
+            Paragraph::new(fit_line(
+                Line::styled(e.clone(), t.error()),
+                err_area.width as usize,
+            )),
             err_area,
         );
     }

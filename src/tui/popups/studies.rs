@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use super::super::keys::Action;
 use super::super::strings as s;
+use super::super::text::fit;
 use super::super::theme::Theme;
 use super::super::widgets::{named_list_popup, step_cursor};
 
@@ -74,7 +75,10 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, p: &StudyPicker) {
     );
     if let Some(hint) = below {
         f.render_widget(
-            Paragraph::new(Line::styled(s::STUDY_PICKER_HINT, t.dim())),
+            Paragraph::new(Line::styled(
+                fit(s::STUDY_PICKER_HINT, hint.width as usize),
+                t.dim(),
+            )),
             hint,
         );
     }

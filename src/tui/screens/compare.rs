@@ -5,7 +5,6 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
@@ -13,28 +12,13 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::runs::Compare;
 use super::super::strings as s;
+use super::super::text::{fit, fit_line};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, fit, marker, marker_glyph, num};
+use super::super::widgets::{block, bounds, marker, marker_glyph, num, series_marker};
 
 const KEY_W: u16 = 22;
 /// Width of the series list beside the chart.
 const LIST_W: u16 = 30;
-
-/// The marker of the i-th series: the chosen one in colour; without colour one per series, so
-/// the curves stay apart and the list can show which glyph is which.
-fn series_marker(t: &Theme, i: usize) -> Marker {
-    let own = t.markers.marker();
-    if t.color {
-        return own;
-    }
-    let mut all = vec![own];
-    all.extend(
-        [Marker::Braille, Marker::Dot, Marker::Bar, Marker::Block]
-            .into_iter()
-            .filter(|m| *m != own),
-    );
-    all[i % all.len()]
-}
 
 /// `#2 20261129T220000Z-bbbb (baseline)`, fitted to `w`: the id is cut from the front first
 /// (its end, the random suffix, tells runs apart).
@@ -153,7 +137,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
                     }
                 })
                 .collect();
-            let mut cells = vec![Cell::from(Span::styled(format!("{label} {k}"), t.dim()))];
+            let mut cells = vec![Cell::from(Span::styled(
+                fit(&format!("{label} {k}"), KEY_W as usize),
+                t.dim(),
+            ))];
             for (i, v) in vals.iter().enumerate() {
                 let text = match (v, vals[base]) {
                     (Some(x), Some(b)) if i != base => format!("{x:.3} ({:+.3})", x - b),
@@ -164,22 +151,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
                     (Some(x), Some(b)) if i != base && *x < b => t.error(),
                     _ => Default::default(),
                 };
-                cells.push(Cell::from(Span::styled(text, style)));
+                cells.push(Cell::from(Span::styled(fit(&text, col_w), style)));
             }
             rows.push(Row::new(cells));
         }
     }
     let mut cells = vec![Cell::from(Span::styled("epochs · seeds · took", t.dim()))];
     cells.extend(c.runs.iter().map(|r| {
-        Cell::from(format!(
-            "{} · ×{} · {}",
-            r.record.epochs_done(),
-            r.record.seeds.len(),
-            s::duration(r.record.duration_secs() as f64)
+        Cell::from(fit(
+            &format!(
+                "{} · ×{} · {}",
+                r.record.epochs_done(),
+                r.record.seeds.len(),
+                s::duration(r.record.duration_secs() as f64)
+            ),
+            col_w,
         ))
     }));
     rows.push(Row::new(cells));
-    let metrics_title = format!(" {} #{} ", s::COMPARE_METRICS, base + 1);
+    let metrics_title = fit(
+        &format!(" {} #{} ", s::COMPARE_METRICS, base + 1),
+        area.width.saturating_sub(2) as usize,
+    );
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -209,7 +202,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
             }
         }
     }
-    let b = block(format!(" {} ", s::COMPARE_HISTORY), t);
+    let b = block(
+        fit(
+            &format!(" {} ", s::COMPARE_HISTORY),
+            chart_area.width.saturating_sub(2) as usize,
+        ),
+        t,
+    );
     if data.is_empty() {
         let msg = if c.series.iter().all(|k| !c.is_shown(*k)) {
             s::COMPARE_ALL_HIDDEN
@@ -288,7 +287,10 @@ fn series_list(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
             if i == c.cursor {
                 style = style.add_modifier(Modifier::REVERSED);
             }
-            Line::styled(fit(&text, area.width.saturating_sub(2) as usize), style)
+            fit_line(
+                Line::styled(text, style),
+                area.width.saturating_sub(2) as usize,
+            )
         })
         .collect();
     f.render_widget(Paragraph::new(lines).block(b), area);

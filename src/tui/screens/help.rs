@@ -8,44 +8,88 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::keys::{help_rows, Context};
 use super::super::strings as s;
+use super::super::text::{fit, fit_line, width};
 use super::super::widgets::block;
+
+/// One help line: a context's title, or a binding's keys and what they do.
+enum Entry {
+    Title(&'static str),
+    Key(String, &'static str),
+}
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, ctx: Context) {
     let t = &app.theme;
-    let mut rows: Vec<Row> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut last: Option<Context> = None;
     for (c, keys, help) in help_rows(ctx) {
         if last != Some(c) {
-            rows.push(Row::new(vec![
-                Cell::from(Span::styled(c.title(), t.title())),
-                Cell::from(""),
-            ]));
+            entries.push(Entry::Title(c.title()));
             last = Some(c);
         }
-        rows.push(Row::new(vec![
-            Cell::from(Span::styled(format!(" {keys}"), t.accent())),
-            Cell::from(help),
-        ]));
+        entries.push(Entry::Key(format!(" {keys}"), help));
     }
     let title = format!(" {} — {} ", s::HELP_TITLE, ctx.title());
-    let b = block(title, t);
+    let b = block(
+        fit_line(title.into(), area.width.saturating_sub(2) as usize),
+        t,
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let h = inner.height as usize;
+    // The rows of a table `width` wide whose key column is `key_w` wide.
+    let rows = |entries: &[Entry], width: u16, key_w: u16| -> Vec<Row<'static>> {
+        let help_w = width.saturating_sub(key_w + 1) as usize;
+        entries
+            .iter()
+            .map(|e| match e {
+                Entry::Title(title) => Row::new(vec![
+                    Cell::from(Span::styled(fit(title, key_w as usize), t.title())),
+                    Cell::from(""),
+                ]),
+                Entry::Key(keys, help) => Row::new(vec![
+                    Cell::from(Span::styled(fit(keys, key_w as usize), t.accent())),
+                    Cell::from(fit(help, help_w)),
+                ]),
+            })
+            .collect()
+    };
     // Two columns when one does not fit.
-    if rows.len() <= h {
+    if entries.len() <= h {
+        let key_w = 18;
         f.render_widget(
-            Table::new(rows, [Constraint::Length(18), Constraint::Fill(1)]).column_spacing(1),
+            Table::new(
+                rows(&entries, inner.width, key_w),
+                [Constraint::Length(key_w), Constraint::Fill(1)],
+            )
+            .column_spacing(1),
             inner,
         );
     } else {
-        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+        let split = h.min(entries.len());
+        let key_w = 12;
+        // Each column as wide as its longest line needs, the left one first (it is the
+        // screen's own keys), the right one at least what it needs up to half.
+        let needed = |es: &[Entry]| {
+            es.iter()
+                .map(|e| match e {
+                    Entry::Title(title) => width(title),
+                    Entry::Key(_, help) => key_w as usize + 1 + width(help),
+                })
+                .max()
+                .unwrap_or(0) as u16
+        };
+        let (left_needed, right_needed) = (needed(&entries[..split]), needed(&entries[split..]));
+        let right_w = right_needed.min(inner.width - left_needed.min(inner.width / 2));
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(right_w)])
+            .spacing(1)
             .areas(inner);
-        let split = h.min(rows.len());
-        let right = rows.split_off(split.min(rows.len()));
-        for (rs, a) in [(rows, l), (right, r)] {
+        for (es, a) in [(&entries[..split], l), (&entries[split..], r)] {
             f.render_widget(
-                Table::new(rs, [Constraint::Length(12), Constraint::Fill(1)]).column_spacing(1),
+                Table::new(
+                    rows(es, a.width, key_w),
+                    [Constraint::Length(key_w), Constraint::Fill(1)],
+                )
+                .column_spacing(1),
                 a,
             );
         }

@@ -12,6 +12,7 @@ use super::super::app::App;
 use super::super::runs::{Column, Item, Row, RunsState};
 use super::super::strings as s;
 use super::super::study::StudyGroup;
+use super::super::text::{fit_line, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
 
@@ -314,18 +315,28 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     spans.extend([
         Span::styled(format!("  {}: ", s::SORT_LABEL), t.dim()),
         Span::raw(format!("{}{arrow}", r.sort.sort_label())),
+    ]);
+    // The cursor's column when it fits whole; the rest cut by the one rule.
+    let column = [
         Span::styled(format!("  {}: ", s::COLUMN_LABEL), t.dim()),
         Span::raw(r.column.sort_label()),
-    ]);
-    f.render_widget(Paragraph::new(Line::from(spans)), info);
+    ];
+    let room = info.width as usize;
+    if Line::from(spans.clone()).width() + column.iter().map(Span::width).sum::<usize>() <= room {
+        spans.extend(column);
+    }
+    f.render_widget(Paragraph::new(fit_line(Line::from(spans), room)), info);
 
     let b = block(s::RUNS_AUC_NOTE, t);
     if let Some(e) = r.error.as_ref().or(app.store_error.as_ref()) {
         f.render_widget(
-            Paragraph::new(vec![
-                Line::styled(s::RUNS_NO_STORE, t.error()),
-                Line::raw(e.clone()),
-            ])
+            Paragraph::new(wrap_lines(
+                [
+                    Line::styled(s::RUNS_NO_STORE, t.error()),
+                    Line::raw(e.clone()),
+                ],
+                table_area.width.saturating_sub(2) as usize,
+            ))
             .block(b),
             table_area,
         );
@@ -485,6 +496,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         None => None,
     };
     if let Some(l) = line {
-        f.render_widget(Paragraph::new(l), sel);
+        f.render_widget(Paragraph::new(fit_line(l, sel.width as usize)), sel);
     }
 }

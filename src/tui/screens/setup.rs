@@ -14,6 +14,7 @@ use super::super::app::{App, Popup};
 use super::super::form::{Field, FieldKind, Form, Section};
 use super::super::popups::input::InputKind;
 use super::super::strings as s;
+use super::super::text::{fit, fit_line, fit_lines, width as width_of, wrap};
 use super::super::theme::Theme;
 use super::super::widgets::{block, marker};
 
@@ -42,7 +43,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             t.dim(),
         ));
     }
-    f.render_widget(Paragraph::new(Line::from(top)), head);
+    f.render_widget(
+        Paragraph::new(fit_line(Line::from(top), head.width as usize)),
+        head,
+    );
 
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(cols);
@@ -79,7 +83,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ),
         ])
     };
-    f.render_widget(Paragraph::new(footer), foot);
+    f.render_widget(Paragraph::new(fit_line(footer, foot.width as usize)), foot);
 }
 
 /// One column: its sections' headings and (open ones') fields, scrolled to the cursor.
@@ -182,7 +186,7 @@ fn draw_column(
     if below > 0 {
         b = b.title_bottom(Line::styled(format!(" ↓ {below} more "), t.dim()).right_aligned());
     }
-    let shown: Vec<Line> = lines.into_iter().skip(offset).collect();
+    let shown = fit_lines(lines.into_iter().skip(offset), inner_w);
     f.render_widget(Paragraph::new(shown).block(b), area);
 }
 
@@ -197,12 +201,11 @@ fn heading(form: &Form, sec: Section, sel: bool, width: usize, t: &Theme) -> Lin
         if form.error_in(sec) {
             spans.push(Span::styled(" ✗", t.error()));
         }
-        let used = head.chars().count() + 4;
-        let summary: String = form
-            .value_text(Field::Section(sec))
-            .chars()
-            .take(width.saturating_sub(used))
-            .collect();
+        let used = width_of(&head) + if form.error_in(sec) { 4 } else { 2 };
+        let summary = fit(
+            &form.value_text(Field::Section(sec)),
+            width.saturating_sub(used),
+        );
         spans.push(Span::styled(format!("  {summary}"), t.dim()));
     }
     Line::from(spans)
@@ -211,23 +214,9 @@ fn heading(form: &Form, sec: Section, sel: bool, width: usize, t: &Theme) -> Lin
 /// Word-wraps `text` to `width` columns, every line indented by `indent` spaces.
 pub fn wrap_indented(text: &str, width: usize, indent: usize) -> Vec<String> {
     let room = width.saturating_sub(indent).max(8);
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for word in text.split_whitespace() {
-        let wl = word.chars().count();
-        let cl = cur.chars().count();
-        if cl > 0 && cl + 1 + wl > room {
-            out.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
+    wrap(text, room)
+        .into_iter()
+        .filter(|l| !l.is_empty())
         .map(|l| format!("{}{l}", " ".repeat(indent)))
         .collect()
 }

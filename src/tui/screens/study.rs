@@ -12,6 +12,7 @@ use ratatui::Frame;
 use super::super::app::App;
 use super::super::strings as s;
 use super::super::study::{StudyGroup, StudyView};
+use super::super::text::{fit_line, fit_start};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
 use super::detail::boxplot;
@@ -73,7 +74,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
         }
         _ => Line::styled(fit(&g.description, w), t.dim()),
     };
-    f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), head);
+    f.render_widget(Paragraph::new(vec![fit_line(Line::from(l1), w), l2]), head);
 
     draw_boxes(f, boxes, t, g, v, roomy);
     draw_table(f, table, t, g, v);
@@ -82,7 +83,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
 
 /// One horizontal boxplot per cell on a shared axis, with tick marks and values below.
 fn draw_boxes(f: &mut Frame, area: Rect, t: &Theme, g: &StudyGroup, v: &StudyView, roomy: bool) {
-    let b = block(format!(" AUC {} {} ", g.scorer, s::STUDY_BOXES), t);
+    let b = block(
+        fit(
+            &format!(" AUC {} {} ", g.scorer, s::STUDY_BOXES),
+            area.width.saturating_sub(2) as usize,
+        ),
+        t,
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let sums: Vec<Option<&crate::score::Summary>> = g
@@ -188,6 +195,8 @@ fn draw_boxes(f: &mut Frame, area: Rect, t: &Theme, g: &StudyGroup, v: &StudyVie
 
 /// n / median / IQR per cell and the comparison with the first cell.
 fn draw_table(f: &mut Frame, area: Rect, t: &Theme, g: &StudyGroup, v: &StudyView) {
+    // The inner width less the fixed columns and the gaps.
+    let label_room = (area.width as usize).saturating_sub(2 + 2 + 9 + 6 + 6 + 24 + 5);
     let header = Row::new(
         ["", "cell", "done", "median", "IQR", "Δ median [95% CI]"]
             .into_iter()
@@ -221,7 +230,7 @@ fn draw_table(f: &mut Frame, area: Rect, t: &Theme, g: &StudyGroup, v: &StudyVie
             };
             Row::new(vec![
                 Cell::from(marker(i == v.cursor)),
-                Cell::from(Span::styled(c.label.clone(), t.series(i))),
+                Cell::from(Span::styled(fit(&c.label, label_room), t.series(i))),
                 Cell::from(done),
                 Cell::from(s::auc(sm.map(|x| x.median))),
                 Cell::from(s::auc(sm.filter(|x| x.n > 1).map(|x| x.q3 - x.q1))),
@@ -257,17 +266,22 @@ fn draw_runs(f: &mut Frame, area: Rect, app: &App, g: &StudyGroup, v: &StudyView
         return;
     };
     let title = format!(" {} cell {}: {} ", s::STUDY_RUNS, v.cursor + 1, c.label);
+    let room = area.width.saturating_sub(2) as usize;
     let b = if v.list.is_none() {
         block(
-            Line::from(vec![
-                Span::styled(title, t.title()),
-                Span::styled(format!("· {} ", s::STUDY_RUNS_HINT), t.dim()),
-            ]),
+            fit_line(
+                Line::from(vec![
+                    Span::styled(title, t.title()),
+                    Span::styled(format!("· {} ", s::STUDY_RUNS_HINT), t.dim()),
+                ]),
+                room,
+            ),
             t,
         )
     } else {
-        block(title, t)
+        block(fit(&title, room), t)
     };
+    let id_room = room.saturating_sub(2 + 9 + 16 + 7 + 6 + 5);
     let rows: Vec<Row> = c
         .rows
         .iter()
@@ -285,7 +299,7 @@ fn draw_runs(f: &mut Frame, area: Rect, app: &App, g: &StudyGroup, v: &StudyView
                 Cell::from(Span::styled(r.status_text(), t.status(&r.status))),
                 Cell::from(auc),
                 Cell::from(s::duration(r.duration as f64)),
-                Cell::from(Span::styled(r.id.clone(), t.dim())),
+                Cell::from(Span::styled(fit_start(&r.id, id_room), t.dim())),
             ])
         })
         .collect();

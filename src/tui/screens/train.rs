@@ -6,7 +6,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{LineGauge, Paragraph, Wrap};
+use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
 use crate::config::{HeadKind, ScorerKind};
@@ -17,8 +17,9 @@ use super::super::follow::Follower;
 use super::super::jobs::StudyState;
 use super::super::live::{CurvePoint, Live, LogLevel, LogLine};
 use super::super::strings as s;
+use super::super::text::{fit, fit_line, fit_lines, label_value, wrap, wrap_lines};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, curve_chart, fit, Curve};
+use super::super::widgets::{block, bounds, curve_chart, Curve};
 
 /// What the Train screen shows.
 enum Shown<'a> {
@@ -52,9 +53,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let Some(view) = shown(app) else {
         f.render_widget(
-            Paragraph::new(Line::styled(s::TRAIN_IDLE, t.dim()))
-                .wrap(Wrap { trim: true })
-                .block(block(" Train ", t)),
+            Paragraph::new(wrap_lines(
+                [Line::styled(s::TRAIN_IDLE, t.dim())],
+                area.width.saturating_sub(2) as usize,
+            ))
+            .block(block(" Train ", t)),
             area,
         );
         return;
@@ -87,7 +90,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     Some(e) => format!("{} {}: {e}", s::FOLLOWING, fl.id),
                     None => format!("{} {}: {}", s::FOLLOWING, fl.id, s::FOLLOW_READING),
                 };
-                f.render_widget(Paragraph::new(Line::styled(text, t.warn())), head);
+                let line = fit_line(Line::styled(text, t.warn()), head.width as usize);
+                f.render_widget(Paragraph::new(line), head);
             }
         },
         Shown::Study(st) => {
@@ -129,7 +133,7 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             curve_chart(
                 f,
                 a,
-                Line::from(format!(" {title} ")),
+                chart_title(title, None, a),
                 &[],
                 [0.0, 1.0],
                 None,
@@ -140,40 +144,41 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
         return;
     };
     let x = [0.0, x_end(live)];
-    let room = loss.width.saturating_sub(2) as usize;
-    let curve_pair = |name: &str, value: fn(&CurvePoint) -> f32, style: Style, unit: bool| {
-        let (raw, smooth) = live.curve_series(value);
-        let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
-        let curves = vec![
-            Curve {
-                name: s::LEGEND_EMA.into(),
-                points: smooth,
-                style,
-                faint: false,
-            },
-            Curve {
-                name: s::LEGEND_RAW.into(),
-                points: raw,
-                style: t.dim(),
-                faint: true,
-            },
-        ];
-        // The name always; the value as it fits.
-        let title = [3, 2]
-            .iter()
-            .filter_map(|&d| now.map(|v| format!(" {name} {v:.d$} ")))
-            .find(|t| t.chars().count() <= room)
-            .unwrap_or_else(|| format!(" {name} "));
-        // Fitted to the data, not below 0 (a loss, a share) and a share not above 1.
-        let values = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
-        let [lo, hi] = bounds(values());
-        let (lo, hi) = (lo.max(0.0), if unit { hi.min(1.0) } else { hi });
-        let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
-        (Line::from(title), curves, y)
-    };
-    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false);
+    let curve_pair =
+        |name: &str, value: fn(&CurvePoint) -> f32, style: Style, unit: bool, area: Rect| {
+            let (raw, smooth) = live.curve_series(value);
+            let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
+            let curves = vec![
+                Curve {
+                    name: s::LEGEND_EMA.into(),
+                    points: smooth,
+                    style,
+                    faint: false,
+                },
+                Curve {
+                    name: s::LEGEND_RAW.into(),
+                    points: raw,
+                    style: t.dim(),
+                    faint: true,
+                },
+            ];
+            let title = chart_title(name, now.map(|v| format!("{v:.3}")), area);
+            // Fitted to the data, not below 0 (a loss, a share) and a share not above 1.
+            let values = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.1));
+            let [lo, hi] = bounds(values());
+            let (lo, hi) = (lo.max(0.0), if unit { hi.min(1.0) } else { hi });
+            let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
+            (title, curves, y)
+        };
+    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false, loss);
     curve_chart(f, loss, title, &curves, x, y, t, s::NO_BATCHES_YET);
-    let (title, curves, y) = curve_pair(live.accuracy_label(), |p| p.accuracy, t.series(3), true);
+    let (title, curves, y) = curve_pair(
+        live.accuracy_label(),
+        |p| p.accuracy,
+        t.series(3),
+        true,
+        acc,
+    );
     curve_chart(f, acc, title, &curves, x, y, t, s::NO_BATCHES_YET);
 
     let scorers = &live.config.score.scorers;
@@ -194,18 +199,28 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
     let primary = scorers
         .first()
         .and_then(|k| live.auc_now_best(*k))
-        .map(|(cur, _, _)| format!(" {} {cur:.3} ", s::CHART_AUC))
-        .unwrap_or_else(|| format!(" {} ", s::CHART_AUC));
+        .map(|(cur, _, _)| format!("{cur:.3}"));
     curve_chart(
         f,
         auc,
-        Line::from(primary),
+        chart_title(s::CHART_AUC, primary, auc),
         &curves,
         x,
         None,
         t,
         s::NO_AUC_YET,
     );
+}
+
+/// A chart's title on its top border: the name, and the value (never cut: the name is
+/// shortened first).
+fn chart_title(name: &str, value: Option<String>, area: Rect) -> Line<'static> {
+    let room = area.width.saturating_sub(4) as usize;
+    let text = match value {
+        Some(v) => label_value(name, &v, room),
+        None => fit(name, room),
+    };
+    Line::from(format!(" {text} "))
 }
 
 /// The end of the shared epoch axis: the epochs reached so far (whole), at least one, at
@@ -288,7 +303,8 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, live: &Live, follow: Option
             ])
         }
     };
-    f.render_widget(Paragraph::new(vec![l1, run_line(live, t)]), area);
+    let lines = fit_lines([l1, run_line(live, t)], area.width as usize);
+    f.render_widget(Paragraph::new(lines), area);
 }
 
 fn gauge<'a>(label: String, ratio: f64, style: Style, t: &Theme) -> LineGauge<'a> {
@@ -381,7 +397,8 @@ fn draw_study_header(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live
         (None, Some(c)) => Line::styled(format!("{}  {}", c.run_id, s::FOLLOW_READING), t.dim()),
         _ => Line::styled(s::STUDY_WAITING, t.dim()),
     };
-    f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), area);
+    let lines = fit_lines([Line::from(l1), l2], area.width as usize);
+    f.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_study_gauges(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live: Option<&Live>) {
@@ -484,10 +501,7 @@ fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view:
             ));
         }
     }
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
-        area,
-    );
+    f.render_widget(Paragraph::new(wrap_lines(lines, width)).block(b), area);
 }
 
 /// `scale s (fixed) 2.941`, with the range an adapting scale went through.
@@ -534,14 +548,11 @@ fn draw_log(f: &mut Frame, area: Rect, t: &Theme, logs: &[LogLine], scroll: usiz
             LogLevel::Warn => t.warn(),
             LogLevel::Error => t.error(),
         };
-        let chars: Vec<char> = l.text.chars().collect();
-        let mut parts: Vec<Line> = chars
-            .chunks(w)
-            .map(|c| Line::styled(c.iter().collect::<String>(), style))
+        // Broken between words, never inside a number or an id.
+        let parts: Vec<Line> = wrap(&l.text, w)
+            .into_iter()
+            .map(|p| Line::styled(p, style))
             .collect();
-        if parts.is_empty() {
-            parts.push(Line::raw(""));
-        }
         // Only whole entries, except when the newest alone is taller than the pane.
         if !lines.is_empty() && lines.len() + parts.len() > h {
             break;

@@ -91,7 +91,7 @@ fn mvtec_record() -> RunRecord {
     r
 }
 
-fn detail_lab() -> Lab {
+pub(super) fn detail_lab() -> Lab {
     let (store, dir) = temp_store();
     write_run(&store, &views_record(), false);
     write_run(&store, &mvtec_record(), false);

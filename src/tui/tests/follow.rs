@@ -54,7 +54,7 @@ fn write_followed_run(store: &Store, points: usize) {
     }
 }
 
-fn attached_lab() -> Lab {
+pub(super) fn attached_lab() -> Lab {
     let (store, dir) = temp_store();
     write_followed_run(&store, 45);
     let mut l = lab_with(Some((store, dir)), Script::default());
@@ -163,8 +163,9 @@ fn another_screen_leaves_a_followed_run() {
     assert!(l.render(80, 24).contains("No run yet"));
 }
 
-#[test]
-fn a_study_runs_from_setup_and_shows_its_progress() {
+/// A study started from Setup (the synthetic one), its first task done and the second one
+/// training (followed from the store).
+pub(super) fn study_lab() -> Lab {
     let (store, dir) = temp_store();
     let mut l = lab_with(Some((store, dir)), Script::default());
     l.ch('S');
@@ -230,6 +231,13 @@ fn a_study_runs_from_setup_and_shows_its_progress() {
             run_id: FOLLOWED.into(),
         }));
     l.tick_at(24.0);
+    l
+}
+
+#[test]
+fn a_study_runs_from_setup_and_shows_its_progress() {
+    use crate::job::study::StudyEvent;
+    let mut l = study_lab();
     let study = l.app.study.as_ref().unwrap();
     assert_eq!((study.finished, study.queued, study.total), (1, 4, 4));
     assert_eq!(study.current.as_ref().unwrap().number, 2);

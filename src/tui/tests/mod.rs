@@ -4,7 +4,8 @@
 //! frame-wide tests (too small, help, tabs); `fixtures.rs` the configs, events and run records;
 //! the others are split by screen: `setup.rs`, `train.rs`, `follow.rs` (a run or study followed
 //! from the store), `runs.rs` (the list, detail, compare), `table.rs` (the experiment table and
-//! studies), `detail.rs` (views, defects, baseline, `e`), `popups.rs`.
+//! studies), `detail.rs` (views, defects, baseline, `e`), `popups.rs`; `cut.rs` walks every
+//! screen and popup and fails on text cut without `…`.
 
 /// Asserts a snapshot under the name it had before the tests were split by screen:
 /// `src/tui/snapshots/adalab__tui__tests__<name>.snap`, whichever file of `tests/` asserts it
@@ -38,6 +39,7 @@ macro_rules! snapshots {
     }};
 }
 
+mod cut;
 mod detail;
 mod fixtures;
 mod follow;
@@ -301,6 +303,13 @@ fn snapshot_help_train() {
     l.ch('2');
     l.ch('?');
     snapshot!("snapshot_help_train", l.render(80, 24));
+}
+
+#[test]
+fn help_fits_its_columns() {
+    let mut l = lab();
+    l.ch('?');
+    snapshots!("help_setup", &mut l);
 }
 
 #[test]

@@ -202,3 +202,26 @@ fn ctrl_c_works_inside_popups() {
     assert!(l.app.quitting.is_some());
     assert!(l.app.popup.is_none());
 }
+
+#[test]
+fn the_pickers_leave_the_tabs_and_status_lines_alone() {
+    let mut l = lab_with(Some(temp_store()), Script::default());
+    let before = l.render(80, 24);
+    let rows = |s: &str| s.lines().map(String::from).collect::<Vec<_>>();
+    for key in ['p', 'S'] {
+        l.ch(key);
+        assert!(l.app.popup.is_some(), "{key}");
+        let after = l.render(80, 24);
+        let (b, a) = (rows(&before), rows(&after));
+        // The tabs and the form's status line as they were; no border on the footer.
+        assert_eq!(a[0], b[0], "{after}");
+        assert_eq!(a[22], b[22], "{after}");
+        assert!(!a[23].contains(['─', '┘', '└', '│']), "{after}");
+        if key == 'p' {
+            snapshots!("profile_picker", &mut l);
+        } else {
+            snapshots!("study_picker", &mut l);
+        }
+        l.key(KeyCode::Esc);
+    }
+}

@@ -48,7 +48,25 @@ fn snapshot_detail_pages() {
     snapshot!("detail_spread", pages[3]);
 }
 
-fn thumb(seed: usize, score: f32, anomalous: bool) -> Thumb {
+#[test]
+fn detail_charts_keep_their_legends_off_the_data() {
+    let mut l = runs_lab();
+    open_detail(&mut l, "20261129T210000Z-aaaa");
+    l.ch('l');
+    assert!(matches!(&l.app.runs.view, RunsView::Detail(d) if d.page == DetailPage::Epochs));
+    snapshots!("detail_epochs", &mut l);
+    l.ch('l');
+    assert!(matches!(&l.app.runs.view, RunsView::Detail(d) if d.page == DetailPage::Roc));
+    // Without colour each curve has a glyph of its own, in the legend too.
+    let screen = l.render(80, 24);
+    assert!(
+        screen.contains("• knn-cosine") && screen.contains("+ chance"),
+        "{screen}"
+    );
+    snapshots!("detail_roc", &mut l);
+}
+
+pub(super) fn thumb(seed: usize, score: f32, anomalous: bool) -> Thumb {
     let px: Vec<f32> = (0..28 * 28)
         .map(|i| {
             let (y, x) = (i / 28, i % 28);

@@ -394,3 +394,25 @@ fn every_key_of_the_form_steps_and_types() {
         }
     }
 }
+
+#[test]
+fn folded_summaries_end_in_an_ellipsis() {
+    let mut l = lab();
+    let mut c = pinned();
+    c.transforms.labels = crate::config::LabelMode::Transform;
+    c.transforms.rotations = vec![0, 90, 180, 270];
+    c.data.reference = Some(Vec::new());
+    c.score.scorers = vec![
+        ScorerKind::Mahalanobis,
+        ScorerKind::KnnCosine,
+        ScorerKind::Lof,
+    ];
+    l.app
+        .form
+        .load(c, "fashion-sneaker-boot-adacos-fixed-transform");
+    let screen = l.render(80, 24);
+    assert!(screen.contains("mahalanobis, knn-co…"), "{screen}");
+    snapshots!("setup_transforms_open", &mut l);
+    l.ch('Z');
+    snapshots!("setup_transforms_folded", &mut l);
+}

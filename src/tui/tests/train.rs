@@ -234,7 +234,7 @@ fn first_batches(c: &Config) -> Vec<(f64, Event)> {
     v
 }
 
-fn mid_epoch_lab(c: Config) -> Lab {
+pub(super) fn mid_epoch_lab(c: Config) -> Lab {
     let mut l = lab();
     l.app
         .form
@@ -320,7 +320,9 @@ fn transform_labels_name_the_accuracy() {
     c.transforms.labels = crate::config::LabelMode::Transform;
     c.transforms.rotations = vec![0, 90, 180, 270];
     let mut l = mid_epoch_lab(c);
-    assert!(l.render(80, 24).contains("transform accuracy"));
+    assert!(l.render(120, 40).contains("transform accuracy 0.573"));
+    // At 80 columns the name is shortened, the number kept whole.
+    assert!(l.render(80, 24).contains("transform accur… 0.573"));
     snapshots!("train_transform_accuracy", &mut l);
 }
 
@@ -504,4 +506,31 @@ fn the_evaluation_shows_as_a_phase_and_counts_in_the_eta() {
     l.tick_at(10.0);
     assert_eq!(l.app.live.as_ref().unwrap().evaluating, None);
     assert!(!l.render(80, 24).contains("evaluating epoch"));
+}
+
+#[test]
+fn the_log_breaks_between_words_never_inside_a_number_or_an_id() {
+    use crate::tui::live::{LogLevel, LogLine};
+    let mut l = started_lab(repeated_config());
+    let live = l.app.live.as_mut().unwrap();
+    for text in [
+        "data ready: 9000 training images (1000 normal), 2000 test, 72 classes",
+        "seed 1 finished: knn-cosine 0.911, lof 0.893, ensemble 0.936 → 20261206T064944Z-91fm",
+        "cache: /home/someone/.cache/adalab/fashion-mnist/embeddings-of-every-view.bin",
+    ] {
+        live.logs.push(LogLine {
+            level: LogLevel::Info,
+            text: text.into(),
+        });
+    }
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = l.render(w, h);
+        for whole in ["classes", "0.936", "20261206T064944Z-91fm", "0.911,"] {
+            assert!(screen.contains(whole), "{whole} at {w}×{h}:\n{screen}");
+        }
+        // The path, longer than a line, is cut with `…` rather than split.
+        assert!(screen.contains("/home/someone/.cache/"), "{screen}");
+        assert!(!screen.contains("every-view.bin"), "{screen}");
+    }
+    snapshots!("train_log_wrapped", &mut l);
 }

@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::config::ScorerKind;
@@ -12,6 +12,7 @@ use crate::store::RunRecord;
 
 use super::super::super::runs::Detail;
 use super::super::super::strings as s;
+use super::super::super::text::wrap_lines;
 use super::super::super::theme::Theme;
 use super::super::super::widgets::{block, legend_name, line_chart, Series};
 
@@ -98,9 +99,11 @@ pub(super) fn roc(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
             e.as_str()
         };
         f.render_widget(
-            Paragraph::new(Line::styled(msg.to_string(), t.dim()))
-                .wrap(Wrap { trim: true })
-                .block(block(" ROC ", t)),
+            Paragraph::new(wrap_lines(
+                [Line::styled(msg.to_string(), t.dim())],
+                area.width.saturating_sub(2) as usize,
+            ))
+            .block(block(" ROC ", t)),
             area,
         );
         return;
@@ -158,7 +161,10 @@ pub(super) fn spread(f: &mut Frame, area: Rect, t: &Theme, rec: &RunRecord) {
     }
     if per.iter().all(|(_, v)| v.len() < 2) {
         f.render_widget(
-            Paragraph::new(Line::styled(s::NO_REPEATS, t.dim())).wrap(Wrap { trim: true }),
+            Paragraph::new(wrap_lines(
+                [Line::styled(s::NO_REPEATS, t.dim())],
+                inner.width as usize,
+            )),
             inner,
         );
         return;
@@ -215,7 +221,10 @@ pub(super) fn spread(f: &mut Frame, area: Rect, t: &Theme, rec: &RunRecord) {
         "{primary} per seed: {}",
         seeds.join("  ")
     )));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    f.render_widget(
+        Paragraph::new(wrap_lines(lines, inner.width as usize)),
+        inner,
+    );
 }
 
 /// `├──[███┃███]──┤` on `w` columns for values in [lo, hi].

@@ -2,36 +2,48 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::super::super::app::App;
 use super::super::super::images::{HalfBlock, ImagesState, Thumb};
 use super::super::super::runs::{split_thumbs, Detail};
 use super::super::super::strings as s;
+use super::super::super::text::{fit, wrap_lines};
 use super::super::super::widgets::block;
 
 pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = &app.theme;
     let scorer = d.run.record.config.primary_scorer();
-    let b = block(format!(" Test images by {scorer} score "), t);
+    let b = block(
+        fit(
+            &format!(" Test images by {scorer} score "),
+            area.width.saturating_sub(2) as usize,
+        ),
+        t,
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let thumbs = match &d.images {
         ImagesState::Loading => {
             f.render_widget(
-                Paragraph::new(Line::styled(s::IMAGES_LOADING, t.dim())),
+                Paragraph::new(wrap_lines(
+                    [Line::styled(s::IMAGES_LOADING, t.dim())],
+                    inner.width as usize,
+                )),
                 inner,
             );
             return;
         }
         ImagesState::Missing(reason) => {
             f.render_widget(
-                Paragraph::new(vec![
-                    Line::styled(s::IMAGES_MISSING, t.warn()),
-                    Line::raw(reason.clone()),
-                ])
-                .wrap(Wrap { trim: true }),
+                Paragraph::new(wrap_lines(
+                    [
+                        Line::styled(s::IMAGES_MISSING, t.warn()),
+                        Line::raw(reason.clone()),
+                    ],
+                    inner.width as usize,
+                )),
                 inner,
             );
             return;
@@ -74,7 +86,7 @@ pub(super) fn strip(
     let y0 = area.y + u16::from(titled);
     if titled {
         f.render_widget(
-            Paragraph::new(Line::styled(title.to_string(), t.bold())),
+            Paragraph::new(Line::styled(fit(title, area.width as usize), t.bold())),
             Rect::new(area.x, area.y, area.width, 1),
         );
     } else {
@@ -108,12 +120,13 @@ pub(super) fn strip(
             th.score,
             if th.anomalous { "anom" } else { "norm" }
         );
+        let cap_w = cell_w.min(area.x + area.width - x);
         f.render_widget(
             Paragraph::new(Line::styled(
-                cap,
+                fit(&cap, cap_w as usize),
                 if th.anomalous { t.warn() } else { t.dim() },
             )),
-            Rect::new(x, y0 + h, cell_w.min(area.x + area.width - x), 1),
+            Rect::new(x, y0 + h, cap_w, 1),
         );
         x += cell_w;
     }

@@ -13,8 +13,9 @@ use crate::config::{HeadKind, ScorerKind};
 use super::super::app::App;
 use super::super::runs::{Detail, DetailPage};
 use super::super::strings as s;
+use super::super::text::{fit, fit_lines, wrap_lines};
 use super::super::theme::Theme;
-use super::super::widgets::{block, fit};
+use super::super::widgets::block;
 
 mod charts;
 mod images;
@@ -58,7 +59,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     } else {
         Line::styled(rec.config.split_label(), t.dim())
     };
-    f.render_widget(Paragraph::new(vec![Line::from(l1), l2]), head);
+    let lines = fit_lines([Line::from(l1), l2], head.width as usize);
+    f.render_widget(Paragraph::new(lines), head);
     let pages = d.pages();
     f.render_widget(
         Tabs::new(pages.iter().map(|p| p.label()).collect::<Vec<_>>())
@@ -172,7 +174,7 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
             ),
         );
     }
-    let lines: Vec<Line> = lines.into_iter().flatten().collect();
+    let lines = fit_lines(lines.into_iter().flatten(), room);
     f.render_widget(
         Paragraph::new(lines)
             .block(block(" Config ", t))
@@ -257,7 +259,7 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         ]));
     }
     f.render_widget(
-        Paragraph::new(m)
+        Paragraph::new(fit_lines(m, right.width.saturating_sub(2) as usize))
             .block(block(" Results ", t))
             .scroll((d.scroll, 0)),
         right,
@@ -311,7 +313,11 @@ fn seed_result<'a>(
         .and_then(|sd| sd.result.as_ref());
     if r.is_none() {
         f.render_widget(
-            Paragraph::new(Line::styled(s::NO_RESULT, t.dim())).block(block(title.to_string(), t)),
+            Paragraph::new(wrap_lines(
+                [Line::styled(s::NO_RESULT, t.dim())],
+                area.width.saturating_sub(2) as usize,
+            ))
+            .block(block(fit(title, area.width.saturating_sub(2) as usize), t)),
             area,
         );
     }
@@ -379,7 +385,7 @@ fn auc_table(
     f.render_widget(
         Table::new(body, widths)
             .header(Row::new(header))
-            .block(block(title, t))
+            .block(block(fit(&title, area.width.saturating_sub(2) as usize), t))
             .column_spacing(2),
         area,
     );
