@@ -40,6 +40,7 @@ macro_rules! add_grad {
 
 mod batchnorm;
 mod conv;
+mod convgemm;
 mod direct;
 mod fused;
 mod gemm;

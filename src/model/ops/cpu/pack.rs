@@ -177,8 +177,8 @@ pub fn gemm(
                 let apanel = &ap[ip * k * MR..(ip + 1) * k * MR];
                 let c0 = ip * MR * n + jp * NR;
                 // The tile's last element is inside C.
-                let tile = &mut c[c0..c0 + (rows - 1) * n + cols];
-                tile_kernel(k, apanel, bpanel, tile, n, rows, cols, acc);
+                let ct = &mut c[c0..c0 + (rows - 1) * n + cols];
+                tile(k, apanel, bpanel, ct, n, rows, cols, acc);
             }
         }
     };
@@ -188,10 +188,11 @@ pub fn gemm(
     });
 }
 
-/// One `rows × cols` tile (`rows ≤ MR`, `cols ≤ NR`) of C, row stride `ldc`.
+/// One `rows × cols` tile (`rows ≤ MR`, `cols ≤ NR`) of C (+)= A panel (`k·MR` floats) ·
+/// B panel (`k·NR` floats), C's row stride `ldc`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn tile_kernel(
+pub fn tile(
     k: usize,
     ap: &[f32],
     bp: &[f32],
@@ -201,8 +202,9 @@ fn tile_kernel(
     cols: usize,
     acc: bool,
 ) {
-    debug_assert!(ap.len() >= k * MR && bp.len() >= k * NR);
-    debug_assert!(rows >= 1 && c.len() > (rows - 1) * ldc + cols - 1);
+    assert!(ap.len() >= k * MR && bp.len() >= k * NR);
+    assert!(rows >= 1 && rows <= MR && cols >= 1 && cols <= NR);
+    assert!(c.len() > (rows - 1) * ldc + cols - 1);
     #[cfg(target_arch = "x86_64")]
     {
         if available() {
