@@ -50,6 +50,8 @@ pub type Shape4 = (usize, usize, usize, usize);
 pub type T4<D, T = NoneTape> = Tensor<Shape4, f32, D, T>;
 /// A 1-d tensor with a runtime length (bias, gamma, beta, running statistics).
 pub type T1<D> = Tensor<(usize,), f32, D>;
+/// A matrix with runtime dimensions.
+pub type T2<D, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
 /// The epsilon added to the variance in BatchNorm (PyTorch's default).
 pub const BN_EPS: f32 = 1e-5;
 
@@ -242,9 +244,33 @@ pub trait OpsDevice: Device<f32> {
         };
         Self::batchnorm_relu_maxpool2(y, gamma, beta, running_mean, running_var, mode)
     }
+
+    /// A linear layer, `x (N, F) · w (F, D) + b (D)` (the embedding layer). The default is
+    /// dfdx's matmul (through [`legal`]) plus the broadcast bias; the CPU runs it on its
+    /// AVX-512 micro-kernel.
+    fn linear<T: Tape<f32, Self>>(
+        x: T2<Self, T>,
+        w: &T2<Self>,
+        b: &T1<Self>,
+    ) -> Result<T2<Self, T>, Self::Err> {
+        let (n, d) = (x.shape().0, w.shape().1);
+        let bias = b.retaped::<T>().try_broadcast_like::<_, Axis<0>>(&(n, d))?;
+        let w = legal::Laid::fresh(w.retaped::<T>());
+        legal::matmul("embedding layer", legal::Laid::fresh(x), w)?
+            .t
+            .try_add(bias)
+    }
 }
 
 impl OpsDevice for Cpu {
+    fn linear<T: Tape<f32, Self>>(
+        x: T2<Self, T>,
+        w: &T2<Self>,
+        b: &T1<Self>,
+    ) -> Result<T2<Self, T>, Self::Err> {
+        cpu::linear(x, w, b)
+    }
+
     fn conv3x3<T: Tape<f32, Self>>(
         x: T4<Self, T>,
         w: &T4<Self>,

@@ -205,36 +205,49 @@ impl ConvPlan {
         }
     }
 
-    /// One image: o (O × OH·OW) = conv(xi, w) + bias; every element of `o` is written.
-    pub(super) fn forward_image(&self, xi: &[f32], w: &Weights, bv: Option<&[f32]>, o: &mut [f32]) {
-        let Self { g, co, k, p, .. } = *self;
-        if self.direct() {
-            let pd = Padded::new(g.h, g.w, g.pad);
-            with_scratch(pd.len(), pd.wide(), |xp, wide| {
-                pd.fill(xi, g.w, g.pad, xp);
-                direct::forward(&pd, xp, w.wv, o, wide);
-            });
-        } else if let Some(pk) = &w.fused {
+    /// A few images `xs` (I × H × W each): o (images × O × OH·OW) = conv(xs, w) + bias; every
+    /// element of `o` is written. The fused GEMM takes them as one GEMM, the other kernels one
+    /// by one.
+    pub(super) fn forward_images(
+        &self,
+        xs: &[f32],
+        w: &Weights,
+        bv: Option<&[f32]>,
+        o: &mut [f32],
+    ) {
+        let Self {
+            g, co, k, p, img, ..
+        } = *self;
+        if let Some(pk) = &w.fused {
             if g.pad == 0 {
-                convgemm::forward(pk, xi, o);
+                convgemm::forward(pk, xs, o);
             } else {
-                with_scratch(self.geo().img(), 0, |xp, _| {
-                    self.pad_into(xi, xp);
+                with_scratch(xs.len() / img * self.geo().img(), 0, |xp, _| {
+                    self.pad_into(xs, xp);
                     convgemm::forward(pk, xp, o);
                 });
             }
-        } else {
-            with_scratch(k * p, 0, |col, _| {
-                g.im2col(xi, col);
-                match &w.packed {
-                    Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
-                    None => mm(o, Mat::new(w.wv, co, k), Mat::new(col, k, p), false, w.par),
-                }
-            });
         }
-        if let Some(bv) = bv {
-            for (row, b) in o.chunks_mut(p).zip(bv) {
-                row.iter_mut().for_each(|v| *v += b);
+        for (xi, o) in xs.chunks_exact(img).zip(o.chunks_exact_mut(co * p)) {
+            if self.direct() {
+                let pd = Padded::new(g.h, g.w, g.pad);
+                with_scratch(pd.len(), pd.wide(), |xp, wide| {
+                    pd.fill(xi, g.w, g.pad, xp);
+                    direct::forward(&pd, xp, w.wv, o, wide);
+                });
+            } else if w.fused.is_none() {
+                with_scratch(k * p, 0, |col, _| {
+                    g.im2col(xi, col);
+                    match &w.packed {
+                        Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                        None => mm(o, Mat::new(w.wv, co, k), Mat::new(col, k, p), false, w.par),
+                    }
+                });
+            }
+            if let Some(bv) = bv {
+                for (row, b) in o.chunks_mut(p).zip(bv) {
+                    row.iter_mut().for_each(|v| *v += b);
+                }
             }
         }
     }
@@ -250,7 +263,7 @@ impl ConvPlan {
         let mut out = take(n * co * p);
         out.par_chunks_mut(co * p)
             .zip(xv.par_chunks(img))
-            .for_each(|(o, xi)| self.forward_image(xi, &w, bv, o));
+            .for_each(|(o, xi)| self.forward_images(xi, &w, bv, o));
         out
     }
 

@@ -44,12 +44,14 @@ mod convgemm;
 mod direct;
 mod fused;
 mod gemm;
+mod linear;
 mod pack;
 mod pool;
 
 pub(super) use batchnorm::batchnorm_relu;
 pub(super) use conv::conv3x3;
 pub(super) use fused::{batchnorm_relu_maxpool2, conv_block};
+pub(super) use linear::linear;
 pub(super) use pool::maxpool2;
 
 /// Copies a contiguous Cpu tensor's data (into a recycled buffer, see [`take`]).
