@@ -228,9 +228,9 @@ impl ConvPlan {
                 });
             }
         }
+        let direct = self.direct().then(|| Padded::new(g.h, g.w, g.pad));
         for (xi, o) in xs.chunks_exact(img).zip(o.chunks_exact_mut(co * p)) {
-            if self.direct() {
-                let pd = Padded::new(g.h, g.w, g.pad);
+            if let Some(pd) = &direct {
                 with_scratch(pd.len(), pd.wide(), |xp, wide| {
                     pd.fill(xi, g.w, g.pad, xp);
                     direct::forward(&pd, xp, w.wv, o, wide);
@@ -261,9 +261,10 @@ impl ConvPlan {
         let w = self.prepare(wv, n);
         // Every element is written: a recycled buffer needs no clearing.
         let mut out = take(n * co * p);
-        out.par_chunks_mut(co * p)
-            .zip(xv.par_chunks(img))
-            .for_each(|(o, xi)| self.forward_images(xi, &w, bv, o));
+        let per = if self.direct() { self.group() } else { 1 };
+        out.par_chunks_mut(per * co * p)
+            .zip(xv.par_chunks(per * img))
+            .for_each(|(o, xs)| self.forward_images(xs, &w, bv, o));
         out
     }
 

@@ -18,16 +18,39 @@ pub(super) struct Padded {
     pub(super) wd: usize,
     pub(super) oh: usize,
     pub(super) ow: usize,
+    /// Per vector of 16 wide positions (from position 16·v): the lanes that are output
+    /// columns inside the plane, and the output index of the first of them.
+    lanes: Vec<(u16, usize)>,
 }
 
 impl Padded {
     pub(super) fn new(h: usize, w: usize, pad: usize) -> Self {
         let (ht, wd) = (h + 2 * pad, w + 2 * pad);
-        Padded {
-            wd,
-            oh: ht - 2,
-            ow: wd - 2,
+        let (oh, ow) = (ht - 2, wd - 2);
+        let n = oh * wd;
+        let mut lanes = Vec::with_capacity(n.div_ceil(16));
+        // (row, column) of the vector's first position, without divisions.
+        let (mut row, mut col) = (0, 0);
+        for j in (0..n).step_by(16) {
+            let mut m = 0u16;
+            let mut c = col;
+            for l in 0..16 {
+                if j + l < n && c < ow {
+                    m |= 1 << l;
+                }
+                c += 1;
+                if c == wd {
+                    c = 0;
+                }
+            }
+            lanes.push((m, row * ow + col.min(ow)));
+            col += 16;
+            while col >= wd {
+                col -= wd;
+                row += 1;
+            }
         }
+        Padded { wd, oh, ow, lanes }
     }
 
     /// Floats of the padded buffer.
@@ -168,19 +191,11 @@ mod blocked {
     use super::Padded;
     use std::arch::x86_64::*;
 
-    /// Per vector of 16 wide positions from `j`: the lanes that are output columns (and
-    /// inside the plane), and the compact output index of its first such lane.
+    /// [`Padded::lanes`] of the vector at wide position `j` (a multiple of 16), none past the
+    /// plane.
     #[inline(always)]
     fn lanes(p: &Padded, j: usize) -> (__mmask16, usize) {
-        let n = p.wide();
-        let mut m = 0u16;
-        for l in 0..16 {
-            let t = j + l;
-            if t < n && t % p.wd < p.ow {
-                m |= 1 << l;
-            }
-        }
-        (m, (j / p.wd) * p.ow + (j % p.wd).min(p.ow))
+        p.lanes.get(j / 16).copied().unwrap_or((0, 0))
     }
 
     /// Forward, `CB` channels × 3 vectors per block.
