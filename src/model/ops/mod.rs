@@ -7,9 +7,10 @@
 //! (`w`, `bias`, `gamma`, `beta`) are plain `NoneTape` tensors: their gradients are added
 //! (`+=`) under their own ids, so the same parameter may be used by several ops per forward.
 //!
-//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + a packed GEMM with an
-//!   AVX-512 micro-kernel (the `gemm` crate, AVX2 on stable Rust, where AVX-512 is missing or
-//!   `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
+//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: convolution and the linear
+//!   layer on a packed GEMM with an AVX-512 micro-kernel (panels packed straight from the
+//!   input, no im2col matrix; im2col + the `gemm` crate, AVX2 on stable Rust, where AVX-512 is
+//!   missing or `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
 //!   argmax max-pool; all with their own backward passes. Fused variants
 //!   ([`OpsDevice::batchnorm_relu_maxpool2`], [`OpsDevice::conv_block`]) never materialise the
 //!   full-resolution intermediates as dfdx tensors.
@@ -22,8 +23,8 @@
 //! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
 //!
 //! Notes for callers:
-//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); one image per
-//!   task, so GEMMs run single-threaded inside a task unless the batch is smaller than the pool.
+//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); a group of
+//!   images (or a row panel of the linear layer) per task, each GEMM single-threaded inside it.
 //! * Memory: each CPU op keeps a copy of its input (and the fused ones their intermediates) in
 //!   its backward closure until `backward()` runs or the tape is dropped. Do not enable dfdx's
 //!   tensor cache (`dev.enable_cache()`): it made training steps several times slower here.
