@@ -233,7 +233,7 @@ impl ConvPlan {
             if let Some(pd) = &direct {
                 with_scratch(pd.len(), pd.wide(), |xp, wide| {
                     pd.fill(xi, g.w, g.pad, xp);
-                    direct::forward(&pd, xp, w.wv, o, wide);
+                    direct::forward(pd, xp, w.wv, o, wide);
                 });
             } else if w.fused.is_none() {
                 with_scratch(k * p, 0, |col, _| {

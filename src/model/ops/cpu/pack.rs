@@ -212,7 +212,7 @@ pub fn tile(
     acc: bool,
 ) {
     assert!(ap.len() >= k * MR && bp.len() >= k * NR);
-    assert!(rows >= 1 && rows <= MR && cols >= 1 && cols <= NR);
+    assert!((1..=MR).contains(&rows) && (1..=NR).contains(&cols));
     assert!(c.len() > (rows - 1) * ldc + cols - 1);
     #[cfg(target_arch = "x86_64")]
     {
