@@ -1,7 +1,6 @@
 //! The CNN backbone (conv stages → embedding) and the full model (backbone + head).
 
 use super::error::ModelError;
-use super::ops::legal::{self, Laid};
 use dfdx::prelude::*;
 use rand::Rng;
 
@@ -141,16 +140,7 @@ impl<D: OpsDevice> Backbone<D> {
     /// Embeddings `(N, dim)` of a batch `(N, C, H, W)`. `train` selects BatchNorm's mode.
     pub fn forward<T: Tape<f32, D>>(&mut self, x: T4<D, T>, train: bool) -> T2<D, T> {
         let flat = self.features(x, train);
-        let n = flat.shape().0;
-        let bias = self
-            .fc_bias
-            .retaped::<T>()
-            .broadcast_like::<_, Axis<0>>(&(n, self.dim));
-        let w = Laid::fresh(self.fc_weight.retaped::<T>());
-        legal::matmul("embedding layer", Laid::fresh(flat), w)
-            .expect("embedding layer matmul")
-            .t
-            + bias
+        D::linear(flat, &self.fc_weight, &self.fc_bias).expect("embedding layer on checked shapes")
     }
 
     /// The flattened output of the conv stages `(N, C·H·W)`, before the embedding layer.

@@ -7,9 +7,10 @@
 //! (`w`, `bias`, `gamma`, `beta`) are plain `NoneTape` tensors: their gradients are added
 //! (`+=`) under their own ids, so the same parameter may be used by several ops per forward.
 //!
-//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: im2col + a packed GEMM with an
-//!   AVX-512 micro-kernel (the `gemm` crate, AVX2 on stable Rust, where AVX-512 is missing or
-//!   `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
+//! * [`OpsDevice for Cpu`](OpsDevice) runs hand-written kernels: convolution and the linear
+//!   layer on a packed GEMM with an AVX-512 micro-kernel (panels packed straight from the
+//!   input, no im2col matrix; im2col + the `gemm` crate, AVX2 on stable Rust, where AVX-512 is
+//!   missing or `ADALAB_NO_AVX512=1`), parallel over the batch with rayon; BatchNorm+ReLU in one pass; an
 //!   argmax max-pool; all with their own backward passes. Fused variants
 //!   ([`OpsDevice::batchnorm_relu_maxpool2`], [`OpsDevice::conv_block`]) never materialise the
 //!   full-resolution intermediates as dfdx tensors.
@@ -22,8 +23,8 @@
 //! Conventions: tensors are NCHW, conv weights (O, I, 3, 3), everything `f32`.
 //!
 //! Notes for callers:
-//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); one image per
-//!   task, so GEMMs run single-threaded inside a task unless the batch is smaller than the pool.
+//! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); a group of
+//!   images (or a row panel of the linear layer) per task, each GEMM single-threaded inside it.
 //! * Memory: each CPU op keeps a copy of its input (and the fused ones their intermediates) in
 //!   its backward closure until `backward()` runs or the tape is dropped. Do not enable dfdx's
 //!   tensor cache (`dev.enable_cache()`): it made training steps several times slower here.
@@ -50,6 +51,8 @@ pub type Shape4 = (usize, usize, usize, usize);
 pub type T4<D, T = NoneTape> = Tensor<Shape4, f32, D, T>;
 /// A 1-d tensor with a runtime length (bias, gamma, beta, running statistics).
 pub type T1<D> = Tensor<(usize,), f32, D>;
+/// A matrix with runtime dimensions.
+pub type T2<D, T = NoneTape> = Tensor<(usize, usize), f32, D, T>;
 /// The epsilon added to the variance in BatchNorm (PyTorch's default).
 pub const BN_EPS: f32 = 1e-5;
 
@@ -242,9 +245,33 @@ pub trait OpsDevice: Device<f32> {
         };
         Self::batchnorm_relu_maxpool2(y, gamma, beta, running_mean, running_var, mode)
     }
+
+    /// A linear layer, `x (N, F) · w (F, D) + b (D)` (the embedding layer). The default is
+    /// dfdx's matmul (through [`legal`]) plus the broadcast bias; the CPU runs it on its
+    /// AVX-512 micro-kernel.
+    fn linear<T: Tape<f32, Self>>(
+        x: T2<Self, T>,
+        w: &T2<Self>,
+        b: &T1<Self>,
+    ) -> Result<T2<Self, T>, Self::Err> {
+        let (n, d) = (x.shape().0, w.shape().1);
+        let bias = b.retaped::<T>().try_broadcast_like::<_, Axis<0>>(&(n, d))?;
+        let w = legal::Laid::fresh(w.retaped::<T>());
+        legal::matmul("embedding layer", legal::Laid::fresh(x), w)?
+            .t
+            .try_add(bias)
+    }
 }
 
 impl OpsDevice for Cpu {
+    fn linear<T: Tape<f32, Self>>(
+        x: T2<Self, T>,
+        w: &T2<Self>,
+        b: &T1<Self>,
+    ) -> Result<T2<Self, T>, Self::Err> {
+        cpu::linear(x, w, b)
+    }
+
     fn conv3x3<T: Tape<f32, Self>>(
         x: T4<Self, T>,
         w: &T4<Self>,

@@ -1,8 +1,9 @@
 //! 3×3 convolution as im2col + GEMM, parallel over the batch; [`conv3x3`] is the op.
 
+use super::convgemm::{self, Geo, Packed};
 use super::direct::{self, Padded};
 use super::gemm::{inner_par, mm, use_packed, Mat};
-use super::{lane_sum, pack, read, take, with_scratch};
+use super::{give, lane_sum, pack, read, take, with_scratch};
 use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
 use dfdx::prelude::*;
 use gemm::Parallelism;
@@ -93,6 +94,8 @@ impl Conv {
 pub(super) struct Weights<'a> {
     wv: &'a [f32],
     packed: Option<Vec<f32>>,
+    /// Packed for [`convgemm`] (when [`ConvPlan::fused`]).
+    fused: Option<Packed>,
     par: Parallelism,
 }
 
@@ -147,36 +150,104 @@ impl ConvPlan {
         self.g.ci == 1 && pack::available()
     }
 
+    /// Whether the im2col-free AVX-512 GEMMs ([`convgemm`]) run: several input channels,
+    /// AVX-512.
+    fn fused(&self) -> bool {
+        self.g.ci > 1 && pack::available()
+    }
+
+    /// The geometry [`convgemm`] sees: the padded input.
+    fn geo(&self) -> Geo {
+        let g = &self.g;
+        Geo {
+            ci: g.ci,
+            co: self.co,
+            hp: g.h + 2 * g.pad,
+            wp: g.w + 2 * g.pad,
+        }
+    }
+
+    /// Copies images `x` (I × H × W each) into `xp` with their zero border (`pad` wide).
+    fn pad_into(&self, x: &[f32], xp: &mut [f32]) {
+        let (g, geo) = (&self.g, self.geo());
+        let (hw, pl) = (g.h * g.w, geo.hp * geo.wp);
+        for (src, dst) in x.chunks_exact(hw).zip(xp.chunks_exact_mut(pl)) {
+            dst.fill(0.0);
+            for (r, row) in src.chunks_exact(g.w).enumerate() {
+                let s = (r + g.pad) * geo.wp + g.pad;
+                dst[s..s + g.w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// `x` with its zero border (a recycled buffer), or `None` without padding.
+    fn padded(&self, x: &[f32]) -> Option<Vec<f32>> {
+        (self.g.pad > 0).then(|| {
+            let geo = self.geo();
+            let mut xp = take(x.len() / self.img * geo.img());
+            self.pad_into(x, &mut xp);
+            xp
+        })
+    }
+
     /// What every image's forward shares: the weights (packed for the AVX-512 GEMM when it
     /// runs, `tasks` being the number of parallel tasks) and the GEMM's parallelism.
     pub(super) fn prepare<'a>(&self, wv: &'a [f32], tasks: usize) -> Weights<'a> {
         let par = inner_par(tasks);
-        let packed = (!self.direct() && use_packed(par))
+        let fused = self.fused().then(|| Packed::new(self.geo(), wv, false));
+        let packed = (!self.direct() && fused.is_none() && use_packed(par))
             .then(|| pack::pack_a(wv, self.k, 1, self.co, self.k));
-        Weights { wv, packed, par }
+        Weights {
+            wv,
+            packed,
+            fused,
+            par,
+        }
     }
 
-    /// One image: o (O × OH·OW) = conv(xi, w) + bias; every element of `o` is written.
-    pub(super) fn forward_image(&self, xi: &[f32], w: &Weights, bv: Option<&[f32]>, o: &mut [f32]) {
-        let Self { g, co, k, p, .. } = *self;
-        if self.direct() {
-            let pd = Padded::new(g.h, g.w, g.pad);
-            with_scratch(pd.len(), pd.wide(), |xp, wide| {
-                pd.fill(xi, g.w, g.pad, xp);
-                direct::forward(&pd, xp, w.wv, o, wide);
-            });
-        } else {
-            with_scratch(k * p, 0, |col, _| {
-                g.im2col(xi, col);
-                match &w.packed {
-                    Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
-                    None => mm(o, Mat::new(w.wv, co, k), Mat::new(col, k, p), false, w.par),
-                }
-            });
+    /// A few images `xs` (I × H × W each): o (images × O × OH·OW) = conv(xs, w) + bias; every
+    /// element of `o` is written. The fused GEMM takes them as one GEMM, the other kernels one
+    /// by one.
+    pub(super) fn forward_images(
+        &self,
+        xs: &[f32],
+        w: &Weights,
+        bv: Option<&[f32]>,
+        o: &mut [f32],
+    ) {
+        let Self {
+            g, co, k, p, img, ..
+        } = *self;
+        if let Some(pk) = &w.fused {
+            if g.pad == 0 {
+                convgemm::forward(pk, xs, o);
+            } else {
+                with_scratch(xs.len() / img * self.geo().img(), 0, |xp, _| {
+                    self.pad_into(xs, xp);
+                    convgemm::forward(pk, xp, o);
+                });
+            }
         }
-        if let Some(bv) = bv {
-            for (row, b) in o.chunks_mut(p).zip(bv) {
-                row.iter_mut().for_each(|v| *v += b);
+        let direct = self.direct().then(|| Padded::new(g.h, g.w, g.pad));
+        for (xi, o) in xs.chunks_exact(img).zip(o.chunks_exact_mut(co * p)) {
+            if let Some(pd) = &direct {
+                with_scratch(pd.len(), pd.wide(), |xp, wide| {
+                    pd.fill(xi, g.w, g.pad, xp);
+                    direct::forward(pd, xp, w.wv, o, wide);
+                });
+            } else if w.fused.is_none() {
+                with_scratch(k * p, 0, |col, _| {
+                    g.im2col(xi, col);
+                    match &w.packed {
+                        Some(wp) => pack::gemm(co, p, k, wp, col, p, 1, o, false),
+                        None => mm(o, Mat::new(w.wv, co, k), Mat::new(col, k, p), false, w.par),
+                    }
+                });
+            }
+            if let Some(bv) = bv {
+                for (row, b) in o.chunks_mut(p).zip(bv) {
+                    row.iter_mut().for_each(|v| *v += b);
+                }
             }
         }
     }
@@ -184,13 +255,121 @@ impl ConvPlan {
     /// y = conv(x, w) + bias, (N, O, OH·OW).
     pub(super) fn forward(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
         let Self { n, co, p, img, .. } = *self;
+        if self.fused() {
+            return self.forward_fused(xv, wv, bv);
+        }
         let w = self.prepare(wv, n);
         // Every element is written: a recycled buffer needs no clearing.
         let mut out = take(n * co * p);
-        out.par_chunks_mut(co * p)
-            .zip(xv.par_chunks(img))
-            .for_each(|(o, xi)| self.forward_image(xi, &w, bv, o));
+        let per = if self.direct() { self.group() } else { 1 };
+        out.par_chunks_mut(per * co * p)
+            .zip(xv.par_chunks(per * img))
+            .for_each(|(o, xs)| self.forward_images(xs, &w, bv, o));
         out
+    }
+
+    /// Images per parallel task of the fused path: two tasks per thread.
+    fn group(&self) -> usize {
+        let chunks = (2 * rayon::current_num_threads()).clamp(1, self.n);
+        self.n.div_ceil(chunks)
+    }
+
+    /// [`Self::forward`] on [`convgemm`]: one GEMM per group of images.
+    fn forward_fused(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
+        let Self { n, co, p, .. } = *self;
+        let geo = self.geo();
+        let pk = Packed::new(geo, wv, false);
+        let xp = self.padded(xv);
+        let xs = xp.as_deref().unwrap_or(xv);
+        let per = self.group();
+        // Every element is written: a recycled buffer needs no clearing.
+        let mut out = take(n * co * p);
+        out.par_chunks_mut(per * co * p)
+            .zip(xs.par_chunks(per * geo.img()))
+            .for_each(|(o, xg)| convgemm::forward(&pk, xg, o));
+        if let Some(xp) = xp {
+            give(xp);
+        }
+        if let Some(bv) = bv {
+            out.par_chunks_mut(co * p).for_each(|o| {
+                for (row, b) in o.chunks_mut(p).zip(bv) {
+                    row.iter_mut().for_each(|v| *v += b);
+                }
+            });
+        }
+        out
+    }
+
+    /// [`Self::backward`] on [`convgemm`], per group of images.
+    fn backward_fused(
+        &self,
+        xv: &[f32],
+        wv: &[f32],
+        gy: &[f32],
+        gx: Option<&mut [f32]>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let Self {
+            g, co, k, p, img, ..
+        } = *self;
+        let geo = self.geo();
+        let pk = Packed::new(geo, wv, gx.is_some());
+        let xp = self.padded(xv);
+        let xs = xp.as_deref().unwrap_or(xv);
+        let per = self.group();
+        let chunk = |xc: &[f32], gyc: &[f32], gxc: Option<&mut [f32]>| {
+            let mut dw = vec![0.0f32; co * k];
+            match gxc {
+                None => convgemm::backward(&pk, xc, gyc, None, &mut dw),
+                Some(gxc) if g.pad == 0 => convgemm::backward(&pk, xc, gyc, Some(gxc), &mut dw),
+                Some(gxc) => {
+                    // The gradient of the padded input, then its interior.
+                    let mut dxp = take(xc.len());
+                    dxp.fill(0.0);
+                    convgemm::backward(&pk, xc, gyc, Some(&mut dxp), &mut dw);
+                    let pw = geo.wp;
+                    let planes = gxc
+                        .chunks_exact_mut(g.h * g.w)
+                        .zip(dxp.chunks_exact(geo.hp * pw));
+                    for (d, s) in planes {
+                        for (r, row) in d.chunks_exact_mut(g.w).enumerate() {
+                            let s = &s[(r + g.pad) * pw + g.pad..];
+                            row.iter_mut().zip(s).for_each(|(d, s)| *d += s);
+                        }
+                    }
+                    give(dxp);
+                }
+            }
+            let mut db = vec![0.0f32; co];
+            for gyi in gyc.chunks_exact(co * p) {
+                for (d, row) in db.iter_mut().zip(gyi.chunks(p)) {
+                    *d += lane_sum(row, |v| v);
+                }
+            }
+            (dw, db)
+        };
+        let partials: Vec<(Vec<f32>, Vec<f32>)> = match gx {
+            Some(gx) => gx
+                .par_chunks_mut(per * img)
+                .zip(xs.par_chunks(per * geo.img()))
+                .zip(gy.par_chunks(per * co * p))
+                .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
+                .collect(),
+            None => xs
+                .par_chunks(per * geo.img())
+                .zip(gy.par_chunks(per * co * p))
+                .map(|(xc, gyc)| chunk(xc, gyc, None))
+                .collect(),
+        };
+        if let Some(xp) = xp {
+            give(xp);
+        }
+        let mut parts = partials.into_iter();
+        let (mut dw, mut db) = parts.next().expect("at least one image");
+        for (w2, b2) in parts {
+            dw.iter_mut().zip(&w2).for_each(|(a, b)| *a += b);
+            db.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
+        }
+        (dw, db)
     }
 
     /// Returns (dW, dbias) for output gradient `gy`; adds dx into `gx` when given.
@@ -201,6 +380,9 @@ impl ConvPlan {
         gy: &[f32],
         gx: Option<&mut [f32]>,
     ) -> (Vec<f32>, Vec<f32>) {
+        if self.fused() {
+            return self.backward_fused(xv, wv, gy, gx);
+        }
         let Self {
             g,
             n,

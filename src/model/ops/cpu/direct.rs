@@ -18,16 +18,39 @@ pub(super) struct Padded {
     pub(super) wd: usize,
     pub(super) oh: usize,
     pub(super) ow: usize,
+    /// Per vector of 16 wide positions (from position 16·v): the lanes that are output
+    /// columns inside the plane, and the output index of the first of them.
+    lanes: Vec<(u16, usize)>,
 }
 
 impl Padded {
     pub(super) fn new(h: usize, w: usize, pad: usize) -> Self {
         let (ht, wd) = (h + 2 * pad, w + 2 * pad);
-        Padded {
-            wd,
-            oh: ht - 2,
-            ow: wd - 2,
+        let (oh, ow) = (ht - 2, wd - 2);
+        let n = oh * wd;
+        let mut lanes = Vec::with_capacity(n.div_ceil(16));
+        // (row, column) of the vector's first position, without divisions.
+        let (mut row, mut col) = (0, 0);
+        for j in (0..n).step_by(16) {
+            let mut m = 0u16;
+            let mut c = col;
+            for l in 0..16 {
+                if j + l < n && c < ow {
+                    m |= 1 << l;
+                }
+                c += 1;
+                if c == wd {
+                    c = 0;
+                }
+            }
+            lanes.push((m, row * ow + col.min(ow)));
+            col += 16;
+            while col >= wd {
+                col -= wd;
+                row += 1;
+            }
         }
+        Padded { wd, oh, ow, lanes }
     }
 
     /// Floats of the padded buffer.
@@ -82,6 +105,12 @@ macro_rules! dispatch {
 pub(super) fn forward(p: &Padded, xp: &[f32], w: &[f32], y: &mut [f32], wide: &mut [f32]) {
     assert!(xp.len() >= p.len() && wide.len() >= p.wide());
     assert!(y.len() == w.len() / 9 * p.oh * p.ow);
+    #[cfg(target_arch = "x86_64")]
+    if super::pack::available() {
+        // SAFETY: AVX-512F is available; the asserts above are what `blocked::forward` needs.
+        unsafe { blocked::forward(p, xp, w, y) };
+        return;
+    }
     dispatch!(forward_imp, forward_avx512, (p: &Padded, xp: &[f32], w: &[f32], y: &mut [f32], wide: &mut [f32]))
 }
 
@@ -113,6 +142,13 @@ fn forward_imp(p: &Padded, xp: &[f32], w: &[f32], y: &mut [f32], wide: &mut [f32
 pub(super) fn weight_grad(p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32], wide: &mut [f32]) {
     assert!(xp.len() >= p.len() && wide.len() >= p.wide());
     assert!(gy.len() == dw.len() / 9 * p.oh * p.ow);
+    #[cfg(target_arch = "x86_64")]
+    if super::pack::available() {
+        // SAFETY: AVX-512F is available; the asserts above are what `blocked::weight_grad`
+        // needs.
+        unsafe { blocked::weight_grad(p, xp, gy, dw) };
+        return;
+    }
     dispatch!(weight_grad_imp, weight_grad_avx512, (p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32], wide: &mut [f32]))
 }
 
@@ -140,6 +176,109 @@ fn weight_grad_imp(p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32], wide: &mu
             }
             let tail: f32 = gr.iter().zip(xr).map(|(g, x)| g * x).sum();
             dc[k] += acc.iter().sum::<f32>() + tail;
+        }
+    }
+}
+
+/// Register-blocked AVX-512 kernels on the wide layout: the forward keeps 8 output channels ×
+/// 48 wide positions in registers while the 9 taps stream past (each input vector loaded once
+/// for 8 channels), and compresses the valid columns straight into the output; the weight
+/// gradient keeps 2 channels × 9 taps of sums in registers and expands the output gradient
+/// into the wide layout on the fly. Same order of operations per output as the plain loops
+/// (the forward's results are identical).
+#[cfg(target_arch = "x86_64")]
+mod blocked {
+    use super::Padded;
+    use std::arch::x86_64::*;
+
+    /// [`Padded::lanes`] of the vector at wide position `j` (a multiple of 16), none past the
+    /// plane.
+    #[inline(always)]
+    fn lanes(p: &Padded, j: usize) -> (__mmask16, usize) {
+        p.lanes.get(j / 16).copied().unwrap_or((0, 0))
+    }
+
+    /// Forward, `CB` channels × 3 vectors per block.
+    ///
+    /// # Safety
+    /// AVX-512F; `xp.len() ≥ p.len()`, `y.len() = w.len() / 9 · oh·ow`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn forward(p: &Padded, xp: &[f32], w: &[f32], y: &mut [f32]) {
+        const CB: usize = 8;
+        let (n, co, plane) = (p.wide(), w.len() / 9, p.oh * p.ow);
+        let off = p.offsets();
+        let (xp, w, y) = (xp.as_ptr(), w.as_ptr(), y.as_mut_ptr());
+        for j0 in (0..n).step_by(48) {
+            let lm: [(__mmask16, usize); 3] = std::array::from_fn(|v| lanes(p, j0 + 16 * v));
+            // Loads stay inside `xp`: lanes past the plane are masked off.
+            let ld: [__mmask16; 3] = std::array::from_fn(|v| {
+                let left = n.saturating_sub(j0 + 16 * v).min(16);
+                ((1u32 << left) - 1) as __mmask16
+            });
+            for c0 in (0..co).step_by(CB) {
+                let cb = CB.min(co - c0);
+                let mut acc = [[_mm512_setzero_ps(); 3]; CB];
+                for (k, &o) in off.iter().enumerate() {
+                    let x: [__m512; 3] = std::array::from_fn(|v| {
+                        _mm512_maskz_loadu_ps(ld[v], xp.add(o + j0 + 16 * v))
+                    });
+                    for (c, a) in acc.iter_mut().enumerate().take(cb) {
+                        let wv = _mm512_set1_ps(*w.add((c0 + c) * 9 + k));
+                        for v in 0..3 {
+                            a[v] = _mm512_fmadd_ps(wv, x[v], a[v]);
+                        }
+                    }
+                }
+                for (c, a) in acc.iter().enumerate().take(cb) {
+                    let yc = y.add((c0 + c) * plane);
+                    for v in 0..3 {
+                        let (m, d) = lm[v];
+                        if m != 0 {
+                            _mm512_mask_compressstoreu_ps(yc.add(d).cast(), m, a[v]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Weight gradient (adds into `dw`), `CB` channels × 9 taps of sums per block.
+    ///
+    /// # Safety
+    /// AVX-512F; `xp.len() ≥ p.len()`, `gy.len() = dw.len() / 9 · oh·ow`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weight_grad(p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32]) {
+        const CB: usize = 2;
+        let (n, co, plane) = (p.wide(), dw.len() / 9, p.oh * p.ow);
+        let off = p.offsets();
+        let (xp, gy) = (xp.as_ptr(), gy.as_ptr());
+        let vecs = n.div_ceil(16);
+        for c0 in (0..co).step_by(CB) {
+            let cb = CB.min(co - c0);
+            let mut acc = [[_mm512_setzero_ps(); 9]; CB];
+            for jv in 0..vecs {
+                let j = 16 * jv;
+                let (m, d) = lanes(p, j);
+                if m == 0 {
+                    continue;
+                }
+                let left = (n - j).min(16);
+                let ld = ((1u32 << left) - 1) as __mmask16;
+                let x: [__m512; 9] =
+                    std::array::from_fn(|k| _mm512_maskz_loadu_ps(ld, xp.add(off[k] + j)));
+                for (c, a) in acc.iter_mut().enumerate().take(cb) {
+                    // The output gradient's valid values spread onto the wide lanes.
+                    let g = _mm512_maskz_expandloadu_ps(m, gy.add((c0 + c) * plane + d).cast());
+                    for k in 0..9 {
+                        a[k] = _mm512_fmadd_ps(g, x[k], a[k]);
+                    }
+                }
+            }
+            for (c, a) in acc.iter().enumerate().take(cb) {
+                for k in 0..9 {
+                    dw[(c0 + c) * 9 + k] += _mm512_reduce_add_ps(a[k]);
+                }
+            }
         }
     }
 }

@@ -5,7 +5,12 @@
 //! * [`gemm`]: the one strided wrapper around the `gemm` crate ([`gemm::mm`] over
 //!   [`gemm::Mat`] views), when to use the packed AVX-512 GEMM of [`pack`] instead, and the
 //!   GEMM's inner parallelism.
-//! * [`conv`]: 3×3 convolution (im2col + GEMM), with or without the input gradient.
+//! * [`conv`]: 3×3 convolution, with or without the input gradient: the plan, and im2col +
+//!   the `gemm` crate where AVX-512 is missing.
+//! * [`convgemm`]: the several-channel conv on the packed AVX-512 GEMM without an im2col
+//!   matrix (panels packed straight from the input, col2im fused into the input-gradient
+//!   GEMM, one GEMM per group of images).
+//! * [`linear`]: the linear layer on the AVX-512 micro-kernel, operands read in place.
 //! * [`batchnorm`]: BatchNorm + ReLU, and the BatchNorm pieces the fused ops share.
 //! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels (AVX-512 rows).
 //! * [`fused`]: BatchNorm → ReLU → max-pool, and conv → BatchNorm → ReLU → max-pool, as one op.
@@ -20,8 +25,8 @@
 //! ([`take`]/[`give`]): a training step reuses the previous step's, uncleared. At inference
 //! (no tape, Eval mode) the conv block runs image by image, conv output in a per-thread buffer. Output
 //! gradients are moved out of (and back into) the `Gradients` map instead of being cloned.
-//! Work is split over the batch (conv) or over (image, channel) planes with rayon; `gemm` runs
-//! single-threaded inside each task.
+//! Work is split over groups of images (conv), (image, channel) planes, or row panels (linear)
+//! with rayon; each GEMM runs single-threaded inside its task.
 //!
 //! Must not import: front-end crates (clap, ratatui, crossterm, indicatif) or any crate module
 //! outside `model::ops`; no printing or logging. The kernels return tensors or dfdx errors.
@@ -40,15 +45,18 @@ macro_rules! add_grad {
 
 mod batchnorm;
 mod conv;
+mod convgemm;
 mod direct;
 mod fused;
 mod gemm;
+mod linear;
 mod pack;
 mod pool;
 
 pub(super) use batchnorm::batchnorm_relu;
 pub(super) use conv::conv3x3;
 pub(super) use fused::{batchnorm_relu_maxpool2, conv_block};
+pub(super) use linear::linear;
 pub(super) use pool::maxpool2;
 
 /// Copies a contiguous Cpu tensor's data (into a recycled buffer, see [`take`]).

@@ -134,6 +134,15 @@ fn pack_b(b: &[f32], rs: usize, cs: usize, k: usize, n: usize, out: &mut [f32]) 
     }
 }
 
+/// Packs all of B (k × n, element (j, t) at `b[j·rs + t·cs]`) into `out` as [`tile`]'s
+/// panels: panel `jp` (columns `jp·NR..`) at `out[jp·k·NR..]`.
+pub fn pack_b_into(b: &[f32], rs: usize, cs: usize, k: usize, n: usize, out: &mut Vec<f32>) {
+    out.resize(n.div_ceil(NR) * NR * k, 0.0);
+    if k > 0 && n > 0 {
+        pack_b(b, rs, cs, k, n, out);
+    }
+}
+
 thread_local! {
     static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
@@ -177,8 +186,8 @@ pub fn gemm(
                 let apanel = &ap[ip * k * MR..(ip + 1) * k * MR];
                 let c0 = ip * MR * n + jp * NR;
                 // The tile's last element is inside C.
-                let tile = &mut c[c0..c0 + (rows - 1) * n + cols];
-                tile_kernel(k, apanel, bpanel, tile, n, rows, cols, acc);
+                let ct = &mut c[c0..c0 + (rows - 1) * n + cols];
+                tile(k, apanel, bpanel, ct, n, rows, cols, acc);
             }
         }
     };
@@ -188,10 +197,11 @@ pub fn gemm(
     });
 }
 
-/// One `rows × cols` tile (`rows ≤ MR`, `cols ≤ NR`) of C, row stride `ldc`.
+/// One `rows × cols` tile (`rows ≤ MR`, `cols ≤ NR`) of C (+)= A panel (`k·MR` floats) ·
+/// B panel (`k·NR` floats), C's row stride `ldc`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn tile_kernel(
+pub fn tile(
     k: usize,
     ap: &[f32],
     bp: &[f32],
@@ -201,8 +211,9 @@ fn tile_kernel(
     cols: usize,
     acc: bool,
 ) {
-    debug_assert!(ap.len() >= k * MR && bp.len() >= k * NR);
-    debug_assert!(rows >= 1 && c.len() > (rows - 1) * ldc + cols - 1);
+    assert!(ap.len() >= k * MR && bp.len() >= k * NR);
+    assert!((1..=MR).contains(&rows) && (1..=NR).contains(&cols));
+    assert!(c.len() > (rows - 1) * ldc + cols - 1);
     #[cfg(target_arch = "x86_64")]
     {
         if available() {
@@ -236,6 +247,59 @@ fn tile_kernel(
         let row = &mut c[i * ldc..i * ldc + cols];
         for (d, v) in row.iter_mut().zip(ti) {
             *d = if acc { *d + v } else { *v };
+        }
+    }
+}
+
+/// One `rows × cols` tile of C (+)= A · B without packing: A's element (i, j) at
+/// `a[i·rsa + j·csa]` (rows `0..rows`), B's element (j, t) at `b[j·ldb + t]` (columns
+/// `0..cols`), C's row stride `ldc`.
+#[allow(clippy::too_many_arguments)]
+pub fn tile_strided(
+    k: usize,
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, ldb): (&[f32], usize),
+    c: &mut [f32],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    acc: bool,
+) {
+    assert!(k >= 1 && (1..=MR).contains(&rows) && (1..=NR).contains(&cols));
+    assert!(
+        a.len() > (rows - 1) * rsa + (k - 1) * csa,
+        "tile_strided: A"
+    );
+    assert!(b.len() >= (k - 1) * ldb + cols, "tile_strided: B");
+    assert!(c.len() > (rows - 1) * ldc + cols - 1, "tile_strided: C");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            // SAFETY: AVX-512F is present; the asserts above bound every access (rows past
+            // `rows` read row 0, masked columns are never touched).
+            unsafe {
+                avx512::kernel_strided(
+                    k,
+                    (a.as_ptr(), rsa, csa),
+                    (b.as_ptr(), ldb),
+                    c.as_mut_ptr(),
+                    ldc,
+                    rows,
+                    cols,
+                    acc,
+                )
+            };
+            return;
+        }
+    }
+    for i in 0..rows {
+        for t in 0..cols {
+            let mut v = 0.0f32;
+            for j in 0..k {
+                v = a[i * rsa + j * csa].mul_add(b[j * ldb + t], v);
+            }
+            let d = &mut c[i * ldc + t];
+            *d = if acc { *d + v } else { v };
         }
     }
 }
@@ -291,6 +355,58 @@ mod avx512 {
     fn mask(cols: usize, lo: usize) -> __mmask16 {
         let w = cols.saturating_sub(lo).min(16);
         ((1u32 << w) - 1) as __mmask16
+    }
+
+    /// [`kernel`] on unpacked operands (see `super::tile_strided`).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; A's rows `0..rows` and B's columns `0..cols` in bounds for
+    /// `j < k`; rows `0..rows` of C (stride `ldc`) hold `cols` floats each.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kernel_strided(
+        k: usize,
+        (a, rsa, csa): (*const f32, usize, usize),
+        (b, ldb): (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        acc: bool,
+    ) {
+        let (m0, m1, m2) = (mask(cols, 0), mask(cols, 16), mask(cols, 32));
+        // Rows past `rows` read row 0 (in bounds; their results are not stored).
+        let ar: [*const f32; MR] =
+            std::array::from_fn(|i| a.add(if i < rows { i * rsa } else { 0 }));
+        let mut r0 = [_mm512_setzero_ps(); MR];
+        let mut r1 = [_mm512_setzero_ps(); MR];
+        let mut r2 = [_mm512_setzero_ps(); MR];
+        for j in 0..k {
+            let bj = b.add(j * ldb);
+            let b0 = _mm512_maskz_loadu_ps(m0, bj);
+            let b1 = _mm512_maskz_loadu_ps(m1, bj.wrapping_add(16));
+            let b2 = _mm512_maskz_loadu_ps(m2, bj.wrapping_add(32));
+            let o = j * csa;
+            for i in 0..MR {
+                let ai = _mm512_set1_ps(*ar[i].add(o));
+                r0[i] = _mm512_fmadd_ps(ai, b0, r0[i]);
+                r1[i] = _mm512_fmadd_ps(ai, b1, r1[i]);
+                r2[i] = _mm512_fmadd_ps(ai, b2, r2[i]);
+            }
+        }
+        for i in 0..rows {
+            let row = c.add(i * ldc);
+            let (p0, p1, p2) = (row, row.wrapping_add(16), row.wrapping_add(32));
+            let (mut v0, mut v1, mut v2) = (r0[i], r1[i], r2[i]);
+            if acc {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p0));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p1));
+                v2 = _mm512_add_ps(v2, _mm512_maskz_loadu_ps(m2, p2));
+            }
+            _mm512_mask_storeu_ps(p0, m0, v0);
+            _mm512_mask_storeu_ps(p1, m1, v1);
+            _mm512_mask_storeu_ps(p2, m2, v2);
+        }
     }
 
     /// # Safety
