@@ -13,7 +13,8 @@ use super::report::{json::final_json, table::final_table};
 use super::{parse_device, Exit};
 use crate::config::{Config, DeviceKind};
 use crate::job::{self, EventSink, Tally};
-use crate::store::{profiles::ProfileDirs, Store, DEFAULT_PROFILE};
+use crate::store::profiles::{run_name, ProfileDirs};
+use crate::store::{Store, DEFAULT_PROFILE};
 use crate::train::{self, JobOptions, Outcome};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -45,7 +46,8 @@ pub struct RunArgs {
 /// its split draws (on stderr).
 pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(String, Config)> {
     let name = args.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-    let (name, path, mut config) = dirs.resolve(name)?;
+    let (profile, path, base) = dirs.resolve(name)?;
+    let mut config = base.clone();
     for o in &args.set {
         config = config
             .with_override(o)
@@ -63,7 +65,8 @@ pub fn resolve_config(dirs: &ProfileDirs, args: &RunArgs) -> anyhow::Result<(Str
     let info = job::check(&config)
         .map_err(|e| anyhow::anyhow!("{} (with command-line overrides): {e}", path.display()))?;
     crate::say!("adalab: split: {}", info.split.describe());
-    Ok((name, config))
+    // One naming rule: the profile's name, and what the overrides changed.
+    Ok((run_name(&profile, &base, &config), config))
 }
 
 fn print_results(
