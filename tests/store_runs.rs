@@ -294,7 +294,7 @@ fn scripted_run_is_saved_and_reported() {
         ("head=arcfase", "`arcfase` is not a head"),
         ("auc>high", "`high` is not a number"),
         ("head>arcface", "`head` is not a number"),
-        ("train.optimizer>2", "`train.optimizer` is not a number"),
+        ("train.optimizer>2", "`2` is not one of adam, sgd"),
         ("train.epochs>=lots", "bad value for `train.epochs`"),
         ("auc.lfo>0.9", "unknown scorer `lfo`"),
         ("epoch>3", "unknown filter key `epoch`"),

@@ -269,7 +269,7 @@ pub const IN_FOLDED: &str = "folded under";
 pub fn data_dir_auto(env: Option<&std::path::Path>) -> String {
     match env {
         Some(p) => format!("$ADALAB_DATA {}", p.display()),
-        None => "auto (./data, user dir)".to_string(),
+        None => "auto".to_string(),
     }
 }
 pub const REFERENCE_NONE: &str = "none (normal images only)";
