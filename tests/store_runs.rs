@@ -267,6 +267,55 @@ fn scripted_run_is_saved_and_reported() {
     .unwrap_err();
     assert!(err.to_string().contains("unknown filter key `colour`"));
 
+    // Comparisons: `auc` is the primary scorer's final AUC (a 0.90, b 0.95); config keys
+    // compare as numbers; every kind of mistake is an error naming the word.
+    let ids = |filter: &[&str]| {
+        let out = runs(
+            &s,
+            RunsCommand::List {
+                filter: filter.iter().map(|f| f.to_string()).collect(),
+                sort: SortKey::Date,
+                json: false,
+            },
+        );
+        (out.contains(&a), out.contains(&b))
+    };
+    assert_eq!(ids(&["auc>0.92"]), (false, true));
+    assert_eq!(ids(&["auc>=0.9"]), (true, true));
+    assert_eq!(ids(&["auc<0.9"]), (false, false));
+    assert_eq!(ids(&["auc<=0.9"]), (true, false));
+    assert_eq!(ids(&["auc.knn-cosine>0.92"]), (false, true));
+    assert_eq!(ids(&["train.epochs>2"]), (true, true));
+    assert_eq!(ids(&["train.epochs>3"]), (false, false));
+    assert_eq!(ids(&["head!=arcface"]), (true, false));
+    assert_eq!(ids(&["head=arcface", "auc>0.9"]), (false, true));
+    assert_eq!(ids(&["train.lr=1e-3"]), (true, true));
+    for (bad, says) in [
+        ("head=arcfase", "`arcfase` is not a head"),
+        ("auc>high", "`high` is not a number"),
+        ("head>arcface", "`head` is not a number"),
+        ("train.optimizer>2", "`2` is not one of adam, sgd"),
+        ("train.epochs>=lots", "bad value for `train.epochs`"),
+        ("auc.lfo>0.9", "unknown scorer `lfo`"),
+        ("epoch>3", "unknown filter key `epoch`"),
+        ("status=done", "`done` is not a run status"),
+        (">0.9", "no key before `>`"),
+    ] {
+        let err = run_runs_with(
+            &s,
+            RunsCommand::List {
+                filter: vec![bad.into()],
+                sort: SortKey::Date,
+                json: false,
+            },
+            &mut Vec::new(),
+            &mut Cursor::new(Vec::new()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(says) && err.contains(bad), "{bad}: {err}");
+    }
+
     // show
     let shown = runs(&s, RunsCommand::Show { id: a.clone() });
     for needle in [
@@ -310,6 +359,7 @@ fn scripted_run_is_saved_and_reported() {
         &s,
         RunsCommand::Export {
             ids: vec![],
+            filter: vec![],
             format: ExportFormat::Csv,
         },
     );
@@ -318,10 +368,47 @@ fn scripted_run_is_saved_and_reported() {
     assert!(rows[0].starts_with("id,profile,status,"));
     assert!(rows[0].contains("auc_knn-cosine"));
     assert!(rows[2].starts_with(&format!("{a},baseline,finished,fashion-mnist,sneaker")));
+    // Every config key is a column.
+    let header: Vec<&str> = rows[0].split(',').collect();
+    for key in adalab::config::KEYS.iter().map(|k| k.name) {
+        assert!(header.contains(&key), "{key} in {}", rows[0]);
+    }
+    // Fields split outside quotes (list values such as model.widths hold commas).
+    let fields = |line: &str| {
+        let (mut v, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+        for ch in line.chars() {
+            match ch {
+                '"' => quoted = !quoted,
+                ',' if !quoted => v.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            }
+        }
+        v.push(cur);
+        v
+    };
+    let (hdr, row_b) = (fields(rows[0]), fields(rows[1]));
+    assert_eq!(hdr.len(), row_b.len(), "{csv}");
+    let at = |k: &str| row_b[hdr.iter().position(|h| h == k).unwrap()].clone();
+    assert_eq!(at("head.kind"), "arcface", "{csv}");
+    assert_eq!(at("train.epochs"), "3", "{csv}");
+    let filtered = runs(
+        &s,
+        RunsCommand::Export {
+            ids: vec![],
+            filter: vec!["auc>0.92".into()],
+            format: ExportFormat::Csv,
+        },
+    );
+    assert_eq!(filtered.lines().count(), 2, "{filtered}");
+    assert!(
+        filtered.contains(&b) && !filtered.contains(&a),
+        "{filtered}"
+    );
     let json = runs(
         &s,
         RunsCommand::Export {
             ids: vec![a.clone()],
+            filter: vec![],
             format: ExportFormat::Json,
         },
     );
@@ -332,6 +419,7 @@ fn scripted_run_is_saved_and_reported() {
         &s,
         RunsCommand::Export {
             ids: vec![b.clone(), a.clone()],
+            filter: vec![],
             format: ExportFormat::Md,
         },
     );

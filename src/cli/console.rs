@@ -20,6 +20,8 @@ pub struct Console {
     seeds: usize,
     scorers: Vec<ScorerKind>,
     last_plain_batch: Option<(usize, usize)>,
+    /// What the classes and the head's parameters are named from.
+    config: Config,
 }
 
 impl Console {
@@ -41,6 +43,7 @@ impl Console {
             seeds: config.run.repeat,
             scorers: config.score.scorers.clone(),
             last_plain_batch: None,
+            config: config.clone(),
         }
     }
 
@@ -72,6 +75,7 @@ impl Console {
                 threads,
             } => {
                 self.seeds = seeds.len();
+                self.config = (**config).clone();
                 self.line(format!(
                     "adalab: {} | head {} | {} epoch(s) × {} seed(s) {:?} | {device}, {threads} thread(s)",
                     config.split_label(),
@@ -87,10 +91,20 @@ impl Console {
                 test,
                 classes,
                 test_anomalous,
-            } => self.line(format!(
-                "data: {train} training images ({normal_train} normal) in {classes} classes, test {} normal + {test_anomalous} anomalous",
-                test - test_anomalous
-            )),
+            } => {
+                let c = &self.config;
+                self.line(format!(
+                    "data: {train} training images ({normal_train} normal) as {}, test {} normal + {test_anomalous} anomalous",
+                    crate::data::transforms::describe_classes(c, *classes),
+                    test - test_anomalous
+                ));
+                // The scale the epoch lines report (`s`), named once.
+                let head_classes = crate::data::transforms::head_classes(c, *classes);
+                let params = crate::model::head::describe_params(&c.head, Some(head_classes));
+                if !params.is_empty() {
+                    self.line(format!("head: {}, {params}", c.head.kind));
+                }
+            }
             Event::SeedStarted { index, seed } => {
                 if self.seeds > 1 {
                     self.line(format!("seed {seed} ({}/{})", index + 1, self.seeds));

@@ -205,7 +205,7 @@ fn check_profile(
         data_dir,
         ..Default::default()
     };
-    let (name, config, info) = super::run::resolve_checked(&store.profile_dirs(), &args)?;
+    let (_, config, info) = super::run::resolve_checked(&store.profile_dirs(), &args)?;
     let kind = config.data.dataset;
     let dir = config.data.data_dir.clone();
     if kind.is_folder() {
@@ -214,7 +214,7 @@ fn check_profile(
         check(kind, dir.as_deref(), true)?;
     }
     let mut out = super::out();
-    writeln!(out, "profile {name}: split: {}", info.split.describe())?;
+    writeln!(out, "profile {profile}: split: {}", info.split.describe())?;
     Ok(())
 }
 

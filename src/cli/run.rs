@@ -13,7 +13,8 @@ use super::report::{json::final_json, table::final_table};
 use super::{parse_device, Exit};
 use crate::config::{Config, DeviceKind};
 use crate::job::{self, EventSink, Tally};
-use crate::store::{profiles::ProfileDirs, Store, DEFAULT_PROFILE};
+use crate::store::profiles::{run_name, ProfileDirs};
+use crate::store::{Store, DEFAULT_PROFILE};
 use crate::train::{self, JobOptions, Outcome};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -56,7 +57,8 @@ pub fn resolve_checked(
     args: &RunArgs,
 ) -> anyhow::Result<(String, Config, crate::config::DatasetInfo)> {
     let name = args.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-    let (name, path, mut config) = dirs.resolve(name)?;
+    let (profile, path, base) = dirs.resolve(name)?;
+    let mut config = base.clone();
     for o in &args.set {
         config = config
             .with_override(o)
@@ -73,7 +75,8 @@ pub fn resolve_checked(
     }
     let info = job::check(&config)
         .map_err(|e| anyhow::anyhow!("{} (with command-line overrides): {e}", path.display()))?;
-    Ok((name, config, info))
+    // One naming rule: the profile's name, and what the overrides changed.
+    Ok((run_name(&profile, &base, &config), config, info))
 }
 
 fn print_results(

@@ -13,9 +13,10 @@ use crate::store::{LoadedRun, RunEntry, Store};
 pub enum RunsCommand {
     /// List runs, newest first.
     List {
-        /// Keep runs where KEY=VALUE; keys: status, head, dataset, scorer, tag, profile, or a
-        /// config key such as train.epochs; a word without `=` matches id, profile, tags and
-        /// note (repeatable; all must match).
+        /// Keep runs where KEY=VALUE (or !=, and >, >=, <, <= for numbers); keys: status,
+        /// head, dataset, scorer, tag, profile, auc (the primary scorer's), auc.SCORER, or a
+        /// config key such as train.epochs; a word without an operator matches id, profile,
+        /// tags and note (repeatable; all must match).
         #[arg(long = "filter", value_name = "KEY=VALUE")]
         filter: Vec<String>,
         /// Sort order.
@@ -35,9 +36,12 @@ pub enum RunsCommand {
         #[arg(required = true, num_args = 2..)]
         ids: Vec<String>,
     },
-    /// Export runs (all when no id is given).
+    /// Export runs (all when no id is given); CSV has a column per config key.
     Export {
         ids: Vec<String>,
+        /// Keep runs that match, as in `runs list --filter` (`auc>0.9`, `head=arcface`).
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filter: Vec<String>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
     },
@@ -131,10 +135,18 @@ pub fn run_runs_with(
                 .collect::<Result<Vec<_>, _>>()?;
             table::write_compare(out, &runs)
         }
-        RunsCommand::Export { ids, format } => {
+        RunsCommand::Export {
+            ids,
+            filter,
+            format,
+        } => {
+            let query = Query::parse(&filter)?;
             let runs: Vec<LoadedRun> = if ids.is_empty() {
                 let mut v = Vec::new();
                 for e in store.list_runs()? {
+                    if !query.matches(&e) {
+                        continue;
+                    }
                     match e {
                         RunEntry::Ok(r) => v.push(*r),
                         RunEntry::Unreadable { id, path, reason } => {
@@ -150,6 +162,9 @@ pub fn run_runs_with(
                 ids.iter()
                     .map(|i| store.load_run(i))
                     .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter(|r| query.matches(&RunEntry::Ok(Box::new(r.clone()))))
+                    .collect()
             };
             match format {
                 ExportFormat::Csv => csv::write_export_csv(out, &runs),

@@ -76,6 +76,7 @@ pub use error::DataError;
 pub use fetch::{default_destination, fetch, fetch_manifest, FetchEvent, FetchOptions};
 pub use folder::{CacheStatus, FolderLoad, FolderReport, LoadEvent, LoadOptions};
 pub use idx::{load_fashion_mnist, FASHION_MNIST_CLASSES};
+pub(crate) use locate::env_data_dir;
 pub use locate::{load, load_for, load_reporting, locate, search_paths};
 pub use manifest::{manifest_for, verify_files, ContentSpec, FileSpec, FileStatus, Manifest};
 pub use split::{make_split, spare_normal};

@@ -179,6 +179,22 @@ pub fn head_classes(config: &crate::config::Config, classes: usize) -> usize {
     class_count(config.transforms.labels, classes, transforms)
 }
 
+/// What the head is trained on, in words, for `classes` data classes: `2 classes`,
+/// `72 transform classes`, `144 classes (2 classes × 72 transforms)`.
+pub fn describe_classes(config: &crate::config::Config, classes: usize) -> String {
+    let transforms = expand(&config.transforms.set()).len();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "es" });
+    match config.transforms.labels {
+        LabelMode::None => plural(classes, "class"),
+        LabelMode::Transform => plural(transforms, "transform class"),
+        LabelMode::ClassTransform => format!(
+            "{} ({} × {transforms} transforms)",
+            plural(classes * transforms, "class"),
+            plural(classes, "class")
+        ),
+    }
+}
+
 /// Classes a head is trained on: `classes` data classes and `transforms` transforms.
 pub fn class_count(mode: LabelMode, classes: usize, transforms: usize) -> usize {
     match mode {
@@ -337,6 +353,25 @@ mod tests {
         assert_eq!(
             epoch_samples(50, 8, Sampling::Random, &mut r1),
             epoch_samples(50, 8, Sampling::Random, &mut r2)
+        );
+    }
+
+    #[test]
+    fn classes_are_named_as_the_head_sees_them() {
+        let mut c = crate::config::Config::default();
+        c.transforms.labels = LabelMode::None;
+        assert_eq!(describe_classes(&c, 1), "1 class");
+        assert_eq!(describe_classes(&c, 9), "9 classes");
+        c.transforms.rotations = vec![0, 90, 180, 270];
+        let t = expand(&c.transforms.set()).len();
+        assert!(t >= 4, "{t}");
+        c.transforms.labels = LabelMode::Transform;
+        assert_eq!(describe_classes(&c, 1), format!("{t} transform classes"));
+        assert_eq!(head_classes(&c, 1), t);
+        c.transforms.labels = LabelMode::ClassTransform;
+        assert_eq!(
+            describe_classes(&c, 2),
+            format!("{} classes (2 classes × {t} transforms)", 2 * t)
         );
     }
 }

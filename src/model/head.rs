@@ -42,6 +42,55 @@ pub fn l2_softmax_alpha_bound(classes: usize, p: f32) -> f32 {
     (p * (classes as f32 - 2.0).max(1.0) / (1.0 - p)).ln()
 }
 
+/// Whether the config key `key` (`head.s`, `head.m`, …) applies to a head of `kind`: the
+/// others are not used by it (fixed AdaCos computes its own s; softmax has no scale).
+pub fn key_applies(kind: HeadKind, key: &str) -> bool {
+    match key {
+        "head.s" | "head.m" => matches!(kind, HeadKind::Arcface | HeadKind::Cosface),
+        "head.easy_margin" => kind == HeadKind::Arcface,
+        "head.alpha" => kind == HeadKind::L2Softmax,
+        _ => true,
+    }
+}
+
+/// The head's parameters as it uses them, named (`runs show`, a run's first lines, the lab):
+/// `s = 30, m = 0.5 rad`, `s = 6.028 (fixed AdaCos: √2·ln(C−1), C = 72)`; empty for
+/// softmax. `classes`: the head's class count C, when known.
+pub fn describe_params(cfg: &HeadConfig, classes: Option<usize>) -> String {
+    match (cfg.kind, classes) {
+        (HeadKind::Softmax, _) => String::new(),
+        (HeadKind::L2Softmax, _) if cfg.alpha.is_some() => {
+            format!("α = {}", cfg.alpha.unwrap_or_default())
+        }
+        (HeadKind::L2Softmax, Some(c)) => format!(
+            "α = {:.3} (max of 16 and Ranjan et al.'s bound ln(0.9·(C−2)/0.1), C = {c})",
+            l2_softmax_alpha_bound(c, 0.9).max(16.0)
+        ),
+        (HeadKind::L2Softmax, None) => {
+            "α = max of 16 and Ranjan et al.'s bound for the class count".into()
+        }
+        (HeadKind::Arcface, _) => format!(
+            "s = {}, m = {} rad{}",
+            cfg.s,
+            cfg.m,
+            if cfg.easy_margin { ", easy margin" } else { "" }
+        ),
+        (HeadKind::Cosface, _) => format!("s = {}, m = {}", cfg.s, cfg.m),
+        (HeadKind::AdacosFixed, Some(c)) => format!(
+            "s = {:.3} (fixed AdaCos: √2·ln(C−1), C = {c})",
+            adacos_fixed_scale(c)
+        ),
+        (HeadKind::AdacosFixed, None) => "s = √2·ln(C−1) (fixed AdaCos, C classes)".into(),
+        (HeadKind::AdacosDynamic, Some(c)) => format!(
+            "s from {:.3} (dynamic AdaCos: starts at √2·ln(C−1), C = {c}, adapts every batch)",
+            adacos_fixed_scale(c)
+        ),
+        (HeadKind::AdacosDynamic, None) => {
+            "s adapts every batch from √2·ln(C−1) (dynamic AdaCos, C classes)".into()
+        }
+    }
+}
+
 /// Configuration problems a head can only detect once the class count is known.
 pub fn check_head(cfg: &HeadConfig, classes: usize) -> Result<(), ModelError> {
     if classes < 2 {
@@ -437,5 +486,26 @@ mod tests {
         let e = check_head(&cfg, 2).unwrap_err();
         assert!(e.to_string().contains("at least 3 classes"), "{e}");
         assert!(check_head(&cfg, 3).is_ok());
+    }
+
+    #[test]
+    fn parameters_are_named_as_the_head_uses_them() {
+        let mut cfg = HeadConfig::default();
+        assert_eq!(cfg.kind, HeadKind::AdacosFixed);
+        // Fixed AdaCos computes s from the class count; head.s and head.m do not apply.
+        assert_eq!(
+            describe_params(&cfg, Some(72)),
+            "s = 6.028 (fixed AdaCos: √2·ln(C−1), C = 72)"
+        );
+        assert!(!key_applies(cfg.kind, "head.s") && !key_applies(cfg.kind, "head.m"));
+        assert!(key_applies(cfg.kind, "head.kind"));
+        cfg.kind = HeadKind::Arcface;
+        assert_eq!(describe_params(&cfg, Some(72)), "s = 30, m = 0.5 rad");
+        assert!(key_applies(cfg.kind, "head.s") && key_applies(cfg.kind, "head.easy_margin"));
+        cfg.kind = HeadKind::Softmax;
+        assert_eq!(describe_params(&cfg, Some(2)), "");
+        cfg.kind = HeadKind::L2Softmax;
+        assert!(describe_params(&cfg, Some(72)).starts_with("α = 16.000 (max of 16"));
+        assert!(key_applies(cfg.kind, "head.alpha") && !key_applies(cfg.kind, "head.s"));
     }
 }

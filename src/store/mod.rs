@@ -228,6 +228,8 @@ impl Store {
     }
 
     /// Creates `runs/<new id>/` and writes the initial `running` record.
+    /// `profile` is the run's name: a profile's, or `profile · key=value …` for a config
+    /// changed from it ([`profiles::run_name`]).
     pub fn create_run(&self, config: &Config, profile: &str) -> Result<RunWriter, StoreError> {
         RunWriter::create(self, config, profile, None)
     }

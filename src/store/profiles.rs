@@ -47,6 +47,64 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
 }
 
+/// Between a profile's name and what a run changed from it in the run's name.
+pub const EDIT_SEP: &str = " · ";
+
+/// Keys that say where things are, not what the experiment is: a change leaves the name.
+const UNNAMED_KEYS: [&str; 2] = ["description", "data.data_dir"];
+
+/// What `config` changes from the profile's `base`, as `key=value` words in the order of the
+/// config's keys: `head=arcface` (a `.kind` key by its section's name), `train.epochs=6`.
+pub fn changes(base: &Config, config: &Config) -> Vec<String> {
+    crate::config::KEYS
+        .iter()
+        .filter(|k| !UNNAMED_KEYS.contains(&k.name))
+        .filter_map(|k| {
+            let now = (k.get)(config);
+            if now == (k.get)(base) {
+                return None;
+            }
+            let key = match k.name {
+                "data.dataset" => "dataset",
+                n => n.strip_suffix(".kind").unwrap_or(n),
+            };
+            let value: String = now
+                .unwrap_or_else(|| "unset".into())
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            Some(format!("{key}={value}"))
+        })
+        .collect()
+}
+
+/// The name a run is recorded under, one rule for `adalab run`, studies and the lab: the
+/// profile's name when the config is the profile's, else the profile's name and what changed
+/// (`fashion-sneaker-boot-adacos-fixed-geom · head=arcface`).
+pub fn run_name(profile: &str, base: &Config, config: &Config) -> String {
+    join_run_name(profile, &changes(base, config))
+}
+
+/// `profile · a=1 b=2` (the profile alone without changes).
+pub fn join_run_name(profile: &str, changes: &[String]) -> String {
+    if changes.is_empty() {
+        profile.to_string()
+    } else {
+        format!("{profile}{EDIT_SEP}{}", changes.join(" "))
+    }
+}
+
+/// A run's name split into the profile it started from and what it changed.
+pub fn split_run_name(name: &str) -> (&str, Vec<String>) {
+    match name.split_once(EDIT_SEP) {
+        Some((p, rest)) => (
+            p.trim(),
+            rest.split_whitespace().map(str::to_string).collect(),
+        ),
+        None => (name.trim(), Vec::new()),
+    }
+}
+
 /// The profile `adalab run` and the lab start from when none is named.
 pub const DEFAULT_PROFILE: &str = "fashion-sneaker-boot-adacos-fixed-geom";
 
@@ -302,4 +360,38 @@ pub fn list_profiles() -> Result<Vec<ProfileEntry>, StoreError> {
 /// Saves a user profile in the default user folder, refusing to replace one.
 pub fn save_profile(name: &str, config: &Config) -> Result<PathBuf, StoreError> {
     Store::open(None)?.profile_dirs().save(name, config, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HeadKind;
+
+    #[test]
+    fn a_run_is_named_after_its_profile_and_what_it_changed() {
+        let base = Config::default();
+        let name = "fashion-sneaker-boot-adacos-fixed-geom";
+        assert_eq!(run_name(name, &base, &base), name);
+        // Where the files are or what the profile says of itself is no change of the run.
+        let mut moved = base.clone();
+        moved.data.data_dir = Some("/data".into());
+        moved.description = "mine".into();
+        assert_eq!(run_name(name, &base, &moved), name);
+        let mut c = base.clone();
+        c.head.kind = HeadKind::Arcface;
+        assert_eq!(run_name(name, &base, &c), format!("{name} · head=arcface"));
+        c.train.epochs = base.train.epochs + 2;
+        let full = run_name(name, &base, &c);
+        assert_eq!(
+            full,
+            format!(
+                "{name} · head=arcface train.epochs={}",
+                base.train.epochs + 2
+            )
+        );
+        let (p, changes) = split_run_name(&full);
+        assert_eq!(p, name);
+        assert_eq!(join_run_name(p, &changes), full);
+        assert_eq!(split_run_name(name), (name, Vec::new()));
+    }
 }

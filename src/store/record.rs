@@ -62,8 +62,9 @@ pub struct DataCounts {
 }
 
 impl DataCounts {
-    /// `train 6,000 (normal 6,000), test 1,000 normal + 9,000 anomalous, 72 classes`.
-    pub fn describe(&self) -> String {
+    /// `train 6,000 (normal 6,000), test 1,000 normal + 9,000 anomalous, as 72 transform
+    /// classes` (what the head of `config` is trained on).
+    pub fn describe(&self, config: &crate::config::Config) -> String {
         use crate::config::thousands as t;
         let test = if self.test_anomalous > 0 {
             format!(
@@ -75,10 +76,10 @@ impl DataCounts {
             t(self.test)
         };
         format!(
-            "train {} (normal {}), test {test}, {} classes",
+            "train {} (normal {}), test {test}, as {}",
             t(self.train),
             t(self.normal_train),
-            self.classes
+            crate::data::transforms::describe_classes(config, self.classes)
         )
     }
 }
@@ -139,7 +140,12 @@ pub struct StudyRef {
 pub struct RunRecord {
     pub schema_version: u32,
     pub id: String,
+    /// The profile the run started from.
     pub profile: String,
+    /// What the run's config changed from the profile (`head=arcface`): see
+    /// [`super::profiles::run_name`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     pub status: RunStatus,
     /// Why the run failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +255,12 @@ impl RunRecord {
     }
 
     /// The primary scorer's final AUC: the median over seeds when repeated.
+    /// The run's name: its profile's, and what it changed from it
+    /// (`fashion-sneaker-boot-adacos-fixed-geom · head=arcface`).
+    pub fn name(&self) -> String {
+        super::profiles::join_run_name(&self.profile, &self.changes)
+    }
+
     pub fn primary_auc(&self) -> Option<f64> {
         self.final_auc(self.config.primary_scorer())
     }

@@ -1,7 +1,7 @@
-//! UTC timestamps in RFC 3339 (`2026-11-30T01:39:17Z`), without a date-time crate.
+//! UTC timestamps in RFC 3339 (`2026-11-30T01:39:17Z`): whole seconds stored as an integer,
+//! calendar maths, formatting and parsing by `jiff`.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -11,11 +11,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Timestamp {
-        let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => d.as_secs() as i64,
-            Err(e) => -(e.duration().as_secs() as i64),
-        };
-        Timestamp(secs)
+        Timestamp(jiff::Timestamp::now().as_second())
     }
 
     /// Seconds from `self` to `later` (negative when `later` is earlier).
@@ -25,82 +21,29 @@ impl Timestamp {
 
     /// `YYYYMMDDTHHMMSSZ`, the sortable form used in run ids.
     pub fn compact(self) -> String {
-        let (y, mo, d, h, mi, s) = self.parts();
-        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+        self.jiff().strftime("%Y%m%dT%H%M%SZ").to_string()
     }
 
-    fn parts(self) -> (i64, u32, u32, u32, u32, u32) {
-        let days = self.0.div_euclid(86_400);
-        let rem = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        (
-            y,
-            m,
-            d,
-            (rem / 3600) as u32,
-            (rem % 3600 / 60) as u32,
-            (rem % 60) as u32,
-        )
+    /// The instant as `jiff` holds it; seconds beyond its range (years ±9999) are clamped.
+    fn jiff(self) -> jiff::Timestamp {
+        let s = self.0.clamp(
+            jiff::Timestamp::MIN.as_second(),
+            jiff::Timestamp::MAX.as_second(),
+        );
+        jiff::Timestamp::from_second(s).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
     }
 
-    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS`, optional fraction (ignored), then `Z` or `±HH:MM`.
+    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS`, optional fraction (dropped), then `Z` or
+    /// `±HH:MM`. A time without an offset is not an instant: `None`.
     pub fn parse(s: &str) -> Option<Timestamp> {
-        let b = s.trim().as_bytes();
-        if b.len() < 20 {
-            return None;
-        }
-        let num = |r: std::ops::Range<usize>| -> Option<i64> {
-            let part = std::str::from_utf8(b.get(r)?).ok()?;
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            part.parse().ok()
-        };
-        let sep_ok = b[4] == b'-'
-            && b[7] == b'-'
-            && matches!(b[10], b'T' | b't' | b' ')
-            && b[13] == b':'
-            && b[16] == b':';
-        if !sep_ok {
-            return None;
-        }
-        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-            return None;
-        }
-        let mut i = 19;
-        if b[i] == b'.' {
-            i += 1;
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == start {
-                return None;
-            }
-        }
-        let offset = match b.get(i)? {
-            b'Z' | b'z' if i + 1 == b.len() => 0,
-            c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-                let off = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-                if *c == b'+' {
-                    off
-                } else {
-                    -off
-                }
-            }
-            _ => return None,
-        };
-        let days = days_from_civil(y, mo as u32, d as u32);
-        Some(Timestamp(days * 86_400 + h * 3600 + mi * 60 + sec - offset))
+        let t: jiff::Timestamp = s.trim().parse().ok()?;
+        Some(Timestamp(t.as_second()))
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, mo, d, h, mi, s) = self.parts();
-        write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+        write!(f, "{}", self.jiff().strftime("%Y-%m-%dT%H:%M:%SZ"))
     }
 }
 
@@ -119,31 +62,6 @@ impl<'de> Deserialize<'de> for Timestamp {
             ))
         })
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `45s`, `3m07s`, `1h02m`.
@@ -181,10 +99,13 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
-        for day in [-800_000i64, -1, 0, 59, 10_956, 20_000, 2_000_000] {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day);
+        // Whole days either side of the epoch and leap days round-trip.
+        for day in [-1i64, 0, 59, 10_956, 11_016, 20_000, 2_000_000] {
+            let t = Timestamp(day * 86_400 + 3_723);
+            assert_eq!(Timestamp::parse(&t.to_string()), Some(t), "{t}");
+            assert!(t.to_string().ends_with("T01:02:03Z"), "{t}");
         }
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59Z");
         assert_eq!(format_duration(187), "3m07s");
     }
 }

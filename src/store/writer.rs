@@ -54,6 +54,8 @@ impl RunWriter {
         profile: &str,
         study: Option<StudyRef>,
     ) -> Result<RunWriter, StoreError> {
+        // `profile · key=value …`: the profile and what the run changed from it.
+        let (profile, changes) = super::profiles::split_run_name(profile);
         validate_name("profile name", profile)?;
         let runs = store.runs_dir();
         std::fs::create_dir_all(&runs).map_err(|e| StoreError::io(&runs, "create folder", e))?;
@@ -72,6 +74,7 @@ impl RunWriter {
                 schema_version: SCHEMA_VERSION,
                 id: id.clone(),
                 profile: profile.to_string(),
+                changes: changes.clone(),
                 status: RunStatus::Running,
                 reason: None,
                 created: now,

@@ -451,7 +451,7 @@ impl Live {
         };
         let mut live = Live::new(
             rec.config.clone(),
-            rec.profile.clone(),
+            rec.name(),
             Some(rec.id.clone()),
             at(0.0),
         );

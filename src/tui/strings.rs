@@ -22,7 +22,6 @@ pub const FOOTER_HELP: &str = "Esc or ? closes help";
 // Setup
 pub const SETUP_TITLE: &str = "Experiment";
 pub const SETUP_PROFILE: &str = "profile";
-pub const SETUP_EDITED: &str = "(edited)";
 pub const SETUP_VALID: &str = "ready — Enter or r starts the run";
 pub const SETUP_RUN_ACTIVE: &str = "a run is in progress — see the Train screen";
 pub const SECTION_DATA: &str = "Data";
@@ -71,6 +70,8 @@ pub const COL_SPLIT: &str = "split";
 pub const COL_HEAD: &str = "head";
 pub const COL_SCORER: &str = "scorer";
 pub const COL_AUC: &str = "AUC";
+/// The primary AUC column's header when the listed runs rank by different scorers.
+pub const COL_PRIMARY: &str = "primary";
 pub const COL_DATE: &str = "date";
 pub const COL_TAGS: &str = "tags";
 pub const UNREADABLE: &str = "unreadable";
@@ -128,6 +129,8 @@ pub const COMPARE_ALL_HIDDEN: &str = "every series is hidden: Space shows the on
 
 // Study
 pub const STUDY_TITLE: &str = "Study";
+/// The tab bar's badge while a study runs: `running study 3/4 62%`.
+pub const BADGE_STUDY: &str = "study";
 pub const STUDY_BOXES: &str = "per cell, shared axis";
 pub const STUDY_TABLE: &str = "cells (Δ: difference of medians vs cell 1, 95% paired bootstrap)";
 pub const STUDY_RUNS: &str = "runs of";
@@ -221,6 +224,18 @@ pub fn evaluating(epoch: usize, view: usize, views: usize) -> String {
 }
 
 /// `1h02m`, `3m05s`, `12s`: seconds in the one duration format of the CLI and the lab.
+/// A scorer's short name (headers, small legends): `maha`, `knn`.
+pub fn scorer_short(k: crate::config::ScorerKind) -> &'static str {
+    use crate::config::ScorerKind;
+    match k {
+        ScorerKind::KnnCosine => "knn",
+        ScorerKind::Lof => "lof",
+        ScorerKind::ClassCosine => "class",
+        ScorerKind::Mahalanobis => "maha",
+        ScorerKind::Ensemble => "ens",
+    }
+}
+
 pub fn duration(secs: f64) -> String {
     let d =
         std::time::Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(std::time::Duration::MAX);
@@ -250,7 +265,13 @@ pub const SETUP_READY_AS: &str = "ready — Enter or r starts";
 pub const SETUP_FIX_FIELD: &str = "✗ fix the marked field to start";
 pub const SETUP_QUEUES: &str = "a run is in progress — Enter queues this one (see Train)";
 pub const IN_FOLDED: &str = "folded under";
-pub const DATA_DIR_DEFAULT: &str = "(ADALAB_DATA)";
+/// An unset data dir: where the dataset is looked for (`$ADALAB_DATA` only when set).
+pub fn data_dir_auto(env: Option<&std::path::Path>) -> String {
+    match env {
+        Some(p) => format!("$ADALAB_DATA {}", p.display()),
+        None => "auto".to_string(),
+    }
+}
 pub const REFERENCE_NONE: &str = "none (normal images only)";
 pub const THREADS_ALL: &str = "0 (all cores)";
 pub const SELF_SUPERVISED_OFF: &str = "off";

@@ -85,13 +85,7 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     } else {
         app.tab.index()
     };
-    let right = match &app.live {
-        Some(l) => {
-            let pct = (l.job_fraction() * 100.0).round();
-            format!("{} {pct:.0}% ", l.state_label())
-        }
-        None => String::new(),
-    };
+    let (right, state) = badge(app).unwrap_or_default();
     let [left, rt] = Layout::horizontal([
         Constraint::Min(10),
         Constraint::Length(right.chars().count() as u16),
@@ -103,12 +97,48 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         .highlight_style(t.title().add_modifier(ratatui::style::Modifier::REVERSED))
         .divider("│");
     f.render_widget(tabs, left);
-    let st = app
-        .live
-        .as_ref()
-        .map(|l| t.status(l.state_label()))
-        .unwrap_or_default();
+    let st = if state.is_empty() {
+        Default::default()
+    } else {
+        t.status(state)
+    };
     f.render_widget(Paragraph::new(Span::styled(right, st)), rt);
+}
+
+/// The tab bar's badge and its state, for what the Train screen shows (the same order): a
+/// followed run (`following running 40%`), a study (`running study 3/4 62%`: its task in
+/// training, the study's share done), else the lab's own run (`training 40%`).
+fn badge(app: &App) -> Option<(String, &'static str)> {
+    let pct = |f: f64| (f * 100.0).round();
+    if let Some(fl) = &app.follow {
+        let state = fl.status.map_or("running", |s| s.as_str());
+        let done = fl
+            .live
+            .as_ref()
+            .map_or(String::new(), |l| format!(" {:.0}%", pct(l.job_fraction())));
+        return Some((format!("{} {state}{done} ", s::FOLLOWING), state));
+    }
+    if let Some(st) = &app.study {
+        let state = st.state_label();
+        let task = st
+            .current
+            .as_ref()
+            .filter(|_| st.is_active())
+            .map_or(st.ended_tasks(), |c| c.number);
+        return Some((
+            format!(
+                "{state} {} {task}/{} {:.0}% ",
+                s::BADGE_STUDY,
+                st.queued,
+                pct(st.fraction())
+            ),
+            state,
+        ));
+    }
+    app.live.as_ref().map(|l| {
+        let state = l.state_label();
+        (format!("{state} {:.0}% ", pct(l.job_fraction())), state)
+    })
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App) {

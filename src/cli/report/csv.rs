@@ -13,7 +13,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// One CSV row per run; AUC/AP columns for every scorer (median over seeds when repeated).
+/// One CSV row per run; AUC/AP columns for every scorer (median over seeds when repeated),
+/// then one column per config key (`train.epochs`, …; empty where a run leaves it unset).
 pub fn write_export_csv(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Result<()> {
     let mut header: Vec<String> = [
         "id",
@@ -40,13 +41,14 @@ pub fn write_export_csv(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Res
     }
     // Set when the AUCs are not finished seeds' final results: `ep 5, interrupted`.
     header.push("auc_note".into());
+    header.extend(crate::config::KEYS.iter().map(|k| k.name.to_string()));
     writeln!(out, "{}", header.join(","))?;
     for r in runs {
         let rec = &r.record;
         let c = &rec.config;
         let mut f = vec![
             rec.id.clone(),
-            rec.profile.clone(),
+            rec.name(),
             r.status.to_string(),
             c.data.dataset.to_string(),
             c.data.normal.to_string(),
@@ -70,6 +72,11 @@ pub fn write_export_csv(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Res
             f.push(rec.final_ap(k).map(|v| v.to_string()).unwrap_or_default());
         }
         f.push(rec.result_note(r.status).unwrap_or_default());
+        f.extend(
+            crate::config::KEYS
+                .iter()
+                .map(|k| (k.get)(c).unwrap_or_default()),
+        );
         let line: Vec<String> = f.iter().map(|s| csv_field(s)).collect();
         writeln!(out, "{}", line.join(","))?;
     }

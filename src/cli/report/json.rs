@@ -18,6 +18,7 @@ pub fn write_list_json(out: &mut impl Write, entries: &[RunEntry]) -> anyhow::Re
                 serde_json::json!({
                     "id": rec.id,
                     "profile": rec.profile,
+                    "changes": rec.changes,
                     "split": rec.config.split_label(),
                     "dataset": rec.config.data.dataset.as_str(),
                     "head": rec.config.head.kind.as_str(),

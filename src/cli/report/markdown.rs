@@ -20,7 +20,7 @@ pub fn write_export_md(out: &mut impl Write, runs: &[LoadedRun]) -> anyhow::Resu
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             esc(&rec.id),
-            esc(&rec.profile),
+            esc(&rec.name()),
             esc(&rec.config.split_label()),
             rec.config.head.kind,
             k,

@@ -58,7 +58,7 @@ pub fn write_list(out: &mut impl Write, entries: &[RunEntry]) -> anyhow::Result<
                 let rec = &r.record;
                 rows.push(vec![
                     rec.id.clone(),
-                    rec.profile.clone(),
+                    rec.name(),
                     rec.config.split_label(),
                     rec.config.head.kind.to_string(),
                     rec.config.primary_scorer().to_string(),
@@ -92,10 +92,33 @@ pub fn write_list(out: &mut impl Write, entries: &[RunEntry]) -> anyhow::Result<
 }
 
 /// `runs show`: header, config, per-epoch table per seed, results and summary.
+/// The config as TOML without the head's keys its kind does not use (fixed AdaCos's `s`
+/// and `m` are not what it trains with).
+fn applicable_toml(c: &crate::config::Config) -> String {
+    let mut section = String::new();
+    let mut out = String::new();
+    for line in c.to_toml_string().lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed.trim_matches(['[', ']']).to_string();
+        } else if section == "head" {
+            if let Some((key, _)) = trimmed.split_once('=') {
+                let key = format!("head.{}", key.trim());
+                if !crate::model::head::key_applies(c.head.kind, &key) {
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
     let rec = &run.record;
     writeln!(out, "run       {}", rec.id)?;
-    writeln!(out, "profile   {}", rec.profile)?;
+    writeln!(out, "profile   {}", rec.name())?;
     writeln!(out, "split     {}", rec.config.split_label())?;
     writeln!(out, "status    {}", status_label(run))?;
     if let Some(r) = &rec.reason {
@@ -118,7 +141,18 @@ pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
     writeln!(out, "device    {}, {} threads", rec.device, rec.threads)?;
     writeln!(out, "adalab    {}", rec.adalab_version)?;
     if let Some(d) = &rec.data {
-        writeln!(out, "data      {}", d.describe())?;
+        writeln!(out, "data      {}", d.describe(&rec.config))?;
+    }
+    // The head's parameters as it used them (fixed AdaCos's computed s, not head.s).
+    let classes = rec
+        .data
+        .as_ref()
+        .map(|d| crate::data::transforms::head_classes(&rec.config, d.classes));
+    let params = crate::model::head::describe_params(&rec.config.head, classes);
+    if params.is_empty() {
+        writeln!(out, "head      {}", rec.config.head.kind)?;
+    } else {
+        writeln!(out, "head      {}: {params}", rec.config.head.kind)?;
     }
     if !rec.tags.is_empty() {
         writeln!(out, "tags      {}", rec.tags.join(", "))?;
@@ -129,7 +163,7 @@ pub fn write_show(out: &mut impl Write, run: &LoadedRun) -> anyhow::Result<()> {
     writeln!(out, "path      {}", run.dir.display())?;
     writeln!(out)?;
     writeln!(out, "## config")?;
-    write!(out, "{}", rec.config.to_toml_string())?;
+    write!(out, "{}", applicable_toml(&rec.config))?;
     let scorers = &rec.config.score.scorers;
     for s in &rec.seeds {
         writeln!(out)?;

@@ -284,7 +284,7 @@ pub static SPECS: &[Spec] = &[
         Sec::Data,
         Int(Step::Count),
     ),
-    spec("data.data_dir", "data dir", Sec::Data, Text).unset(s::DATA_DIR_DEFAULT),
+    spec("data.data_dir", "data dir", Sec::Data, Text),
     // Model
     spec("model.widths", "conv widths", Sec::Model, Special),
     spec(

@@ -10,7 +10,6 @@ mod step;
 mod text;
 
 pub use field::{Field, FieldKind, Kind, Section, Spec, Step, SPECS};
-pub use step::content_name;
 use step::{stepped, unbracket};
 
 use std::collections::BTreeSet;
@@ -61,6 +60,8 @@ pub struct Form {
     classes: Vec<String>,
     /// What the split draws, when the check passed.
     pub split: Option<crate::config::SplitCounts>,
+    /// `$ADALAB_DATA`, where an unset data dir looks first (tests pin it).
+    pub data_env: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Form {
@@ -92,6 +93,7 @@ impl Form {
             catalog: Arc::new(crate::data::Catalog),
             classes: Vec::new(),
             split: None,
+            data_env: crate::data::env_data_dir(),
         };
         f.validate();
         f.focus = f.position(Field::Dataset).unwrap_or(0);
@@ -475,10 +477,16 @@ impl Form {
 
     /// Replaces the whole config (a loaded profile).
     pub fn load(&mut self, config: Config, profile: impl Into<String>) {
-        self.base = config.clone();
+        self.load_from(config.clone(), profile, config);
+    }
+
+    /// Replaces the whole config with one that started from `profile`, whose config is
+    /// `base` (a run's config: the form names what it changed from its profile).
+    pub fn load_from(&mut self, config: Config, profile: impl Into<String>, base: Config) {
+        self.edited = config != base;
+        self.base = base;
         self.config = config;
         self.profile = profile.into();
-        self.edited = false;
         self.note = None;
         self.validate();
         self.focus = self.focus.min(self.fields().len() - 1);
@@ -500,20 +508,16 @@ impl Form {
         self.error = checked.err();
     }
 
-    /// The name the run is recorded under: the profile's while the form still describes the
-    /// same experiment (dataset, classes, head, labels; `-edited` after other changes), else a
-    /// name made from what it now is (`fashion-sneaker-ankle-boot-arcface`).
+    /// The name the run is recorded under, by the engine's one rule
+    /// ([`crate::store::profiles::run_name`]): the profile's, and what the form changed from
+    /// it (`fashion-sneaker-boot-adacos-fixed-geom · head=arcface`).
     pub fn run_profile(&self) -> String {
-        if !self.edited {
-            return self.profile.clone();
-        }
-        let now = content_name(&self.config, &self.classes);
-        let base_classes = crate::data::classes_for(&self.base.data);
-        if now == content_name(&self.base, &base_classes) {
-            format!("{}-edited", self.profile)
-        } else {
-            now
-        }
+        crate::store::profiles::run_name(&self.profile, &self.base, &self.config)
+    }
+
+    /// What the form changed from its profile (`head=arcface`); empty when nothing.
+    pub fn changes(&self) -> Vec<String> {
+        crate::store::profiles::changes(&self.base, &self.config)
     }
 }
 

@@ -1,56 +1,6 @@
-//! ←/→ on a value (stepping numbers, cycling choices) and the name that follows a config's
-//! content.
+//! ←/→ on a value (stepping numbers, cycling choices).
 
 use super::*;
-
-/// A name from what an experiment is: dataset, normal and anomalous class, head (and the label
-/// mode of self-supervised training), as a valid profile name.
-pub fn content_name(c: &Config, names: &[String]) -> String {
-    let dataset = match c.data.dataset {
-        DatasetKind::FashionMnist => "fashion".to_string(),
-        DatasetKind::Cifar10 => "cifar".to_string(),
-        DatasetKind::Synthetic => "synthetic".to_string(),
-        DatasetKind::Folder | DatasetKind::Mvtec => c
-            .data
-            .folder_path()
-            .and_then(|p| p.file_name())
-            .map(|n| format!("{}-{}", c.data.dataset, n.to_string_lossy()))
-            .unwrap_or_else(|| c.data.dataset.to_string()),
-    };
-    let class = |r: &ClassRef| match resolve_class(names, r) {
-        Some(i) => names[i].clone(),
-        None => r.to_string(),
-    };
-    let mut parts = vec![
-        dataset,
-        class(&c.data.normal),
-        match &c.data.anomalous {
-            crate::config::Anomalous::Rest => "rest".to_string(),
-            a => (a.listed().iter().map(class)).collect::<Vec<_>>().join("-"),
-        },
-        c.head.kind.to_string(),
-    ];
-    if c.transforms.labels != LabelMode::None {
-        parts.push(c.transforms.labels.as_str().to_string());
-    }
-    let mut name = String::new();
-    for ch in parts.join("-").chars() {
-        let ch = if ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' {
-            ch.to_ascii_lowercase()
-        } else {
-            '-'
-        };
-        if !(ch == '-' && (name.is_empty() || name.ends_with('-'))) {
-            name.push(ch);
-        }
-    }
-    let name: String = name.trim_end_matches('-').chars().take(100).collect();
-    if name.is_empty() {
-        "run".to_string()
-    } else {
-        name
-    }
-}
 
 /// `[32, 64]` → `32, 64` (lists show and edit without their brackets).
 pub(super) fn unbracket(v: &str) -> String {

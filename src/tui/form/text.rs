@@ -46,6 +46,9 @@ impl Form {
                 None => s::ALPHA_AUTO.to_string(),
             },
             Field::Device => c.train.device.to_string(),
+            Field::Key("data.data_dir") if c.data.data_dir.is_none() => {
+                s::data_dir_auto(self.data_env.as_deref())
+            }
             Field::Key(k) => {
                 let sp = field.spec();
                 match c.get(k) {

@@ -87,6 +87,8 @@ pub struct RunsState {
     pub filter_error: Option<String>,
     /// Scorers of the runs, most used as primary first: one AUC column each.
     pub scorers: Vec<ScorerKind>,
+    /// The primary scorer every listed line ranks by; `None` when they differ.
+    pub primary: Option<ScorerKind>,
     /// Marked run ids, in marking order.
     pub marked: Vec<String>,
     pub error: Option<String>,
@@ -113,6 +115,7 @@ impl Default for RunsState {
             query: Query::default(),
             filter_error: None,
             scorers: Vec::new(),
+            primary: None,
             marked: Vec::new(),
             error: None,
             fingerprint: None,
@@ -186,7 +189,8 @@ impl RunsState {
         v.into_iter().map(|(k, _)| k).collect()
     }
 
-    /// Every column, in table order (one AUC column per scorer in use).
+    /// Every column, in table order: the primary scorer's AUC, then one AUC column per other
+    /// scorer in use (all of them when the listed runs rank by different scorers).
     pub fn columns(&self) -> Vec<Column> {
         let mut v = vec![
             Column::Name,
@@ -196,10 +200,33 @@ impl RunsState {
             Column::Epochs,
             Column::Repeat,
             Column::Duration,
+            Column::Primary,
         ];
-        v.extend(self.scorers.iter().map(|k| Column::Auc(*k)));
+        v.extend(
+            self.scorers
+                .iter()
+                .filter(|k| self.primary != Some(**k))
+                .map(|k| Column::Auc(*k)),
+        );
         v.extend([Column::Tags, Column::Date]);
         v
+    }
+
+    /// The primary scorer of a line: a run's first, a study's own.
+    pub fn primary_of(&self, it: Item) -> Option<ScorerKind> {
+        match it {
+            Item::Run { row, .. } => self.rows.get(row).and_then(|r| r.primary()),
+            Item::Study(si) | Item::Cell { study: si, .. } => {
+                self.studies.get(si).map(|g| g.scorer)
+            }
+        }
+    }
+
+    /// The one primary scorer of the lines in `items`, if they share it.
+    fn shared_primary(&self, items: &[Item]) -> Option<ScorerKind> {
+        let mut all = items.iter().filter_map(|it| self.primary_of(*it));
+        let first = all.next()?;
+        all.all(|k| k == first).then_some(first)
     }
 
     fn passes(&self, row: usize) -> bool {
@@ -255,6 +282,7 @@ impl RunsState {
                     .map(|row| Item::Run { row, depth: 1 }),
             );
         }
+        self.primary = self.shared_primary(&visible);
         self.visible = visible;
         self.restore_selection();
     }

@@ -59,6 +59,9 @@ impl RunsState {
                     Column::Epochs => Key::Num(-(r.epochs_planned as i64)),
                     Column::Repeat => Key::Num(-(r.repeat as i64)),
                     Column::Duration => Key::Num(-r.duration),
+                    Column::Primary => {
+                        Key::Auc(r.primary().and_then(|k| r.auc.get(&k)).map(|c| c.value))
+                    }
                     Column::Auc(k) => Key::Auc(r.auc.get(&k).map(|c| c.value)),
                     Column::Tags => Key::Text(r.tags.clone()),
                     Column::Date => Key::TextDesc(r.id.clone()),
@@ -75,6 +78,7 @@ impl RunsState {
                     Column::Epochs => Key::Num(-(first.map_or(0, |r| r.epochs_planned) as i64)),
                     Column::Repeat => Key::Num(-(g.total as i64)),
                     Column::Duration => Key::Num(-self.study_duration(g)),
+                    Column::Primary => Key::Auc(g.best_cell(g.scorer).map(|(_, s)| s.median)),
                     Column::Auc(k) => Key::Auc(g.best_cell(k).map(|(_, s)| s.median)),
                     Column::Tags => Key::Text(String::new()),
                     Column::Date => Key::TextDesc(self.newest_id(it).to_string()),

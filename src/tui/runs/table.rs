@@ -7,6 +7,7 @@ use crate::config::{Config, DatasetKind, ScorerKind};
 use crate::store::{RunEntry, RunStatus, StudyRef};
 
 use super::super::strings as s;
+use super::RunsState;
 
 /// A column of the experiment table; each one sorts (`o` on the column under the cursor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,6 +19,9 @@ pub enum Column {
     Epochs,
     Repeat,
     Duration,
+    /// Each run's primary scorer's AUC: always shown, named in the header (`AUC maha`), or
+    /// beside each value when the listed runs rank by different scorers.
+    Primary,
     /// The final AUC of one scorer (median over seeds; the live value while running).
     Auc(ScorerKind),
     Tags,
@@ -38,19 +42,127 @@ impl Column {
             Column::Epochs => s::COL_EPOCHS,
             Column::Repeat => s::COL_REPEAT,
             Column::Duration => s::COL_DURATION,
+            Column::Primary => s::COL_AUC,
             Column::Auc(k) => k.as_str(),
             Column::Tags => s::COL_TAGS,
             Column::Date => s::COL_DATE,
         }
     }
+}
 
-    /// What the sort indicator names (`AUC knn-cosine`).
-    pub fn sort_label(self) -> String {
-        match self {
-            Column::Auc(k) => format!("{} {k}", s::COL_AUC),
-            c => c.label().to_string(),
+impl RunsState {
+    /// A column's header: the primary AUC column names its scorer (`AUC maha`), or says
+    /// `AUC primary` when the listed runs rank by different scorers (each value then names
+    /// its own).
+    pub fn header(&self, c: Column) -> String {
+        match (c, self.primary) {
+            (Column::Primary, Some(k)) => format!("{} {}", s::COL_AUC, s::scorer_short(k)),
+            (Column::Primary, None) => format!("{} {}", s::COL_AUC, s::COL_PRIMARY),
+            (c, _) => c.label().to_string(),
         }
     }
+
+    /// What the sort indicator names (`AUC knn-cosine`).
+    pub fn sort_label(&self, c: Column) -> String {
+        match c {
+            Column::Auc(k) => format!("{} {k}", s::COL_AUC),
+            c => self.header(c),
+        }
+    }
+}
+
+/// Characters that end a word of a name (`fashion-sneaker-boot · head=arcface`).
+fn is_boundary(c: char) -> bool {
+    matches!(c, '-' | '_' | ' ' | '·' | '.' | '/' | '=')
+}
+
+/// How many characters all `names` share at their start and at their end, each cut back to
+/// a word boundary, so what is left between them is what tells the names apart. Nothing is
+/// shared among fewer than two distinct names.
+pub fn shared_ends(names: &[&str]) -> (usize, usize) {
+    let mut distinct: Vec<Vec<char>> = names.iter().map(|n| n.chars().collect()).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return (0, 0);
+    }
+    let first = &distinct[0];
+    let mut pre = first.len();
+    let mut suf = first.len();
+    for n in &distinct[1..] {
+        pre = pre.min(first.iter().zip(n).take_while(|(a, b)| a == b).count());
+        suf = suf.min(
+            first
+                .iter()
+                .rev()
+                .zip(n.iter().rev())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    // The prefix ends just after a boundary; the suffix starts on one.
+    let pre = first[..pre]
+        .iter()
+        .rposition(|c| is_boundary(*c))
+        .map_or(0, |i| i + 1);
+    let tail = &first[first.len() - suf..];
+    let suf = tail
+        .iter()
+        .position(|c| is_boundary(*c))
+        .map_or(0, |i| suf - i);
+    (pre, suf)
+}
+
+/// `name` in `width` characters, shortened from the middle around what differs between the
+/// listed names (`shared`: see [`shared_ends`]): the shared start gives way first
+/// (`fash…adacos-fixed-geom`), then the shared end, then the differing part's own middle.
+/// Every cut shows `…`.
+pub fn short_name(name: &str, width: usize, shared: (usize, usize)) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let n = chars.len();
+    if n <= width {
+        return name.to_string();
+    }
+    if width <= 1 {
+        return "…".chars().take(width).collect();
+    }
+    let text = |v: &[char]| v.iter().collect::<String>();
+    let pre = shared.0.min(n);
+    let suf = shared.1.min(n - pre);
+    let core = &chars[pre..n - suf];
+    let suffix = &chars[n - suf..];
+    // A run's changes (`· head=arcface`) end its name: a cut keeps more of the end then.
+    let edited = name.contains(crate::store::profiles::EDIT_SEP);
+    let middle_cut = |v: &[char], w: usize| {
+        let tail = if edited { (w - 1) * 2 / 3 } else { (w - 1) / 2 };
+        let head = w - 1 - tail;
+        format!("{}…{}", text(&v[..head]), text(&v[v.len() - tail..]))
+    };
+    if core.is_empty() {
+        return middle_cut(&chars, width);
+    }
+    // The shared start shortened.
+    if pre > 0 && core.len() + suf < width {
+        let keep = width - 1 - core.len() - suf;
+        return format!("{}…{}{}", text(&chars[..keep]), text(core), text(suffix));
+    }
+    // The shared start gone, the shared end cut.
+    let lead = if pre > 0 { "…" } else { "" };
+    let room = width - lead.chars().count();
+    if core.len() < room {
+        let keep = room - 1 - core.len();
+        return format!("{lead}{}{}…", text(core), text(&suffix[..keep]));
+    }
+    // What differs is longer than the room: its own middle goes.
+    if room <= 1 {
+        return middle_cut(&chars, width);
+    }
+    let trail = if suf > 0 { "…" } else { "" };
+    let inner = room - trail.chars().count();
+    if inner < 5 {
+        return middle_cut(&chars, width);
+    }
+    format!("{lead}{}{trail}", middle_cut(core, inner))
 }
 
 /// One scorer's final AUC as a table cell shows it.
@@ -200,7 +312,7 @@ impl Row {
                     name: if rec.profile.is_empty() {
                         rec.id.clone()
                     } else {
-                        rec.profile.clone()
+                        rec.name()
                     },
                     status: r.status.to_string(),
                     progress,
@@ -262,5 +374,42 @@ impl Row {
         } else {
             format!("{} {}", self.status, self.progress)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GEOM: &str = "fashion-sneaker-boot-arcface-geom";
+    const ADA: &str = "fashion-sneaker-boot-adacos-fixed-geom";
+
+    #[test]
+    fn shared_ends_stop_at_word_boundaries() {
+        // `a` of arcface/adacos is shared by chance: the prefix ends at the `-` before it.
+        assert_eq!(shared_ends(&[GEOM, ADA]), (21, 5));
+        assert_eq!(shared_ends(&[GEOM, GEOM]), (0, 0));
+        assert_eq!(shared_ends(&[GEOM]), (0, 0));
+        let edited = format!("{ADA} · head=arcface");
+        let (pre, suf) = shared_ends(&[ADA, &edited]);
+        assert_eq!((pre, suf), (ADA.len() - "geom".len(), 0));
+    }
+
+    #[test]
+    fn names_keep_what_differs() {
+        let ends = shared_ends(&[GEOM, ADA]);
+        assert_eq!(short_name(ADA, 20, ends), "fa…adacos-fixed-geom");
+        assert_eq!(short_name(GEOM, 20, ends), "fashion…arcface-geom");
+        assert_eq!(short_name(GEOM, 40, ends), GEOM);
+        // Less room: the shared end gives way too, then the differing part's middle.
+        assert_eq!(short_name(ADA, 14, ends), "…adacos-fixed…");
+        assert_eq!(short_name(ADA, 9, ends), "…ada…xed…");
+        for w in 1..=ADA.chars().count() {
+            let s = short_name(ADA, w, ends);
+            assert_eq!(s.chars().count(), w, "{w}: {s}");
+            assert_eq!(s.contains('…'), w < ADA.chars().count(), "{w}: {s}");
+        }
+        // Nothing shared: the middle of the name goes.
+        assert_eq!(short_name(GEOM, 20, (0, 0)), "fashion-sn…face-geom");
     }
 }

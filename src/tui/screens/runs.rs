@@ -8,31 +8,39 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row as TableRow, Table, TableState};
 use ratatui::Frame;
 
+use crate::config::ScorerKind;
+
 use super::super::app::App;
-use super::super::runs::{Column, Item, Row, RunsState};
+use super::super::runs::{shared_ends, short_name, Column, Item, Row, RunsState};
 use super::super::strings as s;
 use super::super::study::StudyGroup;
 use super::super::text::{fit_line, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
 
+/// Below this priority a column gives way to the name's full width.
+const NAME_GROWTH: u8 = 50;
+
 /// Width of the mark column (`>` cursor, `*` marked).
 const MARK_W: u16 = 2;
 
 /// How a column is sized: (least width, widest it grows to, priority: lower is dropped
-/// first).
-fn sizing(c: Column, auc_rank: usize) -> (usize, usize, u8) {
+/// first). The primary AUC column is never dropped; tags, which users write to tell runs
+/// apart, outrank the split, the other scorers and the bookkeeping columns.
+fn sizing(c: Column, auc_rank: usize, wide: bool) -> (usize, usize, u8) {
     match c {
-        Column::Name => (20, 34, 100),
+        // Names are shortened around what differs; a wide table gives them more room.
+        Column::Name => (if wide { 28 } else { 20 }, 40, 100),
+        Column::Primary => (5, 18, 95),
         Column::Status => (11, 18, 90),
-        Column::Auc(_) if auc_rank == 0 => (5, 12, 80),
         Column::Head => (12, 14, 70),
+        Column::Tags => (8, 20, 65),
         Column::Split => (14, 26, 60),
-        Column::Auc(_) => (5, 12, 50u8.saturating_sub(auc_rank as u8)),
         Column::Repeat => (2, 5, 40),
         Column::Epochs => (2, 5, 35),
         Column::Duration => (5, 6, 30),
-        Column::Tags => (8, 20, 20),
+        // The other scorers' AUCs: the primary one is shown already.
+        Column::Auc(_) => (5, 12, 28u8.saturating_sub(auc_rank as u8)),
         Column::Date => (11, 11, 10),
     }
 }
@@ -59,22 +67,28 @@ fn cell(r: &RunsState, it: Item, c: Column, t: &Theme) -> (String, Style) {
                     Column::Name => (format!("  {}", cg.label), t.accent()),
                     Column::Status => (done_text(res.done, res.running, res.total), t.dim()),
                     Column::Repeat => (format!("×{}", res.total), t.dim()),
-                    Column::Auc(k) => match res.summary.get(&k) {
-                        Some(sm) => {
-                            let cell = super::super::runs::AucCell {
-                                value: sm.median,
-                                iqr: (sm.n > 1).then_some(sm.q3 - sm.q1),
-                                live: false,
-                            };
-                            let style = if k == g.scorer {
-                                t.bold()
-                            } else {
-                                Style::default()
-                            };
-                            (cell.text(), style)
+                    Column::Primary | Column::Auc(_) => {
+                        let k = match c {
+                            Column::Auc(k) => k,
+                            _ => g.scorer,
+                        };
+                        match res.summary.get(&k) {
+                            Some(sm) => {
+                                let cell = super::super::runs::AucCell {
+                                    value: sm.median,
+                                    iqr: (sm.n > 1).then_some(sm.q3 - sm.q1),
+                                    live: false,
+                                };
+                                let style = if k == g.scorer {
+                                    t.bold()
+                                } else {
+                                    Style::default()
+                                };
+                                (named(r, c, cell.text(), k), style)
+                            }
+                            None => (String::new(), Style::default()),
                         }
-                        None => (String::new(), Style::default()),
-                    },
+                    }
                     _ => (String::new(), Style::default()),
                 }
             }
@@ -114,21 +128,11 @@ fn run_cell(r: &RunsState, x: &Row, depth: u8, c: Column, t: &Theme) -> (String,
         Column::Repeat => plain(String::new()),
         Column::Duration if x.unreadable.is_none() => plain(s::duration(x.duration as f64)),
         Column::Duration => plain(String::new()),
-        Column::Auc(k) => match x.auc.get(&k) {
-            Some(a) => {
-                let style = if a.live {
-                    t.accent()
-                } else if x.primary() == Some(k) {
-                    t.bold()
-                } else {
-                    Style::default()
-                };
-                (a.text(), style)
-            }
-            // The run did not use this scorer.
-            None if x.unreadable.is_none() && !x.scorers.contains(&k) => (String::new(), t.dim()),
+        Column::Primary => match x.primary() {
+            Some(k) => run_auc(r, x, c, k, t),
             None => ("–".into(), t.dim()),
         },
+        Column::Auc(k) => run_auc(r, x, c, k, t),
         // A study's own tags (`study:…`, `cell:…`) say what the tree shows.
         Column::Tags if x.study.is_some() => (
             x.tags
@@ -142,6 +146,34 @@ fn run_cell(r: &RunsState, x: &Row, depth: u8, c: Column, t: &Theme) -> (String,
         Column::Date => plain(x.date.clone()),
     }
     .with_marked(r.is_marked(&x.id) && c == Column::Name)
+}
+
+/// A run's AUC of scorer `k` in column `c`.
+fn run_auc(r: &RunsState, x: &Row, c: Column, k: ScorerKind, t: &Theme) -> (String, Style) {
+    match x.auc.get(&k) {
+        Some(a) => {
+            let style = if a.live {
+                t.accent()
+            } else if x.primary() == Some(k) {
+                t.bold()
+            } else {
+                Style::default()
+            };
+            (named(r, c, a.text(), k), style)
+        }
+        // The run did not use this scorer.
+        None if x.unreadable.is_none() && !x.scorers.contains(&k) => (String::new(), t.dim()),
+        None => ("–".into(), t.dim()),
+    }
+}
+
+/// In the primary column of runs ranked by different scorers, a value names its scorer.
+fn named(r: &RunsState, c: Column, text: String, k: ScorerKind) -> String {
+    if c == Column::Primary && r.primary.is_none() {
+        format!("{text} {}", s::scorer_short(k))
+    } else {
+        text
+    }
 }
 
 trait Marked {
@@ -197,14 +229,25 @@ fn study_cell(r: &RunsState, g: &StudyGroup, c: Column, t: &Theme) -> (String, S
         ),
         Column::Repeat => (format!("{}×{}", g.cells.len(), g.seeds), t.bold()),
         Column::Duration => (s::duration(r.study_duration(g) as f64), Style::default()),
-        Column::Auc(k) => match g.best_cell(k) {
-            Some((i, sm)) if g.cells.len() > 1 => (
-                format!("{} {} {}", s::auc(Some(sm.median)), s::STUDY_BEST, i + 1),
-                if k == g.scorer { t.bold() } else { t.dim() },
-            ),
-            Some((_, sm)) => (s::auc(Some(sm.median)), t.bold()),
-            None => (String::new(), t.dim()),
-        },
+        Column::Primary | Column::Auc(_) => {
+            let k = match c {
+                Column::Auc(k) => k,
+                _ => g.scorer,
+            };
+            match g.best_cell(k) {
+                Some((i, sm)) if g.cells.len() > 1 => (
+                    named(
+                        r,
+                        c,
+                        format!("{} {} {}", s::auc(Some(sm.median)), s::STUDY_BEST, i + 1),
+                        k,
+                    ),
+                    if k == g.scorer { t.bold() } else { t.dim() },
+                ),
+                Some((_, sm)) => (named(r, c, s::auc(Some(sm.median)), k), t.bold()),
+                None => (String::new(), t.dim()),
+            }
+        }
         Column::Tags => (String::new(), Style::default()),
         Column::Date => (
             g.all_rows()
@@ -230,20 +273,55 @@ pub fn layout_columns(
     let need = |v: &[(Column, usize, usize, u8)]| -> usize {
         v.iter().map(|c| c.1).sum::<usize>() + v.len().saturating_sub(1)
     };
-    while need(&chosen) > width && chosen.len() > 1 {
+    // A column of priority `p` is worth its room only beside the more important ones at
+    // their natural widths. A name shortened around what differs still tells runs apart:
+    // its full width counts only against the less useful columns.
+    let growth = |v: &[(Column, usize, usize, u8)], p: u8| -> usize {
+        v.iter()
+            .filter(|x| x.3 > p && (x.0 != Column::Name || p < NAME_GROWTH))
+            .map(|x| x.2.saturating_sub(x.1))
+            .sum()
+    };
+    while chosen.len() > 1 {
         let drop = chosen
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.0 != keep)
+            .filter(|(_, c)| c.0 != keep && c.0 != Column::Primary)
             .min_by_key(|(_, c)| c.3)
-            .map(|(i, _)| i);
-        match drop {
-            Some(i) => {
-                chosen.remove(i);
-            }
-            None => break,
+            .map(|(i, c)| (i, c.3));
+        let Some((i, p)) = drop else { break };
+        if need(&chosen) + growth(&chosen, p) <= width {
+            break;
+        }
+        chosen.remove(i);
+    }
+    while need(&chosen) > width && chosen.len() > 1 {
+        // What must stay does not fit: the least important of it goes.
+        let Some(i) = chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.0 != Column::Primary)
+            .min_by_key(|(_, c)| c.3)
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        chosen.remove(i);
+    }
+    // Dropping by priority may free more room than needed: a column comes back where it
+    // fits by the same measure, the most important first, in its place.
+    let mut dropped: Vec<&(Column, usize, usize, u8)> = cols
+        .iter()
+        .filter(|c| !chosen.iter().any(|x| x.0 == c.0))
+        .collect();
+    dropped.sort_by_key(|c| std::cmp::Reverse(c.3));
+    for c in dropped {
+        if need(&chosen) + growth(&chosen, c.3) + c.1 + 1 <= width {
+            chosen.push(*c);
         }
     }
+    let order = |c: &Column| cols.iter().position(|x| x.0 == *c);
+    chosen.sort_by_key(|c| order(&c.0));
     let mut widths: Vec<usize> = chosen.iter().map(|c| c.1).collect();
     let mut room = width.saturating_sub(need(&chosen));
     let mut order: Vec<usize> = (0..chosen.len()).collect();
@@ -314,12 +392,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     }
     spans.extend([
         Span::styled(format!("  {}: ", s::SORT_LABEL), t.dim()),
-        Span::raw(format!("{}{arrow}", r.sort.sort_label())),
+        Span::raw(format!("{}{arrow}", r.sort_label(r.sort))),
     ]);
     // The cursor's column when it fits whole; the rest cut by the one rule.
     let column = [
         Span::styled(format!("  {}: ", s::COLUMN_LABEL), t.dim()),
-        Span::raw(r.column.sort_label()),
+        Span::raw(r.sort_label(r.column)),
     ];
     let room = info.width as usize;
     if Line::from(spans.clone()).width() + column.iter().map(Span::width).sum::<usize>() <= room {
@@ -360,22 +438,44 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let mut auc_rank = 0;
     let mut specs = Vec::new();
     for c in &all {
-        let (least, widest, prio) = sizing(*c, auc_rank);
+        let (least, widest, prio) = sizing(*c, auc_rank, table_area.width >= 100);
         if matches!(c, Column::Auc(_)) {
             auc_rank += 1;
         }
-        let header = c.label().chars().count() + 1;
-        let content = r
+        let header = r.header(*c).chars().count() + 1;
+        let texts: Vec<String> = r.visible.iter().map(|it| cell(r, *it, *c, t).0).collect();
+        let content = texts.iter().map(|x| x.chars().count()).max().unwrap_or(0);
+        let natural = content.max(header).min(widest);
+        // A column that says the same on every top line (a study's own lines leave out
+        // what their study line says, an unreadable run has nothing to say) tells no run
+        // apart: it goes first.
+        let readable = |row: usize| r.rows.get(row).is_some_and(|x| x.unreadable.is_none());
+        let mut top = r
             .visible
             .iter()
-            .map(|it| cell(r, *it, *c, t).0.chars().count())
-            .max()
-            .unwrap_or(0);
-        let natural = content.max(header).min(widest);
+            .zip(&texts)
+            .filter(|(it, _)| match it {
+                Item::Study(_) => true,
+                Item::Run { row, depth: 0 } => readable(*row),
+                _ => false,
+            })
+            .map(|(_, x)| x);
+        let first = top.next();
+        let same = top.all(|x| Some(x) == first);
+        let prio = if same && !matches!(c, Column::Name | Column::Primary) {
+            prio / 10
+        } else {
+            prio
+        };
         // Short columns never need shrinking below what they hold.
         let least = if matches!(
             c,
-            Column::Auc(_) | Column::Date | Column::Epochs | Column::Repeat | Column::Duration
+            Column::Primary
+                | Column::Auc(_)
+                | Column::Date
+                | Column::Epochs
+                | Column::Repeat
+                | Column::Duration
         ) {
             natural
         } else {
@@ -392,7 +492,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let shown = layout_columns(&specs, inner_w, keep);
 
     let header_cell = |c: Column, w: usize| {
-        let mut label = c.label().to_string();
+        let mut label = r.header(c);
         if c == r.sort {
             label.push_str(arrow);
         }
@@ -405,6 +505,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         };
         Cell::from(Span::styled(fit(&label, w), style))
     };
+    // What the listed runs' names share, so a shortened name keeps what differs.
+    let names: Vec<&str> = r
+        .visible
+        .iter()
+        .filter_map(|it| match it {
+            Item::Run { row, depth: 0 } => r.rows.get(*row),
+            _ => None,
+        })
+        .filter(|x| x.unreadable.is_none())
+        .map(|x| x.name.as_str())
+        .collect();
+    let ends = shared_ends(&names);
     let mut header = vec![Cell::from("")];
     header.extend(shown.iter().map(|(c, w)| header_cell(*c, *w)));
     let rows: Vec<TableRow> = r
@@ -424,7 +536,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             let mut cells = vec![Cell::from(mark)];
             cells.extend(shown.iter().map(|(c, w)| {
                 let (text, style) = cell(r, *it, *c, t);
-                Cell::from(Span::styled(fit(&text, *w), style))
+                let text = match it {
+                    Item::Run { depth: 0, .. } if *c == Column::Name => short_name(&text, *w, ends),
+                    _ => fit(&text, *w),
+                };
+                Cell::from(Span::styled(text, style))
             }));
             TableRow::new(cells)
         })

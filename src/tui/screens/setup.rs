@@ -34,10 +34,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Span::styled(format!("{}: ", s::SETUP_PROFILE), t.dim()),
         Span::styled(form.profile.clone(), t.bold()),
     ];
-    if form.edited {
-        top.push(Span::styled(format!(" {}", s::SETUP_EDITED), t.warn()));
-    }
-    if !form.config.description.is_empty() {
+    // What the form changed from the profile; the profile's description describes the
+    // profile, so it shows only while nothing changed.
+    let changes = form.changes();
+    if !changes.is_empty() {
+        top.push(Span::styled(
+            format!("{}{}", crate::store::profiles::EDIT_SEP, changes.join(" ")),
+            t.warn(),
+        ));
+    } else if !form.config.description.is_empty() {
         top.push(Span::styled(
             format!(" — {}", form.config.description),
             t.dim(),

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
-use crate::config::{HeadKind, ScorerKind};
+use crate::config::HeadKind;
 use crate::score::Summary;
 
 use super::super::app::App;
@@ -186,7 +186,7 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
         .iter()
         .enumerate()
         .map(|(i, k)| Curve {
-            name: short_scorer(*k).into(),
+            name: s::scorer_short(*k).into(),
             points: live
                 .auc_history
                 .get(k)
@@ -235,17 +235,6 @@ fn x_end(live: &Live) -> f64 {
         .fold(0.0, f64::max);
     let seen = curve.max(auc).max(live.epoch as f64);
     seen.ceil().clamp(1.0, epochs)
-}
-
-/// A scorer's name for a small legend.
-fn short_scorer(k: ScorerKind) -> &'static str {
-    match k {
-        ScorerKind::KnnCosine => "knn",
-        ScorerKind::Lof => "lof",
-        ScorerKind::ClassCosine => "class",
-        ScorerKind::Mahalanobis => "maha",
-        ScorerKind::Ensemble => "ens",
-    }
 }
 
 /// The split, head, scorer, seed and device of a run (or why it failed).

@@ -197,6 +197,7 @@ pub(super) fn record(
         schema_version: SCHEMA_VERSION,
         id: id.into(),
         profile: format!("fashion-sneaker-boot-{head}"),
+        changes: Vec::new(),
         status: RunStatus::Finished,
         reason: None,
         created,

@@ -201,6 +201,7 @@ fn lab_with(store: Option<(Store, tempfile::TempDir)>, script: Script) -> Lab {
         memory_bytes: None,
     };
     app.form.catalog = std::sync::Arc::new(crate::data::Builtin);
+    app.form.data_env = None;
     app.form.validate();
     Lab {
         app,

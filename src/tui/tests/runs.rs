@@ -18,7 +18,7 @@ fn snapshot_runs_sorted_filtered_marked() {
         l.ch('l');
     }
     l.ch('o');
-    assert_eq!(l.app.runs.sort, SortColumn::Auc(ScorerKind::KnnCosine));
+    assert_eq!(l.app.runs.sort, SortColumn::Primary);
     l.ch(' ');
     l.ch(' ');
     l.ch('/');

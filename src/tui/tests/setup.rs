@@ -62,7 +62,14 @@ fn start_launches_with_the_form_config() {
     let launched = l.script.launched.borrow();
     assert_eq!(launched.len(), 1);
     assert_eq!(launched[0].0.train.epochs, e0 - 1);
-    assert_eq!(launched[0].1, "fashion-sneaker-boot-adacos-fixed-edited");
+    // Named after its profile and what changed.
+    assert_eq!(
+        launched[0].1,
+        format!(
+            "fashion-sneaker-boot-adacos-fixed · train.epochs={}",
+            e0 - 1
+        )
+    );
     assert!(l.app.run_active());
 }
 
@@ -269,41 +276,52 @@ fn a_check_error_goes_when_fixed() {
 #[test]
 fn the_run_name_follows_the_content() {
     let mut l = lab();
-    // Another epoch count: the same experiment, edited.
+    let p = "fashion-sneaker-boot-adacos-fixed";
+    let e = l.app.form.config.train.epochs + 1;
+    // One rule (the engine's): the profile's name, and what changed from it.
+    assert_eq!(l.app.form.run_profile(), p);
     l.app.form.step(Field::Epochs, 1);
-    assert_eq!(
-        l.app.form.run_profile(),
-        "fashion-sneaker-boot-adacos-fixed-edited"
-    );
-    // Another head: another experiment, named after what it is.
+    assert_eq!(l.app.form.run_profile(), format!("{p} · train.epochs={e}"));
     l.focus(Field::Head);
     l.key(KeyCode::Left);
     l.key(KeyCode::Left);
     assert_eq!(
         l.app.form.run_profile(),
-        "fashion-sneaker-ankle-boot-arcface"
+        format!("{p} · head=arcface train.epochs={e}")
+    );
+    // The Setup header says what changed, not the profile's own description.
+    let screen = l.render(120, 40);
+    assert!(screen.contains("· head=arcface train.epochs"), "{screen}");
+    let description = &l.app.form.base.description;
+    assert!(
+        description.is_empty() || !screen.contains(description.as_str()),
+        "{screen}"
     );
     l.focus(Field::Dataset);
     l.key(KeyCode::Right);
-    assert_eq!(l.app.form.run_profile(), "cifar-horse-truck-arcface");
+    let cifar = l.app.form.run_profile();
+    assert!(
+        cifar.starts_with(&format!("{p} · dataset=cifar-10")),
+        "{cifar}"
+    );
+    assert!(cifar.contains("head=arcface"), "{cifar}");
     snapshots!("setup_name_follows_content", &mut l);
-    // Back to the profile's head and dataset: its name again.
+    // Back to the profile's head and dataset: only the epochs differ.
     l.key(KeyCode::Left);
     l.focus(Field::Head);
     l.key(KeyCode::Right);
     l.key(KeyCode::Right);
-    assert_eq!(
-        l.app.form.run_profile(),
-        "fashion-sneaker-boot-adacos-fixed-edited"
-    );
+    let back = l.app.form.run_profile();
     l.focus(Field::Head);
     l.key(KeyCode::Left);
     l.key(KeyCode::Left);
     l.ch('r');
     assert_eq!(
         l.script.launched.borrow()[0].1,
-        "fashion-sneaker-ankle-boot-arcface"
+        l.app.form.run_profile(),
+        "the run is named as the form says"
     );
+    assert_eq!(back, format!("{p} · train.epochs={e}"));
 }
 
 #[test]

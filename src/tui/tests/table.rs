@@ -181,16 +181,32 @@ fn snapshot_experiment_table() {
     assert!(screen.contains("~0.870"), "{screen}");
     assert!(screen.contains("running 2/5"), "{screen}");
     assert!(screen.contains("▸ heads"), "{screen}");
-    for col in ["name", "status", "split", "head", "ep", "×", "took", "tags"] {
+    // Every run has the same split: it is the first to give way.
+    for col in ["name", "status", "head", "×", "took", "AUC primary", "tags"] {
         assert!(screen.contains(col), "{col} missing at 120:\n{screen}");
     }
-    // At 80 columns drop by priority and long text ends with `…`.
+    // At 80 columns drop by priority: the primary scorer's AUC stays (the runs rank by
+    // different scorers, so each value names its own), tags outrank the split every run
+    // shares, and names keep what tells them apart (`…arcface`, `…adacos-fixed`).
     let narrow = l.render(80, 24);
     assert!(
-        !narrow.contains("took") && !narrow.contains(" tags"),
+        !narrow.contains("took") && !narrow.contains(" split"),
         "{narrow}"
     );
-    assert!(narrow.contains("…"), "{narrow}");
+    for text in [
+        "AUC primary",
+        "0.902 lof",
+        "0.921 (.016) knn",
+        " tags",
+        "baseline",
+        "lof-first",
+        "…arcface",
+        "…adacos-fixed",
+        "…l2-softmax",
+    ] {
+        assert!(narrow.contains(text), "{text} at 80:\n{narrow}");
+    }
+    assert!(!narrow.contains("fashion-sneaker-boo…"), "{narrow}");
     snapshots!("runs_table", &mut l);
 }
 
@@ -628,4 +644,117 @@ fn each_set_of_overrides_is_a_study_row_of_its_own() {
     assert!(r.studies[0].other.is_empty());
     let screen = l.render(120, 40);
     assert!(screen.contains("heads · train.epochs=2"), "{screen}");
+}
+
+/// `r` ranked by Mahalanobis (its knn-cosine results recorded as Mahalanobis'), named
+/// `profile` with `changes`.
+fn maha_run(mut r: RunRecord, profile: &str, changes: &[&str]) -> RunRecord {
+    let swap = |m: &mut BTreeMap<ScorerKind, f64>| {
+        if let Some(v) = m.remove(&ScorerKind::KnnCosine) {
+            m.insert(ScorerKind::Mahalanobis, v);
+        }
+    };
+    for s in r.seeds.iter_mut() {
+        for e in s.epochs.iter_mut() {
+            swap(&mut e.auc);
+        }
+        if let Some(res) = s.result.as_mut() {
+            swap(&mut res.auc);
+            swap(&mut res.average_precision);
+        }
+    }
+    r.config.score.scorers = vec![ScorerKind::Mahalanobis, ScorerKind::Lof];
+    r.summary = crate::score::summarize(
+        r.seeds
+            .iter()
+            .filter_map(|s| s.result.as_ref())
+            .map(|x| &x.auc),
+    );
+    r.profile = profile.into();
+    r.changes = changes.iter().map(|c| c.to_string()).collect();
+    r
+}
+
+#[test]
+fn snapshot_primary_auc_column_names_its_scorer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::with_dirs(dir.path().join("home"), dir.path().join("config"));
+    let geom = "fashion-sneaker-boot-arcface-geom";
+    let ada = "fashion-sneaker-boot-adacos-fixed-geom";
+    for (id, minutes, head, auc, tags, profile, changes) in [
+        (
+            "20261130T010000Z-m001",
+            0,
+            HeadKind::Arcface,
+            0.931,
+            vec!["lr-low"],
+            geom,
+            vec![],
+        ),
+        (
+            "20261130T010100Z-m002",
+            1,
+            HeadKind::Arcface,
+            0.944,
+            vec!["lr-high"],
+            geom,
+            vec![],
+        ),
+        (
+            "20261130T010200Z-m003",
+            2,
+            HeadKind::AdacosFixed,
+            0.952,
+            vec![],
+            ada,
+            vec![],
+        ),
+        (
+            "20261130T010300Z-m004",
+            3,
+            HeadKind::Arcface,
+            0.938,
+            vec![],
+            ada,
+            vec!["head=arcface"],
+        ),
+    ] {
+        let r = record(id, minutes, head, &[(auc, 0.8)], &tags);
+        write_run(&store, &maha_run(r, profile, &changes), false);
+    }
+    let mut l = lab_with(Some((store, dir)), Script::default());
+    l.ch('3');
+    assert_eq!(
+        l.app.runs.primary,
+        Some(ScorerKind::Mahalanobis),
+        "{}",
+        l.render(120, 40)
+    );
+    // One primary column, named; no second Mahalanobis column.
+    let cols = l.app.runs.columns();
+    assert!(cols.contains(&Column::Primary));
+    assert!(!cols.contains(&Column::Auc(ScorerKind::Mahalanobis)));
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = l.render(w, h);
+        for text in [
+            "AUC maha",
+            "0.931",
+            "0.944",
+            "0.952",
+            "0.938",
+            "lr-low",
+            "lr-high",
+            "arcface-geom",
+            "adacos-fixed-geom",
+            "head=arcface",
+        ] {
+            assert!(screen.contains(text), "{text} at {w}×{h}:\n{screen}");
+        }
+    }
+    // Sorting by it puts the best Mahalanobis AUC first.
+    to_column(&mut l, Column::Primary);
+    l.ch('o');
+    assert_eq!(visible_ids(&l)[0], "20261130T010200Z-m003");
+    assert!(l.render(80, 24).contains("sort: AUC maha↓"));
+    snapshots!("runs_primary_maha", &mut l);
 }

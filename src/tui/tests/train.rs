@@ -358,7 +358,10 @@ fn starting_while_a_run_trains_queues_it() {
     let launched = l.script.launched.borrow().clone();
     assert_eq!(launched.len(), 2);
     assert_eq!(launched[1].0.head.kind, HeadKind::Arcface);
-    assert_eq!(launched[1].1, "fashion-sneaker-ankle-boot-arcface");
+    assert_eq!(
+        launched[1].1,
+        "fashion-sneaker-boot-adacos-fixed · head=arcface"
+    );
     assert_eq!(l.app.queue.len(), 1);
     assert!(l.app.run_active());
     // x drops the last queued run.

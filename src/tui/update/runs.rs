@@ -139,7 +139,18 @@ impl App {
             return;
         };
         let (config, profile) = (run.record.config.clone(), run.record.profile.clone());
-        self.form.load(config, profile);
+        // A run that changed its profile: the profile's config, so the form names what the
+        // run changed (the run's own config when the profile is gone). One that did not:
+        // its config is the profile's, as it was.
+        let base = if run.record.changes.is_empty() {
+            config.clone()
+        } else {
+            self.store
+                .as_ref()
+                .and_then(|st| st.profile_dirs().resolve(&profile).ok())
+                .map_or_else(|| config.clone(), |(_, _, c)| c)
+        };
+        self.form.load_from(config, profile, base);
         self.tab = Tab::Setup;
         self.help = false;
         self.set_status(LogLevel::Info, format!("{} {id}", s::LOADED_INTO_SETUP));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Tabs};
 use ratatui::Frame;
 
-use crate::config::{HeadKind, ScorerKind};
+use crate::config::ScorerKind;
 
 use super::super::app::App;
 use super::super::runs::{Detail, DetailPage};
@@ -44,7 +44,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         Span::styled(format!("{status} "), t.status(&status)),
         Span::styled(rec.id.clone(), t.bold()),
         Span::raw(seed_txt),
-        Span::styled(format!("  {}", rec.profile), t.dim()),
+        Span::styled(format!("  {}", rec.name()), t.dim()),
     ];
     if !rec.tags.is_empty() {
         l1.push(Span::styled(
@@ -86,32 +86,44 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
     let c = &rec.config;
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(area);
+    // Reference images: the count only where there are any (the record's own when it has
+    // one: training images that are not normal).
+    let none = match &c.data.reference {
+        None => c.data.anomalous.is_rest(),
+        Some(v) => v.is_empty(),
+    };
     let reference = match &c.data.reference {
-        None if c.data.anomalous.is_rest() => "none".to_string(),
-        None => "all others".to_string(),
+        _ if none => s::REFERENCE_NONE.to_string(),
+        None => s::REFERENCE_ALL.to_string(),
         Some(v) => v
             .iter()
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let head_params = match c.head.kind {
-        HeadKind::Arcface | HeadKind::Cosface => format!(" s={} m={}", c.head.s, c.head.m),
-        HeadKind::L2Softmax => match c.head.alpha {
-            Some(a) => format!(" α={a}"),
-            None => " α=auto".into(),
-        },
-        _ => String::new(),
+    let reference = match rec
+        .data
+        .as_ref()
+        .map(|d| d.train.saturating_sub(d.normal_train))
+    {
+        _ if none => reference,
+        Some(n) => format!("{reference} ({} imgs)", crate::config::thousands(n)),
+        None => format!("{reference} (up to {} imgs)", c.data.reference_count),
+    };
+    let classes = rec
+        .data
+        .as_ref()
+        .map(|d| crate::data::transforms::head_classes(c, d.classes));
+    let head_params = match crate::model::head::describe_params(&c.head, classes) {
+        p if p.is_empty() => p,
+        p => format!(": {p}"),
     };
     // Values wrap onto the next line rather than being cut.
     let room = left.width.saturating_sub(2) as usize;
     let kv = |k: &str, v: String| kv_wrapped(k, &v, room, t);
     let lines = vec![
         kv("split", c.split_label()),
-        kv(
-            "reference",
-            format!("{reference} ({} imgs)", c.data.reference_count),
-        ),
+        kv("reference", reference),
         kv(
             "normal",
             format!("{} training imgs", c.data.normal_train_count),
