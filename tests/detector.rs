@@ -315,6 +315,121 @@ fn bad_inputs_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("detector.safetensors"));
 }
 
+/// The engine's folder scoring (what the lab's `s` runs) and `adalab score` give the same
+/// scores and verdicts for the same files; the lab's worker ranks them; bad input is an error
+/// naming it; a set cancel flag stops it.
+#[test]
+fn scoring_a_folder_through_the_engine_equals_adalab_score() {
+    use adalab::job::score::{resolve_threshold, score_files, ScoreError, Threshold, DEFAULT_FPR};
+    use adalab::tui::launcher::{spawn_score, ScoreUpdate};
+    use std::sync::atomic::AtomicBool;
+
+    let home = tempfile::tempdir().unwrap();
+    let id = train(home.path(), &["--set", "score.views.rotations=[0,90]"]);
+    let images = home.path().join("images");
+    std::fs::create_dir_all(images.join("more")).unwrap();
+    write_pngs(&images, 2, 4);
+    write_pngs(&images.join("more"), 3, 4);
+    std::fs::write(images.join("more").join("broken.png"), b"not an image").unwrap();
+    let cli = ok(&adalab(home.path())
+        .args(["score", &id, "--csv", "--skip-bad"])
+        .arg(&images)
+        .output()
+        .unwrap());
+    let store = adalab::store::Store::with_dirs(home.path(), home.path().join("config"));
+    let d = store.load_detector(&id).unwrap();
+    let verdict = resolve_threshold(&d, None, Threshold::Fpr(DEFAULT_FPR)).unwrap();
+    let never = AtomicBool::new(false);
+    let mut reports = Vec::new();
+    let (inputs, scored) = score_files(
+        &d,
+        std::slice::from_ref(&images),
+        verdict.clone(),
+        true,
+        &never,
+        &mut |p| reports.push(p),
+    )
+    .unwrap();
+    assert_eq!(inputs.names, column(&cli, "path"));
+    assert_eq!(inputs.skipped.len(), 1);
+    assert!(inputs.skipped[0].to_string().contains("broken.png"));
+    for k in &scored.scorers {
+        let want: Vec<f32> = column(&cli, &format!("score_{k}"))
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(scored.scores[k], want, "{k}");
+    }
+    let flagged: Vec<bool> = column(&cli, "flagged")
+        .iter()
+        .map(|v| v == "true")
+        .collect();
+    assert_eq!(scored.flagged, flagged);
+    assert!(reports
+        .iter()
+        .any(|p| matches!(p, adalab::job::score::ScoreProgress::Embedding { .. })));
+
+    // The lab's worker: the same images, most anomalous first, same verdicts.
+    let job = spawn_score(store.clone(), id.clone(), images.clone()).unwrap();
+    let done = loop {
+        match job.events.recv().unwrap() {
+            ScoreUpdate::Progress(_) => {}
+            ScoreUpdate::Done(r) => break r,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!((done.images, done.flagged), (8, scored.n_flagged()));
+    assert_eq!(done.skipped.len(), 1);
+    let primary = scored.verdict_scores();
+    let mut want: Vec<f32> = primary.to_vec();
+    want.sort_by(|a, b| b.total_cmp(a));
+    let got: Vec<f32> = done.ranked.iter().map(|r| r.score).collect();
+    assert_eq!(got, want);
+    assert!(done.ranked.iter().any(|r| r.name.starts_with("more/")));
+    assert_eq!(done.thumbs.len(), 8);
+
+    // A set cancel flag stops it; bad folders and runs are errors naming them.
+    let stop = AtomicBool::new(true);
+    let r = score_files(
+        &d,
+        &[images.clone()],
+        verdict.clone(),
+        true,
+        &stop,
+        &mut |_| {},
+    );
+    assert!(matches!(r, Err(ScoreError::Cancelled)), "{r:?}");
+    let empty = home.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = score_files(
+        &d,
+        &[empty.clone()],
+        verdict.clone(),
+        true,
+        &never,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no image files") && e.contains("empty"), "{e}");
+    let e = score_files(&d, &[images.clone()], verdict, false, &never, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("broken.png"), "{e}");
+    let plain = train(home.path(), &["--set", "run.save_model=false"]);
+    let job = spawn_score(store, plain, images).unwrap();
+    let end = loop {
+        match job.events.recv().unwrap() {
+            ScoreUpdate::Progress(_) => {}
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(&end, ScoreUpdate::Failed(m) if m.contains("has no saved detector")),
+        "{end:?}"
+    );
+}
+
 /// The real Fashion-MNIST, when present (`ADALAB_DATA`, else `../shared/data`).
 fn fashion() -> Option<PathBuf> {
     let mut bases = Vec::new();
