@@ -18,14 +18,21 @@ use super::images::strip;
 /// Rows the ranked list keeps at least (its header and three images).
 const LIST_MIN: u16 = 4;
 
-/// A scored image's caption: its score and verdict.
+/// A scored image's caption: its score (about four significant digits, so that scores of
+/// any scale fit under a halved thumbnail) and verdict.
 fn verdict(th: &Thumb) -> String {
     let word = if th.anomalous {
         s::VERDICT_FLAGGED
     } else {
         s::VERDICT_NORMAL
     };
-    format!("{:.3} {word}", th.score)
+    let v = th.score;
+    let score = match v.abs() {
+        a if a < 10.0 => format!("{v:.3}"),
+        a if a < 1000.0 => format!("{v:.1}"),
+        _ => format!("{v:.0}"),
+    };
+    format!("{score} {word}")
 }
 
 /// `key      value` on one line, cut to `width`.
@@ -149,11 +156,12 @@ fn result(
     // Every image, most anomalous first, from the scrolled row.
     let shown = list.height.saturating_sub(1) as usize;
     let start = (scroll as usize).min(r.ranked.len().saturating_sub(shown));
+    let scorer = r.verdict.scorer.as_str();
+    let sw = scorer.len().max(10);
     let mut lines = vec![Line::styled(
         format!(
-            "{:>5}  {:>10}  {:<8} {}",
+            "{:>5}  {scorer:>sw$}  {:<8} {}",
             "#",
-            r.verdict.scorer.as_str(),
             s::FOLDER_VERDICT_COLUMN,
             s::FOLDER_IMAGE_COLUMN
         ),
@@ -165,9 +173,9 @@ fn result(
         } else {
             (s::VERDICT_NORMAL, t.dim())
         };
-        let name_w = (w as usize).saturating_sub(30);
+        let name_w = (w as usize).saturating_sub(sw + 20);
         lines.push(Line::from(vec![
-            Span::raw(format!("{:>5}  {:>10.5}  ", i + 1, im.score)),
+            Span::raw(format!("{:>5}  {:>sw$.5}  ", i + 1, im.score)),
             Span::styled(format!("{word:<8} "), style),
             Span::raw(fit(&im.name, name_w)),
         ]));

@@ -135,7 +135,8 @@ pub(super) fn strip(
                 cap,
                 if th.anomalous { t.warn() } else { t.dim() },
             )),
-            Rect::new(x, y0 + h, cell_w.min(area.x + area.width - x), 1),
+            // One column left free: captions never run into the next one.
+            Rect::new(x, y0 + h, (cell_w - 1).min(area.x + area.width - x), 1),
         );
         x += cell_w;
     }
