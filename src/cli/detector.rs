@@ -8,7 +8,8 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use super::report::table::write_table;
-use super::score::calibration_words;
+use crate::job::format_bytes as human_bytes;
+use crate::job::score::calibration_words;
 use crate::score::state::operating_points;
 use crate::store::detector::{self, DETECTOR_FILE};
 use crate::store::{LoadedRun, Store};
@@ -51,17 +52,6 @@ pub fn export_detector(
         human_bytes(bytes.len() as u64)
     )?;
     Ok(())
-}
-
-/// `1.2 MB`.
-pub fn human_bytes(b: u64) -> String {
-    if b >= 1 << 20 {
-        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-    } else if b >= 1 << 10 {
-        format!("{:.0} KiB", b as f64 / (1 << 10) as f64)
-    } else {
-        format!("{b} B")
-    }
 }
 
 /// The detector section of `runs show`: whether one is saved, its size and calibrated

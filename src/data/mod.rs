@@ -79,7 +79,7 @@ pub use idx::{load_fashion_mnist, FASHION_MNIST_CLASSES};
 pub(crate) use locate::env_data_dir;
 pub use locate::{load, load_for, load_reporting, locate, search_paths};
 pub use manifest::{manifest_for, verify_files, ContentSpec, FileSpec, FileStatus, Manifest};
-pub use split::{make_split, spare_normal};
+pub use split::{make_split, spare_normal, spare_normal_rows};
 pub use synthetic::{
     generate_synthetic, SYNTHETIC_CLASSES, SYNTHETIC_PER_CLASS_TEST, SYNTHETIC_PER_CLASS_TRAIN,
 };

@@ -178,15 +178,15 @@ pub fn make_split(ds: &Dataset, cfg: &DataConfig, seed: u64) -> Result<Experimen
     })
 }
 
-/// Up to `count` train-split images of the normal class that the split of `seed` did not draw
-/// (unseen by the network and the scorer), evenly spread over them in dataset order, scaled to
-/// [0, 1]: held-out normal images for calibrating thresholds. Empty when there are none.
-pub fn spare_normal(
+/// The train-split rows (dataset order) of the normal images the split of `seed` did not draw
+/// — unseen by the network and the scorer — and the up to `count` of them, evenly spread, that
+/// [`spare_normal`] takes: (all spare rows, the rows taken).
+pub fn spare_normal_rows(
     ds: &Dataset,
     cfg: &DataConfig,
     seed: u64,
     count: usize,
-) -> Result<Vec<f32>, DataError> {
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
     let Roles {
         normal, reference, ..
     } = roles(ds.kind.as_str(), &ds.class_names, cfg)
@@ -214,10 +214,24 @@ pub fn spare_normal(
         .filter(|&i| ds.train.labels[i] as usize == normal && drawn.binary_search(&i).is_err())
         .collect();
     let n = spare.len().min(count);
+    let taken = (0..n).map(|j| spare[j * spare.len() / n]).collect();
+    Ok((spare, taken))
+}
+
+/// Up to `count` train-split images of the normal class that the split of `seed` did not draw
+/// (unseen by the network and the scorer), evenly spread over them in dataset order, scaled to
+/// [0, 1]: held-out normal images for calibrating thresholds. Empty when there are none.
+pub fn spare_normal(
+    ds: &Dataset,
+    cfg: &DataConfig,
+    seed: u64,
+    count: usize,
+) -> Result<Vec<f32>, DataError> {
+    let (_, taken) = spare_normal_rows(ds, cfg, seed, count)?;
     let len = ds.image_len();
-    let mut out = Vec::with_capacity(n * len);
-    for j in 0..n {
-        push_scaled(&mut out, &ds.train, spare[j * spare.len() / n], len);
+    let mut out = Vec::with_capacity(taken.len() * len);
+    for i in taken {
+        push_scaled(&mut out, &ds.train, i, len);
     }
     Ok(out)
 }

@@ -6,11 +6,13 @@
 //! fails twice stops the job and fails it, naming the file and the cause). [`Tally`] folds
 //! events into per-seed results for front ends, [`JobProgress`] into a fraction done and an
 //! ETA. [`check`] is the one check a config passes before a run exists. Studies run here too:
-//! a local queue of workers ([`study`]) or a Slurm job array ([`slurm`]).
+//! a local queue of workers ([`study`]) or a Slurm job array ([`slurm`]). A run's saved
+//! detector is applied to images by [`score`].
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 pub mod progress;
+pub mod score;
 pub mod slurm;
 pub mod study;
 pub mod tally;
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::time::Duration;
 
-pub use progress::{format_duration, JobProgress};
+pub use progress::{format_bytes, format_duration, JobProgress};
 pub use tally::{SeedTally, Tally};
 
 use crate::config::{Build, Catalog, Config, ConfigError, DatasetInfo};

@@ -208,6 +208,17 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// `4.9 MiB`, `12 KiB`, `512 B`: the one size format of the CLI and the lab.
+pub fn format_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+    } else if b >= 1 << 10 {
+        format!("{:.0} KiB", b as f64 / (1 << 10) as f64)
+    } else {
+        format!("{b} B")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

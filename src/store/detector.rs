@@ -496,6 +496,28 @@ pub fn saved_size(dir: &Path) -> Option<u64> {
         .map(|m| m.len())
 }
 
+/// Whether a run has a saved detector, as front ends show it (from the file's size and the
+/// run's record: nothing is read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DetectorStatus {
+    /// Saved: its size in bytes, and whether its thresholds were calibrated
+    /// (`score.calibration_folds > 0`).
+    Saved { bytes: u64, calibrated: bool },
+    /// None saved: why, in words ([`why_missing`]).
+    Missing(String),
+}
+
+/// The detector status of `run`.
+pub fn status(run: &super::LoadedRun) -> DetectorStatus {
+    match saved_size(&run.dir) {
+        Some(bytes) => DetectorStatus::Saved {
+            bytes,
+            calibrated: run.record.config.score.calibration_folds > 0,
+        },
+        None => DetectorStatus::Missing(why_missing(run)),
+    }
+}
+
 /// Why a run has no detector file, in words.
 pub fn why_missing(run: &super::LoadedRun) -> String {
     use super::RunStatus;

@@ -18,10 +18,11 @@ use super::form::Form;
 use super::images::{ImageLoader, PixelMode};
 use super::jobs::{Queued, StudyState};
 use super::keys::{self, Action, Context};
-use super::launcher::{Job, Launcher};
+use super::launcher::{Job, Launcher, ScoreJob};
 use super::live::{Live, LogLevel};
 use super::popups::checklist::Checklist;
 use super::popups::confirm::ConfirmKind;
+use super::popups::folder::FolderInput;
 use super::popups::input::Input;
 use super::popups::profiles::ProfilePicker;
 use super::popups::studies::StudyPicker;
@@ -70,6 +71,7 @@ pub enum Popup {
     Checklist(Checklist),
     Input(Input),
     Studies(StudyPicker),
+    Folder(FolderInput),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,6 +134,10 @@ pub struct App {
     pub size: Option<(u16, u16)>,
     /// The signal that ended the lab (its exit status is 128 + it).
     pub signal: Option<i32>,
+    /// A folder being scored: the run whose Detail shows it, and the job.
+    pub(super) scoring: Option<(String, ScoreJob)>,
+    /// The folder typed last into Detail's `s` (the next input starts from it).
+    pub last_folder: String,
 }
 
 impl App {
@@ -164,6 +170,8 @@ impl App {
             follow: None,
             size: None,
             signal: None,
+            scoring: None,
+            last_folder: String::new(),
         };
         if let Some(st) = &app.store {
             app.runs.reload(st);
@@ -192,6 +200,7 @@ impl App {
                 return Context::Picker
             }
             Some(Popup::Input(_)) => return Context::Input,
+            Some(Popup::Folder(_)) => return Context::Folder,
             None => {}
         }
         if self.help {
@@ -260,6 +269,11 @@ impl App {
                 return;
             }
         }
+        if let Some(Popup::Folder(p)) = self.popup.as_mut() {
+            if p.type_key(&ev) {
+                return;
+            }
+        }
         let ctx = self.context();
         match keys::lookup(ctx, &ev) {
             Some(a) => {
@@ -319,6 +333,7 @@ impl App {
             Context::Detail => self.on_detail(a),
             Context::Compare => self.on_compare(a),
             Context::Study => self.on_study(a),
+            Context::Folder => self.on_folder(a),
             Context::Global => {}
         }
     }
@@ -404,6 +419,7 @@ impl App {
         }
         self.watch_store(now);
         self.tick_jobs(now, wall);
+        self.tick_scoring();
         for (key, state) in self.images.poll() {
             if let RunsView::Detail(d) = &mut self.runs.view {
                 if d.images_key.as_deref() == Some(key.as_str()) {

@@ -21,6 +21,8 @@ pub enum Context {
     Input,
     /// One study's cells side by side.
     Study,
+    /// The folder input of Detail's `s` (path completion).
+    Folder,
 }
 
 impl Context {
@@ -51,6 +53,7 @@ impl Context {
             Context::Picker => "Picker",
             Context::Input => "Text input",
             Context::Study => "Study",
+            Context::Folder => "Score a folder",
         }
     }
 }
@@ -102,6 +105,10 @@ pub enum Action {
     // Detail
     PrevSeed,
     NextSeed,
+    /// Score a folder of images with the run's detector.
+    ScoreFolder,
+    /// Folder input: complete the path.
+    Complete,
     // Popups
     Yes,
     No,
@@ -337,8 +344,19 @@ pub const BINDINGS: &[Binding] = &[
         A::Delete,
         "delete (asks first)",
     ),
-    b(C::Detail, ESC, A::Back, "back to the list"),
+    b(
+        C::Detail,
+        ESC,
+        A::Back,
+        "back to the list (while scoring a folder: cancel it)",
+    ),
     b(C::Detail, &[k('e')], A::LoadConfig, "its config into Setup"),
+    b(
+        C::Detail,
+        &[k('s')],
+        A::ScoreFolder,
+        "score a folder of images with the run's detector",
+    ),
     // Compare
     b(C::Compare, UP, A::Up, "previous series"),
     b(C::Compare, DOWN, A::Down, "next series"),
@@ -394,6 +412,26 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Picker, ESC, A::Back, "cancel"),
     b(C::Input, ENTER, A::Enter, "apply"),
     b(C::Input, ESC, A::Back, "cancel"),
+    b(
+        C::Folder,
+        &[code(KeyCode::Tab)],
+        A::Complete,
+        "complete the folder (again: take the picked one)",
+    ),
+    b(
+        C::Folder,
+        &[code(KeyCode::Up)],
+        A::Up,
+        "pick the previous folder",
+    ),
+    b(
+        C::Folder,
+        &[code(KeyCode::Down)],
+        A::Down,
+        "pick the next folder",
+    ),
+    b(C::Folder, ENTER, A::Enter, "score the folder"),
+    b(C::Folder, ESC, A::Back, "cancel"),
     // Setup: sections, clearing, studies
     b(
         C::Setup,

@@ -17,6 +17,7 @@ pub mod launcher;
 pub mod live;
 pub mod popups;
 pub mod runs;
+pub mod scoring;
 pub mod screens;
 pub mod strings;
 pub mod study;

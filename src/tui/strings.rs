@@ -13,7 +13,10 @@ pub const FOOTER_SETUP: &str = "↑↓ field  ←→ change  e edit  Enter/r sta
 pub const FOOTER_TRAIN: &str = "s stop  ↑↓ scroll log  m markers  Tab next screen  ? help  q quit";
 pub const FOOTER_RUNS: &str =
     "↑↓ move ←→ column o sort Enter open Space mark c compare / filter e setup ? help";
-pub const FOOTER_DETAIL: &str = "←→ page  [ ] seed  ↑↓ scroll  e setup  Esc back  ? help";
+pub const FOOTER_DETAIL: &str =
+    "←→ page  [ ] seed  ↑↓ scroll  s score folder  e setup  Esc back  ? help";
+pub const FOOTER_DETAIL_SCORING: &str =
+    "Esc cancel scoring  ←→ page  [ ] seed  ↑↓ scroll  e setup  ? help";
 pub const FOOTER_COMPARE: &str =
     "←→ run  b baseline  ↑↓ series  Space show/hide  PgUp/PgDn keys  e setup  ? help";
 pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  Esc back  ? help";
@@ -116,6 +119,73 @@ pub const IMAGES_LOADING: &str = "loading the dataset…";
 pub const IMAGES_MOST_ANOMALOUS: &str = "most anomalous";
 pub const IMAGES_MOST_NORMAL: &str = "most normal";
 pub const IMAGES_MISSING: &str = "test images unavailable";
+
+// Detail: the detector, a scored folder
+pub const DETECTOR_LABEL: &str = "detector";
+pub const PAGE_FOLDER: &str = "Folder";
+pub const FOLDER_PAGE_TITLE: &str = "Folder scored with the run's detector";
+pub const FOLDER_LABEL: &str = "folder";
+pub const FOLDER_RESULT_LABEL: &str = "images";
+pub const FOLDER_VERDICT_LABEL: &str = "verdict";
+pub const FOLDER_VERDICT_COLUMN: &str = "verdict";
+pub const FOLDER_IMAGE_COLUMN: &str = "image";
+pub const FOLDER_TITLE: &str = "Score a folder";
+pub const FOLDER_HINT: &str = "every image below it (png, jpg, bmp, tif, gif) is scored";
+pub const FOLDER_KEYS: &str = "Tab complete · ↑↓ pick · Enter score · Esc cancel · Ctrl-U clear";
+pub const FOLDER_NO_MATCH: &str = "(no folder matches)";
+pub const FOLDER_MORE: &str = "more";
+pub const FOLDER_EMPTY: &str = "type the folder to score (Tab completes)";
+pub const SCORING_STARTING: &str = "loading the detector";
+pub const SCORING_READING: &str = "reading images";
+pub const SCORING_EMBEDDING: &str = "embedding";
+pub const SCORING_CANCELLING: &str = "cancelling…";
+pub const SCORING_CANCEL_HINT: &str = "Esc cancels; the lab stays usable meanwhile";
+pub const SCORING_CANCELLED: &str = "scoring cancelled";
+pub const SCORING_FAILED: &str = "cannot score the folder";
+pub const SCORING_BUSY: &str = "a folder is being scored: Esc on its Detail cancels it";
+pub const SCORING_ENDED_SILENTLY: &str = "the scoring worker ended without an answer";
+pub const SCORED_MOST_ANOMALOUS: &str = "most anomalous";
+pub const VERDICT_FLAGGED: &str = "flagged";
+pub const VERDICT_NORMAL: &str = "normal";
+
+/// The detector line of a run's Detail: `saved · 4.9 MiB · threshold fpr=0.05`, or why none.
+pub fn detector_status(st: &crate::store::detector::DetectorStatus) -> String {
+    use crate::store::detector::DetectorStatus;
+    match st {
+        DetectorStatus::Saved {
+            bytes,
+            calibrated: true,
+        } => format!(
+            "saved · {} · threshold {}",
+            crate::job::format_bytes(*bytes),
+            crate::job::score::DEFAULT_THRESHOLD
+        ),
+        DetectorStatus::Saved { bytes, .. } => format!(
+            "saved · {} · no calibrated threshold (score.calibration_folds = 0)",
+            crate::job::format_bytes(*bytes)
+        ),
+        DetectorStatus::Missing(why) => format!("none: {why}"),
+    }
+}
+
+/// `12 images · 3 flagged (25.0%)`.
+pub fn scored_counts(images: usize, flagged: usize) -> String {
+    format!(
+        "{images} image{} · {flagged} flagged ({:.1}%)",
+        if images == 1 { "" } else { "s" },
+        100.0 * flagged as f64 / images.max(1) as f64
+    )
+}
+
+/// Why `s` cannot score with this run.
+pub fn no_detector(id: &str, why: &str) -> String {
+    format!("run {id} has no saved detector to score with: {why}")
+}
+
+/// `skipped 2 files: a.png: not a PNG …`.
+pub fn skipped(n: usize, first: &str) -> String {
+    format!("skipped {n} file{}: {first}", if n == 1 { "" } else { "s" })
+}
 
 // Compare
 pub const COMPARE_TITLE: &str = "Compare";

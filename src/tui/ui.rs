@@ -52,6 +52,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Popup::Checklist(c)) => popups::checklist::draw(f, body, &app.theme, c),
         Some(Popup::Input(i)) => popups::input::draw(f, body, &app.theme, i),
         Some(Popup::Studies(p)) => popups::studies::draw(f, body, &app.theme, p),
+        Some(Popup::Folder(p)) => popups::folder::draw(f, body, &app.theme, p),
         None => {}
     }
     if app.quitting.is_some() {
@@ -157,7 +158,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
         Context::Setup => s::FOOTER_SETUP,
         Context::Train => screens::train::footer(app),
         Context::Runs => s::FOOTER_RUNS,
-        Context::Detail => s::FOOTER_DETAIL,
+        Context::Detail => match &app.runs.view {
+            RunsView::Detail(d) if d.scoring() => s::FOOTER_DETAIL_SCORING,
+            _ => s::FOOTER_DETAIL,
+        },
         Context::Compare => s::FOOTER_COMPARE,
         Context::Study => s::FOOTER_STUDY,
         Context::Help => s::FOOTER_HELP,
@@ -165,6 +169,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
             Some(Popup::Input(i)) => popups::input::footer(i),
             _ => s::INPUT_HINT,
         },
+        Context::Folder => s::FOLDER_KEYS,
         Context::Confirm | Context::Picker | Context::Global => "",
     };
     f.render_widget(

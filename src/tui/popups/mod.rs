@@ -3,6 +3,7 @@
 
 pub mod checklist;
 pub mod confirm;
+pub mod folder;
 pub mod input;
 pub mod profiles;
 pub mod studies;

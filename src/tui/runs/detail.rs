@@ -1,10 +1,13 @@
-//! One run's detail: its pages (config, charts, ROC, boxplot, views/defects, images) and the
-//! split of its thumbnails into the most anomalous and most normal.
+//! One run's detail: its pages (config, charts, ROC, boxplot, views/defects, images, a folder
+//! scored with its detector), whether it has a saved detector, and the split of its
+//! thumbnails into the most anomalous and most normal.
 
 use crate::config::ScorerKind;
+use crate::store::detector::{self, DetectorStatus};
 use crate::store::{LoadedRun, RunEntry, Scores, Store};
 
 use super::super::images::{ImagesState, Thumb};
+use super::super::scoring::FolderScore;
 use super::super::strings as s;
 
 /// The pages of a run's detail, in the order ←→ step through them.
@@ -19,10 +22,12 @@ pub enum DetailPage {
     /// Each defect type's AUC (MVTec and other sub-labelled anomalies).
     Groups,
     Images,
+    /// A folder scored with the run's detector (once one was).
+    Folder,
 }
 
 impl DetailPage {
-    pub const ALL: [DetailPage; 7] = [
+    pub const ALL: [DetailPage; 8] = [
         DetailPage::Overview,
         DetailPage::Epochs,
         DetailPage::Roc,
@@ -30,6 +35,7 @@ impl DetailPage {
         DetailPage::Views,
         DetailPage::Groups,
         DetailPage::Images,
+        DetailPage::Folder,
     ];
 
     /// The page's tab label.
@@ -42,6 +48,7 @@ impl DetailPage {
             DetailPage::Views => s::PAGE_VIEWS,
             DetailPage::Groups => s::PAGE_GROUPS,
             DetailPage::Images => s::PAGE_IMAGES,
+            DetailPage::Folder => s::PAGE_FOLDER,
         }
     }
 
@@ -75,12 +82,15 @@ pub struct Detail {
     pub images: ImagesState,
     /// Key of the image request in flight / answered.
     pub images_key: Option<String>,
+    /// Whether the run has a saved detector (and its size), or why not.
+    pub detector: DetectorStatus,
+    /// The folder scored with the detector from this screen, if any.
+    pub folder: Option<FolderScore>,
 }
 
 impl Detail {
     pub fn new(run: LoadedRun, store: Option<&Store>) -> Detail {
         let mut d = Detail {
-            run,
             page: DetailPage::Overview,
             seed: 0,
             scroll: 0,
@@ -88,6 +98,9 @@ impl Detail {
             roc: Vec::new(),
             images: ImagesState::Loading,
             images_key: None,
+            detector: detector::status(&run),
+            folder: None,
+            run,
         };
         d.load_scores(store);
         d
@@ -132,6 +145,7 @@ impl Detail {
             .filter(|p| match p {
                 DetailPage::Views => self.has_views(),
                 DetailPage::Groups => self.has_groups(),
+                DetailPage::Folder => self.folder.is_some(),
                 _ => true,
             })
             .collect()
@@ -144,6 +158,17 @@ impl Detail {
         let n = pages.len() as i32;
         self.page = pages[(i + delta).rem_euclid(n) as usize];
         self.scroll = 0;
+    }
+
+    /// Takes a fresh record of the run (the detector may have been saved since).
+    pub fn set_run(&mut self, run: LoadedRun) {
+        self.detector = detector::status(&run);
+        self.run = run;
+    }
+
+    /// Whether a folder is being scored here.
+    pub fn scoring(&self) -> bool {
+        self.folder.as_ref().is_some_and(FolderScore::is_running)
     }
 
     /// Reads the selected seed's scores and recomputes the ROC curves.

@@ -404,7 +404,7 @@ impl RunsState {
             RunsView::Detail(d) => {
                 if let Some(r) = fresh(d.id(), &self.entries) {
                     let was_running = d.run.status == RunStatus::Running;
-                    d.run = r;
+                    d.set_run(r);
                     if d.seed >= d.run.record.seeds.len() {
                         d.seed = 0;
                     }

@@ -45,6 +45,7 @@ mod fixtures;
 mod follow;
 mod popups;
 mod runs;
+mod score;
 mod setup;
 mod table;
 mod train;
@@ -74,7 +75,7 @@ use crate::train::{EpochMetrics, Event, Outcome};
 use super::app::{App, AppOptions, Popup, Tab, QUIT_WAIT};
 use super::form::Field;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
-use super::launcher::{Job, Launcher, StudyJob, StudyUpdate};
+use super::launcher::{Job, Launcher, ScoreJob, ScoreUpdate, StudyJob, StudyUpdate};
 use super::popups::confirm::ConfirmKind;
 use super::runs::{DetailPage, RunsView, SortColumn};
 use super::theme::{Markers, Theme};
@@ -94,6 +95,11 @@ struct Script {
     study_sender: Rc<RefCell<Option<Sender<StudyUpdate>>>>,
     study_cancelled: Arc<AtomicBool>,
     studies: Rc<RefCell<Vec<String>>>,
+    /// The folder scoring started last: its reports are sent by the test.
+    score_sender: Rc<RefCell<Option<Sender<ScoreUpdate>>>>,
+    score_cancelled: Arc<AtomicBool>,
+    /// (run, folder) of every scoring started.
+    scored: Rc<RefCell<Vec<(String, std::path::PathBuf)>>>,
 }
 
 impl Launcher for Script {
@@ -114,6 +120,19 @@ impl Launcher for Script {
         })
     }
 
+    fn launch_score(&mut self, run: &str, folder: &std::path::Path) -> anyhow::Result<ScoreJob> {
+        let (tx, rx) = mpsc::channel();
+        *self.score_sender.borrow_mut() = Some(tx);
+        self.scored
+            .borrow_mut()
+            .push((run.to_string(), folder.to_path_buf()));
+        let flag = self.score_cancelled.clone();
+        Ok(ScoreJob {
+            events: rx,
+            cancel: Box::new(move || flag.store(true, Ordering::SeqCst)),
+        })
+    }
+
     fn launch_study(&mut self, study: &crate::store::studies::Study) -> anyhow::Result<StudyJob> {
         let (tx, rx) = mpsc::channel();
         *self.study_sender.borrow_mut() = Some(tx);
@@ -127,6 +146,14 @@ impl Launcher for Script {
 }
 
 impl Script {
+    fn send_score(&self, up: ScoreUpdate) {
+        self.score_sender
+            .borrow()
+            .as_ref()
+            .expect("a scoring was launched")
+            .send(up)
+            .unwrap();
+    }
     fn send_study(&self, up: StudyUpdate) {
         self.study_sender
             .borrow()

@@ -4,5 +4,6 @@
 
 mod popups;
 mod runs;
+mod score;
 mod setup;
 mod train;

@@ -177,11 +177,16 @@ impl App {
             }
             Action::Up => d.scroll = d.scroll.saturating_sub(1),
             Action::Down => d.scroll = d.scroll.saturating_add(1),
-            Action::Back => self.runs.go_back(),
+            Action::Back => {
+                if !self.cancel_scoring() {
+                    self.runs.go_back();
+                }
+            }
             Action::Tag | Action::Note | Action::Delete | Action::LoadConfig => {
                 let id = d.id().to_string();
                 self.run_action(a, id);
             }
+            Action::ScoreFolder => self.open_score_folder(),
             _ => {}
         }
     }

@@ -6,10 +6,11 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::super::super::app::App;
-use super::super::super::images::{HalfBlock, ImagesState, Thumb};
+use super::super::super::images::{HalfBlock, ImagesState, PixelMode, Thumb};
 use super::super::super::runs::{split_thumbs, Detail};
 use super::super::super::strings as s;
 use super::super::super::text::{fit, wrap_lines};
+use super::super::super::theme::Theme;
 use super::super::super::widgets::block;
 
 pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
@@ -65,20 +66,51 @@ pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let strip_h = rows + 1 + u16::from(titled);
     let [ra, rb] =
         Layout::vertical([Constraint::Length(strip_h), Constraint::Length(strip_h)]).areas(inner);
-    strip(f, ra, app, s::IMAGES_MOST_ANOMALOUS, top, shrink, titled);
-    strip(f, rb, app, s::IMAGES_MOST_NORMAL, bottom, shrink, titled);
+    let look = (t, app.pixel_mode);
+    strip(
+        f,
+        ra,
+        look,
+        s::IMAGES_MOST_ANOMALOUS,
+        top,
+        shrink,
+        titled,
+        label,
+    );
+    strip(
+        f,
+        rb,
+        look,
+        s::IMAGES_MOST_NORMAL,
+        bottom,
+        shrink,
+        titled,
+        label,
+    );
 }
 
+/// A test image's caption: its score and label.
+fn label(th: &Thumb) -> String {
+    format!(
+        "{:.3} {}",
+        th.score,
+        if th.anomalous { "anom" } else { "norm" }
+    )
+}
+
+/// One row of thumbnails halved `shrink` times, each captioned (`caption`, in the warning
+/// colour when the thumb is `anomalous`), under `title` or with it beside them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn strip(
     f: &mut Frame,
     area: Rect,
-    app: &App,
+    (t, mode): (&Theme, PixelMode),
     title: &str,
     thumbs: &[Thumb],
     shrink: u32,
     titled: bool,
+    caption: fn(&Thumb) -> String,
 ) {
-    let t = &app.theme;
     if area.height < 2 {
         return;
     }
@@ -108,19 +140,10 @@ pub(super) fn strip(
         if x + w > area.x + area.width || area.height < h + 1 + u16::from(titled) {
             break;
         }
-        f.render_widget(
-            HalfBlock {
-                thumb: &th,
-                mode: app.pixel_mode,
-            },
-            Rect::new(x, y0, w, h),
-        );
-        let cap = format!(
-            "{:.3} {}",
-            th.score,
-            if th.anomalous { "anom" } else { "norm" }
-        );
-        let cap_w = cell_w.min(area.x + area.width - x);
+        f.render_widget(HalfBlock { thumb: &th, mode }, Rect::new(x, y0, w, h));
+        let cap = caption(&th);
+        // One column left free: captions never run into the next one.
+        let cap_w = (cell_w - 1).min(area.x + area.width - x);
         f.render_widget(
             Paragraph::new(Line::styled(
                 fit(&cap, cap_w as usize),

@@ -1,7 +1,7 @@
 //! One run in full: overview (with the identity and views-averaged AUC of runs scored with
 //! test-time views), per-epoch charts, ROC curves, the AUC spread of a repeated run, each
-//! view's AUC, each defect type's AUC (MVTec), and the most anomalous / most normal test
-//! images.
+//! view's AUC, each defect type's AUC (MVTec), the most anomalous / most normal test
+//! images, and a folder scored with the run's detector (`s`).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -18,10 +18,12 @@ use super::super::theme::Theme;
 use super::super::widgets::block;
 
 mod charts;
+mod folder;
 mod images;
 
 pub use charts::boxplot;
 use charts::{epochs, roc, spread};
+use folder::folder;
 use images::images;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
@@ -78,6 +80,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         DetailPage::Views => views(f, body, t, d),
         DetailPage::Groups => groups(f, body, t, d),
         DetailPage::Images => images(f, body, app, d),
+        DetailPage::Folder => folder(f, body, (t, app.pixel_mode), d.folder.as_ref(), d.scroll),
     }
 }
 
@@ -213,6 +216,14 @@ fn overview(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
             iqr
         )));
     }
+    // Whether the run can be used as a detector (`s` scores a folder with it).
+    m.push(Line::raw(""));
+    m.extend(kv_wrapped(
+        s::DETECTOR_LABEL,
+        &s::detector_status(&d.detector),
+        right.width.saturating_sub(2) as usize,
+        t,
+    ));
     if d.has_views() {
         // What the test-time views add over the identity view alone, per scorer.
         let n = rec
