@@ -200,6 +200,21 @@ pub(super) fn cuts(narrow: &Buffer, wide: &[&Buffer]) -> Vec<String> {
             if w.text.starts_with('…') {
                 continue;
             }
+            // Shortened in the middle (a run name around what differs): both ends must be
+            // the ends of one word drawn wide.
+            if let Some((head, tail)) = w.text.split_once('…') {
+                let whole = oracle.words.iter().any(|o| {
+                    o.len() > head.len() + tail.len() && o.starts_with(head) && o.ends_with(tail)
+                });
+                if !whole {
+                    out.push(format!(
+                        "row {y}: `{}` is not a word shortened in the middle: {}",
+                        w.text,
+                        row_text(row).trim_end()
+                    ));
+                }
+                continue;
+            }
             // A number that is not drawn wide (a count that depends on the size, an axis
             // tick) is a cut one only where it ends at an edge.
             let number = w.text.chars().any(|c| c.is_ascii_digit());
@@ -374,6 +389,12 @@ fn the_checker_accepts_what_the_rule_allows() {
         "└────────────────┘",
     ]);
     assert_eq!(cuts(&narrow, &[&wide]), Vec::<String>::new());
+    // A name shortened in the middle keeps both ends of one word drawn wide.
+    let wide = buf(&["│fashion-sneaker-boot-arcface  finished│"]);
+    let narrow = buf(&["│fashion-sneak…arcface finished│"]);
+    assert_eq!(cuts(&narrow, &[&wide]), Vec::<String>::new());
+    let narrow = buf(&["│fashion-sneak…cosface finished│"]);
+    assert_eq!(cuts(&narrow, &[&wide]).len(), 1);
 }
 
 #[test]
