@@ -232,19 +232,19 @@ fn archive_is_extracted() {
         "data_batch_5.bin",
         "test_batch.bin",
     ];
-    let mut tar = Vec::new();
+    // A real ustar archive, as the published one is (header checksums included).
+    let mut builder = tar::Builder::new(Vec::new());
     for name in names {
         let body = batch(20);
-        let mut h = [0u8; 512];
-        let path = format!("cifar-10-batches-bin/{name}");
-        h[..path.len()].copy_from_slice(path.as_bytes());
-        h[124..135].copy_from_slice(format!("{:011o}", body.len()).as_bytes());
-        h[156] = b'0';
-        tar.extend_from_slice(&h);
-        tar.extend_from_slice(&body);
-        tar.resize(tar.len().div_ceil(512) * 512, 0);
+        let mut h = tar::Header::new_ustar();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut h, format!("cifar-10-batches-bin/{name}"), &body[..])
+            .unwrap();
     }
-    tar.extend_from_slice(&[0; 1024]);
+    let tar = builder.into_inner().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar).unwrap();
     let gz = gz.finish().unwrap();
