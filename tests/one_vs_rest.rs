@@ -226,7 +226,9 @@ fn runs_show_prints_the_split_and_the_per_class_aucs() {
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(show.status.success(), "{text}");
     assert!(
-        text.contains("train 1,700 (normal 1,000), test 1,000 normal + 2,000 anomalous, 8 classes"),
+        text.contains(
+            "train 1,700 (normal 1,000), test 1,000 normal + 2,000 anomalous, as 8 classes"
+        ),
         "{text}"
     );
     assert!(text.contains("per anomalous class"), "{text}");
