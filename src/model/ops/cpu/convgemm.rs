@@ -152,22 +152,10 @@ thread_local! {
     static PANELS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Runs `f` with two per-thread panel buffers of `a` and `b` floats (contents unspecified);
-/// a nested call (a rayon worker waiting inside `f`) gets fresh ones.
+/// Runs `f` with two per-thread panel buffers of `a` and `b` floats (contents unspecified),
+/// apart from [`super::with_scratch`]'s.
 fn with_panels<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    PANELS.with(|s| {
-        let Ok(mut s) = s.try_borrow_mut() else {
-            return f(&mut vec![0.0; a], &mut vec![0.0; b]);
-        };
-        let (x, y) = &mut *s;
-        if x.len() < a {
-            x.resize(a, 0.0);
-        }
-        if y.len() < b {
-            y.resize(b, 0.0);
-        }
-        f(&mut x[..a], &mut y[..b])
-    })
+    super::with_pair(&PANELS, a, b, f)
 }
 
 /// y (images × O × P) = conv(x) for a group of padded images `x`; every element of `y` is

@@ -138,7 +138,19 @@ fn with_outer<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// Re-entrant (a rayon worker waiting inside `f` may pick up another op's task): a nested call
 /// gets fresh buffers.
 fn with_scratch<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    SCRATCH.with(|s| {
+    with_pair(&SCRATCH, a, b, f)
+}
+
+/// Two buffers kept in a thread-local `pair`: [`with_scratch`]'s, or another set of its own
+/// for code that runs inside a `with_scratch` closure. Grown on demand, contents
+/// unspecified; a nested call on the same pair gets fresh buffers.
+pub(super) fn with_pair<R>(
+    pair: &'static std::thread::LocalKey<RefCell<(Vec<f32>, Vec<f32>)>>,
+    a: usize,
+    b: usize,
+    f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
+) -> R {
+    pair.with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
             return f(&mut vec![0.0; a], &mut vec![0.0; b]);
         };
