@@ -532,6 +532,23 @@ fn failed_and_dropped_writers_record_their_status() {
 }
 
 #[test]
+fn a_writer_does_not_write_running_over_an_end_another_process_recorded() {
+    // A second Ctrl-C marks the run interrupted from the signal thread and exits; the writer,
+    // between two events, must not rewrite `running` over it before the process is gone.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = store(tmp.path());
+    let mut w = s.create_run(&config(HeadKind::Softmax), "f").unwrap();
+    w.handle(&Event::SeedStarted { index: 0, seed: 0 }).unwrap();
+    s.mark_interrupted(w.id()).unwrap();
+    w.heartbeat().unwrap();
+    w.handle(&epoch(1, 0.9)).unwrap();
+    let run = s.load_run(w.id()).unwrap();
+    assert_eq!(run.record.status, RunStatus::Interrupted);
+    assert_eq!(run.record.seeds[0].status, RunStatus::Interrupted);
+    assert_eq!(run.record.seeds[0].epochs.len(), 1, "the data still lands");
+}
+
+#[test]
 fn a_deleted_run_folder_is_named_as_deleted_whichever_write_notices() {
     let progress = Event::Progress {
         epoch: 1,

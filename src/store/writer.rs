@@ -452,6 +452,20 @@ impl RunWriter {
             Ok(on_disk) => {
                 self.record.tags = on_disk.tags;
                 self.record.note = on_disk.note;
+                // Another process ended the run (a second Ctrl-C's last words, `settle`): a
+                // writer that still thinks it runs keeps that end instead of writing
+                // `running` over it.
+                if self.record.status == RunStatus::Running && on_disk.status != RunStatus::Running
+                {
+                    self.record.status = on_disk.status;
+                    self.record.reason = on_disk.reason;
+                    self.record.finished = on_disk.finished;
+                    for s in &mut self.record.seeds {
+                        if s.status == RunStatus::Running {
+                            s.status = on_disk.status;
+                        }
+                    }
+                }
             }
             Err(StoreError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::RunDeleted {
