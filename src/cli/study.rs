@@ -162,17 +162,7 @@ pub fn run(cmd: StudyCommand, home: Option<&Path>) -> anyhow::Result<Exit> {
 /// A study by name or file, with `--set` overrides; for `show`/`plot` a name whose file is
 /// gone falls back to the copy kept beside its runs.
 fn load(store: &Store, name: &str, set: &[String]) -> anyhow::Result<Study> {
-    let study = match store.load_study(name) {
-        Ok(s) => s,
-        Err(e) => {
-            let kept = store.study_dir(name).map(|d| d.join("study.toml"));
-            match kept {
-                Ok(p) if p.is_file() => store.load_study_file(&p, name)?,
-                _ => return Err(e.into()),
-            }
-        }
-    };
-    Ok(study.with_overrides(set)?)
+    Ok(store.load_study_or_kept(name)?.with_overrides(set)?)
 }
 
 /// When the variant asked for has no runs but others do (`study run NAME --set …`), says

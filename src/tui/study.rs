@@ -1,9 +1,10 @@
 //! Studies in the lab: the runs of each study grouped into its cells, the per-cell results the
 //! Runs table and the Study view show, and the Study view's state.
 //!
-//! A study's cells come from its file as last run (`<home>/studies/<name>/study.toml`), else
-//! from the study search path, else — when neither can be read — from the cells its runs name
-//! in their [`crate::store::StudyRef`]s, so a study is always one row however it was started.
+//! A study's cells come from its file on the study search path, else from its file as last run
+//! (`<home>/studies/<name>/study.toml`) — as `study show` reads it — else, when neither can be
+//! read, from the cells its runs name in their [`crate::store::StudyRef`]s, so a study is always
+//! one row however it was started.
 //! Results are the engine's own ([`Study::results`]: done/running per task, the newest
 //! finished run per task, the comparison with the first cell).
 
@@ -109,17 +110,9 @@ fn cell_key(r: &LoadedRun) -> &str {
     r.record.study.as_ref().map_or("", |s| s.cell_key.as_str())
 }
 
-/// The study's file as last run, else the one on the search path.
+/// The study as `study show` reads it ([`Store::load_study_or_kept`]).
 fn load(st: &Store, name: &str) -> Result<Study, String> {
-    let kept = st
-        .study_dir(name)
-        .map_err(|e| e.to_string())?
-        .join("study.toml");
-    if kept.is_file() {
-        st.load_study_file(&kept, name).map_err(|e| e.to_string())
-    } else {
-        st.load_study(name).map_err(|e| e.to_string())
-    }
+    st.load_study_or_kept(name).map_err(|e| e.to_string())
 }
 
 /// The study's cells and their results ([`Study::results`]); `error` says why its file could

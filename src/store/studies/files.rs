@@ -127,6 +127,19 @@ impl Store {
         Study::parse(name, &text, path, &self.profile_dirs())
     }
 
+    /// The study a name shows: its file on the search path (what `study run` runs), else,
+    /// when that file is gone, the copy kept beside its runs. `study show`, `study plot` and
+    /// the lab read studies through this, so they agree on the cells and the scorer.
+    pub fn load_study_or_kept(&self, name: &str) -> Result<Study, StoreError> {
+        match self.load_study(name) {
+            Ok(s) => Ok(s),
+            Err(e) => match self.study_dir(name).map(|d| d.join("study.toml")) {
+                Ok(kept) if kept.is_file() => self.load_study_file(&kept, name),
+                _ => Err(e),
+            },
+        }
+    }
+
     /// `<root>/studies/<name>/`: the study's own files (its file as last run, Slurm scripts,
     /// task lists and logs).
     pub fn study_dir(&self, name: &str) -> Result<PathBuf, StoreError> {

@@ -411,6 +411,24 @@ fn the_study_view_follows_runs_written_elsewhere() {
 }
 
 #[test]
+fn the_lab_reads_a_study_as_study_show_does_search_path_first() {
+    // The study's file was edited after its runs (its scorer changed): the lab compares cells on
+    // the file's scorer, as `study show` does, not on the copy kept beside the runs.
+    let mut l = table_lab();
+    let st = l.app.store.clone().unwrap();
+    let user = st.study_dirs().user;
+    std::fs::create_dir_all(&user).unwrap();
+    let edited = STUDY_FILE.replace(r#"scorer = "knn-cosine""#, r#"scorer = "lof""#);
+    std::fs::write(user.join("heads.toml"), edited).unwrap();
+    assert_eq!(
+        st.load_study_or_kept("heads").unwrap().scorer,
+        ScorerKind::Lof
+    );
+    l.app.runs.reload(&st);
+    assert_eq!(l.app.runs.study("heads").unwrap().scorer, ScorerKind::Lof);
+}
+
+#[test]
 fn the_selection_survives_runs_disappearing() {
     let mut l = table_lab();
     let st = l.app.store.clone().unwrap();
