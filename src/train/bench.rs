@@ -92,11 +92,12 @@ pub fn bench_recipe<D: OpsDevice>(
     });
     let mut tally = Tally::new(&dev, PROGRESS_EVERY);
     let bs = plan.batch_size;
-    // Trains up to `n` steps; the images they took.
+    // Trains up to `n` steps; the steps taken and their images.
     let mut train = |batches: &Batches, n: usize| {
-        let mut images = 0;
+        let (mut steps, mut images) = (0, 0);
         for _ in 0..n {
             let Some(batch) = batches.next() else { break };
+            steps += 1;
             images += batch.len();
             // A scale that stops being finite ends a run, not a speed measurement.
             let _ = train_step(&dev, &mut model, &mut opt, batch, split.shape, &mut tally);
@@ -104,14 +105,14 @@ pub fn bench_recipe<D: OpsDevice>(
                 std::hint::black_box(tally.read());
             }
         }
-        images
+        (steps, images)
     };
     let (train_ips, timed_steps) = prefetch(plan, rng, cancel, |batches| {
         train(batches, WARMUP_STEPS);
         let t0 = Instant::now();
-        let images = train(batches, steps);
+        let (steps, images) = train(batches, steps);
         let secs = t0.elapsed().as_secs_f64();
-        (images as f64 / secs, images.div_ceil(bs.max(1)))
+        (images as f64 / secs, steps)
     });
 
     let views = expand(&config.score.views).len();

@@ -1,6 +1,7 @@
 //! The training data path against the loop it replaced: batches prepared on a thread of their
 //! own and results read back once per progress window must train exactly as the loop that
-//! assembled every batch itself and read the loss and the scores back after every step.
+//! assembled every batch itself and read the loss and the scores back after every step, on the
+//! CPU's host path and on the device path (what CUDA runs), run here on the CPU.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -277,7 +278,9 @@ fn report(events: Vec<Event>, outcome: Outcome, ev: Option<Evaluation>) -> Repor
     r
 }
 
-fn run_new(config: &Config, split: &ExperimentSplit) -> Report {
+/// The new loop; `device_path`: with the tally on the device path (see [`tally`]).
+fn run_new(config: &Config, split: &ExperimentSplit, device_path: bool) -> Report {
+    tally::device_path_on_cpu(device_path);
     let (tx, rx) = mpsc::channel();
     let (outcome, ev) = train_on(
         Cpu::seed_from_u64(0),
@@ -288,6 +291,7 @@ fn run_new(config: &Config, split: &ExperimentSplit) -> Report {
         &AtomicBool::new(false),
         &tx,
     );
+    tally::device_path_on_cpu(false);
     drop(tx);
     report(rx.iter().collect(), outcome, ev)
 }
@@ -333,12 +337,18 @@ fn prefetched_training_matches_the_old_loop_bit_for_bit() {
     for c in cases {
         c.validate().unwrap();
         let split = split(&c);
-        let new = run_new(&c, &split);
         let old = run_old(&c, &split);
-        assert_eq!(new.outcome, Outcome::Finished);
-        assert_eq!(new.epochs.len(), 2);
-        assert!(new.progress.len() > 4);
-        assert_eq!(new, old, "{} {:?}", c.head.kind, c.transforms.labels);
+        assert_eq!(old.outcome, Outcome::Finished);
+        assert_eq!(old.epochs.len(), 2);
+        assert!(old.progress.len() > 4);
+        for device_path in [false, true] {
+            let new = run_new(&c, &split, device_path);
+            assert_eq!(
+                new, old,
+                "{} {:?}, device path {device_path}",
+                c.head.kind, c.transforms.labels
+            );
+        }
     }
 }
 
@@ -350,33 +360,39 @@ fn the_first_non_finite_loss_is_reported_with_its_batch_as_before() {
     let row = 37;
     let pix = 28 * 28;
     split.train_x[row * pix + 100] = f32::NAN;
-    let new = run_new(&c, &split);
     let old = run_old(&c, &split);
-    let (Outcome::Failed { reason: new_reason }, Outcome::Failed { reason: old_reason }) =
-        (&new.outcome, &old.outcome)
-    else {
-        panic!("{new:?} {old:?}");
-    };
-    // Same batch, same progress before it; the new text adds the hint.
-    assert!(
-        new_reason.starts_with(old_reason.as_str()),
-        "{new_reason} / {old_reason}"
-    );
-    assert!(
-        new_reason.contains("loss became NaN in epoch 1, batch "),
-        "{new_reason}"
-    );
-    assert_eq!(new.progress, old.progress);
-    assert!(new.epochs.is_empty());
+    for device_path in [false, true] {
+        let new = run_new(&c, &split, device_path);
+        let (Outcome::Failed { reason: new_reason }, Outcome::Failed { reason: old_reason }) =
+            (&new.outcome, &old.outcome)
+        else {
+            panic!("{new:?} {old:?}");
+        };
+        // Same batch, same progress before it; the new text adds the hint.
+        assert!(
+            new_reason.starts_with(old_reason.as_str()),
+            "{new_reason} / {old_reason}"
+        );
+        assert!(
+            new_reason.contains("loss became NaN in epoch 1, batch "),
+            "{new_reason}"
+        );
+        assert_eq!(new.progress, old.progress);
+        assert!(new.epochs.is_empty());
+    }
 }
 
 #[test]
 fn results_are_read_back_once_per_progress_window() {
-    for head in [HeadKind::AdacosFixed, HeadKind::AdacosDynamic] {
+    for (head, device_path) in [
+        (HeadKind::AdacosFixed, true),
+        (HeadKind::AdacosDynamic, true),
+        (HeadKind::AdacosFixed, false),
+    ] {
         let c = config(head);
         let split = split(&c);
         let before = read_backs();
-        let r = run_new(&c, &split);
+        let r = run_new(&c, &split, device_path);
         let reads = read_backs() - before;
         assert_eq!(r.outcome, Outcome::Finished);
         let plan = Plan::new(&c, &split);
@@ -386,11 +402,12 @@ fn results_are_read_back_once_per_progress_window() {
             windows,
             c.train.epochs * plan.batches_per_epoch().div_ceil(PROGRESS_EVERY)
         );
-        // Dynamic AdaCos also reads each step's cosines for its scale.
-        let want = if head == HeadKind::AdacosDynamic {
-            windows + steps
-        } else {
-            windows
+        // Dynamic AdaCos also reads each step's cosines for its scale; on the CPU's host
+        // path nothing is read back (the values are in host memory).
+        let want = match (head, device_path) {
+            (_, false) => 0,
+            (HeadKind::AdacosDynamic, true) => windows + steps,
+            _ => windows,
         };
         assert_eq!(reads, want, "{head}: {steps} steps, {windows} windows");
     }
@@ -505,36 +522,50 @@ fn the_device_counts_misses_as_an_argmax_would() {
             .enumerate()
             .filter(|(i, &y)| argmax(&scores[i * c..(i + 1) * c]) != y)
             .count();
-        let mut before = vec![0.0f32; b * c];
-        for (i, &y) in labels.iter().enumerate() {
-            before[i * c..i * c + y].fill(1.0);
-        }
         let s = dev.tensor_from_vec(scores, (b, c));
         let oh = one_hot(&dev, &labels, c);
-        let before = dev.tensor_from_vec(before, (b, c)).gt(0.5);
+        let before = dev
+            .tensor_from_vec(before_flags(&labels, c), (b, c))
+            .gt(0.5);
         let got = tally::misses(&dev, &s, &oh, &before).as_vec()[0];
         assert_eq!(got, want as f32, "round {round}");
     }
 }
 
+fn before_flags(labels: &[usize], c: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; labels.len() * c];
+    for (i, &y) in labels.iter().enumerate() {
+        v[i * c..i * c + y].fill(1.0);
+    }
+    v
+}
+
 #[test]
-fn the_tally_keeps_each_steps_loss_and_the_windows_misses() {
+fn the_tally_keeps_each_steps_loss_and_the_windows_misses_on_both_paths() {
     let dev = Cpu::seed_from_u64(0);
-    let mut t = Tally::new(&dev, 3);
-    let s = dev.tensor_from_vec(vec![0.9f32, 0.1, 0.2, 0.8], (2, 2));
-    let oh = one_hot(&dev, &[0, 0], 2);
-    let before = dev.tensor_from_vec(vec![0.0f32; 4], (2, 2)).gt(0.5);
-    let reads = read_backs();
-    t.record(dev.tensor(1.5f32), &s, &oh, &before);
-    t.record(dev.tensor(f32::INFINITY), &s, &oh, &before);
-    assert_eq!(t.pending(), 2);
-    assert_eq!(read_backs(), reads);
-    let w = t.read();
-    assert_eq!(read_backs(), reads + 1);
-    assert_eq!(w.losses, vec![1.5, f32::INFINITY]);
-    assert_eq!(w.misses, 2);
-    t.record(dev.tensor(f32::NAN), &s, &oh, &before);
-    let w = t.read();
-    assert!(w.losses.len() == 1 && w.losses[0].is_nan());
-    assert_eq!(w.misses, 1);
+    for device_path in [true, false] {
+        tally::device_path_on_cpu(device_path);
+        let mut t = Tally::new(&dev, 3);
+        tally::device_path_on_cpu(false);
+        let s = dev.tensor_from_vec(vec![0.9f32, 0.1, 0.2, 0.8], (2, 2));
+        let labels = [0, 0];
+        let oh = one_hot(&dev, &labels, 2);
+        let record = |t: &mut Tally<Cpu>, loss: f32| {
+            t.record(dev.tensor(loss), &s, &oh, before_flags(&labels, 2), &labels);
+        };
+        let reads = read_backs();
+        record(&mut t, 1.5);
+        record(&mut t, f32::INFINITY);
+        assert_eq!(t.pending(), 2);
+        assert_eq!(read_backs(), reads);
+        let w = t.read();
+        assert_eq!(read_backs(), reads + usize::from(device_path));
+        assert_eq!(t.pending(), 0);
+        assert_eq!(w.losses, vec![1.5, f32::INFINITY]);
+        assert_eq!(w.misses, 2);
+        record(&mut t, f32::NAN);
+        let w = t.read();
+        assert!(w.losses.len() == 1 && w.losses[0].is_nan());
+        assert_eq!(w.misses, 1);
+    }
 }

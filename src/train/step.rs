@@ -31,7 +31,6 @@ pub fn train_step<D: OpsDevice>(
     let classes = model.head.classes;
     let x: T4<D> = dev.tensor_from_vec(batch.x, (b, c, h, w));
     let one_hot: T2<D> = dev.tensor_from_vec(batch.one_hot, (b, classes));
-    let before = dev.tensor_from_vec(batch.before, (b, classes)).gt(0.5);
     let emb = model.backbone.forward(x.trace(Gradients::leaky()), true);
     let (logits, cosines) = model.head.logits(emb, &one_hot);
     // Accuracy from the margin-free scores: cosines for cosine heads, logits otherwise.
@@ -44,7 +43,7 @@ pub fn train_step<D: OpsDevice>(
     let grads = loss.backward();
     opt.update(model, &grads);
     drop(grads);
-    tally.record(loss_value, &scores, &one_hot, &before);
+    tally.record(loss_value, &scores, &one_hot, batch.before, &batch.labels);
     if model.head.kind == HeadKind::AdacosDynamic {
         let s = model
             .head
