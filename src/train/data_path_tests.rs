@@ -569,3 +569,26 @@ fn the_tally_keeps_each_steps_loss_and_the_windows_misses_on_both_paths() {
         assert_eq!(w.misses, 1);
     }
 }
+
+/// dfdx's infallible ops panic on a CUDA error; the worker turns the panic's text into a
+/// device error. A panic in a step must reach it with its text, and stop the preparing thread.
+#[test]
+fn a_panic_during_training_reaches_the_caller_with_its_text() {
+    let c = config(HeadKind::AdacosFixed);
+    let split = split(&c);
+    let plan = Plan::new(&c, &split);
+    let cancel = AtomicBool::new(false);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prefetch(plan, StdRng::seed_from_u64(1), &cancel, |b| {
+            b.next().unwrap();
+            panic!("called `Result::unwrap()` on an `Err` value: CUDA_ERROR_OUT_OF_MEMORY");
+        })
+    }));
+    let payload = caught.unwrap_err();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .unwrap();
+    let what = crate::model::device::describe_cuda_failure(&text).unwrap();
+    assert!(what.contains("out of GPU memory"), "{what}");
+}
