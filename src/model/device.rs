@@ -1,6 +1,30 @@
-//! Opening the CUDA device, and CUDA failures as errors that say what happened and where.
+//! Opening the CUDA device, what it has free, and CUDA failures as errors that say what
+//! happened and where.
 
 use super::error::ModelError;
+use crate::config::Config;
+
+/// Bytes free on the device `dev` stands for, as its driver reports them: `None` for the CPU
+/// (and when the driver cannot tell).
+pub fn free_bytes<D: 'static>(dev: &D) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    if (dev as &dyn std::any::Any).is::<dfdx::prelude::Cuda>() {
+        return cuda_memory().ok().map(|(free, _)| free);
+    }
+    let _ = dev;
+    None
+}
+
+/// Images per evaluation pass on `dev`: on the CPU [`super::memory::eval_chunk`] (a stop is
+/// noticed within about a second); on CUDA as many as half the device's free memory holds,
+/// capped ([`super::memory::eval_chunk_gpu`]). Ask once per seed, before its first
+/// evaluation: each chunk size gets index tables of its own, kept on the device.
+pub fn eval_chunk<D: 'static>(dev: &D, config: &Config, input: (usize, usize, usize)) -> usize {
+    match free_bytes(dev) {
+        Some(free) => super::memory::eval_chunk_gpu(config, input, free),
+        None => super::memory::eval_chunk(config, input),
+    }
+}
 
 #[cfg(feature = "cuda")]
 fn driver_error<E: std::fmt::Debug>(doing: &str, e: E) -> ModelError {
@@ -129,6 +153,17 @@ mod tests {
             "cuda: CUDA failed [CUBLAS_STATUS_EXECUTION_FAILED]"
         );
         assert_eq!(describe_cuda_failure("index out of bounds"), None);
+    }
+
+    #[test]
+    fn the_cpu_evaluates_in_the_chunks_it_always_did() {
+        let dev = dfdx::prelude::Cpu::default();
+        assert_eq!(free_bytes(&dev), None);
+        let c = Config::default();
+        assert_eq!(
+            eval_chunk(&dev, &c, (1, 28, 28)),
+            super::super::memory::eval_chunk(&c, (1, 28, 28))
+        );
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -14,6 +14,10 @@ pub const EVAL_BATCH: usize = 250;
 /// Multiply-adds one evaluation pass may take before the cancel flag is looked at again: about
 /// a second of work on two cores.
 const EVAL_WORK: u64 = 2_000_000_000;
+/// Images per evaluation pass on a GPU, at most.
+pub const EVAL_BATCH_GPU: usize = 4096;
+/// Multiply-adds one evaluation pass on a GPU may take: a small fraction of a second on one.
+const EVAL_WORK_GPU: u64 = 100 * EVAL_WORK;
 
 /// Multiply-adds of one image's forward pass (convolutions, embedding layer, head).
 pub fn macs_per_image(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
@@ -28,6 +32,16 @@ pub fn macs_per_image(config: &Config, input: (usize, usize, usize), classes: us
 pub fn eval_chunk(config: &Config, input: (usize, usize, usize)) -> usize {
     let macs = macs_per_image(config, input, 0).max(1);
     ((EVAL_WORK / macs) as usize).clamp(8, EVAL_BATCH)
+}
+
+/// Images per evaluation pass on a GPU with `free` bytes free (from its driver): as many as
+/// half of that holds at [`gpu_bytes_per_image`] (a training step's needs, more than a pass
+/// without gradients holds), at most [`EVAL_BATCH_GPU`] and about [`EVAL_WORK_GPU`]
+/// multiply-adds, at least one.
+pub fn eval_chunk_gpu(config: &Config, input: (usize, usize, usize), free: u64) -> usize {
+    let fit = free / 2 / gpu_bytes_per_image(config, input).max(1);
+    let work = EVAL_WORK_GPU / macs_per_image(config, input, 0).max(1);
+    (fit.min(work) as usize).clamp(1, EVAL_BATCH_GPU)
 }
 
 /// Trainable scalars of the backbone and head.
@@ -138,13 +152,20 @@ pub fn host_bytes_cuda(
 }
 
 /// About how many bytes of GPU memory a CUDA training step (or evaluation chunk) of the
-/// generic path holds at once, generously: the parameters' seven copies, and per image and
-/// conv the im2col matrix and its gradient (f32) with its index table (8-byte indices, cached
-/// per shape), the conv output through GEMM, reorder, BatchNorm and pooling with their
-/// gradients, and the pooling windows with their table.
+/// generic path holds at once, generously: the parameters' seven copies and
+/// [`gpu_bytes_per_image`] for each image of the larger of the batch and [`EVAL_BATCH`].
 pub fn gpu_bytes(config: &Config, input: (usize, usize, usize), classes: usize) -> u64 {
+    let batch = config.train.batch_size.max(EVAL_BATCH) as u64;
+    param_bytes(config, input, classes) + gpu_bytes_per_image(config, input) * batch
+}
+
+/// GPU memory one image of a training step of the generic path holds: per conv the im2col
+/// matrix and its gradient (f32) with its index table (8-byte indices, cached per shape), the
+/// conv output through GEMM, reorder, BatchNorm and pooling with their gradients, and the
+/// pooling windows with their table.
+pub fn gpu_bytes_per_image(config: &Config, input: (usize, usize, usize)) -> u64 {
     let (layers, _) = conv_layers(config, input);
-    let per_image: u64 = layers
+    layers
         .iter()
         .map(|l| {
             let cols = l.cin * 9 * l.h * l.w;
@@ -157,9 +178,7 @@ pub fn gpu_bytes(config: &Config, input: (usize, usize, usize), classes: usize) 
             cols * (4 + 4 + 8) + out * (12 * 4 + 8) + out * (4 + 8) + padded
         })
         .sum::<u64>()
-        + 4 * config.model.embedding_dim as u64 * 4;
-    let batch = config.train.batch_size.max(EVAL_BATCH) as u64;
-    param_bytes(config, input, classes) + per_image * batch
+        + 4 * config.model.embedding_dim as u64 * 4
 }
 
 /// Refuses a CUDA run whose [`gpu_bytes`] exceed 90% of the device's `free` bytes.
@@ -235,6 +254,34 @@ mod tests {
         assert!(
             host_bytes_cuda(&c, (1, 28, 28), 9, 60_000)
                 < check(&c, (1, 28, 28), 9, 60_000).unwrap()
+        );
+    }
+
+    #[test]
+    fn gpu_evaluation_chunks_follow_the_free_memory_within_the_caps() {
+        let c = Config::default();
+        let per = gpu_bytes_per_image(&c, (1, 28, 28));
+        // 100 images' worth free: half of it is used.
+        assert_eq!(eval_chunk_gpu(&c, (1, 28, 28), 100 * per), 50);
+        // An 80 GB GPU: the cap.
+        assert_eq!(eval_chunk_gpu(&c, (1, 28, 28), 80 << 30), EVAL_BATCH_GPU);
+        // Nothing free: still one image per pass.
+        assert_eq!(eval_chunk_gpu(&c, (1, 28, 28), 0), 1);
+        // A model whose pass is heavy is cut by the work per pass, as on the CPU.
+        let mut big = Config::default();
+        big.model.widths = vec![512, 1024];
+        big.model.embedding_dim = 1024;
+        let chunk = eval_chunk_gpu(&big, (1, 28, 28), 80 << 30);
+        assert!(chunk < EVAL_BATCH_GPU, "{chunk}");
+        assert_eq!(
+            chunk as u64,
+            EVAL_WORK_GPU / macs_per_image(&big, (1, 28, 28), 0)
+        );
+        // The training estimate is the per-image one times the batch, plus the parameters.
+        let need = gpu_bytes(&c, (1, 28, 28), 9);
+        assert_eq!(
+            need,
+            param_bytes(&c, (1, 28, 28), 9) + per * c.train.batch_size.max(EVAL_BATCH) as u64
         );
     }
 

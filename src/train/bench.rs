@@ -8,18 +8,20 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use dfdx::prelude::*;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
+use super::batches::{prefetch, Batches, Plan};
 use super::error::TrainError;
 use super::evaluate::embed_views;
-use crate::config::{Config, LabelMode};
-use crate::data::transforms::{class_count, expand, label, TransformTable};
+use super::event::PROGRESS_EVERY;
+use super::step::train_step;
+use super::tally::Tally;
+use crate::config::Config;
+use crate::data::transforms::expand;
 use crate::data::ExperimentSplit;
-use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
-use crate::model::ops::{OpsDevice, T4};
+use crate::model::ops::OpsDevice;
 use crate::model::optim::{OptimConfig, Optimizer};
 
 /// Training steps before the timed ones (allocator and caches warm up).
@@ -30,7 +32,8 @@ const WARMUP_STEPS: usize = 10;
 pub struct RecipeBench {
     pub batch: usize,
     pub steps: usize,
-    /// Training images per second (forward, loss, backward, optimiser step, batch assembly).
+    /// Training images per second (forward, loss, backward, optimiser step; the batches are
+    /// assembled by the prefetch thread meanwhile).
     pub train_ips: f64,
     /// Images per second of one evaluation's embedding pass.
     pub embed_ips: f64,
@@ -50,7 +53,9 @@ impl RecipeBench {
 }
 
 /// Times `steps` training steps of `config` on `split` (after a warm-up), as the seed loop runs
-/// them, then the embedding pass of one evaluation. Runs on the calling thread's rayon pool.
+/// them (batches prepared ahead by [`super::batches`], results read back every
+/// [`PROGRESS_EVERY`] steps), then the embedding pass of one evaluation. Runs on the calling
+/// thread's rayon pool.
 pub fn bench_recipe<D: OpsDevice>(
     dev: D,
     config: &Config,
@@ -58,18 +63,22 @@ pub fn bench_recipe<D: OpsDevice>(
     steps: usize,
     cancel: &AtomicBool,
 ) -> Result<RecipeBench, TrainError> {
-    let mode = config.transforms.labels;
-    let table = (mode != LabelMode::None)
-        .then(|| TransformTable::new(expand(&config.transforms.set()), split.shape));
-    let n_t = table.as_ref().map_or(1, TransformTable::len);
-    let classes = class_count(mode, split.class_names.len(), n_t);
+    let mut plan = Plan::new(config, split);
+    let per_epoch = plan.batches_per_epoch();
+    if per_epoch == 0 {
+        return Err(TrainError::Data(crate::data::DataError::Split(format!(
+            "{} training images make no batch of 2",
+            split.train_y.len()
+        ))));
+    }
+    plan.epochs = (WARMUP_STEPS + steps).div_ceil(per_epoch);
     let mut rng = StdRng::seed_from_u64(config.train.seed);
     let mut model = Model::new(
         &dev,
         &config.model,
         &config.head,
         split.shape,
-        classes,
+        plan.classes,
         &mut rng,
     )?;
     let t = &config.train;
@@ -81,55 +90,41 @@ pub fn bench_recipe<D: OpsDevice>(
         betas: (0.9, 0.999),
         eps: 1e-8,
     });
-    let (c, h, w) = split.shape;
-    let pix = c * h * w;
-    let n = split.train_y.len();
-    let bs = t.batch_size.min(n).max(2);
-    let mut batch_x = Vec::with_capacity(bs * pix);
-    let mut step = |model: &mut Model<D>, rng: &mut StdRng| {
-        batch_x.clear();
-        let mut labels = Vec::with_capacity(bs);
-        for _ in 0..bs {
-            let r = rng.gen_range(0..n);
-            let k = rng.gen_range(0..n_t);
-            let img = &split.train_x[r * pix..(r + 1) * pix];
-            match &table {
-                None => batch_x.extend_from_slice(img),
-                Some(tt) => tt.apply_into(k, img, &mut batch_x),
+    let mut tally = Tally::new(&dev, PROGRESS_EVERY);
+    let bs = plan.batch_size;
+    // Trains up to `n` steps; the steps taken and their images.
+    let mut train = |batches: &Batches, n: usize| {
+        let (mut steps, mut images) = (0, 0);
+        for _ in 0..n {
+            let Some(batch) = batches.next() else { break };
+            steps += 1;
+            images += batch.len();
+            // A scale that stops being finite ends a run, not a speed measurement.
+            let _ = train_step(&dev, &mut model, &mut opt, batch, split.shape, &mut tally);
+            if tally.pending() == PROGRESS_EVERY {
+                std::hint::black_box(tally.read());
             }
-            labels.push(label(mode, split.train_y[r], k, n_t));
         }
-        let x: T4<D> = dev.tensor_from_vec(batch_x.clone(), (bs, c, h, w));
-        let oh = one_hot(&dev, &labels, classes);
-        let emb = model.backbone.forward(x.trace(Gradients::leaky()), true);
-        let (logits, cosines) = model.head.logits(emb, &oh);
-        // The seed loop reads the scores (accuracy) and the loss every step.
-        let scores = match &cosines {
-            Some(c) => c.as_vec(),
-            None => logits.retaped::<NoneTape>().as_vec(),
-        };
-        let loss = Head::<D>::loss(logits, &oh);
-        std::hint::black_box((loss.as_vec(), scores));
-        let grads = loss.backward();
-        opt.update(model, &grads);
+        (steps, images)
     };
-    for _ in 0..WARMUP_STEPS {
-        step(&mut model, &mut rng);
-    }
-    let t0 = Instant::now();
-    for _ in 0..steps {
-        step(&mut model, &mut rng);
-    }
-    let train_ips = (steps * bs) as f64 / t0.elapsed().as_secs_f64();
+    let (train_ips, timed_steps) = prefetch(plan, rng, cancel, |batches| {
+        train(batches, WARMUP_STEPS);
+        let t0 = Instant::now();
+        let (steps, images) = train(batches, steps);
+        let secs = t0.elapsed().as_secs_f64();
+        (images as f64 / secs, steps)
+    });
 
     let views = expand(&config.score.views).len();
     let embed_images = views * (split.normal_rows.len() + split.test_anomalous.len());
+    let chunk = crate::model::device::eval_chunk(&dev, config, split.shape);
     let t1 = Instant::now();
     let e = embed_views(
         &dev,
         &mut model,
         config,
         split,
+        chunk,
         cancel,
         &mut |_, _, _, _| {},
     )?;
@@ -137,7 +132,7 @@ pub fn bench_recipe<D: OpsDevice>(
     std::hint::black_box(e);
     Ok(RecipeBench {
         batch: bs,
-        steps,
+        steps: timed_steps,
         train_ips,
         embed_ips: embed_images as f64 / embed_s,
         embed_images,

@@ -1,7 +1,9 @@
 //! Evaluating a model: embeddings of the normal-train and test images (through each
 //! test-time view), scored and combined by [`crate::score`]. Stops at the next pass when
-//! cancelled; passes hold [`EVAL_BATCH`] images, fewer for large models
-//! ([`crate::model::memory::eval_chunk`]), so a stop is noticed within about a second.
+//! cancelled; passes hold as many images as the device takes
+//! ([`crate::model::device::eval_chunk`]): on the CPU [`crate::model::memory::EVAL_BATCH`],
+//! fewer for large models, so a stop is noticed within about a second; on CUDA what its free
+//! memory holds, up to [`EVAL_BATCH_GPU`].
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
@@ -13,7 +15,7 @@ use super::error::TrainError;
 use crate::config::{Config, LabelMode, ScorerKind};
 use crate::data::transforms::{expand, TransformTable};
 use crate::data::ExperimentSplit;
-use crate::model::memory::EVAL_BATCH;
+use crate::model::memory::EVAL_BATCH_GPU;
 use crate::model::net::Model;
 use crate::model::ops::{OpsDevice, T4};
 use crate::score::{self, Evaluation};
@@ -38,8 +40,8 @@ pub fn embed<D: OpsDevice>(
 }
 
 /// [`embed`] over several image sets at once (e.g. normal-train and test): the images of all
-/// sets go through the same forward passes (full batches across the sets' boundaries); one
-/// embedding matrix per set comes back.
+/// sets go through the same forward passes of `chunk` images (at most [`EVAL_BATCH_GPU`]; full
+/// batches across the sets' boundaries); one embedding matrix per set comes back.
 pub fn embed_sets<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
@@ -61,7 +63,7 @@ pub fn embed_sets<D: OpsDevice>(
         .iter()
         .map(|(_, rows)| Vec::with_capacity(rows.len() * dim))
         .collect();
-    let chunk_len = chunk.clamp(1, EVAL_BATCH);
+    let chunk_len = chunk.clamp(1, EVAL_BATCH_GPU);
     for part in all.chunks(chunk_len) {
         if cancel.load(Ordering::SeqCst) {
             return Err(TrainError::Interrupted);
@@ -86,16 +88,16 @@ pub fn embed_sets<D: OpsDevice>(
 
 /// The embeddings of one evaluation: per test-time view (in the order of
 /// `config.score.views`), the normal-train and the test embeddings; both sets go through the
-/// same forward passes.
+/// same forward passes of `chunk` images ([`crate::model::device::eval_chunk`]).
 pub fn embed_views<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
     config: &Config,
     split: &ExperimentSplit,
+    chunk: usize,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>, TrainError> {
-    let chunk = crate::model::memory::eval_chunk(config, split.shape);
     let views = expand(&config.score.views);
     let table = TransformTable::new(views.clone(), split.shape);
     let test_rows: Vec<usize> = (0..split.test_anomalous.len()).collect();
@@ -123,14 +125,17 @@ pub fn embed_views<D: OpsDevice>(
     Ok(out)
 }
 
-/// Embeds and scores the test set after `epoch`; `progress(view, views, images, total)` is
-/// told when it starts and after each set of images is embedded.
+/// Embeds (`chunk` images per pass) and scores the test set after `epoch`;
+/// `progress(view, views, images, total)` is told when it starts and after each set of images
+/// is embedded.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn evaluate<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
     config: &Config,
     split: &ExperimentSplit,
     epoch: usize,
+    chunk: usize,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Evaluation, TrainError> {
@@ -146,7 +151,7 @@ pub(super) fn evaluate<D: OpsDevice>(
             model.head.class_direction(normal_class * n_t)
         });
     let views = expand(&config.score.views);
-    let embedded = embed_views(dev, model, config, split, cancel, progress)?;
+    let embedded = embed_views(dev, model, config, split, chunk, cancel, progress)?;
     let dim = model.backbone.dim;
     let class_dir = class_dir.as_deref();
     // The views' scorers are independent: score them in parallel.

@@ -4,12 +4,17 @@
 //! event types every front end consumes. Must not import front-end crates (clap, ratatui,
 //! crossterm, indicatif) or print.
 
+pub mod batches;
 pub mod bench;
+#[cfg(test)]
+mod data_path_tests;
 pub mod detector;
 pub mod error;
 pub mod evaluate;
 pub mod event;
 pub mod seed;
+pub mod step;
+pub mod tally;
 pub mod worker;
 
 pub use detector::{Detector, DetectorError, NamedTensor};
