@@ -7,9 +7,18 @@
 //! results to the bit. The callers check
 //! [`available`] and run the scalar loops otherwise.
 
-/// Whether the kernels can run (see [`super::pack::available`]).
+/// Whether the kernels can run: [`super::pack::available`], and the CPU has AVX-512BW and VL
+/// (masked byte loads).
 pub(super) fn available() -> bool {
-    super::pack::available()
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let bw = std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl");
+        #[cfg(not(target_arch = "x86_64"))]
+        let bw = false;
+        super::pack::available() && bw
+    })
 }
 
 /// BN → ReLU → 2×2 max-pool of plane `xi` (row width `w`, at least `2·oh` rows) into `out`
@@ -94,7 +103,7 @@ pub(super) fn backward_plane(
             h,
             w,
         };
-        imp::backward_plane(&t, base, sc, sh, arg, xs.as_ptr(), gy.as_ptr());
+        imp::backward_plane(&t, base, sc, sh, arg.as_ptr(), xs.as_ptr(), gy.as_ptr());
     }
 }
 
@@ -219,16 +228,16 @@ mod imp {
     }
 
     /// # Safety
-    /// AVX-512F; `t.g` (and `t.x` unless null, needed for `Base::Subtract`) hold `h·w`
-    /// floats; `arg`, `xs`, `gy` hold `(h/2)·(w/2)` values (an `arg` of 4 or more matches
-    /// no position).
-    #[target_feature(enable = "avx512f")]
+    /// AVX-512F, BW and VL; `t.g` (and `t.x` unless null, needed for `Base::Subtract`) hold
+    /// `h·w` floats; `arg`, `xs`, `gy` hold `(h/2)·(w/2)` values (an `arg` of 4 or more
+    /// matches no position).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
     pub(super) unsafe fn backward_plane(
         t: &Plane,
         b: super::Base,
         sc: f32,
         sh: f32,
-        arg: &[u8],
+        arg: *const u8,
         xs: *const f32,
         gy: *const f32,
     ) {
@@ -246,9 +255,7 @@ mod imp {
             while ox < ow {
                 let cnt = (ow - ox).min(16);
                 let (m, j) = (mask(cnt), oy * ow + ox);
-                let mut ab = [0u8; 16];
-                ab[..cnt].copy_from_slice(&arg[j..j + cnt]);
-                let av = _mm512_cvtepu8_epi32(_mm_loadu_si128(ab.as_ptr().cast()));
+                let av = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, arg.add(j).cast()));
                 let xv = _mm512_maskz_loadu_ps(m, xs.add(j));
                 let gv = _mm512_maskz_loadu_ps(m, gy.add(j));
                 // sc · relu_grad(x·sc + sh, dy), unfused like the scalar code.
