@@ -90,6 +90,10 @@ impl Conv {
     }
 }
 
+/// What [`ConvPlan::backward`] runs first in each task: (first image, that part of the output
+/// gradient).
+pub(super) type Prep<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
+
 /// The weights as every image's forward uses them (see [`ConvPlan::prepare`]).
 pub(super) struct Weights<'a> {
     wv: &'a [f32],
@@ -305,8 +309,9 @@ impl ConvPlan {
         &self,
         xv: &[f32],
         wv: &[f32],
-        gy: &[f32],
+        gy: &mut [f32],
         gx: Option<&mut [f32]>,
+        prep: Option<&Prep>,
     ) -> (Vec<f32>, Vec<f32>) {
         let Self {
             g, co, k, p, img, ..
@@ -316,7 +321,11 @@ impl ConvPlan {
         let xp = self.padded(xv);
         let xs = xp.as_deref().unwrap_or(xv);
         let per = self.group();
-        let chunk = |xc: &[f32], gyc: &[f32], gxc: Option<&mut [f32]>| {
+        let chunk = |j: usize, xc: &[f32], gyc: &mut [f32], gxc: Option<&mut [f32]>| {
+            if let Some(prep) = prep {
+                prep(j * per, gyc);
+            }
+            let gyc = &*gyc;
             let mut dw = vec![0.0f32; co * k];
             match gxc {
                 None => convgemm::backward(&pk, xc, gyc, None, &mut dw),
@@ -351,13 +360,15 @@ impl ConvPlan {
             Some(gx) => gx
                 .par_chunks_mut(per * img)
                 .zip(xs.par_chunks(per * geo.img()))
-                .zip(gy.par_chunks(per * co * p))
-                .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
+                .zip(gy.par_chunks_mut(per * co * p))
+                .enumerate()
+                .map(|(j, ((gxc, xc), gyc))| chunk(j, xc, gyc, Some(gxc)))
                 .collect(),
             None => xs
                 .par_chunks(per * geo.img())
-                .zip(gy.par_chunks(per * co * p))
-                .map(|(xc, gyc)| chunk(xc, gyc, None))
+                .zip(gy.par_chunks_mut(per * co * p))
+                .enumerate()
+                .map(|(j, (xc, gyc))| chunk(j, xc, gyc, None))
                 .collect(),
         };
         if let Some(xp) = xp {
@@ -372,16 +383,20 @@ impl ConvPlan {
         (dw, db)
     }
 
-    /// Returns (dW, dbias) for output gradient `gy`; adds dx into `gx` when given.
+    /// Returns (dW, dbias) for output gradient `gy`; adds dx into `gx` when given. `prep`, if
+    /// given, first computes the output gradient of each task's images in place: it is called
+    /// with the task's first image and its part of `gy` (what precedes the conv in the
+    /// backward pass runs in the same task, on data the conv then reads from cache).
     pub(super) fn backward(
         &self,
         xv: &[f32],
         wv: &[f32],
-        gy: &[f32],
+        gy: &mut [f32],
         gx: Option<&mut [f32]>,
+        prep: Option<&Prep>,
     ) -> (Vec<f32>, Vec<f32>) {
         if self.fused() {
-            return self.backward_fused(xv, wv, gy, gx);
+            return self.backward_fused(xv, wv, gy, gx, prep);
         }
         let Self {
             g,
@@ -399,7 +414,11 @@ impl ConvPlan {
         // Wᵀ (k × co) packed once for the AVX-512 kernel.
         let wtp = (packed && gx.is_some()).then(|| pack::pack_a(wv, 1, k, k, co));
         // Per chunk of images: dW and db partial sums (reduced below) and, if wanted, dx.
-        let chunk = |xc: &[f32], gyc: &[f32], mut gxc: Option<&mut [f32]>| {
+        let chunk = |j: usize, xc: &[f32], gyc: &mut [f32], mut gxc: Option<&mut [f32]>| {
+            if let Some(prep) = prep {
+                prep(j * per, gyc);
+            }
+            let gyc = &*gyc;
             let mut dw = vec![0.0f32; co * k];
             let mut db = vec![0.0f32; co];
             let mut gyp = Vec::new();
@@ -460,13 +479,15 @@ impl ConvPlan {
             Some(gx) => gx
                 .par_chunks_mut(per * img)
                 .zip(xv.par_chunks(per * img))
-                .zip(gy.par_chunks(per * co * p))
-                .map(|((gxc, xc), gyc)| chunk(xc, gyc, Some(gxc)))
+                .zip(gy.par_chunks_mut(per * co * p))
+                .enumerate()
+                .map(|(j, ((gxc, xc), gyc))| chunk(j, xc, gyc, Some(gxc)))
                 .collect(),
             None => xv
                 .par_chunks(per * img)
-                .zip(gy.par_chunks(per * co * p))
-                .map(|(xc, gyc)| chunk(xc, gyc, None))
+                .zip(gy.par_chunks_mut(per * co * p))
+                .enumerate()
+                .map(|(j, (xc, gyc))| chunk(j, xc, gyc, None))
                 .collect(),
         };
         let mut parts = partials.into_iter();
@@ -506,12 +527,12 @@ pub(crate) fn conv3x3<T: Tape<f32, Cpu>>(
     drop(x);
     let mut tape = tape;
     tape.add_backward_op(move |grads| {
-        let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
+        let mut gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         let (dw, db) = if input_grad {
             let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-            plan.backward(&xv, &wv, &gy, Some(gx))
+            plan.backward(&xv, &wv, &mut gy, Some(gx), None)
         } else {
-            plan.backward(&xv, &wv, &gy, None)
+            plan.backward(&xv, &wv, &mut gy, None, None)
         };
         add_grad!(grads, &w_ghost, dw);
         if let Some(b_ghost) = &b_ghost {

@@ -2,8 +2,10 @@
 //! [`super::conv`] takes for several input channels when [`pack::available`].
 //!
 //! The im2col matrix is never written. The GEMMs' packed panels are filled straight from the
-//! (padded) input: the forward's B (im2col, I·9 rows × output positions) by copying each row
-//! segment of an output row, the weight gradient's B (im2colᵀ) by gathers. The input
+//! (padded) input: the forward's B (im2col, I·9 rows × output positions) a K block (96 rows,
+//! which stay in L1 while every A panel runs over them) at a time, each panel row put
+//! together in registers from masked loads of the output rows' segments and stored whole;
+//! the weight gradient's B (im2colᵀ) by gathers. The input
 //! gradient's GEMM (Wᵀ · dY) adds each finished tile into dx (col2im fused with the GEMM's
 //! output); its rows are ordered (tap, channel), so the rows of one tile land in different
 //! channel planes and its adds never overlap.
@@ -158,42 +160,73 @@ fn with_panels<R>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> 
     super::with_pair(&PANELS, a, b, f)
 }
 
+/// Rows of the forward's B panel per K block: a block (KB × NR floats, 18 KB) stays in L1
+/// while every A panel runs over it; the whole panel (I·9 × NR, 55 KB for 32 channels) does not.
+const KB: usize = 96;
+
 /// y (images × O × P) = conv(x) for a group of padded images `x`; every element of `y` is
-/// written.
+/// written. Per 48-column tile: the B panel is filled and multiplied K block by K block, each
+/// tile of C summing the blocks in turn.
 pub(super) fn forward(w: &Packed, x: &[f32], y: &mut [f32]) {
     let g = &w.g;
     let (k, p, co) = (g.k(), g.p(), g.co);
     let n = x.len() / g.img();
     assert!(x.len() == n * g.img() && y.len() == n * co * p);
     let total = n * p;
+    let mpanels = co.div_ceil(MR);
     let (mut rs, mut irs) = (Vec::new(), Vec::new());
-    let mut tile = [0.0f32; MR * NR];
-    with_panels(k * NR, 0, |panel, _| {
+    let mut pieces = Pieces::default();
+    with_panels(k * NR, mpanels * MR * NR, |panel, tiles| {
         for t0 in (0..total).step_by(NR) {
             let cols = NR.min(total - t0);
             runs(g, t0, cols, true, &mut rs);
-            for r in &rs {
-                let base = r.img * g.img() + r.oy * g.wp + r.ox;
-                copy_rows(x, base, &w.rows, 0..k, panel, r.tt, NR, r.len);
-            }
-            if cols < NR {
-                panel
-                    .chunks_exact_mut(NR)
-                    .for_each(|row| row[cols..].fill(0.0));
-            }
             runs(g, t0, cols, false, &mut irs);
-            for ip in 0..co.div_ceil(MR) {
-                let rows = MR.min(co - ip * MR);
-                let a = &w.w[ip * k * MR..(ip + 1) * k * MR];
-                if let [r] = irs.as_slice() {
-                    // The tile lies in one image: straight into y (row stride P).
-                    let c0 = (r.img * co + ip * MR) * p + r.oy * g.ow() + r.ox;
-                    let c = &mut y[c0..c0 + (rows - 1) * p + cols];
-                    pack::tile(k, a, panel, c, p, rows, cols, false);
-                    continue;
+            let by_rows = pieces.plan(g, &rs);
+            // The tile lies in one image: straight into y (row stride P).
+            let single = match irs.as_slice() {
+                [r] => Some((r.img * co * p + r.oy * g.ow() + r.ox, r.img)),
+                _ => None,
+            };
+            for k0 in (0..k).step_by(KB) {
+                let kl = KB.min(k - k0);
+                let block = &mut panel[k0 * NR..(k0 + kl) * NR];
+                if by_rows {
+                    pieces.fill(x, &w.rows.v[k0..k0 + kl], block);
+                } else {
+                    for r in &rs {
+                        let base = r.img * g.img() + r.oy * g.wp + r.ox;
+                        copy_rows(x, base, &w.rows, k0..k0 + kl, block, r.tt, NR, r.len);
+                    }
+                    if cols < NR {
+                        block
+                            .chunks_exact_mut(NR)
+                            .for_each(|row| row[cols..].fill(0.0));
+                    }
                 }
-                pack::tile(k, a, panel, &mut tile, NR, rows, cols, false);
-                for i in 0..rows {
+                let block = &*block;
+                for ip in 0..mpanels {
+                    let rows = MR.min(co - ip * MR);
+                    let a = &w.w[(ip * k + k0) * MR..(ip * k + k0 + kl) * MR];
+                    let acc = k0 > 0;
+                    match single {
+                        Some((c0, _)) => {
+                            let c0 = c0 + ip * MR * p;
+                            let c = &mut y[c0..c0 + (rows - 1) * p + cols];
+                            pack::tile(kl, a, block, c, p, rows, cols, acc);
+                        }
+                        None => {
+                            let c = &mut tiles[ip * MR * NR..(ip + 1) * MR * NR];
+                            pack::tile(kl, a, block, c, NR, rows, cols, acc);
+                        }
+                    }
+                }
+            }
+            if single.is_some() {
+                continue;
+            }
+            for ip in 0..mpanels {
+                let tile = &tiles[ip * MR * NR..(ip + 1) * MR * NR];
+                for i in 0..MR.min(co - ip * MR) {
                     for r in &irs {
                         let d = (r.img * co + ip * MR + i) * p + r.oy * g.ow() + r.ox;
                         let s = i * NR + r.tt;
@@ -203,6 +236,76 @@ pub(super) fn forward(w: &Packed, x: &[f32], y: &mut [f32]) {
             }
         }
     });
+}
+
+/// Pieces of output-row runs per 16-lane vector of a B panel row (see [`Pieces`]).
+const PIECES: usize = 3;
+
+/// How one forward tile's B panel row is put together from the input: per 16-lane vector
+/// of the row (3 of them), up to [`PIECES`] pieces of output-row runs that land in it, each a
+/// masked load from the im2col row's offset plus a delta (lane l reads `x[off + delta + l]`;
+/// unused pieces have an empty mask). The row is then stored whole: 9 masked loads and 3
+/// stores per row instead of a masked load and a (line-splitting) masked store per run.
+#[derive(Default)]
+struct Pieces {
+    masks: [[u16; PIECES]; NR / 16],
+    deltas: [[isize; PIECES]; NR / 16],
+}
+
+impl Pieces {
+    /// Plans the pieces of `runs`; false when this path does not apply (a vector meets more
+    /// than [`PIECES`] runs, or no AVX-512): the caller then copies the runs row by row.
+    fn plan(&mut self, g: &Geo, runs: &[Run]) -> bool {
+        *self = Pieces::default();
+        if !pack::available() || NR % 16 != 0 {
+            return false;
+        }
+        for q in 0..NR / 16 {
+            let (lo, hi) = (16 * q, 16 * q + 16);
+            let mut used = 0;
+            for r in runs {
+                let (a, b) = (r.tt.max(lo), (r.tt + r.len).min(hi));
+                if a >= b {
+                    continue;
+                }
+                if used == PIECES {
+                    return false;
+                }
+                let m = (((1u32 << (b - lo)) - 1) & !((1u32 << (a - lo)) - 1)) as u16;
+                let base = r.img * g.img() + r.oy * g.wp + r.ox;
+                self.masks[q][used] = m;
+                self.deltas[q][used] = base as isize + lo as isize - r.tt as isize;
+                used += 1;
+            }
+        }
+        true
+    }
+
+    /// Fills `block` (`offs.len()` rows of NR) for im2col rows at `offs` from `x`; lanes
+    /// outside the runs are zero.
+    fn fill(&self, x: &[f32], offs: &[usize], block: &mut [f32]) {
+        assert!(block.len() == offs.len() * NR && pack::available());
+        if offs.is_empty() {
+            return;
+        }
+        // Every lane a piece reads is an element of a run of an image of `x`.
+        let (omin, omax) = offs
+            .iter()
+            .fold((usize::MAX, 0), |(a, b), &o| (a.min(o), b.max(o)));
+        for (ms, ds) in self.masks.iter().zip(&self.deltas) {
+            for (&m, &d) in ms.iter().zip(ds).filter(|(&m, _)| m != 0) {
+                let (lo, hi) = (m.trailing_zeros() as isize, 16 - m.leading_zeros() as isize);
+                let (first, last) = (d + lo + omin as isize, d + hi - 1 + omax as isize);
+                assert!(first >= 0 && (last as usize) < x.len(), "pieces");
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F is available; every lane read is in `x` (checked above; empty
+        // masks read nothing), every store inside `block`.
+        unsafe {
+            simd::fill_pieces(x.as_ptr(), offs, self, block.as_mut_ptr())
+        };
+    }
 }
 
 /// For a group of padded images `x` and their output gradient `gy` (images × O × P):
@@ -427,6 +530,31 @@ mod simd {
                 let m = mask(len - t);
                 _mm512_mask_storeu_ps(d.add(t), m, _mm512_maskz_loadu_ps(m, s.add(t)));
                 t += 16;
+            }
+        }
+    }
+
+    /// See `super::Pieces::fill`: row j of `dst` (NR floats) from the pieces at `x + offs[j]`.
+    ///
+    /// # Safety
+    /// AVX-512F; every lane a piece reads in bounds, `dst` holds `offs.len()·NR` floats.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fill_pieces(
+        x: *const f32,
+        offs: &[usize],
+        p: &super::Pieces,
+        dst: *mut f32,
+    ) {
+        let (ms, ds) = (p.masks, p.deltas);
+        for (j, &o) in offs.iter().enumerate() {
+            let src = x.wrapping_add(o);
+            let row = dst.add(j * NR);
+            for q in 0..NR / 16 {
+                let mut v = _mm512_maskz_loadu_ps(ms[q][0], src.wrapping_offset(ds[q][0]));
+                for i in 1..super::PIECES {
+                    v = _mm512_mask_loadu_ps(v, ms[q][i], src.wrapping_offset(ds[q][i]));
+                }
+                _mm512_storeu_ps(row.add(16 * q), v);
             }
         }
     }

@@ -4,8 +4,8 @@
 
 use super::batchnorm::{add_bn_param_grads, bn_coef, bn_input};
 use super::conv::ConvPlan;
-use super::pool::{bn_pool_backward, bn_pool_forward, pool_plane};
-use super::{give, read, take, with_outer};
+use super::pool::{bn_pool_backward, bn_pool_forward, bn_pool_sums, pool_plane, BnPoolGrad};
+use super::{filled, give, read, with_outer};
 use crate::model::ops::{arg_err, check_batchnorm, check_maxpool2, BnMode, T1, T4};
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -91,19 +91,24 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
         let (yh, yw) = (yshape.2, yshape.3);
         let group = EVAL_GROUP.min(n.div_ceil(rayon::current_num_threads()).max(1));
         let wts = plan.prepare(&wv, n.div_ceil(group));
-        let mut out = take(n * co * plane);
-        out.par_chunks_mut(group * co * plane)
-            .zip(xv.par_chunks(group * img))
-            .for_each(|(o, xs)| {
-                let m = xs.len() / img;
-                with_outer(m * co * yh * yw, |y| {
-                    plan.forward_images(xs, &wts, bv.as_deref(), y);
-                    for ((yc, oc), pl) in y.chunks(yh * yw).zip(o.chunks_mut(plane)).zip(0..) {
-                        let ch = pl % co;
-                        pool_plane(yc, yw, (oh, ow), kc.scale[ch], kc.shift[ch], oc, None);
-                    }
-                });
-            });
+        // SAFETY: `pool_plane` writes every plane of every image.
+        let out = unsafe {
+            filled(n * co * plane, |out| {
+                out.par_chunks_mut(group * co * plane)
+                    .zip(xv.par_chunks(group * img))
+                    .for_each(|(o, xs)| {
+                        let m = xs.len() / img;
+                        with_outer(m * co * yh * yw, |y| {
+                            plan.forward_images(xs, &wts, bv.as_deref(), y);
+                            let planes = y.chunks(yh * yw).zip(o.chunks_mut(plane)).zip(0..);
+                            for ((yc, oc), pl) in planes {
+                                let (sc, sh) = (kc.scale[pl % co], kc.shift[pl % co]);
+                                pool_plane(yc, yw, (oh, ow), sc, sh, oc, None);
+                            }
+                        });
+                    })
+            })
+        };
         give(xv);
         let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
         return Ok(out.put_tape(tape));
@@ -126,16 +131,25 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
     let mut tape = tape;
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-        // The conv output's buffer becomes its gradient.
+        // The conv output's buffer becomes its gradient, computed by each of the conv's
+        // backward tasks for its images just before their conv backward.
         let mut gz = yv;
-        let sums = bn_pool_backward(None, &mut gz, yshape, &kc, &sel, &gy);
-        add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
+        let sums = bn_pool_sums(yshape, &kc, &sel, &gy);
+        let bp = BnPoolGrad {
+            shape: yshape,
+            kc: &kc,
+            sel: &sel,
+            gy: &gy,
+            sums: &sums,
+        };
+        let prep = |img: usize, gzc: &mut [f32]| bp.planes(img * co, gzc, None);
         let (dw, db) = if input_grad {
             let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-            plan.backward(&xv, &wv, &gz, Some(gx))
+            plan.backward(&xv, &wv, &mut gz, Some(gx), Some(&prep))
         } else {
-            plan.backward(&xv, &wv, &gz, None)
+            plan.backward(&xv, &wv, &mut gz, None, Some(&prep))
         };
+        add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
         add_grad!(grads, &w_ghost, dw);
         if let Some(b_ghost) = &b_ghost {
             add_grad!(grads, b_ghost, db);

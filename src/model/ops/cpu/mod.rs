@@ -12,10 +12,12 @@
 //!   GEMM, one GEMM per group of images).
 //! * [`linear`]: the linear layer on the AVX-512 micro-kernel, operands read in place.
 //! * [`batchnorm`]: BatchNorm + ReLU, and the BatchNorm pieces the fused ops share.
-//! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels (AVX-512 rows).
+//! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels; [`pool_simd`]:
+//!   their AVX-512 planes (forward, and the backward in one pass per plane).
 //! * [`fused`]: BatchNorm → ReLU → max-pool, and conv → BatchNorm → ReLU → max-pool, as one op.
 //! * [`direct`]: direct 3×3 convolution of one-channel images (the first layer).
-//! * Here: helpers they share ([`read`], [`take`]/[`give`] (recycled buffers),
+//! * Here: helpers they share ([`read`], [`take`]/[`give`] (recycled buffers), [`filled`]
+//!   (outputs that become dfdx tensors, written without clearing first),
 //!   [`with_scratch`], [`lane_sum`], `add_grad!`).
 //!
 //! Every op copies its input out of dfdx once (`copy_into`, a memcpy: dfdx keeps tensor storage
@@ -33,6 +35,7 @@
 
 use dfdx::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Adds `v` into the gradient of a tensor (a macro: the ghost tensors' type is private to
 /// dfdx). Defined before the `mod` lines so that the submodules see it.
@@ -52,6 +55,7 @@ mod gemm;
 mod linear;
 mod pack;
 mod pool;
+mod pool_simd;
 
 pub(super) use batchnorm::batchnorm_relu;
 pub(super) use conv::conv3x3;
@@ -76,17 +80,7 @@ const RECYCLED_MAX: usize = 24;
 /// A buffer of `n` floats whose contents are unspecified (stale values of an earlier op, or
 /// zeros): for outputs that are overwritten completely.
 fn take(n: usize) -> Vec<f32> {
-    let found = {
-        let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
-        let best = pool
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(1024))
-            .min_by_key(|(_, v)| v.capacity())
-            .map(|(i, _)| i);
-        best.map(|i| pool.swap_remove(i))
-    };
-    match found {
+    match recycled(n) {
         Some(mut v) => {
             if v.len() >= n {
                 v.truncate(n);
@@ -96,6 +90,70 @@ fn take(n: usize) -> Vec<f32> {
             v
         }
         None => vec![0.0; n],
+    }
+}
+
+/// A fresh buffer of `n` floats that `fill` writes completely, for outputs that become dfdx
+/// tensors (they do not come back to [`give`], so taking a recycled buffer for them would
+/// only leave [`take`] short): not cleared first, as a fresh [`take`] is (0.9 MB per
+/// training step for the pooled outputs alone). The allocator reuses the memory of the
+/// previous step's dropped tensors.
+///
+/// # Safety
+/// `fill` must write every element of the slice it is given.
+unsafe fn filled(n: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` initialised the first `n` elements (the caller's promise).
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// A recycled buffer of capacity at least `n` (and at most twice that), if [`give`] kept one.
+fn recycled(n: usize) -> Option<Vec<f32>> {
+    let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
+    let best = pool
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(1024))
+        .min_by_key(|(_, v)| v.capacity())
+        .map(|(i, _)| i);
+    best.map(|i| pool.swap_remove(i))
+}
+
+/// Byte buffers given back (the pooling's argmax indices), like [`RECYCLED`].
+static RECYCLED_BYTES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// `n` bytes, contents unspecified (see [`take`]).
+fn take_bytes(n: usize) -> Vec<u8> {
+    let found = {
+        let mut pool = RECYCLED_BYTES.lock().unwrap_or_else(|e| e.into_inner());
+        let best = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(1024))
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| pool.swap_remove(i))
+    };
+    let mut v = found.unwrap_or_default();
+    v.resize(n, 0);
+    v.truncate(n);
+    v
+}
+
+/// Gives a byte buffer back for [`take_bytes`].
+fn give_bytes(v: Vec<u8>) {
+    if v.capacity() < 1024 {
+        return;
+    }
+    let mut pool = RECYCLED_BYTES.lock().unwrap_or_else(|e| e.into_inner());
+    pool.push(v);
+    if pool.len() > RECYCLED_MAX {
+        let smallest = (0..pool.len())
+            .min_by_key(|&i| pool[i].capacity())
+            .expect("not empty");
+        pool.swap_remove(smallest);
     }
 }
 

@@ -1,12 +1,14 @@
 //! 2×2 max-pooling: the plain op ([`maxpool2`]) and the BatchNorm → ReLU → max-pool kernels
-//! that the fused ops run ([`bn_pool_forward`], [`bn_pool_backward`], AVX-512 rows in
-//! `pool_simd`).
+//! that the fused ops run ([`bn_pool_forward`], [`bn_pool_backward`]; AVX-512 planes in
+//! [`pool_simd`]).
 
 use super::batchnorm::{bn_grad_sums, relu, relu_grad, BnCoef};
-use super::{pack, read, take};
+use super::pool_simd::{self, Base};
+use super::{filled, read, take, take_bytes};
 use crate::model::ops::{arg_err, check_maxpool2, Shape4, T4};
 use dfdx::prelude::*;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 pub(crate) fn maxpool2<T: Tape<f32, Cpu>>(x: T4<Cpu, T>) -> Result<T4<Cpu, T>, CpuError> {
     let shape = *x.shape();
@@ -87,6 +89,7 @@ impl PoolSel {
     /// Gives the buffers back for reuse (after the backward pass).
     pub(super) fn recycle(self) {
         super::give(self.x);
+        super::give_bytes(self.arg);
     }
 }
 
@@ -103,12 +106,18 @@ pub(super) fn bn_pool_forward(
     let (hw, p) = (h * w, oh * ow);
     let len = if with_sel { n * c * p } else { 0 };
     // Every element is written: recycled buffers need no clearing.
-    let mut out = take(n * c * p);
     let mut sel = PoolSel {
-        arg: vec![0u8; len],
+        arg: if with_sel {
+            take_bytes(len)
+        } else {
+            Vec::new()
+        },
         x: if with_sel { take(len) } else { Vec::new() },
     };
-    let pool = |plane: usize, xi: &[f32], o: &mut [f32], s: Option<(&mut [u8], &mut [f32])>| {
+    let pool = |plane: usize,
+                xi: &[f32],
+                o: &mut [MaybeUninit<f32>],
+                s: Option<(&mut [u8], &mut [f32])>| {
         pool_plane(
             xi,
             w,
@@ -119,46 +128,65 @@ pub(super) fn bn_pool_forward(
             s,
         )
     };
-    if with_sel {
-        out.par_chunks_mut(p)
-            .zip(sel.arg.par_chunks_mut(p).zip(sel.x.par_chunks_mut(p)))
-            .zip(xv.par_chunks(hw))
-            .enumerate()
-            .for_each(|(plane, ((o, (a, x)), xi))| pool(plane, xi, o, Some((a, x))));
-    } else {
-        out.par_chunks_mut(p)
-            .zip(xv.par_chunks(hw))
-            .enumerate()
-            .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
-    }
+    let sel_out = &mut sel;
+    // SAFETY: every plane of the output is written by `pool_plane`.
+    let out = unsafe {
+        filled(n * c * p, |out| {
+            if with_sel {
+                out.par_chunks_mut(p)
+                    .zip(
+                        sel_out
+                            .arg
+                            .par_chunks_mut(p)
+                            .zip(sel_out.x.par_chunks_mut(p)),
+                    )
+                    .zip(xv.par_chunks(hw))
+                    .enumerate()
+                    .for_each(|(plane, ((o, (a, x)), xi))| pool(plane, xi, o, Some((a, x))));
+            } else {
+                out.par_chunks_mut(p)
+                    .zip(xv.par_chunks(hw))
+                    .enumerate()
+                    .for_each(|(plane, (o, xi))| pool(plane, xi, o, None));
+            }
+        })
+    };
     (out, sel)
 }
 
-/// BN → ReLU → 2×2 max-pool of one (H, W) plane `xi` (row width `w`) into `o` (OH × OW), with
-/// the channel's scale `sc` and shift `sh`; `s` receives the index (dy·2 + dx) and input value
-/// of each window's maximum.
+/// BN → ReLU → 2×2 max-pool of one (H, W) plane `xi` (row width `w`) into `o` (OH × OW, every
+/// element written), with the channel's scale `sc` and shift `sh`; `s` receives the index
+/// (dy·2 + dx) and input value of each window's maximum.
 pub(super) fn pool_plane(
     xi: &[f32],
     w: usize,
     (oh, ow): (usize, usize),
     sc: f32,
     sh: f32,
-    o: &mut [f32],
+    o: &mut [MaybeUninit<f32>],
+    s: Option<(&mut [u8], &mut [f32])>,
+) {
+    if pool_simd::available() {
+        pool_simd::forward_plane(xi, w, (oh, ow), sc, sh, o, s);
+    } else {
+        pool_plane_scalar(xi, w, (oh, ow), sc, sh, o, s);
+    }
+}
+
+/// [`pool_plane`] without AVX-512.
+fn pool_plane_scalar(
+    xi: &[f32],
+    w: usize,
+    (oh, ow): (usize, usize),
+    sc: f32,
+    sh: f32,
+    o: &mut [MaybeUninit<f32>],
     mut s: Option<(&mut [u8], &mut [f32])>,
 ) {
-    let simd = pool_simd::available();
     let y = |v: f32| relu(v * sc + sh);
     for oy in 0..oh {
         let r0 = &xi[2 * oy * w..2 * oy * w + w];
         let r1 = &xi[(2 * oy + 1) * w..(2 * oy + 1) * w + w];
-        let row = oy * ow..(oy + 1) * ow;
-        if simd {
-            let sel = s
-                .as_mut()
-                .map(|(a, x)| (&mut a[row.clone()], &mut x[row.clone()]));
-            pool_simd::pool_row(r0, r1, sc, sh, &mut o[row], sel);
-            continue;
-        }
         for ox in 0..ow {
             let v = [r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]];
             let (y0, y1, y2, y3) = (y(v[0]), y(v[1]), y(v[2]), y(v[3]));
@@ -167,113 +195,10 @@ pub(super) fn pool_plane(
             let (m23, i23) = if y3 > y2 { (y3, 3u8) } else { (y2, 2) };
             let (mx, best) = if m23 > m01 { (m23, i23) } else { (m01, i01) };
             let j = oy * ow + ox;
-            o[j] = mx;
+            o[j] = MaybeUninit::new(mx);
             if let Some((a, x)) = s.as_mut() {
                 a[j] = best;
                 x[j] = v[best as usize];
-            }
-        }
-    }
-}
-
-/// The row kernel of [`bn_pool_forward`] with AVX-512 (16 windows per step, masked tails).
-mod pool_simd {
-    /// Whether [`pool_row`] can run.
-    pub(super) fn available() -> bool {
-        super::pack::available()
-    }
-
-    /// One output row: windows over input rows `r0`, `r1`; `out.len()` windows; `sel` receives
-    /// the index (dy·2 + dx) and input value of each maximum. Same results as the scalar loop
-    /// (same operations, first maximum wins). Requires [`available`].
-    pub(super) fn pool_row(
-        r0: &[f32],
-        r1: &[f32],
-        sc: f32,
-        sh: f32,
-        out: &mut [f32],
-        sel: Option<(&mut [u8], &mut [f32])>,
-    ) {
-        let ow = out.len();
-        assert!(r0.len() >= 2 * ow && r1.len() >= 2 * ow && available());
-        if let Some((a, x)) = &sel {
-            assert!(a.len() == ow && x.len() == ow);
-        }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: AVX-512F is available; the asserts bound every (masked) access.
-        unsafe {
-            let (a, x) = match sel {
-                Some((a, x)) => (a.as_mut_ptr(), x.as_mut_ptr()),
-                None => (std::ptr::null_mut(), std::ptr::null_mut()),
-            };
-            imp::pool_row(r0.as_ptr(), r1.as_ptr(), sc, sh, out.as_mut_ptr(), ow, a, x);
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    mod imp {
-        use std::arch::x86_64::*;
-
-        #[inline(always)]
-        fn mask(n: usize) -> __mmask16 {
-            ((1u32 << n.min(16)) - 1) as __mmask16
-        }
-
-        /// # Safety
-        /// AVX-512F; `r0`, `r1` hold `2·ow` floats, `out` (and `a`, `x` unless null) `ow`.
-        #[allow(clippy::too_many_arguments)]
-        #[target_feature(enable = "avx512f")]
-        pub(super) unsafe fn pool_row(
-            r0: *const f32,
-            r1: *const f32,
-            sc: f32,
-            sh: f32,
-            out: *mut f32,
-            ow: usize,
-            a: *mut u8,
-            x: *mut f32,
-        ) {
-            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-            let (scv, shv, zero) = (_mm512_set1_ps(sc), _mm512_set1_ps(sh), _mm512_setzero_ps());
-            // relu(v·sc + sh), unfused like the scalar code.
-            // max(0, v) with v second: VMAXPS returns the second operand when one is NaN, so NaN
-            // propagates like PyTorch's relu.
-            let y = |v: __m512| _mm512_max_ps(zero, _mm512_add_ps(_mm512_mul_ps(v, scv), shv));
-            let idx = |i: i32| _mm512_set1_epi32(i);
-            let mut ox = 0;
-            while ox < ow {
-                let cnt = (ow - ox).min(16);
-                let (mlo, mhi) = (mask(2 * cnt), mask((2 * cnt).saturating_sub(16)));
-                let load = |r: *const f32| {
-                    let p = r.add(2 * ox);
-                    let lo = _mm512_maskz_loadu_ps(mlo, p);
-                    let hi = _mm512_maskz_loadu_ps(mhi, p.wrapping_add(16));
-                    (
-                        _mm512_permutex2var_ps(lo, even, hi),
-                        _mm512_permutex2var_ps(lo, odd, hi),
-                    )
-                };
-                let ((v0, v1), (v2, v3)) = (load(r0), load(r1));
-                let (y0, y1, y2, y3) = (y(v0), y(v1), y(v2), y(v3));
-                // First maximum wins (strict `>`), like the scalar loop.
-                let k01 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y1, y0);
-                let k23 = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(y3, y2);
-                let m01 = _mm512_mask_blend_ps(k01, y0, y1);
-                let m23 = _mm512_mask_blend_ps(k23, y2, y3);
-                let kf = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(m23, m01);
-                let m = mask(cnt);
-                _mm512_mask_storeu_ps(out.add(ox), m, _mm512_mask_blend_ps(kf, m01, m23));
-                if !a.is_null() {
-                    let i01 = _mm512_mask_blend_epi32(k01, idx(0), idx(1));
-                    let i23 = _mm512_mask_blend_epi32(k23, idx(2), idx(3));
-                    let best = _mm512_mask_blend_epi32(kf, i01, i23);
-                    _mm512_mask_cvtepi32_storeu_epi8(a.add(ox) as *mut i8, m, best);
-                    let x01 = _mm512_mask_blend_ps(k01, v0, v1);
-                    let x23 = _mm512_mask_blend_ps(k23, v2, v3);
-                    _mm512_mask_storeu_ps(x.add(ox), m, _mm512_mask_blend_ps(kf, x01, x23));
-                }
-                ox += cnt;
             }
         }
     }
@@ -298,11 +223,39 @@ pub(super) fn bn_pool_backward(
     sel: &PoolSel,
     gy: &[f32],
 ) -> Vec<(f32, f32)> {
-    let (n, c, h, w) = shape;
-    let (oh, ow) = (h / 2, w / 2);
-    let (hw, p) = (h * w, oh * ow);
-    let m = (n * hw) as f32;
-    let sums: Vec<(f32, f32)> = (0..c)
+    let (_, _, h, w) = shape;
+    let hw = h * w;
+    let sums = bn_pool_sums(shape, kc, sel, gy);
+    let bp = BnPoolGrad {
+        shape,
+        kc,
+        sel,
+        gy,
+        sums: &sums,
+    };
+    match xv {
+        Some(xv) => g
+            .par_chunks_mut(hw)
+            .zip(xv.par_chunks(hw))
+            .enumerate()
+            .for_each(|(pl, (g, xi))| bp.planes(pl, g, Some(xi))),
+        None => g
+            .par_chunks_mut(hw)
+            .enumerate()
+            .for_each(|(pl, g)| bp.planes(pl, g, None)),
+    }
+    sums
+}
+
+/// Per channel (Σ dz, Σ dz·x̂) of [`bn_pool_backward`] (what its planes need first).
+pub(super) fn bn_pool_sums(
+    (n, c, h, w): Shape4,
+    kc: &BnCoef,
+    sel: &PoolSel,
+    gy: &[f32],
+) -> Vec<(f32, f32)> {
+    let p = (h / 2) * (w / 2);
+    (0..c)
         .into_par_iter()
         .map(|ch| {
             let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
@@ -315,42 +268,158 @@ pub(super) fn bn_pool_backward(
             }
             (s1 as f32, s2 as f32)
         })
-        .collect();
-    let plane = |pl: usize, g: &mut [f32], xi: Option<&[f32]>| {
-        let ch = pl % c;
-        let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
-        if kc.train {
+        .collect()
+}
+
+/// The per-plane part of [`bn_pool_backward`], given its sums ([`bn_pool_sums`]): for a run of
+/// whole planes at a time (e.g. a group of images inside the conv's backward task).
+pub(super) struct BnPoolGrad<'a> {
+    pub(super) shape: Shape4,
+    pub(super) kc: &'a BnCoef,
+    pub(super) sel: &'a PoolSel,
+    pub(super) gy: &'a [f32],
+    pub(super) sums: &'a [(f32, f32)],
+}
+
+impl BnPoolGrad<'_> {
+    /// The input gradient of planes `pl0..` (as many as `g` holds): with `xi` (their inputs),
+    /// added into `g`; without, `g` holds the inputs and is overwritten with the gradient.
+    pub(super) fn planes(&self, pl0: usize, g: &mut [f32], xi: Option<&[f32]>) {
+        let (n, c, h, w) = self.shape;
+        let (hw, p) = (h * w, (h / 2) * (w / 2));
+        let m = (n * hw) as f32;
+        let kc = self.kc;
+        for (k, g) in g.chunks_exact_mut(hw).enumerate() {
+            let pl = pl0 + k;
+            let ch = pl % c;
+            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+            let xi = xi.map(|x| &x[k * hw..(k + 1) * hw]);
             // sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M) = k0 + k1·(x − μ)
-            let (k0, k1) = (sc * sums[ch].0 / m, sc * inv * sums[ch].1 / m);
-            match xi {
-                Some(xi) => g
-                    .iter_mut()
-                    .zip(xi)
-                    .for_each(|(g, x)| *g -= k0 + k1 * (x - mu)),
-                None => g.iter_mut().for_each(|g| *g = -(k0 + k1 * (*g - mu))),
+            let (k0, k1) = (sc * self.sums[ch].0 / m, sc * inv * self.sums[ch].1 / m);
+            let base = match (kc.train, xi.is_some()) {
+                (true, false) => Base::Replace { k0, k1, mu },
+                (true, true) => Base::Subtract { k0, k1, mu },
+                (false, false) => Base::Zero,
+                (false, true) => Base::Keep,
+            };
+            let r = pl * p..(pl + 1) * p;
+            let (ai, xs, gyi) = (
+                &self.sel.arg[r.clone()],
+                &self.sel.x[r.clone()],
+                &self.gy[r],
+            );
+            if pool_simd::available() {
+                pool_simd::backward_plane(g, xi, (h, w), base, sc, sh, ai, xs, gyi);
+            } else {
+                backward_plane_scalar(g, xi, (h, w), base, sc, sh, ai, xs, gyi);
             }
-        } else if xi.is_none() {
-            g.fill(0.0);
         }
-        let r = pl * p..(pl + 1) * p;
-        let (ai, xs, gyi) = (&sel.arg[r.clone()], &sel.x[r.clone()], &gy[r]);
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let j = oy * ow + ox;
-                g[window_pos(w, oy, ox, ai[j])] += sc * relu_grad(xs[j] * sc + sh, gyi[j]);
-            }
-        }
-    };
-    match xv {
-        Some(xv) => g
-            .par_chunks_mut(hw)
-            .zip(xv.par_chunks(hw))
-            .enumerate()
-            .for_each(|(pl, (g, xi))| plane(pl, g, Some(xi))),
-        None => g
-            .par_chunks_mut(hw)
-            .enumerate()
-            .for_each(|(pl, g)| plane(pl, g, None)),
     }
-    sums
+}
+
+/// [`pool_simd::backward_plane`] without AVX-512: the base of every element, then each
+/// window's gradient added at its maximum.
+#[allow(clippy::too_many_arguments)]
+fn backward_plane_scalar(
+    g: &mut [f32],
+    xi: Option<&[f32]>,
+    (h, w): (usize, usize),
+    base: Base,
+    sc: f32,
+    sh: f32,
+    ai: &[u8],
+    xs: &[f32],
+    gyi: &[f32],
+) {
+    match (base, xi) {
+        (Base::Replace { k0, k1, mu }, _) => {
+            g.iter_mut().for_each(|g| *g = -(k0 + k1 * (*g - mu)));
+        }
+        (Base::Subtract { k0, k1, mu }, Some(xi)) => g
+            .iter_mut()
+            .zip(xi)
+            .for_each(|(g, x)| *g -= k0 + k1 * (x - mu)),
+        (Base::Subtract { .. }, None) => unreachable!("Base::Subtract comes with x"),
+        (Base::Zero, _) => g.fill(0.0),
+        (Base::Keep, _) => {}
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let j = oy * ow + ox;
+            g[window_pos(w, oy, ox, ai[j])] += sc * relu_grad(xs[j] * sc + sh, gyi[j]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// The AVX-512 plane kernels give the scalar loops' results to the bit: forward (output,
+    /// argmax, selected input) and backward (every base, with the pooled gradient added), at
+    /// the default recipe's sizes, odd sizes and rows of more than 16 windows, with ties and
+    /// negative scales.
+    #[test]
+    fn simd_plane_kernels_match_scalar_bit_for_bit() {
+        if !pool_simd::available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(31);
+        for (h, w) in [(26, 26), (11, 11), (5, 7), (6, 37), (2, 2), (9, 66)] {
+            let (oh, ow) = (h / 2, w / 2);
+            let q = oh * ow;
+            // Quantised values: many ties within windows.
+            let x: Vec<f32> = (0..h * w)
+                .map(|_| rng.gen_range(-4..5) as f32 * 0.5)
+                .collect();
+            for (sc, sh) in [(1.3f32, 0.2f32), (-0.7, 0.1), (0.9, -5.0)] {
+                let run = |simd: bool| {
+                    let mut o = vec![MaybeUninit::new(f32::NAN); q];
+                    let (mut a, mut xs) = (vec![9u8; q], vec![f32::NAN; q]);
+                    let s = Some((&mut a[..], &mut xs[..]));
+                    if simd {
+                        pool_simd::forward_plane(&x, w, (oh, ow), sc, sh, &mut o, s);
+                    } else {
+                        pool_plane_scalar(&x, w, (oh, ow), sc, sh, &mut o, s);
+                    }
+                    // SAFETY: initialised above (and overwritten by the kernel).
+                    let o: Vec<u32> = o
+                        .iter()
+                        .map(|v| unsafe { v.assume_init() }.to_bits())
+                        .collect();
+                    let xs: Vec<u32> = xs.iter().map(|v| v.to_bits()).collect();
+                    (o, a, xs)
+                };
+                let (fs, fp) = (run(true), run(false));
+                assert_eq!(fs, fp, "forward {h}x{w} sc={sc}");
+                let (a, xs) = {
+                    let (mut a, mut xs) = (vec![0u8; q], vec![0.0f32; q]);
+                    let mut o = vec![MaybeUninit::new(0.0); q];
+                    let s = Some((&mut a[..], &mut xs[..]));
+                    pool_plane_scalar(&x, w, (oh, ow), sc, sh, &mut o, s);
+                    (a, xs)
+                };
+                let gy: Vec<f32> = (0..q).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let g0: Vec<f32> = (0..h * w).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let xi: Vec<f32> = (0..h * w).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let (k0, k1, mu) = (0.03f32, -0.2f32, 0.1f32);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                for (base, with_x) in [
+                    (Base::Replace { k0, k1, mu }, false),
+                    (Base::Subtract { k0, k1, mu }, true),
+                    (Base::Zero, false),
+                    (Base::Keep, true),
+                ] {
+                    let x = with_x.then_some(&xi[..]);
+                    let (mut gs, mut gp) = (g0.clone(), g0.clone());
+                    pool_simd::backward_plane(&mut gs, x, (h, w), base, sc, sh, &a, &xs, &gy);
+                    backward_plane_scalar(&mut gp, x, (h, w), base, sc, sh, &a, &xs, &gy);
+                    let what = format!("backward {h}x{w} sc={sc} {base:?}");
+                    assert_eq!(bits(&gs), bits(&gp), "{what}");
+                }
+            }
+        }
+    }
 }
