@@ -49,6 +49,8 @@ macro_rules! add_grad {
 mod batchnorm;
 mod conv;
 mod convgemm;
+#[cfg(target_arch = "x86_64")]
+mod convgemm_simd;
 mod direct;
 mod fused;
 mod gemm;
