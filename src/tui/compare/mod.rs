@@ -1,6 +1,7 @@
 //! The comparison of marked runs: baseline, series shown, which config keys apply to a run.
 
 pub mod draw;
+mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -16,6 +16,7 @@ mod folder;
 mod images;
 pub mod scoring;
 mod scoring_update;
+mod update;
 
 /// The pages of a run's detail, in the order ←→ step through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
