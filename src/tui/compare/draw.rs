@@ -9,7 +9,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::strings as s;
 use super::super::text::{fit, fit_line};
 use super::super::theme::Theme;
@@ -43,8 +42,7 @@ fn run_label(c: &Compare, i: usize, w: usize) -> String {
     fit(&format!("{num}{shown}{base}"), w)
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
     let n = c.runs.len();
     let scorers = c.scorers();
     // The chart keeps at least 9 rows: first the AP rows go, then the key list scrolls.

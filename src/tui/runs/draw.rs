@@ -7,12 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row as TableRow, Table, TableState};
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::strings as s;
 use super::super::text::{fit_line, wrap_lines};
+use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
 use super::cells::cell;
-use super::{shared_ends, short_name, Column, Item};
+use super::{shared_ends, short_name, Column, Item, RunsState};
 
 /// Below this priority a column gives way to the name's full width.
 const NAME_GROWTH: u8 = 50;
@@ -119,9 +119,8 @@ pub fn layout_columns(
     chosen.iter().zip(widths).map(|(c, w)| (c.0, w)).collect()
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let r = &app.runs;
+/// The table of `r`; `store_error` says why the store could not be opened.
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, r: &RunsState, store_error: Option<&str>) {
     let [info, table_area, sel] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -187,12 +186,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(fit_line(Line::from(spans), room)), info);
 
     let b = block(s::RUNS_AUC_NOTE, t);
-    if let Some(e) = r.error.as_ref().or(app.store_error.as_ref()) {
+    if let Some(e) = r.error.as_deref().or(store_error) {
         f.render_widget(
             Paragraph::new(wrap_lines(
                 [
                     Line::styled(s::RUNS_NO_STORE, t.error()),
-                    Line::raw(e.clone()),
+                    Line::raw(e.to_string()),
                 ],
                 table_area.width.saturating_sub(2) as usize,
             ))
