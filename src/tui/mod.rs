@@ -8,6 +8,7 @@
 //! and the event loop.
 
 pub mod app;
+pub mod chart;
 pub mod compare;
 pub mod detail;
 pub mod help;

@@ -6,13 +6,14 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
+use super::super::chart::{self, marker_glyph, series_marker, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::{fit, fit_line};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, marker, marker_glyph, num, series_marker};
+use super::super::widgets::{block, marker};
 use super::Compare;
 
 const KEY_W: u16 = 22;
@@ -183,7 +184,9 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
     let [chart_area, list_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(LIST_W)]).areas(chart_area);
     series_list(f, list_area, t, c);
-    let mut data: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
+    // One line per seed; a run × scorer's seeds share its colour and glyph (the list is the
+    // legend).
+    let mut data: Vec<Series> = Vec::new();
     for (gi, key) in c.series.iter().enumerate() {
         if !c.is_shown(*key) {
             continue;
@@ -193,65 +196,24 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
                 .epochs
                 .iter()
                 .filter_map(|m| m.auc.get(&key.scorer).map(|v| (m.epoch as f64, *v)))
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
-            if !pts.is_empty() {
-                data.push((gi, pts));
-            }
+            data.push(Series::line(String::new(), pts, t.series(gi), gi));
         }
     }
-    let b = block(
-        fit(
-            &format!(" {} ", s::COMPARE_HISTORY),
-            chart_area.width.saturating_sub(2) as usize,
-        ),
-        t,
-    );
-    if data.is_empty() {
-        let msg = if c.series.iter().all(|k| !c.is_shown(*k)) {
-            s::COMPARE_ALL_HIDDEN
-        } else {
-            s::NO_AUC_YET
-        };
-        f.render_widget(
-            Paragraph::new(Span::styled(msg, t.dim())).block(b),
-            chart_area,
-        );
-        return;
-    }
-    let xs = || data.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
-    let x_lo = xs().fold(f64::INFINITY, f64::min);
-    let x_hi = xs().fold(f64::NEG_INFINITY, f64::max).max(x_lo + 1.0);
-    let yb = bounds(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
-    let datasets: Vec<Dataset> = data
-        .iter()
-        .map(|(gi, pts)| {
-            Dataset::default()
-                .marker(series_marker(t, *gi))
-                .graph_type(if pts.len() == 1 {
-                    GraphType::Scatter
-                } else {
-                    GraphType::Line
-                })
-                .style(t.series(*gi))
-                .data(pts)
-        })
-        .collect();
-    let chart = Chart::new(datasets)
-        .block(b)
-        .x_axis(
-            Axis::default()
-                .bounds([x_lo, x_hi])
-                .style(t.dim())
-                .labels(vec![Line::raw(num(x_lo)), Line::raw(num(x_hi))]),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds(yb)
-                .style(t.dim())
-                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
-        );
-    f.render_widget(chart, chart_area);
+    let empty = if c.series.iter().all(|k| !c.is_shown(*k)) {
+        s::COMPARE_ALL_HIDDEN
+    } else {
+        s::NO_AUC_YET
+    };
+    let history = LineChart {
+        title: s::COMPARE_HISTORY,
+        series: &data,
+        x: None,
+        y: None,
+        legend: Legend::Off,
+        empty,
+    };
+    chart::draw(f, chart_area, t, &history);
 }
 
 /// The series (run × scorer) with their glyph, colour and whether they are shown.

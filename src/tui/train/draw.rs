@@ -14,10 +14,11 @@ use ratatui::Frame;
 use crate::config::HeadKind;
 use crate::score::Summary;
 
+use super::super::chart::{self, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::{fit, fit_line, fit_lines, label_value, wrap, wrap_lines};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, curve_chart, Curve};
+use super::super::widgets::{block, bounds};
 use super::follow::Follower;
 use super::jobs::{Queued, StudyState};
 use super::live::{CurvePoint, Live, LogLevel, LogLine};
@@ -139,16 +140,9 @@ fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
             (acc, s::CHART_ACC),
             (auc, s::CHART_AUC),
         ] {
-            curve_chart(
-                f,
-                a,
-                chart_title(title, None, a),
-                &[],
-                [0.0, 1.0],
-                None,
-                t,
-                s::STUDY_WAITING,
-            );
+            let title = chart_title(title, None, a);
+            let c = curves(&title, &[], [0.0, 1.0], None, s::STUDY_WAITING);
+            chart::draw(f, a, t, &c);
         }
         return;
     };
@@ -158,17 +152,10 @@ fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
             let (raw, smooth) = live.curve_series(value);
             let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
             let curves = vec![
-                Curve {
-                    name: s::LEGEND_EMA.into(),
-                    points: smooth,
-                    style,
-                    faint: false,
-                },
-                Curve {
-                    name: s::LEGEND_RAW.into(),
-                    points: raw,
-                    style: t.dim(),
+                Series::line(s::LEGEND_EMA, smooth, style, 0),
+                Series {
                     faint: true,
+                    ..Series::line(s::LEGEND_RAW, raw, t.dim(), 1)
                 },
             ];
             let title = chart_title(name, now.map(|v| format!("{v:.3}")), area);
@@ -179,57 +166,64 @@ fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
             let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
             (title, curves, y)
         };
-    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false, loss);
-    curve_chart(f, loss, title, &curves, x, y, t, s::NO_BATCHES_YET);
-    let (title, curves, y) = curve_pair(
+    let (title, pair, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false, loss);
+    chart::draw(f, loss, t, &curves(&title, &pair, x, y, s::NO_BATCHES_YET));
+    let (title, pair, y) = curve_pair(
         live.accuracy_label(),
         |p| p.accuracy,
         t.series(3),
         true,
         acc,
     );
-    curve_chart(f, acc, title, &curves, x, y, t, s::NO_BATCHES_YET);
+    chart::draw(f, acc, t, &curves(&title, &pair, x, y, s::NO_BATCHES_YET));
 
     let scorers = &live.config.score.scorers;
-    let curves: Vec<Curve> = scorers
+    let aucs: Vec<Series> = scorers
         .iter()
         .enumerate()
-        .map(|(i, k)| Curve {
-            name: s::scorer_short(*k).into(),
-            points: live
+        .map(|(i, k)| {
+            let points = live
                 .auc_history
                 .get(k)
                 .map(|h| h.iter().map(|(e, v)| (*e as f64, *v)).collect())
-                .unwrap_or_default(),
-            style: t.series(i),
-            faint: false,
+                .unwrap_or_default();
+            Series::line(s::scorer_short(*k), points, t.series(i), i)
         })
         .collect();
     let primary = scorers
         .first()
         .and_then(|k| live.auc_now_best(*k))
         .map(|(cur, _, _)| format!("{cur:.3}"));
-    curve_chart(
-        f,
-        auc,
-        chart_title(s::CHART_AUC, primary, auc),
-        &curves,
-        x,
-        None,
-        t,
-        s::NO_AUC_YET,
-    );
+    let title = chart_title(s::CHART_AUC, primary, auc);
+    chart::draw(f, auc, t, &curves(&title, &aucs, x, None, s::NO_AUC_YET));
+}
+
+/// A chart of the Train screen: on the run's epoch axis `x`, its legend on the bottom border.
+fn curves<'a>(
+    title: &'a str,
+    series: &'a [Series],
+    x: [f64; 2],
+    y: Option<[f64; 2]>,
+    empty: &'a str,
+) -> LineChart<'a> {
+    LineChart {
+        title,
+        series,
+        x: Some(x),
+        y,
+        legend: Legend::Border,
+        empty,
+    }
 }
 
 /// A chart's title on its top border: the name, and the value (never cut: the name is
 /// shortened first).
-fn chart_title(name: &str, value: Option<String>, area: Rect) -> Line<'static> {
+fn chart_title(name: &str, value: Option<String>, area: Rect) -> String {
     let room = area.width.saturating_sub(4) as usize;
-    let text = match value {
+    match value {
         Some(v) => label_value(name, &v, room),
         None => fit(name, room),
-    };
-    Line::from(format!(" {text} "))
+    }
 }
 
 /// The end of the shared epoch axis: the epochs reached so far (whole), at least one, at
