@@ -237,6 +237,7 @@ impl ImageLoader {
     }
 
     /// A loader that never loads (tests): requests stay `Loading` unless answered by hand.
+    #[cfg(test)]
     pub fn inert() -> ImageLoader {
         let (_tx, rx) = mpsc::channel();
         ImageLoader { tx: None, rx }

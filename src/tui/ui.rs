@@ -1,6 +1,7 @@
 //! Draws a frame: the tabs, the screen of the current tab (or help), the footer, the
-//! too-small message, and the popup on top. Only dispatches; the shared helpers the screens
-//! and popups use are in [`super::widgets`].
+//! too-small message, and the popup on top. The one place that reads the whole [`App`]: it
+//! hands each screen and popup the state it draws and the theme. The shared helpers the
+//! screens and popups use are in [`super::widgets`] and [`super::chart`].
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

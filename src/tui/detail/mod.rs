@@ -59,17 +59,6 @@ impl DetailPage {
             DetailPage::Folder => s::PAGE_FOLDER,
         }
     }
-
-    /// Position in [`DetailPage::ALL`].
-    pub fn index(self) -> usize {
-        DetailPage::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    /// The page `delta` steps on among all pages, wrapping around.
-    pub fn step(self, delta: i32) -> DetailPage {
-        let n = DetailPage::ALL.len() as i32;
-        DetailPage::ALL[(self.index() as i32 + delta).rem_euclid(n) as usize]
-    }
 }
 
 /// A scorer's AUC and ROC curve points.

@@ -41,7 +41,8 @@ impl RunsState {
             .and_then(|it| self.key_of(*it));
     }
 
-    /// Selects a run, expanding its study when it is folded away.
+    /// Selects a run, expanding its study when it is folded away (tests).
+    #[cfg(test)]
     pub fn select_id(&mut self, id: &str) {
         let key = ItemKey::Run(id.to_string());
         if !self.select_key(&key) {
