@@ -104,18 +104,6 @@ impl Field {
     pub const Device: Field = Field::Key("train.device");
 }
 
-/// More fields by name, for the tests.
-#[cfg(test)]
-#[allow(non_upper_case_globals)]
-impl Field {
-    pub const Path: Field = Field::Key("data.path");
-    pub const S: Field = Field::Key("head.s");
-    pub const M: Field = Field::Key("head.m");
-    pub const Epochs: Field = Field::Key("train.epochs");
-    pub const BatchSize: Field = Field::Key("train.batch_size");
-    pub const Lr: Field = Field::Key("train.lr");
-}
-
 /// How ←→ step a number.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Step {
@@ -593,4 +581,16 @@ impl Field {
     pub fn left_column(self) -> bool {
         self.section().left_column()
     }
+}
+
+/// More fields by name, for the tests.
+#[cfg(test)]
+#[allow(non_upper_case_globals)]
+impl Field {
+    pub const Path: Field = Field::Key("data.path");
+    pub const S: Field = Field::Key("head.s");
+    pub const M: Field = Field::Key("head.m");
+    pub const Epochs: Field = Field::Key("train.epochs");
+    pub const BatchSize: Field = Field::Key("train.batch_size");
+    pub const Lr: Field = Field::Key("train.lr");
 }
