@@ -1,6 +1,6 @@
 //! Checklists of reference classes, scorers and the ensemble's scorers (Setup: e or Space on
 //! those fields): their state, built from the form, their keys and their drawing. The picked
-//! list is applied to the form by `update/popups.rs`. Keys change the list and only Enter
+//! list is applied to the form by `popups/apply.rs`. Keys change the list and only Enter
 //! applies it (`a` checks every other class and stays open); scorers are picked in order, the
 //! first is the primary one (K/J move the one under the cursor).
 
@@ -11,8 +11,8 @@ use ratatui::Frame;
 
 use crate::config::ScorerKind;
 
-use super::super::form::{resolve_class, Form};
 use super::super::keys::Action;
+use super::super::setup::{resolve_class, Form};
 use super::super::strings as s;
 use super::super::text::{fit, fit_lines};
 use super::super::theme::Theme;
