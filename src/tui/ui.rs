@@ -14,7 +14,7 @@ use super::popups;
 use super::runs::RunsView;
 use super::screens;
 use super::strings as s;
-use super::text::{fit, fit_line};
+use super::text::{fit, wrap};
 use super::theme::Theme;
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -23,10 +23,12 @@ pub fn draw(f: &mut Frame, app: &App) {
         draw_too_small(f, area, &app.theme);
         return;
     }
+    // A status of several lines (a list of searched places) takes as many rows, up to a third.
+    let status = status_lines(app, area.width as usize, (area.height / 3).max(1) as usize);
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(status.as_ref().map_or(1, |l| l.len().max(1) as u16)),
     ])
     .areas(area);
     draw_tabs(f, top, app);
@@ -44,7 +46,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             },
         }
     }
-    draw_footer(f, bottom, app);
+    draw_footer(f, bottom, app, status);
     // Popups cover the screen, never the tabs or the footer's status line.
     match &app.popup {
         Some(Popup::Confirm(k)) => popups::confirm::draw(f, body, &app.theme, k, app.queue.len()),
@@ -142,16 +144,33 @@ fn badge(app: &App) -> Option<(String, &'static str)> {
     })
 }
 
-fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
+/// The status line's text: one line fitted to `width`, or, for a text of several lines, each
+/// of them wrapped (a list stays a list), at most `max` rows.
+fn status_lines(app: &App, width: usize, max: usize) -> Option<Vec<String>> {
+    let st = app.status.as_ref()?;
+    if !st.text.contains('\n') {
+        return Some(vec![fit(&st.text, width)]);
+    }
+    let mut lines = wrap(st.text.trim_end(), width);
+    if lines.len() > max {
+        lines.truncate(max);
+        if let Some(last) = lines.last_mut() {
+            *last = fit(&format!("{last} …"), width);
+        }
+    }
+    Some(lines)
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &App, status: Option<Vec<String>>) {
     let t = &app.theme;
-    if let Some(st) = &app.status {
+    if let (Some(st), Some(lines)) = (&app.status, status) {
         let style = match st.level {
             LogLevel::Info => t.ok(),
             LogLevel::Warn => t.warn(),
             LogLevel::Error => t.error(),
         };
-        let line = Line::styled(st.text.clone(), style);
-        f.render_widget(Paragraph::new(fit_line(line, area.width as usize)), area);
+        let lines: Vec<Line> = lines.into_iter().map(|l| Line::styled(l, style)).collect();
+        f.render_widget(Paragraph::new(lines), area);
         return;
     }
     let hint = match app.context() {
