@@ -25,6 +25,7 @@ pub mod text;
 pub mod theme;
 pub mod ui;
 mod update;
+pub mod usage;
 pub mod widgets;
 
 #[cfg(test)]
@@ -127,6 +128,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<Option<i32>> {
             .context("cannot install the signal handlers")?;
     }
 
+    app.sampler = Some(usage::Sampler::new());
     install_panic_hook(app.store_root().map(|r| r.join(LOG_FILE)));
     let mut terminal = enter().context("cannot set up the terminal")?;
     if let Ok(size) = terminal.size() {

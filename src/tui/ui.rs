@@ -14,7 +14,7 @@ use super::popups;
 use super::runs::RunsView;
 use super::screens;
 use super::strings as s;
-use super::text::{fit, wrap};
+use super::text::{fit, width, wrap};
 use super::theme::Theme;
 
 pub fn draw(f: &mut Frame, app: &App) {
@@ -89,11 +89,23 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         app.tab.index()
     };
     let (right, state) = badge(app).unwrap_or_default();
-    let [left, rt] = Layout::horizontal([
+    // The process's CPU and memory (and the GPU's) between the tabs and the badge, each
+    // element whole or dropped.
+    let tabs_w: usize = all.iter().map(|l| width(l) + 2).sum::<usize>() + all.len() - 1;
+    let room = (area.width as usize).saturating_sub(tabs_w + width(&right) + 2);
+    let usage = app.usage.line(room);
+    let usage = if usage.is_empty() {
+        usage
+    } else {
+        format!("{usage}  ")
+    };
+    let [left, mid, rt] = Layout::horizontal([
         Constraint::Min(10),
+        Constraint::Length(width(&usage) as u16),
         Constraint::Length(right.chars().count() as u16),
     ])
     .areas(area);
+    f.render_widget(Paragraph::new(Span::styled(usage, t.dim())), mid);
     let tabs = Tabs::new(all)
         .select(selected)
         .style(t.dim())

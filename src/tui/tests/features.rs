@@ -70,3 +70,42 @@ fn missing_data_lists_the_searched_places_one_a_line() {
         "{screen}"
     );
 }
+
+fn busy() -> crate::tui::usage::Usage {
+    use crate::tui::usage::{Gpu, Usage};
+    Usage {
+        cpu: Some(183.0),
+        rss_bytes: Some(1_288_490_189),
+        gpu: Some(Gpu {
+            util: Some(45.0),
+            used_bytes: 3172 << 20,
+            total_bytes: 81559 << 20,
+        }),
+    }
+}
+
+#[test]
+fn the_tab_bar_shows_cpu_memory_and_gpu_whole_or_not_at_all() {
+    let mut c = pinned();
+    c.train.epochs = 3;
+    let mut l = super::train::mid_epoch_lab(c);
+    l.app.usage = busy();
+    snapshots!("header_usage", &mut l);
+    let wide = l.render(120, 40);
+    let top = wide.lines().next().unwrap();
+    assert!(
+        top.contains("cpu 183%  rss 1.2G  gpu 45% 3.1G/80G  training"),
+        "{top}"
+    );
+    // At 80 columns what does not fit is dropped, never cut.
+    let narrow = l.render(80, 24);
+    let top = narrow.lines().next().unwrap();
+    assert!(top.contains("cpu 183%  rss 1.2G  training"), "{top}");
+    assert!(!top.contains("gpu") && !top.contains('…'), "{top}");
+    // A CPU run has no GPU field; before the first sample nothing is shown.
+    l.app.usage.gpu = None;
+    assert!(!l.render(120, 40).lines().next().unwrap().contains("gpu"));
+    l.app.usage = Default::default();
+    assert!(!l.render(120, 40).lines().next().unwrap().contains("cpu"));
+    assert!(!l.app.training_on_cuda());
+}
