@@ -13,13 +13,9 @@ use crate::config::Config;
 use crate::store::{Store, Timestamp};
 use crate::train::{Event, Outcome};
 
-use super::follow::Follower;
-use super::form::Form;
 use super::images::{ImageLoader, PixelMode};
-use super::jobs::{Queued, StudyState};
 use super::keys::{self, Action, Context};
 use super::launcher::{Job, Launcher, ScoreJob};
-use super::live::{Live, LogLevel};
 use super::popups::checklist::Checklist;
 use super::popups::confirm::ConfirmKind;
 use super::popups::folder::FolderInput;
@@ -27,8 +23,12 @@ use super::popups::input::Input;
 use super::popups::profiles::ProfilePicker;
 use super::popups::studies::StudyPicker;
 use super::runs::{RunsState, RunsView};
+use super::setup::Form;
 use super::strings as s;
 use super::theme::Theme;
+use super::train::follow::Follower;
+use super::train::jobs::{Queued, StudyState};
+use super::train::live::{Live, LogLevel};
 
 /// How often the store is checked for runs written by other processes.
 pub const STORE_POLL: Duration = Duration::from_secs(1);

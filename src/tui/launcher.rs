@@ -20,7 +20,7 @@ use crate::store::studies::Study;
 use crate::store::Store;
 use crate::train::{self, Event, JobOptions};
 
-use super::scoring::FolderResult;
+use super::detail::scoring::FolderResult;
 
 /// A started job.
 pub struct Job {

@@ -8,23 +8,21 @@
 //! and the event loop.
 
 pub mod app;
-pub mod follow;
-pub mod form;
+pub mod compare;
+pub mod detail;
+pub mod help;
 pub mod images;
-pub mod jobs;
 pub mod keys;
 pub mod launcher;
-pub mod live;
 pub mod popups;
 pub mod runs;
-pub mod scoring;
-pub mod screens;
+pub mod setup;
 pub mod strings;
 pub mod study;
 pub mod text;
 pub mod theme;
+pub mod train;
 pub mod ui;
-mod update;
 pub mod usage;
 pub mod widgets;
 
@@ -70,7 +68,7 @@ const START_PROFILE: &str = crate::store::DEFAULT_PROFILE;
 /// `adalab bench` times it.
 pub fn event_fold(config: Config) -> Box<dyn FnMut(&Event)> {
     let now = Instant::now();
-    let mut live = live::Live::new(config, "bench".into(), None, now);
+    let mut live = train::live::Live::new(config, "bench".into(), None, now);
     Box::new(move |ev| live.apply(ev, now))
 }
 

@@ -9,13 +9,13 @@ use ratatui::Frame;
 
 use super::app::{App, Popup, Tab, MIN_HEIGHT, MIN_WIDTH};
 use super::keys::Context;
-use super::live::LogLevel;
 use super::popups;
 use super::runs::RunsView;
-use super::screens;
 use super::strings as s;
 use super::text::{fit, width, wrap};
 use super::theme::Theme;
+use super::train::live::LogLevel;
+use super::{compare, detail, help, runs, setup, study, train};
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -33,16 +33,16 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(area);
     draw_tabs(f, top, app);
     if app.help {
-        screens::help::draw(f, body, app, app.screen_context());
+        help::draw(f, body, app, app.screen_context());
     } else {
         match app.tab {
-            Tab::Setup => screens::setup::draw(f, body, app),
-            Tab::Train => screens::train::draw(f, body, app),
+            Tab::Setup => setup::draw::draw(f, body, app),
+            Tab::Train => train::draw::draw(f, body, app),
             Tab::Runs => match &app.runs.view {
-                RunsView::Table => screens::runs::draw(f, body, app),
-                RunsView::Detail(d) => screens::detail::draw(f, body, app, d),
-                RunsView::Compare(c) => screens::compare::draw(f, body, app, c),
-                RunsView::Study(v) => screens::study::draw(f, body, app, v),
+                RunsView::Table => runs::draw::draw(f, body, app),
+                RunsView::Detail(d) => detail::draw::draw(f, body, app, d),
+                RunsView::Compare(c) => compare::draw::draw(f, body, app, c),
+                RunsView::Study(v) => study::draw::draw(f, body, app, v),
             },
         }
     }
@@ -187,7 +187,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, status: Option<Vec<String>>
     }
     let hint = match app.context() {
         Context::Setup => s::FOOTER_SETUP,
-        Context::Train => screens::train::footer(app),
+        Context::Train => train::draw::footer(app),
         Context::Runs => s::FOOTER_RUNS,
         Context::Detail => match &app.runs.view {
             RunsView::Detail(d) if d.scoring() => s::FOOTER_DETAIL_SCORING,

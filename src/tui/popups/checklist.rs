@@ -11,8 +11,8 @@ use ratatui::Frame;
 
 use crate::config::ScorerKind;
 
-use super::super::form::{resolve_class, Form};
 use super::super::keys::Action;
+use super::super::setup::{resolve_class, Form};
 use super::super::strings as s;
 use super::super::text::{fit, fit_lines};
 use super::super::theme::Theme;

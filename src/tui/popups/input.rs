@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::super::form::Field;
 use super::super::keys::Action;
+use super::super::setup::Field;
 use super::super::strings as s;
 use super::super::text::{fit, fit_start, wrap_max};
 use super::super::theme::Theme;

@@ -1,6 +1,7 @@
 //! One file per popup, each with its state, how its keys change it (answering what the app
 //! should do, applied by `update/popups.rs`) and its drawing over the screen.
 
+mod apply;
 pub mod checklist;
 pub mod confirm;
 pub mod folder;

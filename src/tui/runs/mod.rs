@@ -15,19 +15,22 @@ use crate::config::ScorerKind;
 use crate::store::query::Query;
 use crate::store::{LoadedRun, RunEntry, RunStatus, Store, Timestamp};
 
+use super::compare::Compare;
+use super::detail::{Detail, DetailPage};
 use super::study::{StudyGroup, StudyView};
 
-mod compare;
-mod detail;
+pub mod draw;
 mod select;
 mod sort;
 mod table;
+mod update;
 
 use sort::cmp_key;
 
-pub use compare::*;
-pub use detail::*;
 pub use table::*;
+
+/// A fresh listing of the store: its fingerprint and the runs (or why they could not be read).
+pub type Listing = (u64, Result<Vec<RunEntry>, String>);
 
 /// One line of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -74,11 +74,12 @@ use crate::store::{
 use crate::train::{EpochMetrics, Event, Outcome};
 
 use super::app::{App, AppOptions, Popup, Tab, QUIT_WAIT};
-use super::form::Field;
+use super::detail::DetailPage;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
 use super::launcher::{Job, Launcher, ScoreJob, ScoreUpdate, StudyJob, StudyUpdate};
 use super::popups::confirm::ConfirmKind;
-use super::runs::{DetailPage, RunsView, SortColumn};
+use super::runs::{RunsView, SortColumn};
+use super::setup::Field;
 use super::theme::{Markers, Theme};
 use super::ui;
 

@@ -8,8 +8,8 @@ use super::*;
 
 use crate::job::score::ScoreProgress;
 use crate::job::score::{Inputs, Scored, Verdict};
+use crate::tui::detail::scoring::{FolderResult, FolderState};
 use crate::tui::popups::folder::FolderInput;
-use crate::tui::scoring::{FolderResult, FolderState};
 
 use super::runs::open_detail;
 
@@ -28,7 +28,7 @@ fn give_detector(l: &Lab, id: &str, bytes: u64) {
     f.set_len(bytes).unwrap();
 }
 
-fn detail(l: &Lab) -> &crate::tui::runs::Detail {
+fn detail(l: &Lab) -> &crate::tui::detail::Detail {
     match &l.app.runs.view {
         RunsView::Detail(d) => d,
         _ => panic!("not on a Detail"),

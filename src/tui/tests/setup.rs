@@ -106,7 +106,7 @@ fn launch_failure_is_reported() {
 
 // ---- sections, pickers, errors, names, reset, clearing -----------------------------------
 
-use crate::tui::form::Section;
+use crate::tui::setup::Section;
 
 #[test]
 fn sections_fold_and_unfold() {
@@ -403,7 +403,7 @@ fn every_key_of_the_form_steps_and_types() {
         let before = l.app.form.edit_text(f);
         l.app.form.step(f, 1);
         l.app.form.step(f, -1);
-        if f.kind() != crate::tui::form::FieldKind::List && f != Field::Path {
+        if f.kind() != crate::tui::setup::FieldKind::List && f != Field::Path {
             l.app
                 .form
                 .apply_text(f, &before)

@@ -291,9 +291,9 @@ fn the_smoothed_curve_follows_the_raw_one() {
 #[test]
 fn the_curve_stays_bounded() {
     let c = pinned();
-    let mut live = crate::tui::live::Live::new(c, "p".into(), None, Instant::now());
+    let mut live = crate::tui::train::live::Live::new(c, "p".into(), None, Instant::now());
     let t = Instant::now();
-    for i in 0..(3 * crate::tui::live::CURVE_CAP) {
+    for i in 0..(3 * crate::tui::train::live::CURVE_CAP) {
         live.apply(
             &Event::Progress {
                 epoch: 1 + i / 1000,
@@ -306,11 +306,11 @@ fn the_curve_stays_bounded() {
             t,
         );
     }
-    assert!(live.curve.len() <= crate::tui::live::CURVE_CAP);
+    assert!(live.curve.len() <= crate::tui::train::live::CURVE_CAP);
     assert!(live.curve.windows(2).all(|w| w[0].x < w[1].x));
     // Merged points stand for the batches they merged.
     let total: u32 = live.curve.iter().map(|p| p.weight).sum();
-    assert_eq!(total as usize, 3 * crate::tui::live::CURVE_CAP);
+    assert_eq!(total as usize, 3 * crate::tui::train::live::CURVE_CAP);
 }
 
 #[test]
@@ -513,7 +513,7 @@ fn the_evaluation_shows_as_a_phase_and_counts_in_the_eta() {
 
 #[test]
 fn the_log_breaks_between_words_never_inside_a_number_or_an_id() {
-    use crate::tui::live::{LogLevel, LogLine};
+    use crate::tui::train::live::{LogLevel, LogLine};
     let mut l = started_lab(repeated_config());
     let live = l.app.live.as_mut().unwrap();
     for text in [

@@ -1,5 +1,7 @@
 //! The comparison of marked runs: baseline, series shown, which config keys apply to a run.
 
+pub mod draw;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, HeadKind, OptimizerKind, ScorerKind};

@@ -8,7 +8,6 @@ use crate::store::{Store, StoreError};
 
 use super::super::app::{App, Popup};
 use super::super::keys::Action;
-use super::super::live::LogLevel;
 use super::super::popups::checklist::{Checklist, ChecklistOutcome};
 use super::super::popups::confirm::{Answer, ConfirmKind};
 use super::super::popups::input::{Input, InputKind, InputOutcome, Typed};
@@ -16,6 +15,7 @@ use super::super::popups::profiles::{PickerOutcome, ProfilePicker};
 use super::super::popups::studies::{StudyPicker, StudyPickerOutcome};
 use super::super::runs::RunsView;
 use super::super::strings as s;
+use super::super::train::live::LogLevel;
 
 impl App {
     pub(in crate::tui) fn on_confirm(&mut self, a: Action) {

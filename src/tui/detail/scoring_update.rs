@@ -9,11 +9,12 @@ use crate::store::detector::DetectorStatus;
 use super::super::app::{App, Popup};
 use super::super::keys::Action;
 use super::super::launcher::ScoreUpdate;
-use super::super::live::LogLevel;
 use super::super::popups::folder::{FolderInput, FolderOutcome};
-use super::super::runs::{DetailPage, RunsView};
-use super::super::scoring::{FolderScore, FolderState};
+use super::super::runs::RunsView;
 use super::super::strings as s;
+use super::super::train::live::LogLevel;
+use super::scoring::{FolderScore, FolderState};
+use super::DetailPage;
 
 impl App {
     /// `s` on a run's Detail: the folder input, unless the run has no detector or a folder

@@ -10,11 +10,11 @@ use crate::config::ScorerKind;
 use crate::score::Summary;
 use crate::store::RunRecord;
 
-use super::super::super::runs::Detail;
-use super::super::super::strings as s;
-use super::super::super::text::wrap_lines;
-use super::super::super::theme::Theme;
-use super::super::super::widgets::{block, legend_name, line_chart, Series};
+use super::super::strings as s;
+use super::super::text::wrap_lines;
+use super::super::theme::Theme;
+use super::super::widgets::{block, legend_name, line_chart, Series};
+use super::Detail;
 
 pub(super) fn epochs(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
     let rec = &d.run.record;

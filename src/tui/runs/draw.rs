@@ -11,12 +11,12 @@ use ratatui::Frame;
 use crate::config::ScorerKind;
 
 use super::super::app::App;
-use super::super::runs::{shared_ends, short_name, Column, Item, Row, RunsState};
 use super::super::strings as s;
 use super::super::study::StudyGroup;
 use super::super::text::{fit_line, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
+use super::{shared_ends, short_name, Column, Item, Row, RunsState};
 
 /// Below this priority a column gives way to the name's full width.
 const NAME_GROWTH: u8 = 50;
@@ -74,7 +74,7 @@ fn cell(r: &RunsState, it: Item, c: Column, t: &Theme) -> (String, Style) {
                         };
                         match res.summary.get(&k) {
                             Some(sm) => {
-                                let cell = super::super::runs::AucCell {
+                                let cell = super::AucCell {
                                     value: sm.median,
                                     iqr: (sm.n > 1).then_some(sm.q3 - sm.q1),
                                     live: false,

@@ -7,6 +7,8 @@
 //! Results are the engine's own ([`Study::results`]: done/running per task, the newest
 //! finished run per task, the comparison with the first cell).
 
+pub mod draw;
+
 use std::path::PathBuf;
 
 use crate::config::ScorerKind;

@@ -10,11 +10,11 @@ use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Ta
 use ratatui::Frame;
 
 use super::super::app::App;
-use super::super::runs::Compare;
 use super::super::strings as s;
 use super::super::text::{fit, fit_line};
 use super::super::theme::Theme;
 use super::super::widgets::{block, bounds, marker, marker_glyph, num, series_marker};
+use super::Compare;
 
 const KEY_W: u16 = 22;
 /// Width of the series list beside the chart.

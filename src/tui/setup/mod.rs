@@ -5,9 +5,11 @@
 //! values go through the config's key table (`Config::get` / `Config::set`).
 
 mod anomalous;
+pub mod draw;
 mod field;
 mod step;
 mod text;
+mod update;
 
 pub use field::{Field, FieldKind, Kind, Section, Spec, Step, SPECS};
 use step::{stepped, unbracket};

@@ -5,11 +5,11 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
-use super::super::app::App;
-use super::super::keys::{help_rows, Context};
-use super::super::strings as s;
-use super::super::text::{fit, fit_line, width};
-use super::super::widgets::block;
+use super::app::App;
+use super::keys::{help_rows, Context};
+use super::strings as s;
+use super::text::{fit, fit_line, width};
+use super::widgets::block;
 
 /// One help line: a context's title, or a binding's keys and what they do.
 enum Entry {

@@ -13,13 +13,13 @@ use crate::config::HeadKind;
 use crate::score::Summary;
 
 use super::super::app::App;
-use super::super::follow::Follower;
-use super::super::jobs::StudyState;
-use super::super::live::{CurvePoint, Live, LogLevel, LogLine};
 use super::super::strings as s;
 use super::super::text::{fit, fit_line, fit_lines, label_value, wrap, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::{block, bounds, curve_chart, Curve};
+use super::follow::Follower;
+use super::jobs::StudyState;
+use super::live::{CurvePoint, Live, LogLevel, LogLine};
 
 /// What the Train screen shows.
 enum Shown<'a> {

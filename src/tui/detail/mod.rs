@@ -4,11 +4,18 @@
 
 use crate::config::ScorerKind;
 use crate::store::detector::{self, DetectorStatus};
-use crate::store::{LoadedRun, RunEntry, Scores, Store};
+use crate::store::{LoadedRun, Scores, Store};
 
-use super::super::images::{ImagesState, Thumb};
-use super::super::scoring::FolderScore;
-use super::super::strings as s;
+use super::images::{ImagesState, Thumb};
+use super::strings as s;
+use scoring::FolderScore;
+
+pub mod charts;
+pub mod draw;
+mod folder;
+mod images;
+pub mod scoring;
+mod scoring_update;
 
 /// The pages of a run's detail, in the order ←→ step through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +212,3 @@ pub fn split_thumbs(thumbs: &[Thumb]) -> (&[Thumb], &[Thumb]) {
     let half = thumbs.len() / 2;
     thumbs.split_at(half)
 }
-
-/// A fresh listing of the store: its fingerprint and the runs (or why they could not be read).
-pub type Listing = (u64, Result<Vec<RunEntry>, String>);

@@ -11,20 +11,15 @@ use ratatui::Frame;
 use crate::config::ScorerKind;
 
 use super::super::app::App;
-use super::super::runs::{Detail, DetailPage};
 use super::super::strings as s;
 use super::super::text::{fit, fit_lines, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::block;
+use super::{Detail, DetailPage};
 
-mod charts;
-mod folder;
-mod images;
-
-pub use charts::boxplot;
-use charts::{epochs, roc, spread};
-use folder::folder;
-use images::images;
+use super::charts::{epochs, roc, spread};
+use super::folder::folder;
+use super::images::images;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = &app.theme;

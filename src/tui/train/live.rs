@@ -381,9 +381,9 @@ impl Live {
     /// What the accuracy chart shows: transform accuracy when the classes are transforms.
     pub fn accuracy_label(&self) -> &'static str {
         match self.config.transforms.labels {
-            LabelMode::None => super::strings::CHART_ACC,
-            LabelMode::Transform => super::strings::CHART_ACC_TRANSFORM,
-            LabelMode::ClassTransform => super::strings::CHART_ACC_CLASS_TRANSFORM,
+            LabelMode::None => super::super::strings::CHART_ACC,
+            LabelMode::Transform => super::super::strings::CHART_ACC_TRANSFORM,
+            LabelMode::ClassTransform => super::super::strings::CHART_ACC_CLASS_TRANSFORM,
         }
     }
 

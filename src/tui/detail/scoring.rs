@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::job::score::{Inputs, ScoreProgress, Scored, Verdict};
 
-use super::images::Thumb;
+use super::super::images::Thumb;
 
 /// Thumbnails kept of the most anomalous images.
 pub const THUMBS: usize = 8;
@@ -154,14 +154,15 @@ impl FolderScore {
         let frac = |d: usize, t: usize| d as f64 / t.max(1) as f64;
         Some(match progress {
             None | Some(ScoreProgress::Skipped(_)) | Some(ScoreProgress::Loading(_)) => {
-                (super::strings::SCORING_STARTING, 0.0)
+                (super::super::strings::SCORING_STARTING, 0.0)
             }
             Some(ScoreProgress::Decoding { done, total }) => {
-                (super::strings::SCORING_READING, frac(*done, *total))
+                (super::super::strings::SCORING_READING, frac(*done, *total))
             }
-            Some(ScoreProgress::Embedding { done, total }) => {
-                (super::strings::SCORING_EMBEDDING, frac(*done, *total))
-            }
+            Some(ScoreProgress::Embedding { done, total }) => (
+                super::super::strings::SCORING_EMBEDDING,
+                frac(*done, *total),
+            ),
         })
     }
 }

@@ -10,12 +10,12 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::super::app::App;
+use super::super::detail::charts::boxplot;
 use super::super::strings as s;
-use super::super::study::{StudyGroup, StudyView};
 use super::super::text::{fit_line, fit_start};
 use super::super::theme::Theme;
 use super::super::widgets::{block, fit, marker};
-use super::detail::boxplot;
+use super::{StudyGroup, StudyView};
 use crate::score::ticks;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {

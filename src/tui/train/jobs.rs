@@ -10,8 +10,8 @@ use crate::job::study::StudyEvent;
 use crate::store::studies::{Study, Task};
 use crate::train::Outcome;
 
+use super::super::launcher::{StudyJob, StudyUpdate};
 use super::follow::Follower;
-use super::launcher::{StudyJob, StudyUpdate};
 use super::live::{LogLevel, LogLine};
 
 /// Study log lines kept.
@@ -138,7 +138,7 @@ impl StudyState {
             if self.is_active() && !self.stop_requested {
                 (j.cancel)();
                 self.stop_requested = true;
-                self.log(LogLevel::Warn, super::strings::STUDY_STOPPING);
+                self.log(LogLevel::Warn, super::super::strings::STUDY_STOPPING);
             }
         }
     }
@@ -239,7 +239,7 @@ impl StudyState {
                         task.seed_index + 1,
                         self.seeds
                     );
-                    let took = super::strings::duration(seconds as f64);
+                    let took = super::super::strings::duration(seconds as f64);
                     let (level, text) = match &outcome {
                         Outcome::Finished => {
                             self.finished += 1;

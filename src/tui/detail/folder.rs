@@ -8,12 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::super::images::{PixelMode, Thumb};
-use super::super::super::scoring::{FolderResult, FolderScore, FolderState};
-use super::super::super::strings as s;
-use super::super::super::theme::Theme;
-use super::super::super::widgets::{block, fit};
+use super::super::images::{PixelMode, Thumb};
+use super::super::strings as s;
+use super::super::theme::Theme;
+use super::super::widgets::{block, fit};
 use super::images::strip;
+use super::scoring::{FolderResult, FolderScore, FolderState};
 
 /// Rows the ranked list keeps at least (its header and three images).
 const LIST_MIN: u16 = 4;

@@ -11,12 +11,12 @@ use ratatui::Frame;
 use crate::config::HeadKind;
 
 use super::super::app::{App, Popup};
-use super::super::form::{Field, FieldKind, Form, Section};
 use super::super::popups::input::InputKind;
 use super::super::strings as s;
 use super::super::text::{fit, fit_line, fit_lines, width as width_of, wrap};
 use super::super::theme::Theme;
 use super::super::widgets::{block, marker};
+use super::{Field, FieldKind, Form, Section};
 
 const LABEL_W: usize = 16;
 

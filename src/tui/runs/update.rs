@@ -6,13 +6,14 @@
 use crate::store::{RecordError, RunRecord, RunStatus, StoreError};
 
 use super::super::app::{App, Popup, Tab, IMAGES_PER_ROW};
+use super::super::detail::DetailPage;
 use super::super::images::{extremes, ImageRequest, ImagesState, Pick};
 use super::super::keys::Action;
-use super::super::live::LogLevel;
 use super::super::popups::confirm::{refusal, ConfirmKind};
 use super::super::popups::input::{Input, InputKind};
-use super::super::runs::{DetailPage, RunsView};
 use super::super::strings as s;
+use super::super::train::live::LogLevel;
+use super::RunsView;
 
 impl App {
     pub(in crate::tui) fn on_runs(&mut self, a: Action) {

@@ -9,12 +9,12 @@ use crate::store::studies::Study;
 use crate::store::Timestamp;
 
 use super::super::app::{App, Popup, Tab};
-use super::super::follow::Follower;
-use super::super::jobs::{Queued, StudyState};
 use super::super::keys::Action;
-use super::super::live::{Live, LogLevel};
 use super::super::popups::confirm::ConfirmKind;
 use super::super::strings as s;
+use super::follow::Follower;
+use super::jobs::{Queued, StudyState};
+use super::live::{Live, LogLevel};
 
 impl App {
     pub(in crate::tui) fn on_train(&mut self, a: Action) {

@@ -3,15 +3,15 @@
 //! a run — or queueing it while another one trains.
 
 use super::super::app::{App, Popup};
-use super::super::form::{Field, FieldKind};
 use super::super::keys::Action;
-use super::super::live::LogLevel;
 use super::super::popups::checklist::Checklist;
 use super::super::popups::confirm::ConfirmKind;
 use super::super::popups::input::{Input, InputKind};
 use super::super::popups::profiles::ProfilePicker;
 use super::super::popups::studies::StudyPicker;
 use super::super::strings as s;
+use super::super::train::live::LogLevel;
+use super::{Field, FieldKind};
 
 impl App {
     pub(in crate::tui) fn on_setup(&mut self, a: Action) {

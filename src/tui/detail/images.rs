@@ -5,13 +5,13 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::super::super::app::App;
-use super::super::super::images::{HalfBlock, ImagesState, PixelMode, Thumb};
-use super::super::super::runs::{split_thumbs, Detail};
-use super::super::super::strings as s;
-use super::super::super::text::{fit, wrap, wrap_lines};
-use super::super::super::theme::Theme;
-use super::super::super::widgets::block;
+use super::super::app::App;
+use super::super::images::{HalfBlock, ImagesState, PixelMode, Thumb};
+use super::super::strings as s;
+use super::super::text::{fit, wrap, wrap_lines};
+use super::super::theme::Theme;
+use super::super::widgets::block;
+use super::{split_thumbs, Detail};
 
 pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let t = &app.theme;
