@@ -192,7 +192,6 @@ pub const COMPARE_TITLE: &str = "Compare";
 pub const COMPARE_DIFF: &str = "config keys that differ";
 pub const COMPARE_SAME: &str = "the configurations are identical";
 pub const COMPARE_METRICS: &str = "final metrics: Δ against the baseline,";
-pub const COMPARE_HISTORY: &str = "AUC history: every seed of every shown series";
 pub const COMPARE_BASELINE: &str = "baseline";
 pub const COMPARE_SERIES: &str = "series";
 pub const COMPARE_ALL_HIDDEN: &str = "every series is hidden: Space shows the one under the cursor";
@@ -413,7 +412,7 @@ pub const COMPARE_OVERLAY_AUC: &str = "AUC";
 pub const COMPARE_OVERLAY_LOSS: &str = "loss";
 pub const COMPARE_OVERLAY_ACC: &str = "accuracy";
 pub const COMPARE_OVERLAY_SCALE: &str = "scale s";
-pub const COMPARE_OVERLAY_HINT: &str = "v: next metric";
+pub const COMPARE_OVERLAY_KEY: &str = "v";
 pub const NO_EPOCHS_TO_OVERLAY: &str = "no finished epoch yet";
 
 // The Train screen's chart of dynamic AdaCos's s

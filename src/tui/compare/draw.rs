@@ -185,26 +185,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     let [chart_area, list_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(LIST_W)]).areas(chart_area);
     series_list(f, list_area, t, c);
-    let mut data: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
-    for (gi, key) in c.series.iter().enumerate() {
-        if !c.is_shown(*key) {
-            continue;
-        }
-        for sd in &c.runs[key.run].record.seeds {
-            let pts: Vec<(f64, f64)> = sd
-                .epochs
-                .iter()
-                .filter_map(|m| m.auc.get(&key.scorer).map(|v| (m.epoch as f64, *v)))
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
-                .collect();
-            if !pts.is_empty() {
-                data.push((gi, pts));
-            }
-        }
-    }
+    // The metric `v` picked: AUC per run × scorer, or loss, accuracy, s per run.
+    let data = super::overlay::curves(c);
     let b = block(
         fit(
-            &format!(" {} ", s::COMPARE_HISTORY),
+            &format!(" {} ", c.overlay.title()),
             chart_area.width.saturating_sub(2) as usize,
         ),
         t,
@@ -212,8 +197,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     if data.is_empty() {
         let msg = if c.series.iter().all(|k| !c.is_shown(*k)) {
             s::COMPARE_ALL_HIDDEN
-        } else {
+        } else if c.overlay.per_scorer() {
             s::NO_AUC_YET
+        } else {
+            s::NO_EPOCHS_TO_OVERLAY
         };
         f.render_widget(
             Paragraph::new(Span::styled(msg, t.dim())).block(b),
@@ -224,7 +211,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     let xs = || data.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
     let x_lo = xs().fold(f64::INFINITY, f64::min);
     let x_hi = xs().fold(f64::NEG_INFINITY, f64::max).max(x_lo + 1.0);
-    let yb = bounds(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    let mut yb = bounds(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
+    if c.overlay.unit() {
+        yb = [yb[0].max(0.0), yb[1].min(1.0)];
+    }
     let datasets: Vec<Dataset> = data
         .iter()
         .map(|(gi, pts)| {

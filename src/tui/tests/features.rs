@@ -109,3 +109,74 @@ fn the_tab_bar_shows_cpu_memory_and_gpu_whole_or_not_at_all() {
     assert!(!l.render(120, 40).lines().next().unwrap().contains("cpu"));
     assert!(!l.app.training_on_cuda());
 }
+
+fn compare_lab() -> Lab {
+    let mut l = super::table::table_lab();
+    for id in [
+        "20261129T210000Z-aaaa",
+        "20261129T220000Z-bbbb",
+        "20261130T001000Z-gggg",
+    ] {
+        l.app.runs.select_id(id);
+        l.ch(' ');
+    }
+    l.ch('c');
+    assert!(matches!(l.app.runs.view, RunsView::Compare(_)));
+    l
+}
+
+fn overlay(l: &Lab) -> crate::tui::compare::overlay::Overlay {
+    match &l.app.runs.view {
+        RunsView::Compare(c) => c.overlay,
+        _ => panic!("no comparison"),
+    }
+}
+
+#[test]
+fn compare_overlays_loss_accuracy_and_s_too() {
+    use crate::tui::compare::overlay::{curves, Overlay};
+    let mut l = compare_lab();
+    assert_eq!(overlay(&l), Overlay::Auc);
+    let n_auc = match &l.app.runs.view {
+        RunsView::Compare(c) => curves(c).len(),
+        _ => unreachable!(),
+    };
+    l.ch('v');
+    assert_eq!(overlay(&l), Overlay::Loss);
+    let RunsView::Compare(c) = &l.app.runs.view else {
+        unreachable!()
+    };
+    // One loss curve per run and seed (not per scorer), each run under its own glyph.
+    let loss = curves(c);
+    let seeds: usize = c.runs.iter().map(|r| r.record.seeds.len()).sum();
+    assert_eq!(loss.len(), seeds);
+    assert!(n_auc > loss.len());
+    let mut glyphs: Vec<usize> = loss.iter().map(|(g, _)| *g).collect();
+    glyphs.dedup();
+    assert_eq!(glyphs.len(), c.runs.len());
+    let first = &c.runs[0].record.seeds[0].epochs;
+    assert_eq!(loss[0].1[0], (first[0].epoch as f64, first[0].loss as f64));
+    snapshots!("compare_overlay_loss", &mut l);
+    let screen = l.render(120, 40);
+    assert!(
+        screen.contains("loss per epoch, every seed · v: accuracy"),
+        "{screen}"
+    );
+    l.ch('v');
+    assert_eq!(overlay(&l), Overlay::Accuracy);
+    snapshots!("compare_overlay_accuracy", &mut l);
+    l.ch('v');
+    assert_eq!(overlay(&l), Overlay::Scale);
+    l.ch('v');
+    assert_eq!(overlay(&l), Overlay::Auc);
+    // Hiding every series of a run hides its loss curve too.
+    l.ch('v');
+    for _ in 0..2 {
+        l.ch(' ');
+        l.key(KeyCode::Down);
+    }
+    let RunsView::Compare(c) = &l.app.runs.view else {
+        unreachable!()
+    };
+    assert_eq!(curves(c).len(), seeds - c.runs[0].record.seeds.len());
+}
