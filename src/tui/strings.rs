@@ -417,7 +417,7 @@ pub const NO_EPOCHS_TO_OVERLAY: &str = "no finished epoch yet";
 
 // The Train screen's chart of dynamic AdaCos's s
 pub const CHART_SCALE_DYNAMIC: &str = "AdaCos s";
-pub const NO_SCALE_YET: &str = "s is charted from the first batches";
+pub const NO_SCALE_YET: &str = "s is charted after each epoch";
 
 // `E`: the chart shown written as SVG and PNG
 pub const EXPORT_NOTHING: &str = "nothing to export on this page (E writes charts and ROC curves)";

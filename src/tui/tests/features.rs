@@ -180,3 +180,68 @@ fn compare_overlays_loss_accuracy_and_s_too() {
     };
     assert_eq!(curves(c).len(), seeds - c.runs[0].record.seeds.len());
 }
+
+#[test]
+fn the_train_screen_charts_dynamic_adacos_s() {
+    let mut c = pinned();
+    c.head.kind = HeadKind::AdacosDynamic;
+    c.train.epochs = 4;
+    let mut l = lab();
+    l.app
+        .form
+        .load(c.clone(), "fashion-sneaker-boot-adacos-dynamic");
+    l.ch('r');
+    assert_eq!(l.app.tab, Tab::Train);
+    let events = vec![
+        Event::Started {
+            config: Box::new(c.clone()),
+            seeds: vec![0],
+            device: "cpu".into(),
+            threads: 2,
+        },
+        Event::DataReady {
+            train: 9000,
+            normal_train: 1000,
+            test: 2000,
+            classes: 9,
+            test_anomalous: 1000,
+        },
+        Event::SeedStarted { index: 0, seed: 0 },
+    ];
+    for ev in events {
+        l.script.send(ev);
+    }
+    l.tick_at(1.0);
+    let screen = l.render(120, 40);
+    assert!(
+        screen.contains("┌ AdaCos s ─") && screen.contains("s is charted after"),
+        "{screen}"
+    );
+    use ScorerKind::{KnnCosine as K, Lof as L};
+    for (e, sc) in [(1, 2.941f32), (2, 3.62), (3, 4.105)] {
+        l.script.send(Event::Epoch(epoch(
+            e,
+            1.0 / e as f32,
+            0.5,
+            sc,
+            &[(K, 0.85), (L, 0.84)],
+        )));
+        l.tick_at(1.0 + 10.0 * e as f64);
+    }
+    let live = l.app.live.as_ref().unwrap();
+    assert!(crate::tui::train::scale::charted(live));
+    let pts = crate::tui::train::scale::points(live);
+    assert_eq!(pts.len(), 3);
+    assert!((pts[2].1 - 4.105).abs() < 1e-6);
+    let screen = l.render(80, 24);
+    assert!(screen.contains("AdaCos s 4.105"), "{screen}");
+    snapshots!("train_adacos_dynamic_s", &mut l);
+    // Heads with a fixed s keep three charts.
+    let mut c = pinned();
+    c.train.epochs = 3;
+    let l = super::train::mid_epoch_lab(c);
+    assert!(!crate::tui::train::scale::charted(
+        l.app.live.as_ref().unwrap()
+    ));
+    assert!(!l.render(120, 40).contains("AdaCos s"));
+}
