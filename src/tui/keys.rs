@@ -410,12 +410,6 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Study, DOWN, A::Down, "next cell / run"),
     b(C::Study, ENTER, A::Enter, "list its runs / open one"),
     b(C::Study, ESC, A::Back, "back"),
-    b(
-        C::Study,
-        &[k('E')],
-        A::Export,
-        "write the boxplot as SVG and PNG (as `adalab study plot`)",
-    ),
     b(C::Study, &[k('e')], A::LoadConfig, "its config into Setup"),
     // Help
     b(C::Help, ESC, A::Back, "close help"),

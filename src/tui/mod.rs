@@ -10,6 +10,7 @@
 pub mod app;
 pub mod compare;
 pub mod detail;
+mod export;
 pub mod help;
 pub mod images;
 pub mod keys;

@@ -188,6 +188,7 @@ impl App {
                 self.run_action(a, id);
             }
             Action::ScoreFolder => self.open_score_folder(),
+            Action::Export => self.export_shown(),
             _ => {}
         }
     }
@@ -205,6 +206,7 @@ impl App {
             Action::Right => c.focus = (c.focus + 1) % n.max(1),
             Action::Baseline => c.baseline = c.focus,
             Action::NextMetric => c.overlay = c.overlay.next(),
+            Action::Export => return self.export_shown(),
             Action::PageUp => c.scroll = c.scroll.saturating_sub(1),
             Action::PageDown => {
                 c.scroll = (c.scroll + 1).min(c.diff.len().saturating_sub(1) as u16);

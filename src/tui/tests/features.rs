@@ -3,6 +3,7 @@
 //! memory and GPU in the tab bar, and `E` writing the chart shown as SVG and PNG.
 
 use super::*;
+use crate::tui::train::live::LogLevel;
 
 /// A catalogue that finds no dataset, as the real one says it.
 struct NoData;
@@ -244,4 +245,38 @@ fn the_train_screen_charts_dynamic_adacos_s() {
         l.app.live.as_ref().unwrap()
     ));
     assert!(!l.render(120, 40).contains("AdaCos s"));
+}
+
+#[test]
+fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
+    let mut l = compare_lab();
+    let dir = tempfile::tempdir().unwrap();
+    l.app.export_dir = dir.path().to_path_buf();
+    l.ch('v');
+    l.ch('E');
+    let st = l.app.status.clone().expect("a status");
+    assert_eq!(st.level, LogLevel::Info, "{}", st.text);
+    let svg = dir
+        .path()
+        .join("adalab-compare-loss-20261129T210000Z-aaaa.svg");
+    assert!(st.text.contains(&*svg.to_string_lossy()), "{}", st.text);
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    assert!(svg.with_extension("png").is_file());
+    // A folder that is not there: the error names the file, nothing panics.
+    l.app.export_dir = dir.path().join("gone");
+    l.ch('E');
+    let st = l.app.status.clone().expect("a status");
+    assert_eq!(st.level, LogLevel::Error);
+    assert!(
+        st.text.contains("could not write") && st.text.contains("gone"),
+        "{}",
+        st.text
+    );
+    // Detail's ROC page.
+    let mut l = runs_lab();
+    l.app.export_dir = dir.path().to_path_buf();
+    super::runs::open_detail(&mut l, "20261129T210000Z-aaaa");
+    super::cut::to_page(&mut l, DetailPage::Overview);
+    l.ch('E');
+    assert_eq!(l.app.status.as_ref().unwrap().level, LogLevel::Warn);
 }
