@@ -174,6 +174,52 @@ fn tui_views_take_their_helpers_from_widgets_not_from_the_frame() {
     );
 }
 
+/// Whether the production code of a view file names the whole app (`App`, or the `app`
+/// module): views take the state they draw and the theme.
+fn names_the_app(text: &str) -> Vec<String> {
+    production_code(text)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| has_word(l, "App") || (l.contains("app::") && has_word(l, "app")))
+        .map(|(i, l)| format!("{}: {}", i + 1, l.trim()))
+        .collect()
+}
+
+#[test]
+fn tui_views_take_their_state_not_the_app() {
+    assert_eq!(
+        names_the_app("pub fn draw(f: &mut Frame, app: &App) {}\n").len(),
+        1
+    );
+    assert_eq!(names_the_app("use super::super::app::Tab;\n").len(), 1);
+    assert!(names_the_app("// drawn from the App\nfn f(t: &Theme, apps: &Apps) {}\n").is_empty());
+    let tui = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+    let mut files = vec![tui.join("help.rs")];
+    for screen in SCREENS {
+        rust_files(&tui.join(screen), &mut files);
+    }
+    rust_files(&tui.join("popups"), &mut files);
+    let mut bad = Vec::new();
+    let mut views = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        // Key handlers are `impl App` blocks: they change the app, so they name it.
+        if production_code(&text).contains("impl App") {
+            continue;
+        }
+        views += 1;
+        for v in names_the_app(&text) {
+            bad.push(format!("{}:{v}", f.display()));
+        }
+    }
+    assert!(views >= 20, "only {views} view and state files found");
+    assert!(
+        bad.is_empty(),
+        "views that take the whole App (give them their state and the theme):\n{}",
+        bad.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The import graph: which file imports which, cycles and upward imports.
 

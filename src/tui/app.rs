@@ -1,6 +1,7 @@
 //! The lab's state ([`App`]), the key context it is in, the dispatch of key actions to the
-//! per-context handlers in `update/`, and time: training events, the store and image
-//! polling of each loop turn. Views only read an [`App`].
+//! per-context handlers (`update.rs` in each screen's folder, `popups/apply.rs`), and time:
+//! training events, the store and image polling of each loop turn. Views never see the
+//! [`App`]: `ui.rs` hands each the state it draws.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -124,7 +125,7 @@ pub struct App {
     last_poll: Option<Instant>,
     log_file: Option<File>,
     watcher: Option<std::sync::mpsc::Receiver<super::runs::Listing>>,
-    /// Runs and studies waiting for the one in progress (see `update/train.rs`).
+    /// Runs and studies waiting for the one in progress (see `train/update.rs`).
     pub queue: Vec<Queued>,
     /// A study the lab runs (or ran last).
     pub study: Option<StudyState>,
@@ -326,7 +327,7 @@ impl App {
             }
             _ => {}
         }
-        // Then the context's own handler (update/setup.rs, train.rs, runs.rs, popups.rs).
+        // Then the context's own handler: `update.rs` in the screen's folder, or popups/apply.rs.
         match ctx {
             Context::Help => {
                 if a == Action::Back {

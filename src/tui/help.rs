@@ -5,10 +5,10 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
-use super::app::App;
 use super::keys::{help_rows, Context};
 use super::strings as s;
 use super::text::{fit, fit_line, width};
+use super::theme::Theme;
 use super::widgets::block;
 
 /// One help line: a context's title, or a binding's keys and what they do.
@@ -17,8 +17,7 @@ enum Entry {
     Key(String, &'static str),
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, ctx: Context) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, ctx: Context) {
     let mut entries: Vec<Entry> = Vec::new();
     let mut last: Option<Context> = None;
     for (c, keys, help) in help_rows(ctx) {

@@ -236,12 +236,6 @@ impl ImageLoader {
         }
     }
 
-    /// A loader that never loads (tests): requests stay `Loading` unless answered by hand.
-    pub fn inert() -> ImageLoader {
-        let (_tx, rx) = mpsc::channel();
-        ImageLoader { tx: None, rx }
-    }
-
     /// Sends a request; false when the loader cannot take it.
     pub fn request(&self, req: ImageRequest) -> bool {
         match &self.tx {
@@ -324,6 +318,15 @@ pub fn extremes(scores: &[f32], labels: &[bool], n: usize) -> (Vec<Pick>, Vec<Pi
     let top = order.iter().take(n).map(|&i| pick(i)).collect();
     let bottom = order.iter().rev().take(n).map(|&i| pick(i)).collect();
     (top, bottom)
+}
+
+#[cfg(test)]
+impl ImageLoader {
+    /// A loader that never loads (tests): requests stay `Loading` unless answered by hand.
+    pub fn inert() -> ImageLoader {
+        let (_tx, rx) = mpsc::channel();
+        ImageLoader { tx: None, rx }
+    }
 }
 
 #[cfg(test)]

@@ -1,31 +1,36 @@
 //! The lab: a keyboard-driven terminal UI to set up, train, watch and compare runs.
 //!
-//! [`app::App`] holds all state and is changed only by key actions ([`keys`], handled per
-//! context in `update/`) and training events; [`ui`] draws a frame from it with the screens in
-//! [`screens`], the popups in [`popups`] (each popup also owns its state and keys) and the
-//! shared helpers in [`widgets`] (and the one cutting rule for text, [`text`]). Jobs are started through a [`launcher::Launcher`], so tests
-//! drive the app with scripted events. This file owns the terminal: setup, restore, signals
-//! and the event loop.
+//! [`app::App`] holds all state and is changed only by key actions (all keys in the one table
+//! [`keys`]) and training events; [`ui`] draws a frame from it. Each screen has one folder
+//! with its state (`mod.rs`), its keys (`update.rs`, `impl App` blocks that
+//! [`app::App::dispatch`] calls) and its drawing (`draw.rs`, which takes the screen's state and
+//! the theme, never the whole `App`): [`setup`], [`train`], [`runs`], [`detail`], [`compare`],
+//! [`study`]; [`help`] is one file. Each popup is one file in [`popups`] (state, keys,
+//! drawing; `popups/apply.rs` applies what they answer). Shared: [`chart`] (the one chart
+//! renderer), [`widgets`], [`text`] (the one cutting rule), [`theme`], every string in
+//! [`strings`]. Jobs are started through a [`launcher::Launcher`], so tests drive the app with
+//! scripted events. This file owns the terminal: setup, restore, signals and the event loop.
 
-pub mod app;
-pub mod compare;
-pub mod detail;
+mod app;
+mod chart;
+mod compare;
+mod detail;
 mod export;
-pub mod help;
-pub mod images;
-pub mod keys;
+mod help;
+mod images;
+mod keys;
 pub mod launcher;
-pub mod popups;
-pub mod runs;
-pub mod setup;
-pub mod strings;
-pub mod study;
-pub mod text;
-pub mod theme;
-pub mod train;
-pub mod ui;
-pub mod usage;
-pub mod widgets;
+mod popups;
+mod runs;
+mod setup;
+mod strings;
+mod study;
+mod text;
+mod theme;
+mod train;
+mod ui;
+mod usage;
+mod widgets;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,5 @@
 //! Every user-facing string of the lab TUI, in one place.
 
-pub const APP_TITLE: &str = "adalab";
 pub const TAB_SETUP: &str = "1 Setup";
 pub const TAB_TRAIN: &str = "2 Train";
 pub const TAB_RUNS: &str = "3 Runs";
@@ -23,10 +22,7 @@ pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  Esc bac
 pub const FOOTER_HELP: &str = "Esc or ? closes help";
 
 // Setup
-pub const SETUP_TITLE: &str = "Experiment";
 pub const SETUP_PROFILE: &str = "profile";
-pub const SETUP_VALID: &str = "ready — Enter or r starts the run";
-pub const SETUP_RUN_ACTIVE: &str = "a run is in progress — see the Train screen";
 pub const SECTION_DATA: &str = "Data";
 pub const SECTION_MODEL: &str = "Model";
 pub const SECTION_HEAD: &str = "Head";
@@ -37,16 +33,12 @@ pub const ALPHA_AUTO: &str = "auto (≥ 16)";
 pub const HEAD_NO_PARAMS: &str = "no parameters";
 pub const ADACOS_DYNAMIC_NOTE: &str = "s adapts; starts at";
 pub const CUDA_UNAVAILABLE: &str = "cuda unavailable: built without the `cuda` feature";
-/// The same, short enough for the form.
-pub const CUDA_UNAVAILABLE_SHORT: &str = "cuda: needs a --features cuda build";
-pub const EDIT_HINT: &str = "Enter applies · Esc cancels";
 
 // Train
 pub const TRAIN_IDLE: &str =
     "No run yet. Pick a split and a head on the Setup screen (1) and press Enter to start.";
 pub const GAUGE_EPOCH: &str = "epoch";
 pub const GAUGE_JOB: &str = "job";
-pub const ETA_WARMUP: &str = "ETA after the first epoch";
 pub const CHART_LOSS: &str = "loss";
 pub const CHART_ACC: &str = "train accuracy";
 pub const CHART_SCALE: &str = "scale s";
@@ -71,7 +63,6 @@ pub const COL_DURATION: &str = "took";
 pub const COL_STATUS: &str = "status";
 pub const COL_SPLIT: &str = "split";
 pub const COL_HEAD: &str = "head";
-pub const COL_SCORER: &str = "scorer";
 pub const COL_AUC: &str = "AUC";
 /// The primary AUC column's header when the listed runs rank by different scorers.
 pub const COL_PRIMARY: &str = "primary";
@@ -188,7 +179,6 @@ pub fn skipped(n: usize, first: &str) -> String {
 }
 
 // Compare
-pub const COMPARE_TITLE: &str = "Compare";
 pub const COMPARE_DIFF: &str = "config keys that differ";
 pub const COMPARE_SAME: &str = "the configurations are identical";
 pub const COMPARE_METRICS: &str = "final metrics: Δ against the baseline,";
@@ -241,9 +231,7 @@ pub const NOTE_TITLE: &str = "Note";
 pub const FILTER_TITLE: &str = "Filter runs";
 pub const FILTER_HINT: &str = "head=arcface status=failed tag=x · text: id, name, tags, note";
 pub const CLASSES_TITLE: &str = "Reference classes";
-pub const CLASSES_HINT: &str = "Space toggle · a all others · Enter apply · Esc cancel";
 pub const SCORERS_TITLE: &str = "Scorers (first = primary)";
-pub const SCORERS_HINT: &str = "Space toggle · Enter apply · Esc cancel";
 pub const INPUT_HINT: &str = "Enter apply · Esc cancel";
 
 // Help
@@ -273,26 +261,11 @@ pub fn in_studies(runs: usize, studies: usize) -> String {
     format!(" ({runs} in {studies} {plural})")
 }
 
-/// "3 min ago"-style age of `secs` seconds.
-pub fn age(secs: i64) -> String {
-    let s = secs.max(0);
-    if s < 60 {
-        format!("{s}s ago")
-    } else if s < 3600 {
-        format!("{}m ago", s / 60)
-    } else if s < 86_400 {
-        format!("{}h ago", s / 3600)
-    } else {
-        format!("{}d ago", s / 86_400)
-    }
-}
-
 /// The epoch gauge's label during an evaluation: `evaluating epoch 2 (view 3/8)`.
 pub fn evaluating(epoch: usize, view: usize, views: usize) -> String {
     format!("evaluating epoch {epoch} (view {view}/{views})")
 }
 
-/// `1h02m`, `3m05s`, `12s`: seconds in the one duration format of the CLI and the lab.
 /// A scorer's short name (headers, small legends): `maha`, `knn`.
 pub fn scorer_short(k: crate::config::ScorerKind) -> &'static str {
     use crate::config::ScorerKind;
@@ -305,6 +278,8 @@ pub fn scorer_short(k: crate::config::ScorerKind) -> &'static str {
     }
 }
 
+/// `1h02m`, `3m05s`, `12s`: seconds in the one duration format of the CLI and the lab
+/// ([`crate::job::format_duration`]).
 pub fn duration(secs: f64) -> String {
     let d =
         std::time::Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(std::time::Duration::MAX);
@@ -444,8 +419,6 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(age(5), "5s ago");
-        assert_eq!(age(7200), "2h ago");
         assert_eq!(duration(3725.0), "1h02m");
         assert_eq!(duration(65.0), "1m05s");
         assert_eq!(auc(Some(0.91234)), "0.912");

@@ -1,6 +1,7 @@
 //! Draws a frame: the tabs, the screen of the current tab (or help), the footer, the
-//! too-small message, and the popup on top. Only dispatches; the shared helpers the screens
-//! and popups use are in [`super::widgets`].
+//! too-small message, and the popup on top. The one place that reads the whole [`App`]: it
+//! hands each screen and popup the state it draws and the theme. The shared helpers the
+//! screens and popups use are in [`super::widgets`] and [`super::chart`].
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -10,10 +11,13 @@ use ratatui::Frame;
 use super::app::{App, Popup, Tab, MIN_HEIGHT, MIN_WIDTH};
 use super::keys::Context;
 use super::popups;
+use super::popups::input::InputKind;
 use super::runs::RunsView;
+use super::setup::draw::SetupView;
 use super::strings as s;
 use super::text::{fit, width, wrap};
 use super::theme::Theme;
+use super::train::draw::TrainView;
 use super::train::live::LogLevel;
 use super::{compare, detail, help, runs, setup, study, train};
 
@@ -32,17 +36,20 @@ pub fn draw(f: &mut Frame, app: &App) {
     ])
     .areas(area);
     draw_tabs(f, top, app);
+    let t = &app.theme;
     if app.help {
-        help::draw(f, body, app, app.screen_context());
+        help::draw(f, body, t, app.screen_context());
     } else {
         match app.tab {
-            Tab::Setup => setup::draw::draw(f, body, app),
-            Tab::Train => train::draw::draw(f, body, app),
+            Tab::Setup => setup::draw::draw(f, body, t, &setup_view(app)),
+            Tab::Train => train::draw::draw(f, body, t, &train_view(app)),
             Tab::Runs => match &app.runs.view {
-                RunsView::Table => runs::draw::draw(f, body, app),
-                RunsView::Detail(d) => detail::draw::draw(f, body, app, d),
-                RunsView::Compare(c) => compare::draw::draw(f, body, app, c),
-                RunsView::Study(v) => study::draw::draw(f, body, app, v),
+                RunsView::Table => {
+                    runs::draw::draw(f, body, t, &app.runs, app.store_error.as_deref())
+                }
+                RunsView::Detail(d) => detail::draw::draw(f, body, t, app.pixel_mode, d),
+                RunsView::Compare(c) => compare::draw::draw(f, body, t, c),
+                RunsView::Study(v) => study::draw::draw(f, body, t, &app.runs, v),
             },
         }
     }
@@ -59,6 +66,34 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if app.quitting.is_some() {
         popups::confirm::draw_quitting(f, body, &app.theme);
+    }
+}
+
+/// What the Setup screen draws, from the app.
+fn setup_view(app: &App) -> SetupView<'_> {
+    let editing = match &app.popup {
+        Some(Popup::Input(i)) => match i.kind {
+            InputKind::Field(fl) => Some((fl, i.text.as_str(), i.error.as_deref())),
+            _ => None,
+        },
+        _ => None,
+    };
+    SetupView {
+        form: &app.form,
+        busy: app.busy(),
+        popup_open: app.popup.is_some(),
+        editing,
+    }
+}
+
+/// What the Train screen draws, from the app.
+fn train_view(app: &App) -> TrainView<'_> {
+    TrainView {
+        live: app.live.as_ref(),
+        follow: app.follow.as_ref(),
+        study: app.study.as_ref(),
+        queue: &app.queue,
+        now: app.now,
     }
 }
 
@@ -187,7 +222,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, status: Option<Vec<String>>
     }
     let hint = match app.context() {
         Context::Setup => s::FOOTER_SETUP,
-        Context::Train => train::draw::footer(app),
+        Context::Train => train::draw::footer(&train_view(app)),
         Context::Runs => s::FOOTER_RUNS,
         Context::Detail => match &app.runs.view {
             RunsView::Detail(d) if d.scoring() => s::FOOTER_DETAIL_SCORING,

@@ -6,14 +6,14 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use super::super::app::App;
+use super::super::chart::{self, marker_glyph, series_marker, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::{fit, fit_line};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, marker, marker_glyph, num, series_marker};
+use super::super::widgets::{block, marker};
 use super::Compare;
 
 const KEY_W: u16 = 22;
@@ -43,8 +43,7 @@ fn run_label(c: &Compare, i: usize, w: usize) -> String {
     fit(&format!("{num}{shown}{base}"), w)
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
-    let t = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
     let n = c.runs.len();
     let scorers = c.scorers();
     // The chart keeps at least 9 rows: first the AP rows go, then the key list scrolls.
@@ -185,65 +184,43 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, c: &Compare) {
     let [chart_area, list_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(LIST_W)]).areas(chart_area);
     series_list(f, list_area, t, c);
-    // The metric `v` picked: AUC per run × scorer, or loss, accuracy, s per run.
-    let data = super::overlay::curves(c);
-    let b = block(
-        fit(
-            &format!(" {} ", c.overlay.title()),
-            chart_area.width.saturating_sub(2) as usize,
-        ),
-        t,
-    );
-    if data.is_empty() {
-        let msg = if c.series.iter().all(|k| !c.is_shown(*k)) {
-            s::COMPARE_ALL_HIDDEN
-        } else if c.overlay.per_scorer() {
-            s::NO_AUC_YET
-        } else {
-            s::NO_EPOCHS_TO_OVERLAY
-        };
-        f.render_widget(
-            Paragraph::new(Span::styled(msg, t.dim())).block(b),
-            chart_area,
-        );
-        return;
-    }
-    let xs = || data.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
-    let x_lo = xs().fold(f64::INFINITY, f64::min);
-    let x_hi = xs().fold(f64::NEG_INFINITY, f64::max).max(x_lo + 1.0);
-    let mut yb = bounds(data.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
-    if c.overlay.unit() {
-        yb = [yb[0].max(0.0), yb[1].min(1.0)];
-    }
-    let datasets: Vec<Dataset> = data
-        .iter()
-        .map(|(gi, pts)| {
-            Dataset::default()
-                .marker(series_marker(t, *gi))
-                .graph_type(if pts.len() == 1 {
-                    GraphType::Scatter
-                } else {
-                    GraphType::Line
-                })
-                .style(t.series(*gi))
-                .data(pts)
-        })
+    // The metric `v` picked: AUC per run × scorer, or loss, accuracy, s per run; one line per
+    // seed, a series' seeds share its colour and glyph (the list is the legend).
+    let data: Vec<Series> = super::overlay::curves(c)
+        .into_iter()
+        .map(|(gi, pts)| Series::line(String::new(), pts, t.series(gi), gi))
         .collect();
-    let chart = Chart::new(datasets)
-        .block(b)
-        .x_axis(
-            Axis::default()
-                .bounds([x_lo, x_hi])
-                .style(t.dim())
-                .labels(vec![Line::raw(num(x_lo)), Line::raw(num(x_hi))]),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds(yb)
-                .style(t.dim())
-                .labels(vec![Line::raw(num(yb[0])), Line::raw(num(yb[1]))]),
-        );
-    f.render_widget(chart, chart_area);
+    let empty = if c.series.iter().all(|k| !c.is_shown(*k)) {
+        s::COMPARE_ALL_HIDDEN
+    } else if c.overlay.per_scorer() {
+        s::NO_AUC_YET
+    } else {
+        s::NO_EPOCHS_TO_OVERLAY
+    };
+    let title = c.overlay.title();
+    let y = c
+        .overlay
+        .unit()
+        .then(|| {
+            let (lo, hi) = data
+                .iter()
+                .flat_map(|d| d.points.iter().map(|p| p.1))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            let pad = ((hi - lo) * 0.05).max(0.005);
+            [(lo - pad).max(0.0), (hi + pad).min(1.0)]
+        })
+        .filter(|[a, b]| a < b);
+    let history = LineChart {
+        title: &title,
+        series: &data,
+        x: None,
+        y,
+        legend: Legend::Off,
+        empty,
+    };
+    chart::draw(f, chart_area, t, &history);
 }
 
 /// The series (run × scorer) with their glyph, colour and whether they are shown.

@@ -2,6 +2,7 @@
 
 pub mod draw;
 pub mod overlay;
+mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -10,10 +10,11 @@ use crate::config::ScorerKind;
 use crate::score::Summary;
 use crate::store::RunRecord;
 
+use super::super::chart::{self, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::wrap_lines;
 use super::super::theme::Theme;
-use super::super::widgets::{block, legend_name, line_chart, Series};
+use super::super::widgets::block;
 use super::Detail;
 
 pub(super) fn epochs(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
@@ -36,59 +37,51 @@ pub(super) fn epochs(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         ep.iter().map(|m| (m.epoch as f64, g(m))).collect()
     };
     let x = Some([1.0, (rec.config.train.epochs as f64).max(2.0)]);
-    let one = |name: &str, points, i| {
-        vec![Series {
-            name: name.to_string(),
-            points,
-            style: t.series(i),
-        }]
+    // One metric per chart, named by its title.
+    let mut one = |area, name: &str, points, colour, y| {
+        let series = [Series::line(name, points, t.series(colour), 0)];
+        let c = LineChart {
+            title: name,
+            series: &series,
+            x,
+            y,
+            legend: Legend::Free,
+            empty: s::NO_EPOCHS_YET,
+        };
+        chart::draw(f, area, t, &c);
     };
-    line_chart(
-        f,
-        a,
-        s::CHART_LOSS,
-        &one(s::CHART_LOSS, pts(|m| m.loss as f64), 0),
-        x,
-        None,
-        t,
-        s::NO_EPOCHS_YET,
-    );
-    line_chart(
-        f,
+    one(a, s::CHART_LOSS, pts(|m| m.loss as f64), 0, None);
+    one(
         b,
         s::CHART_ACC,
-        &one(s::CHART_ACC, pts(|m| m.accuracy as f64), 3),
-        x,
+        pts(|m| m.accuracy as f64),
+        3,
         Some([0.0, 1.0]),
-        t,
-        s::NO_EPOCHS_YET,
     );
-    line_chart(
-        f,
-        c,
-        s::CHART_SCALE,
-        &one(s::CHART_SCALE, pts(|m| m.scale as f64), 1),
-        x,
-        None,
-        t,
-        s::NO_EPOCHS_YET,
-    );
+    one(c, s::CHART_SCALE, pts(|m| m.scale as f64), 1, None);
     let auc: Vec<Series> = rec
         .config
         .score
         .scorers
         .iter()
         .enumerate()
-        .map(|(i, k)| Series {
-            name: legend_name(t, i, k.as_str()),
-            points: ep
+        .map(|(i, k)| {
+            let points = ep
                 .iter()
                 .filter_map(|m| m.auc.get(k).map(|v| (m.epoch as f64, *v)))
-                .collect(),
-            style: t.series(i),
+                .collect();
+            Series::line(k.as_str(), points, t.series(i), i)
         })
         .collect();
-    line_chart(f, e, s::PANEL_AUC, &auc, x, None, t, s::NO_AUC_YET);
+    let c = LineChart {
+        title: s::PANEL_AUC,
+        series: &auc,
+        x,
+        y: None,
+        legend: Legend::Free,
+        empty: s::NO_AUC_YET,
+    };
+    chart::draw(f, e, t, &c);
 }
 
 pub(super) fn roc(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
@@ -112,27 +105,22 @@ pub(super) fn roc(f: &mut Frame, area: Rect, t: &Theme, d: &Detail) {
         .roc
         .iter()
         .enumerate()
-        .map(|(i, (k, auc, pts))| Series {
-            name: legend_name(t, i, &format!("{k} {auc:.3}")),
-            points: pts.clone(),
-            style: t.series(series_index(&d.run.record, *k, i)),
+        .map(|(i, (k, auc, pts))| {
+            let style = t.series(series_index(&d.run.record, *k, i));
+            Series::line(format!("{k} {auc:.3}"), pts.clone(), style, i)
         })
         .collect();
-    series.push(Series {
-        name: legend_name(t, series.len(), "chance"),
-        points: vec![(0.0, 0.0), (1.0, 1.0)],
-        style: t.dim(),
-    });
-    line_chart(
-        f,
-        area,
-        "ROC (false positive rate → true positive rate)",
-        &series,
-        Some([0.0, 1.0]),
-        Some([0.0, 1.0]),
-        t,
-        s::NO_SCORES,
-    );
+    let chance = vec![(0.0, 0.0), (1.0, 1.0)];
+    series.push(Series::line("chance", chance, t.dim(), series.len()));
+    let c = LineChart {
+        title: "ROC (false positive rate → true positive rate)",
+        series: &series,
+        x: Some([0.0, 1.0]),
+        y: Some([0.0, 1.0]),
+        legend: Legend::Free,
+        empty: s::NO_SCORES,
+    };
+    chart::draw(f, area, t, &c);
 }
 
 pub(super) fn series_index(rec: &RunRecord, k: ScorerKind, fallback: usize) -> usize {

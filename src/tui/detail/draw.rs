@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use crate::config::ScorerKind;
 
-use super::super::app::App;
+use super::super::images::PixelMode;
 use super::super::strings as s;
 use super::super::text::{fit, fit_lines, wrap_lines};
 use super::super::theme::Theme;
@@ -21,8 +21,8 @@ use super::charts::{epochs, roc, spread};
 use super::folder::folder;
 use super::images::images;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
-    let t = &app.theme;
+/// The run `d`; thumbnails are drawn with `pixels`.
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, pixels: PixelMode, d: &Detail) {
     let rec = &d.run.record;
     let [head, tabs, body] = Layout::vertical([
         Constraint::Length(2),
@@ -74,8 +74,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
         DetailPage::Spread => spread(f, body, t, rec),
         DetailPage::Views => views(f, body, t, d),
         DetailPage::Groups => groups(f, body, t, d),
-        DetailPage::Images => images(f, body, app, d),
-        DetailPage::Folder => folder(f, body, (t, app.pixel_mode), d.folder.as_ref(), d.scroll),
+        DetailPage::Images => images(f, body, (t, pixels), d),
+        DetailPage::Folder => folder(f, body, (t, pixels), d.folder.as_ref(), d.scroll),
     }
 }
 

@@ -5,7 +5,6 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::images::{HalfBlock, ImagesState, PixelMode, Thumb};
 use super::super::strings as s;
 use super::super::text::{fit, wrap, wrap_lines};
@@ -13,8 +12,8 @@ use super::super::theme::Theme;
 use super::super::widgets::block;
 use super::{split_thumbs, Detail};
 
-pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
-    let t = &app.theme;
+pub(super) fn images(f: &mut Frame, area: Rect, look: (&Theme, PixelMode), d: &Detail) {
+    let t = look.0;
     let scorer = d.run.record.config.primary_scorer();
     let b = block(
         fit(
@@ -61,7 +60,6 @@ pub(super) fn images(f: &mut Frame, area: Rect, app: &App, d: &Detail) {
     let strip_h = rows + 1 + u16::from(titled);
     let [ra, rb] =
         Layout::vertical([Constraint::Length(strip_h), Constraint::Length(strip_h)]).areas(inner);
-    let look = (t, app.pixel_mode);
     strip(
         f,
         ra,

@@ -16,6 +16,7 @@ mod folder;
 mod images;
 pub mod scoring;
 mod scoring_update;
+mod update;
 
 /// The pages of a run's detail, in the order ←→ step through them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,17 +58,6 @@ impl DetailPage {
             DetailPage::Images => s::PAGE_IMAGES,
             DetailPage::Folder => s::PAGE_FOLDER,
         }
-    }
-
-    /// Position in [`DetailPage::ALL`].
-    pub fn index(self) -> usize {
-        DetailPage::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    /// The page `delta` steps on among all pages, wrapping around.
-    pub fn step(self, delta: i32) -> DetailPage {
-        let n = DetailPage::ALL.len() as i32;
-        DetailPage::ALL[(self.index() as i32 + delta).rem_euclid(n) as usize]
     }
 }
 

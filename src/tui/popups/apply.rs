@@ -117,7 +117,6 @@ impl App {
         };
         match inp.type_key(ev) {
             Typed::Ignored => false,
-            Typed::Consumed => true,
             Typed::Changed => {
                 if inp.kind == InputKind::Filter {
                     let f = inp.text.clone();

@@ -1,6 +1,6 @@
 //! Checklists of reference classes, scorers and the ensemble's scorers (Setup: e or Space on
 //! those fields): their state, built from the form, their keys and their drawing. The picked
-//! list is applied to the form by `update/popups.rs`. Keys change the list and only Enter
+//! list is applied to the form by `popups/apply.rs`. Keys change the list and only Enter
 //! applies it (`a` checks every other class and stays open); scorers are picked in order, the
 //! first is the primary one (K/J move the one under the cursor).
 

@@ -1,7 +1,7 @@
 //! Yes/no confirmations (stop, quit, delete): what is asked, how keys answer it, and its
 //! drawing; plus the "stopping before quitting" notice and the notice that a run cannot be
 //! deleted (a live writer, a newer schema), in plain words. What a yes does is applied by
-//! `update/popups.rs`.
+//! `popups/apply.rs`.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

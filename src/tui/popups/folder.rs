@@ -1,7 +1,7 @@
 //! The folder input of Detail's `s` (score a folder with the run's detector): the typed path,
 //! the existing folders it can complete to (listed under it; Tab completes, ↑↓ pick one), a
 //! check on Enter whose errors name the path, and its drawing. Starting the scoring is applied
-//! by `update/score.rs`.
+//! by `detail/scoring_update.rs`.
 
 use std::path::PathBuf;
 

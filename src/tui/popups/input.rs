@@ -1,6 +1,6 @@
 //! One-line text inputs (a Setup field, profile name and description, tags, note, filter):
 //! their state, typing and keys, and the drawing of the popup ones (Setup field edits are drawn
-//! inline on the form instead). What an applied text does is decided by `update/popups.rs`.
+//! inline on the form instead). What an applied text does is decided by `popups/apply.rs`.
 //! Their keys show once, in the footer.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -44,8 +44,6 @@ pub struct Input {
 pub enum Typed {
     /// Not a typing key: it is looked up in the key table.
     Ignored,
-    /// Taken without a change to report (Ctrl-U clears the text).
-    Consumed,
     /// A character was added or removed.
     Changed,
 }

@@ -1,5 +1,5 @@
 //! One file per popup, each with its state, how its keys change it (answering what the app
-//! should do, applied by `update/popups.rs`) and its drawing over the screen.
+//! should do, applied by `popups/apply.rs`) and its drawing over the screen.
 
 mod apply;
 pub mod checklist;

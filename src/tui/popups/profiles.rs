@@ -1,5 +1,5 @@
 //! The profile picker (Setup: p): its state, its keys and its drawing. Loading the picked
-//! profile is applied by `update/popups.rs`.
+//! profile is applied by `popups/apply.rs`.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

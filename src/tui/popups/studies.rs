@@ -1,6 +1,6 @@
 //! The study picker (Setup: S): the study files found (`./profiles/studies`, the user's, the
 //! shipped ones), its keys and its drawing. Starting the picked study is applied by
-//! `update/popups.rs`.
+//! `popups/apply.rs`.
 
 use std::path::PathBuf;
 

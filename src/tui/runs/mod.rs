@@ -19,6 +19,7 @@ use super::compare::Compare;
 use super::detail::{Detail, DetailPage};
 use super::study::{StudyGroup, StudyView};
 
+mod cells;
 pub mod draw;
 mod select;
 mod sort;

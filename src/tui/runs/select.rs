@@ -41,24 +41,6 @@ impl RunsState {
             .and_then(|it| self.key_of(*it));
     }
 
-    /// Selects a run, expanding its study when it is folded away.
-    pub fn select_id(&mut self, id: &str) {
-        let key = ItemKey::Run(id.to_string());
-        if !self.select_key(&key) {
-            let study = self
-                .rows
-                .iter()
-                .find(|r| r.id == id)
-                .and_then(|r| r.study.as_ref())
-                .map(|s| s.name.clone());
-            if let Some(name) = study {
-                self.expanded.insert(name);
-                self.rebuild();
-                self.select_key(&key);
-            }
-        }
-    }
-
     /// Selects a study's row.
     pub fn select_study(&mut self, name: &str) {
         self.select_key(&ItemKey::Study(name.to_string()));
@@ -163,5 +145,26 @@ impl RunsState {
 
     pub fn is_marked(&self, id: &str) -> bool {
         self.marked.iter().any(|m| m == id)
+    }
+}
+
+#[cfg(test)]
+impl RunsState {
+    /// Selects a run, expanding its study when it is folded away (tests).
+    pub fn select_id(&mut self, id: &str) {
+        let key = ItemKey::Run(id.to_string());
+        if !self.select_key(&key) {
+            let study = self
+                .rows
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.study.as_ref())
+                .map(|s| s.name.clone());
+            if let Some(name) = study {
+                self.expanded.insert(name);
+                self.rebuild();
+                self.select_key(&key);
+            }
+        }
     }
 }

@@ -28,9 +28,6 @@ pub enum Column {
     Date,
 }
 
-/// The column the table is sorted by.
-pub type SortColumn = Column;
-
 impl Column {
     /// The header text.
     pub fn label(self) -> &'static str {

@@ -1,19 +1,15 @@
-//! Runs keys: the table (move, columns, open, mark, expand a study, compare, filter, sort by
-//! the column under the cursor, tag, note, delete, load into Setup), one run's detail (pages,
-//! seeds, scroll) and its images page's request to the image loader, the comparison
-//! (baseline, series) and the Study view (cells, their runs).
+//! Runs table keys: move, columns, open, mark, expand a study, compare, filter, sort by the
+//! column under the cursor, and the run actions the other Runs views share (tag, note,
+//! delete, load into Setup). Detail, Compare and Study keys are in their own folders.
 
 use crate::store::{RecordError, RunRecord, RunStatus, StoreError};
 
-use super::super::app::{App, Popup, Tab, IMAGES_PER_ROW};
-use super::super::detail::DetailPage;
-use super::super::images::{extremes, ImageRequest, ImagesState, Pick};
+use super::super::app::{App, Popup, Tab};
 use super::super::keys::Action;
 use super::super::popups::confirm::{refusal, ConfirmKind};
 use super::super::popups::input::{Input, InputKind};
 use super::super::strings as s;
 use super::super::train::live::LogLevel;
-use super::RunsView;
 
 impl App {
     pub(in crate::tui) fn on_runs(&mut self, a: Action) {
@@ -82,7 +78,7 @@ impl App {
         }
     }
 
-    fn run_action(&mut self, a: Action, id: String) {
+    pub(in crate::tui) fn run_action(&mut self, a: Action, id: String) {
         let rec = self.runs.loaded(&id).map(|r| r.record.clone());
         match a {
             Action::Tag | Action::Note => {
@@ -134,7 +130,7 @@ impl App {
     }
 
     /// `e`: the run's config into the Setup form, to re-run or edit it.
-    fn load_into_setup(&mut self, id: &str) {
+    pub(in crate::tui) fn load_into_setup(&mut self, id: &str) {
         let Some(run) = self.runs.loaded(id) else {
             self.set_status(LogLevel::Warn, format!("{id}: {}", s::LOAD_UNREADABLE));
             return;
@@ -155,149 +151,5 @@ impl App {
         self.tab = Tab::Setup;
         self.help = false;
         self.set_status(LogLevel::Info, format!("{} {id}", s::LOADED_INTO_SETUP));
-    }
-
-    pub(in crate::tui) fn on_detail(&mut self, a: Action) {
-        let store = self.store.clone();
-        let RunsView::Detail(d) = &mut self.runs.view else {
-            return;
-        };
-        match a {
-            Action::Left => d.step_page(-1),
-            Action::Right => d.step_page(1),
-            Action::PrevSeed | Action::NextSeed => {
-                let n = d.run.record.seeds.len();
-                if n > 1 {
-                    d.seed = if a == Action::NextSeed {
-                        (d.seed + 1) % n
-                    } else {
-                        (d.seed + n - 1) % n
-                    };
-                    d.load_scores(store.as_ref());
-                }
-            }
-            Action::Up => d.scroll = d.scroll.saturating_sub(1),
-            Action::Down => d.scroll = d.scroll.saturating_add(1),
-            Action::Back => {
-                if !self.cancel_scoring() {
-                    self.runs.go_back();
-                }
-            }
-            Action::Tag | Action::Note | Action::Delete | Action::LoadConfig => {
-                let id = d.id().to_string();
-                self.run_action(a, id);
-            }
-            Action::ScoreFolder => self.open_score_folder(),
-            Action::Export => self.export_shown(),
-            _ => {}
-        }
-    }
-
-    pub(in crate::tui) fn on_compare(&mut self, a: Action) {
-        let RunsView::Compare(c) = &mut self.runs.view else {
-            return;
-        };
-        let n = c.runs.len();
-        match a {
-            Action::Up => c.cursor = c.cursor.saturating_sub(1),
-            Action::Down => c.cursor = (c.cursor + 1).min(c.series.len().saturating_sub(1)),
-            Action::Toggle => c.toggle(),
-            Action::Left => c.focus = (c.focus + n - 1) % n.max(1),
-            Action::Right => c.focus = (c.focus + 1) % n.max(1),
-            Action::Baseline => c.baseline = c.focus,
-            Action::NextMetric => c.overlay = c.overlay.next(),
-            Action::Export => return self.export_shown(),
-            Action::PageUp => c.scroll = c.scroll.saturating_sub(1),
-            Action::PageDown => {
-                c.scroll = (c.scroll + 1).min(c.diff.len().saturating_sub(1) as u16);
-            }
-            Action::LoadConfig => {
-                let id = c.runs[c.focus.min(n - 1)].record.id.clone();
-                self.load_into_setup(&id);
-            }
-            Action::Back => self.runs.view = RunsView::Table,
-            _ => {}
-        }
-    }
-
-    pub(in crate::tui) fn on_study(&mut self, a: Action) {
-        let RunsView::Study(v) = &mut self.runs.view else {
-            return;
-        };
-        let Some(g) = self.runs.studies.iter().find(|g| g.name == v.name) else {
-            if a == Action::Back {
-                self.runs.go_back();
-            }
-            return;
-        };
-        let cell = g.cells.get(v.cursor);
-        let listed = cell.map_or(0, |c| c.rows.len());
-        let run_at = |i: usize| {
-            cell.and_then(|c| c.rows.get(i))
-                .and_then(|&r| self.runs.rows.get(r))
-                .map(|r| r.id.clone())
-        };
-        match (a, v.list) {
-            (Action::Up, None) => v.cursor = v.cursor.saturating_sub(1),
-            (Action::Down, None) => v.cursor = (v.cursor + 1).min(g.cells.len().saturating_sub(1)),
-            (Action::Up, Some(i)) => v.list = Some(i.saturating_sub(1)),
-            (Action::Down, Some(i)) => v.list = Some((i + 1).min(listed.saturating_sub(1))),
-            (Action::Enter, None) if listed > 0 => v.list = Some(0),
-            (Action::Enter, Some(i)) => {
-                if let Some(id) = run_at(i) {
-                    let store = self.store.clone();
-                    self.runs.open_detail_id(&id, store.as_ref());
-                }
-            }
-            (Action::LoadConfig, Some(i)) => {
-                if let Some(id) = run_at(i) {
-                    self.load_into_setup(&id);
-                }
-            }
-            (Action::Back, Some(_)) => v.list = None,
-            (Action::Back, None) => self.runs.go_back(),
-            _ => {}
-        }
-    }
-
-    /// Asks the loader for the open run's extreme test images when their page shows.
-    pub(in crate::tui) fn request_images(&mut self) {
-        let RunsView::Detail(d) = &mut self.runs.view else {
-            return;
-        };
-        if d.page != DetailPage::Images || d.images_key.is_some() {
-            return;
-        }
-        let key = d.image_key();
-        d.images_key = Some(key.clone());
-        let Ok(scores) = &d.scores else {
-            d.images = ImagesState::Missing(s::NO_SCORES.into());
-            return;
-        };
-        let primary = d.run.record.config.primary_scorer();
-        let Some(v) = scores
-            .scores
-            .get(&primary)
-            .or_else(|| scores.scores.values().next())
-        else {
-            d.images = ImagesState::Missing(s::NO_SCORES.into());
-            return;
-        };
-        let (top, bottom) = extremes(v, &scores.labels, IMAGES_PER_ROW);
-        let map = |p: Pick| Pick {
-            position: scores.index.get(p.position).copied().unwrap_or(p.position),
-            ..p
-        };
-        let picks: Vec<_> = top.into_iter().chain(bottom).map(map).collect();
-        d.images = ImagesState::Loading;
-        let req = ImageRequest {
-            key,
-            data: d.run.record.config.data.clone(),
-            seed: d.seed_value().unwrap_or(d.run.record.config.train.seed),
-            picks,
-        };
-        if self.images.is_live() {
-            self.images.request(req);
-        }
     }
 }

@@ -10,8 +10,6 @@ use ratatui::Frame;
 
 use crate::config::HeadKind;
 
-use super::super::app::{App, Popup};
-use super::super::popups::input::InputKind;
 use super::super::strings as s;
 use super::super::text::{fit, fit_line, fit_lines, width as width_of, wrap};
 use super::super::theme::Theme;
@@ -20,9 +18,19 @@ use super::{Field, FieldKind, Form, Section};
 
 const LABEL_W: usize = 16;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let form = &app.form;
+/// What the Setup screen draws: the form and what around it changes how it shows.
+pub struct SetupView<'a> {
+    pub form: &'a Form,
+    /// A job is running or queued: a new run queues.
+    pub busy: bool,
+    /// A popup is open over the form (no field shows the cursor but the one edited).
+    pub popup_open: bool,
+    /// The field whose value is being typed, with the text and its error so far.
+    pub editing: Option<(Field, &'a str, Option<&'a str>)>,
+}
+
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, v: &SetupView) {
+    let form = v.form;
     let [head, cols, foot] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(5),
@@ -55,15 +63,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(cols);
-    let editing = match &app.popup {
-        Some(Popup::Input(i)) => match i.kind {
-            InputKind::Field(fl) => Some((fl, i.text.as_str(), i.error.as_deref())),
-            _ => None,
-        },
-        _ => None,
-    };
     for (col_area, left_col) in [(left, true), (right, false)] {
-        draw_column(f, col_area, app, left_col, editing);
+        draw_column(f, col_area, t, v, left_col);
     }
 
     let footer = if let Some(e) = form.orphan_error() {
@@ -76,7 +77,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Line::styled(s::SETUP_FIX_FIELD, t.error())
     } else if let Some(n) = &form.note {
         Line::styled(n.clone(), t.warn())
-    } else if app.busy() {
+    } else if v.busy {
         Line::styled(s::SETUP_QUEUES, t.warn())
     } else {
         // The name the run gets: it follows what the form now describes.
@@ -92,15 +93,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 }
 
 /// One column: its sections' headings and (open ones') fields, scrolled to the cursor.
-fn draw_column(
-    f: &mut Frame,
-    area: Rect,
-    app: &App,
-    left_col: bool,
-    editing: Option<(Field, &str, Option<&str>)>,
-) {
-    let t = &app.theme;
-    let form = &app.form;
+fn draw_column(f: &mut Frame, area: Rect, t: &Theme, v: &SetupView, left_col: bool) {
+    let form = v.form;
+    let editing = v.editing;
     let focused = form.focused();
     let inner_w = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -110,7 +105,7 @@ fn draw_column(
         .into_iter()
         .filter(|x| x.left_column() == left_col)
     {
-        let sel = fl == focused && app.popup.is_none() || editing.is_some_and(|e| e.0 == fl);
+        let sel = fl == focused && !v.popup_open || editing.is_some_and(|e| e.0 == fl);
         if sel {
             cursor_line = Some(lines.len());
         }

@@ -11,7 +11,7 @@ mod step;
 mod text;
 mod update;
 
-pub use field::{Field, FieldKind, Kind, Section, Spec, Step, SPECS};
+pub use field::{Field, FieldKind, Kind, Section, Step, SPECS};
 use step::{stepped, unbracket};
 
 use std::collections::BTreeSet;
@@ -24,8 +24,6 @@ use crate::config::{
 use crate::model::head::adacos_fixed_scale;
 
 use super::strings as s;
-
-pub use crate::data::class_names;
 
 /// The class index a reference names in `names`: index, exact name, or unambiguous leading words.
 pub fn resolve_class<S: AsRef<str>>(names: &[S], c: &ClassRef) -> Option<usize> {

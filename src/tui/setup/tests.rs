@@ -1,6 +1,7 @@
 //! Tests of the Setup form's state: fields per head, stepping, names, classes.
 
 use super::*;
+use crate::data::class_names;
 
 /// A form checked against the built-in dataset descriptions (no files needed), no CUDA.
 fn form(config: Config) -> Form {

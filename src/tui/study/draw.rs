@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::super::app::App;
 use super::super::detail::charts::boxplot;
+use super::super::runs::RunsState;
 use super::super::strings as s;
 use super::super::text::{fit_line, fit_start};
 use super::super::theme::Theme;
@@ -18,9 +18,9 @@ use super::super::widgets::{block, fit, marker};
 use super::{StudyGroup, StudyView};
 use crate::score::ticks;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
-    let t = &app.theme;
-    let Some(g) = app.runs.study(&v.name) else {
+/// The study `v` shows, from the runs and studies of `runs`.
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, runs: &RunsState, v: &StudyView) {
+    let Some(g) = runs.study(&v.name) else {
         f.render_widget(
             Paragraph::new(vec![
                 Line::styled(format!("{} {}", s::STUDY_TITLE, v.name), t.title()),
@@ -40,7 +40,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
         (n + 4).min(avail * 9 / 20).max(5)
     };
     let table_h = (n + 3).min(avail * 3 / 10).max(4);
-    let [head, boxes, table, runs] = Layout::vertical([
+    let [head, boxes, table, runs_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(boxes_h),
         Constraint::Length(table_h),
@@ -78,7 +78,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, v: &StudyView) {
 
     draw_boxes(f, boxes, t, g, v, roomy);
     draw_table(f, table, t, g, v);
-    draw_runs(f, runs, app, g, v);
+    draw_runs(f, runs_area, t, runs, g, v);
 }
 
 /// One horizontal boxplot per cell on a shared axis, with tick marks and values below.
@@ -260,8 +260,14 @@ fn draw_table(f: &mut Frame, area: Rect, t: &Theme, g: &StudyGroup, v: &StudyVie
 }
 
 /// The selected cell's runs (Enter selects one, Enter again opens it).
-fn draw_runs(f: &mut Frame, area: Rect, app: &App, g: &StudyGroup, v: &StudyView) {
-    let t = &app.theme;
+fn draw_runs(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    runs: &RunsState,
+    g: &StudyGroup,
+    v: &StudyView,
+) {
     let Some(c) = g.cells.get(v.cursor) else {
         return;
     };
@@ -286,7 +292,7 @@ fn draw_runs(f: &mut Frame, area: Rect, app: &App, g: &StudyGroup, v: &StudyView
         .rows
         .iter()
         .enumerate()
-        .filter_map(|(i, &ri)| app.runs.rows.get(ri).map(|r| (i, r)))
+        .filter_map(|(i, &ri)| runs.rows.get(ri).map(|r| (i, r)))
         .map(|(i, r)| {
             let auc = r
                 .auc

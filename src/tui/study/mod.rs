@@ -8,6 +8,7 @@
 //! finished run per task, the comparison with the first cell).
 
 pub mod draw;
+mod update;
 
 use std::path::PathBuf;
 

@@ -78,7 +78,7 @@ use super::detail::DetailPage;
 use super::images::{ImageLoader, ImagesState, PixelMode, Thumb};
 use super::launcher::{Job, Launcher, ScoreJob, ScoreUpdate, StudyJob, StudyUpdate};
 use super::popups::confirm::ConfirmKind;
-use super::runs::{RunsView, SortColumn};
+use super::runs::{Column as SortColumn, RunsView};
 use super::setup::Field;
 use super::theme::{Markers, Theme};
 use super::ui;

@@ -3,6 +3,8 @@
 //! the per-epoch test AUC on one epoch axis, the AUC per scorer, the scale, per-seed results,
 //! the queue, and the event log.
 
+use std::time::Instant;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -12,13 +14,13 @@ use ratatui::Frame;
 use crate::config::HeadKind;
 use crate::score::Summary;
 
-use super::super::app::App;
+use super::super::chart::{self, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::{fit, fit_line, fit_lines, label_value, wrap, wrap_lines};
 use super::super::theme::Theme;
-use super::super::widgets::{block, bounds, curve_chart, Curve};
+use super::super::widgets::{block, bounds};
 use super::follow::Follower;
-use super::jobs::StudyState;
+use super::jobs::{Queued, StudyState};
 use super::live::{CurvePoint, Live, LogLevel, LogLine};
 
 /// What the Train screen shows.
@@ -28,30 +30,39 @@ enum Shown<'a> {
     Study(&'a StudyState),
 }
 
-fn shown(app: &App) -> Option<Shown<'_>> {
-    if let Some(f) = &app.follow {
+/// What the Train screen draws: the lab's own job, a run it follows, the study it runs, the
+/// queue, and the time now (for elapsed times and ETAs).
+pub struct TrainView<'a> {
+    pub live: Option<&'a Live>,
+    pub follow: Option<&'a Follower>,
+    pub study: Option<&'a StudyState>,
+    pub queue: &'a [Queued],
+    pub now: Instant,
+}
+
+fn shown<'a>(v: &TrainView<'a>) -> Option<Shown<'a>> {
+    if let Some(f) = v.follow {
         return Some(Shown::Attached(f));
     }
-    if let Some(st) = &app.study {
+    if let Some(st) = v.study {
         return Some(Shown::Study(st));
     }
-    app.live.as_ref().map(Shown::Own)
+    v.live.map(Shown::Own)
 }
 
 /// The footer's keys on the Train screen.
-pub fn footer(app: &App) -> &'static str {
-    if app.follow.is_some() {
+pub fn footer(v: &TrainView) -> &'static str {
+    if v.follow.is_some() {
         s::FOOTER_TRAIN_ATTACHED
-    } else if !app.queue.is_empty() {
+    } else if !v.queue.is_empty() {
         s::FOOTER_TRAIN_QUEUE
     } else {
         s::FOOTER_TRAIN
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.theme;
-    let Some(view) = shown(app) else {
+pub fn draw(f: &mut Frame, area: Rect, t: &Theme, v: &TrainView) {
+    let Some(view) = shown(v) else {
         f.render_widget(
             Paragraph::new(wrap_lines(
                 [Line::styled(s::TRAIN_IDLE, t.dim())],
@@ -77,13 +88,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // Header and gauges.
     match &view {
         Shown::Own(l) => {
-            draw_header(f, head, app, l, None);
-            draw_gauges(f, gauges, app, l);
+            draw_header(f, head, t, l, None);
+            draw_gauges(f, gauges, t, l, v.now);
         }
         Shown::Attached(fl) => match &fl.live {
             Some(l) => {
-                draw_header(f, head, app, l, Some(fl));
-                draw_gauges(f, gauges, app, l);
+                draw_header(f, head, t, l, Some(fl));
+                draw_gauges(f, gauges, t, l, v.now);
             }
             None => {
                 let text = match &fl.error {
@@ -95,14 +106,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             }
         },
         Shown::Study(st) => {
-            draw_study_header(f, head, app, st, live);
-            draw_study_gauges(f, gauges, app, st, live);
+            draw_study_header(f, head, t, st, live);
+            draw_study_gauges(f, gauges, t, st, live, v.now);
         }
     }
-    draw_charts(f, charts, app, live);
+    draw_charts(f, charts, t, live);
     let [summary, log] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
-    draw_summary(f, summary, app, live, &view);
+    draw_summary(f, summary, t, live, &view, v.queue);
     match &view {
         Shown::Study(st) => draw_log(f, log, t, &st.log, st.log_scroll),
         _ => {
@@ -117,8 +128,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 
 /// The charts on one epoch axis: loss, accuracy (per batch, smoothed), test AUC, and dynamic
 /// AdaCos's s.
-fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
-    let t = &app.theme;
+fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
     // Dynamic AdaCos adapts s as it trains: a fourth chart, of s.
     let n = if live.is_some_and(super::scale::charted) {
         4
@@ -133,16 +143,9 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             (acc, s::CHART_ACC),
             (auc, s::CHART_AUC),
         ] {
-            curve_chart(
-                f,
-                a,
-                chart_title(title, None, a),
-                &[],
-                [0.0, 1.0],
-                None,
-                t,
-                s::STUDY_WAITING,
-            );
+            let title = chart_title(title, None, a);
+            let c = curves(&title, &[], [0.0, 1.0], None, s::STUDY_WAITING);
+            chart::draw(f, a, t, &c);
         }
         return;
     };
@@ -155,17 +158,10 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             let (raw, smooth) = live.curve_series(value);
             let now = smooth.last().map(|p| p.1).filter(|v| v.is_finite());
             let curves = vec![
-                Curve {
-                    name: s::LEGEND_EMA.into(),
-                    points: smooth,
-                    style,
-                    faint: false,
-                },
-                Curve {
-                    name: s::LEGEND_RAW.into(),
-                    points: raw,
-                    style: t.dim(),
+                Series::line(s::LEGEND_EMA, smooth, style, 0),
+                Series {
                     faint: true,
+                    ..Series::line(s::LEGEND_RAW, raw, t.dim(), 1)
                 },
             ];
             let title = chart_title(name, now.map(|v| format!("{v:.3}")), area);
@@ -176,57 +172,64 @@ fn draw_charts(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>) {
             let y = (values().all(|v| !v.is_finite() || v >= 0.0) && hi > lo).then_some([lo, hi]);
             (title, curves, y)
         };
-    let (title, curves, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false, loss);
-    curve_chart(f, loss, title, &curves, x, y, t, s::NO_BATCHES_YET);
-    let (title, curves, y) = curve_pair(
+    let (title, pair, y) = curve_pair(s::CHART_LOSS, |p| p.loss, t.series(0), false, loss);
+    chart::draw(f, loss, t, &curves(&title, &pair, x, y, s::NO_BATCHES_YET));
+    let (title, pair, y) = curve_pair(
         live.accuracy_label(),
         |p| p.accuracy,
         t.series(3),
         true,
         acc,
     );
-    curve_chart(f, acc, title, &curves, x, y, t, s::NO_BATCHES_YET);
+    chart::draw(f, acc, t, &curves(&title, &pair, x, y, s::NO_BATCHES_YET));
 
     let scorers = &live.config.score.scorers;
-    let curves: Vec<Curve> = scorers
+    let aucs: Vec<Series> = scorers
         .iter()
         .enumerate()
-        .map(|(i, k)| Curve {
-            name: s::scorer_short(*k).into(),
-            points: live
+        .map(|(i, k)| {
+            let points = live
                 .auc_history
                 .get(k)
                 .map(|h| h.iter().map(|(e, v)| (*e as f64, *v)).collect())
-                .unwrap_or_default(),
-            style: t.series(i),
-            faint: false,
+                .unwrap_or_default();
+            Series::line(s::scorer_short(*k), points, t.series(i), i)
         })
         .collect();
     let primary = scorers
         .first()
         .and_then(|k| live.auc_now_best(*k))
         .map(|(cur, _, _)| format!("{cur:.3}"));
-    curve_chart(
-        f,
-        auc,
-        chart_title(s::CHART_AUC, primary, auc),
-        &curves,
-        x,
-        None,
-        t,
-        s::NO_AUC_YET,
-    );
+    let title = chart_title(s::CHART_AUC, primary, auc);
+    chart::draw(f, auc, t, &curves(&title, &aucs, x, None, s::NO_AUC_YET));
+}
+
+/// A chart of the Train screen: on the run's epoch axis `x`, its legend on the bottom border.
+fn curves<'a>(
+    title: &'a str,
+    series: &'a [Series],
+    x: [f64; 2],
+    y: Option<[f64; 2]>,
+    empty: &'a str,
+) -> LineChart<'a> {
+    LineChart {
+        title,
+        series,
+        x: Some(x),
+        y,
+        legend: Legend::Border,
+        empty,
+    }
 }
 
 /// A chart's title on its top border: the name, and the value (never cut: the name is
 /// shortened first).
-fn chart_title(name: &str, value: Option<String>, area: Rect) -> Line<'static> {
+fn chart_title(name: &str, value: Option<String>, area: Rect) -> String {
     let room = area.width.saturating_sub(4) as usize;
-    let text = match value {
+    match value {
         Some(v) => label_value(name, &v, room),
         None => fit(name, room),
-    };
-    Line::from(format!(" {text} "))
+    }
 }
 
 /// The end of the shared epoch axis: the epochs reached so far (whole), at least one, at
@@ -272,8 +275,7 @@ fn run_line(live: &Live, t: &Theme) -> Line<'static> {
     )
 }
 
-fn draw_header(f: &mut Frame, area: Rect, app: &App, live: &Live, follow: Option<&Follower>) {
-    let t = &app.theme;
+fn draw_header(f: &mut Frame, area: Rect, t: &Theme, live: &Live, follow: Option<&Follower>) {
     let id = live
         .run_id
         .clone()
@@ -338,14 +340,13 @@ fn epoch_gauge<'a>(live: &Live, t: &Theme) -> LineGauge<'a> {
     gauge(label, frac, t.accent(), t)
 }
 
-fn draw_gauges(f: &mut Frame, area: Rect, app: &App, live: &Live) {
-    let t = &app.theme;
+fn draw_gauges(f: &mut Frame, area: Rect, t: &Theme, live: &Live, now: Instant) {
     let [e, j] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     f.render_widget(epoch_gauge(live, t), e);
-    let eta = match live.eta(app.now) {
+    let eta = match live.eta(now) {
         Some(d) => format!("ETA {}", s::duration(d.as_secs_f64())),
         None if live.is_active() => s::ETA_MEASURING.to_string(),
-        None => format!("took {}", s::duration(live.elapsed(app.now).as_secs_f64())),
+        None => format!("took {}", s::duration(live.elapsed(now).as_secs_f64())),
     };
     let label = format!(
         "{} {:>3.0}%  {:>6.0} img/s  {eta}",
@@ -356,8 +357,7 @@ fn draw_gauges(f: &mut Frame, area: Rect, app: &App, live: &Live) {
     f.render_widget(gauge(label, live.job_fraction(), t.ok(), t), j);
 }
 
-fn draw_study_header(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live: Option<&Live>) {
-    let t = &app.theme;
+fn draw_study_header(f: &mut Frame, area: Rect, t: &Theme, st: &StudyState, live: Option<&Live>) {
     let state = st.state_label();
     let mut l1 = vec![
         Span::styled(format!("{} ", s::GAUGE_STUDY), t.accent()),
@@ -396,20 +396,26 @@ fn draw_study_header(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live
     f.render_widget(Paragraph::new(lines), area);
 }
 
-fn draw_study_gauges(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live: Option<&Live>) {
-    let t = &app.theme;
+fn draw_study_gauges(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    st: &StudyState,
+    live: Option<&Live>,
+    now: Instant,
+) {
     let [e, j] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     if let Some(l) = live {
         f.render_widget(epoch_gauge(l, t), e);
     }
-    let eta = match st.eta(app.now) {
+    let eta = match st.eta(now) {
         Some(d) => format!("ETA {}", s::duration(d.as_secs_f64())),
         None if st.is_active() => s::ETA_MEASURING.to_string(),
         None => format!(
             "took {}",
             s::duration(
                 st.ended
-                    .unwrap_or(app.now)
+                    .unwrap_or(now)
                     .saturating_duration_since(st.started)
                     .as_secs_f64()
             )
@@ -430,8 +436,14 @@ fn draw_study_gauges(f: &mut Frame, area: Rect, app: &App, st: &StudyState, live
 }
 
 /// AUC per scorer, the scale, per-seed results and the queue.
-fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view: &Shown<'_>) {
-    let t = &app.theme;
+fn draw_summary(
+    f: &mut Frame,
+    area: Rect,
+    t: &Theme,
+    live: Option<&Live>,
+    view: &Shown<'_>,
+    queue: &[Queued],
+) {
     let b = block(format!(" {} ", s::PANEL_AUC), t);
     let width = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -463,12 +475,12 @@ fn draw_summary(f: &mut Frame, area: Rect, app: &App, live: Option<&Live>, view:
         }
         lines.push(Line::styled(text, t.bold()));
     }
-    if !app.queue.is_empty() {
+    if !queue.is_empty() {
         lines.push(Line::styled(
-            format!("{} ({}):", s::QUEUE_TITLE, app.queue.len()),
+            format!("{} ({}):", s::QUEUE_TITLE, queue.len()),
             t.warn(),
         ));
-        for (i, q) in app.queue.iter().enumerate() {
+        for (i, q) in queue.iter().enumerate() {
             lines.push(Line::raw(fit(&format!(" {}. {}", i + 1, q.label()), width)));
         }
     }

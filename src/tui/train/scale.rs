@@ -3,15 +3,14 @@
 //! the summary line instead).
 
 use ratatui::layout::Rect;
-use ratatui::text::Line;
 use ratatui::Frame;
 
 use crate::config::HeadKind;
 
+use super::super::chart::{self, Legend, LineChart, Series};
 use super::super::strings as s;
 use super::super::text::label_value;
 use super::super::theme::Theme;
-use super::super::widgets::{curve_chart, Curve};
 use super::live::Live;
 
 /// Whether the run's s changes while it trains (a chart is worth its room).
@@ -37,20 +36,14 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, live: &Live, x: [f64; 2]) {
         Some(v) => label_value(s::CHART_SCALE_DYNAMIC, &v, room),
         None => super::super::text::fit(s::CHART_SCALE_DYNAMIC, room),
     };
-    let curves = [Curve {
-        name: s::CHART_SCALE_DYNAMIC.into(),
-        points: pts,
-        style: t.series(1),
-        faint: false,
-    }];
-    curve_chart(
-        f,
-        area,
-        Line::from(format!(" {title} ")),
-        &curves,
-        x,
-        None,
-        t,
-        s::NO_SCALE_YET,
-    );
+    let series = [Series::line(s::CHART_SCALE_DYNAMIC, pts, t.series(1), 1)];
+    let c = LineChart {
+        title: &title,
+        series: &series,
+        x: Some(x),
+        y: None,
+        legend: Legend::Border,
+        empty: s::NO_SCALE_YET,
+    };
+    chart::draw(f, area, t, &c);
 }
