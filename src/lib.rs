@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod data;
+pub mod figure;
 pub mod job;
 pub mod model;
 pub mod score;

@@ -239,5 +239,19 @@ fn configs_that_cannot_start_exit_2_and_leave_no_run() {
         stderr.contains("data.dataset") && stderr.contains("cifar-10 not found"),
         "{stderr}"
     );
+    // The places searched are a list, one a line, the empty $ADALAB_DATA among them.
+    let (_, after) = stderr.split_once("searched:\n").expect(&stderr);
+    let places: Vec<&str> = after
+        .lines()
+        .take_while(|l| l.starts_with("  - "))
+        .collect();
+    assert!(places.len() >= 2, "{stderr}");
+    assert!(
+        places
+            .iter()
+            .any(|l| l.contains(&*empty.path().to_string_lossy())),
+        "{stderr}"
+    );
+    assert!(places.iter().all(|l| !l[4..].contains(" - ")), "{stderr}");
     assert!(run_folders(home.path()).is_empty());
 }

@@ -145,6 +145,51 @@ fn profiles_cli_saves_a_runs_config() {
         .contains("kind = \"cosface\""));
 }
 
+#[test]
+fn profiles_show_takes_a_runs_full_name_with_its_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let store = Store::with_dirs(&home, &home);
+    let mut base = Config::default();
+    base.head.kind = HeadKind::AdacosFixed;
+    base.train.epochs = 3;
+    store.profile_dirs().save("mine", &base, false).unwrap();
+    let mut cfg = base.clone();
+    cfg.head.kind = HeadKind::Arcface;
+    cfg.train.epochs = 5;
+    let name = adalab::store::profiles::run_name("mine", &base, &cfg);
+    let w = store.create_run(&cfg, &name).unwrap();
+    let recorded = store.load_run(w.id()).unwrap().record.name();
+    assert_eq!(recorded, "mine · head=arcface train.epochs=5");
+    let show = |name: &str| {
+        let mut out = Vec::new();
+        run_profiles_with(
+            &store,
+            ProfilesCommand::Show { name: name.into() },
+            &mut out,
+        )
+        .map(|()| String::from_utf8(out).unwrap())
+    };
+    let text = show(&recorded).unwrap();
+    assert!(text.starts_with("# profile mine ("), "{text}");
+    assert!(text.contains("head.kind: adacos-fixed → arcface"), "{text}");
+    assert!(text.contains("train.epochs: 3 → 5"), "{text}");
+    // The config shown is the run's: the profile with the changes applied.
+    let toml: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(Config::from_toml_str(&toml).unwrap(), cfg);
+    // The profile alone still shows as before.
+    let plain = show("mine").unwrap();
+    assert!(plain.contains("kind = \"adacos-fixed\""), "{plain}");
+    assert!(!plain.contains("→"), "{plain}");
+    // A change that names no key is refused, naming it.
+    let e = show("mine · nosuch=1").unwrap_err().to_string();
+    assert!(e.contains("nosuch") && e.contains("mine"), "{e}");
+}
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]

@@ -4,13 +4,15 @@ use std::io::Write;
 use std::path::Path;
 
 use super::report::table::write_table;
+use crate::store::profiles::{apply_changes, change_key, split_run_name};
 use crate::store::Store;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ProfilesCommand {
     /// List local, user and shipped profiles.
     List,
-    /// Print a profile's resolved configuration.
+    /// Print a profile's resolved configuration. NAME may be a run's full name
+    /// (`profile · head=arcface`): the profile, what the run changed, and the run's config.
     Show { name: String },
     /// Save a run's configuration as a user profile.
     Save {
@@ -64,8 +66,29 @@ pub fn run_profiles_with(
             Ok(())
         }
         ProfilesCommand::Show { name } => {
-            let (name, path, config) = dirs.resolve(&name)?;
+            // A run's full name (`profile · head=arcface`): the profile, then its changes.
+            let (profile, changes) = split_run_name(&name);
+            let (name, path, base) = dirs.resolve(profile)?;
             writeln!(out, "# profile {name} ({})", path.display())?;
+            if changes.is_empty() {
+                write!(out, "{}", base.to_toml_string())?;
+                return Ok(());
+            }
+            let config = apply_changes(&base, &changes).map_err(|e| {
+                anyhow::anyhow!(
+                    "the run name's change `{}` does not apply to profile {name}: {}",
+                    e.key,
+                    e.message
+                )
+            })?;
+            writeln!(out, "# with the run's changes ({}):", changes.len())?;
+            for word in &changes {
+                let (k, _) = word.split_once('=').unwrap_or((word, ""));
+                let key = change_key(k).unwrap_or(k);
+                let was = base.get(key).unwrap_or_else(|| "unset".into());
+                let now = config.get(key).unwrap_or_else(|| "unset".into());
+                writeln!(out, "#   {key}: {was} → {now}")?;
+            }
             write!(out, "{}", config.to_toml_string())?;
             Ok(())
         }

@@ -156,8 +156,8 @@ pub fn run_one(
 ) -> Result<(String, Outcome, BTreeMap<ScorerKind, f64>), StoreError> {
     let mut config = study.task_config(task);
     config.train.threads = threads;
-    let cell = &study.cells[task.cell];
-    let mut writer = store.create_study_run(&config, &cell.profile, study.study_ref(task))?;
+    let mut writer =
+        store.create_study_run(&config, &study.run_name(task), study.study_ref(task))?;
     let id = writer.id().to_string();
     store.edit_tags(&id, &study.tags(task), &[])?;
     on_started(&id);

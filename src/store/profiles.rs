@@ -94,6 +94,36 @@ pub fn join_run_name(profile: &str, changes: &[String]) -> String {
     }
 }
 
+/// The config key a word of [`changes`] names: `head` → `head.kind`, `dataset` →
+/// `data.dataset`, `train.epochs` → itself; `None` when it names no key.
+pub fn change_key(word: &str) -> Option<&'static str> {
+    use crate::config::KEYS;
+    let full = |name: &str| KEYS.iter().find(|k| k.name == name).map(|k| k.name);
+    match word {
+        "dataset" => full("data.dataset"),
+        w => full(w).or_else(|| full(&format!("{w}.kind"))),
+    }
+}
+
+/// The config a run named `profile · changes` was started with: the profile's `base` with
+/// each `key=value` of `changes` applied (the inverse of [`changes`]). Errors name the word
+/// that does not apply.
+pub fn apply_changes(
+    base: &Config,
+    changes: &[String],
+) -> Result<Config, crate::config::ConfigError> {
+    use crate::config::ConfigError;
+    let mut c = base.clone();
+    for word in changes {
+        let (k, v) = word
+            .split_once('=')
+            .ok_or_else(|| ConfigError::new(word.as_str(), "a change must look like key=value"))?;
+        let key = change_key(k).ok_or_else(|| ConfigError::new(k, "no such config key"))?;
+        c.set(key, v)?;
+    }
+    Ok(c)
+}
+
 /// A run's name split into the profile it started from and what it changed.
 pub fn split_run_name(name: &str) -> (&str, Vec<String>) {
     match name.split_once(EDIT_SEP) {
@@ -393,5 +423,22 @@ mod tests {
         assert_eq!(p, name);
         assert_eq!(join_run_name(p, &changes), full);
         assert_eq!(split_run_name(name), (name, Vec::new()));
+    }
+
+    #[test]
+    fn a_runs_changes_apply_back_to_its_profile() {
+        let base = Config::default();
+        let mut c = base.clone();
+        c.head.kind = HeadKind::Arcface;
+        c.train.epochs = base.train.epochs + 2;
+        c.data.dataset = crate::config::DatasetKind::Cifar10;
+        let words = changes(&base, &c);
+        assert_eq!(apply_changes(&base, &words).unwrap(), c);
+        assert_eq!(change_key("head"), Some("head.kind"));
+        assert_eq!(change_key("dataset"), Some("data.dataset"));
+        let e = apply_changes(&base, &["nosuch=1".into()]).unwrap_err();
+        assert_eq!(e.key, "nosuch");
+        let e = apply_changes(&base, &["train.epochs=many".into()]).unwrap_err();
+        assert_eq!(e.key, "train.epochs");
     }
 }

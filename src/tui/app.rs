@@ -139,6 +139,12 @@ pub struct App {
     pub(super) scoring: Option<(String, ScoreJob)>,
     /// The folder typed last into Detail's `s` (the next input starts from it).
     pub last_folder: String,
+    /// What the process (and a CUDA run's GPU) uses, for the tab bar; sampled by `sampler`.
+    pub usage: super::usage::Usage,
+    /// Samples `usage` about once a second (the real lab; tests set `usage` themselves).
+    pub sampler: Option<super::usage::Sampler>,
+    /// Where `E` writes figures (the folder the lab was started in).
+    pub export_dir: std::path::PathBuf,
 }
 
 impl App {
@@ -173,6 +179,9 @@ impl App {
             signal: None,
             scoring: None,
             last_folder: String::new(),
+            usage: Default::default(),
+            sampler: None,
+            export_dir: std::env::current_dir().unwrap_or_else(|_| ".".into()),
         };
         if let Some(st) = &app.store {
             app.runs.reload(st);
@@ -430,6 +439,13 @@ impl App {
             }
         }
         self.request_images();
+        let cuda = self.training_on_cuda();
+        if let Some(sm) = self.sampler.as_mut() {
+            if sm.tick(now, cuda) {
+                self.usage = sm.usage;
+                self.dirty = true;
+            }
+        }
         if let Some(q) = self.quitting {
             if now.saturating_duration_since(q) >= QUIT_WAIT {
                 self.should_quit = true;
@@ -485,6 +501,21 @@ impl App {
             // No file changed, but a running run's process is gone (SIGKILL).
             self.dirty = true;
         }
+    }
+
+    /// Whether this process trains on a CUDA device now (its own run or a study's task).
+    pub fn training_on_cuda(&self) -> bool {
+        let cuda = |l: &Live| l.is_active() && l.device.starts_with("cuda");
+        let own = self.job.is_some() && self.live.as_ref().is_some_and(cuda);
+        let study = self.study.as_ref().is_some_and(|st| {
+            st.is_active()
+                && st
+                    .follower
+                    .as_ref()
+                    .and_then(|f| f.live.as_ref())
+                    .is_some_and(cuda)
+        });
+        own || study
     }
 
     /// Whether the screen is below the lab's minimum size (its keys are then not taken).

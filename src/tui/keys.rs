@@ -102,6 +102,10 @@ pub enum Action {
     LoadConfig,
     /// Compare: make the run under the cursor the baseline.
     Baseline,
+    /// Compare: overlay the next per-epoch metric (AUC, loss, accuracy, s).
+    NextMetric,
+    /// Detail, Compare, Study: write the chart or ROC shown as SVG and PNG.
+    Export,
     // Detail
     PrevSeed,
     NextSeed,
@@ -357,6 +361,12 @@ pub const BINDINGS: &[Binding] = &[
         A::ScoreFolder,
         "score a folder of images with the run's detector",
     ),
+    b(
+        C::Detail,
+        &[k('E')],
+        A::Export,
+        "write the page's charts or ROC as SVG and PNG",
+    ),
     // Compare
     b(C::Compare, UP, A::Up, "previous series"),
     b(C::Compare, DOWN, A::Down, "next series"),
@@ -365,6 +375,18 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Compare, LEFT, A::Left, "previous run"),
     b(C::Compare, RIGHT, A::Right, "next run"),
     b(C::Compare, &[k('b')], A::Baseline, "make it the baseline"),
+    b(
+        C::Compare,
+        &[k('v')],
+        A::NextMetric,
+        "overlay the next metric: AUC, loss, accuracy, s",
+    ),
+    b(
+        C::Compare,
+        &[k('E')],
+        A::Export,
+        "write the chart as SVG and PNG (the folder the lab started in)",
+    ),
     b(
         C::Compare,
         &[code(KeyCode::PageUp)],

@@ -15,6 +15,7 @@ mod app;
 mod chart;
 mod compare;
 mod detail;
+mod export;
 mod help;
 mod images;
 mod keys;
@@ -28,6 +29,7 @@ mod text;
 mod theme;
 mod train;
 mod ui;
+mod usage;
 mod widgets;
 
 #[cfg(test)]
@@ -130,6 +132,7 @@ pub fn run(home: Option<&Path>) -> anyhow::Result<Option<i32>> {
             .context("cannot install the signal handlers")?;
     }
 
+    app.sampler = Some(usage::Sampler::new());
     install_panic_hook(app.store_root().map(|r| r.join(LOG_FILE)));
     let mut terminal = enter().context("cannot set up the terminal")?;
     if let Ok(size) = terminal.size() {

@@ -13,11 +13,11 @@ pub const FOOTER_TRAIN: &str = "s stop  ↑↓ scroll log  m markers  Tab next s
 pub const FOOTER_RUNS: &str =
     "↑↓ move ←→ column o sort Enter open Space mark c compare / filter e setup ? help";
 pub const FOOTER_DETAIL: &str =
-    "←→ page  [ ] seed  ↑↓ scroll  s score folder  e setup  Esc back  ? help";
+    "←→ page  [ ] seed  ↑↓ scroll  s score folder  E export  e setup  Esc back ? help";
 pub const FOOTER_DETAIL_SCORING: &str =
     "Esc cancel scoring  ←→ page  [ ] seed  ↑↓ scroll  e setup  ? help";
 pub const FOOTER_COMPARE: &str =
-    "←→ run  b baseline  ↑↓ series  Space show/hide  PgUp/PgDn keys  e setup  ? help";
+    "←→ run  b baseline  ↑↓ series  Space show/hide  v metric  E export  ? help";
 pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  Esc back  ? help";
 pub const FOOTER_HELP: &str = "Esc or ? closes help";
 
@@ -182,7 +182,6 @@ pub fn skipped(n: usize, first: &str) -> String {
 pub const COMPARE_DIFF: &str = "config keys that differ";
 pub const COMPARE_SAME: &str = "the configurations are identical";
 pub const COMPARE_METRICS: &str = "final metrics: Δ against the baseline,";
-pub const COMPARE_HISTORY: &str = "AUC history: every seed of every shown series";
 pub const COMPARE_BASELINE: &str = "baseline";
 pub const COMPARE_SERIES: &str = "series";
 pub const COMPARE_ALL_HIDDEN: &str = "every series is hidden: Space shows the one under the cursor";
@@ -376,6 +375,37 @@ pub fn attached_no_stop(id: &str, pid: u32, host: &str) -> String {
     format!(
         "{id} belongs to another process (pid {pid} on {host}): stop it there (kill -INT {pid})"
     )
+}
+
+// The tab bar's usage of the process (CPU, resident memory) and of the GPU a run trains on.
+pub const USAGE_CPU: &str = "cpu";
+pub const USAGE_MEM: &str = "rss";
+pub const USAGE_GPU: &str = "gpu";
+
+// Compare's overlaid metric (`v` switches it)
+pub const COMPARE_OVERLAY_AUC: &str = "AUC";
+pub const COMPARE_OVERLAY_LOSS: &str = "loss";
+pub const COMPARE_OVERLAY_ACC: &str = "accuracy";
+pub const COMPARE_OVERLAY_SCALE: &str = "scale s";
+pub const COMPARE_OVERLAY_KEY: &str = "v";
+pub const NO_EPOCHS_TO_OVERLAY: &str = "no finished epoch yet";
+
+// The Train screen's chart of dynamic AdaCos's s
+pub const CHART_SCALE_DYNAMIC: &str = "AdaCos s";
+pub const NO_SCALE_YET: &str = "s is charted after each epoch";
+
+// `E`: the chart shown written as SVG and PNG
+pub const EXPORT_NOTHING: &str = "nothing to export here: E writes the Epochs page's AUC chart, the ROC page and Compare's chart";
+
+/// Status after `E` wrote the figure.
+pub fn exported(paths: &[std::path::PathBuf]) -> String {
+    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!("wrote {}", list.join(" and "))
+}
+
+/// Status when `E` could not write the figure: the path and why.
+pub fn export_failed(path: &std::path::Path, why: &str) -> String {
+    format!("could not write {}: {why}", path.display())
 }
 
 /// Status after queueing.

@@ -168,25 +168,50 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             out.push(para.to_string());
             continue;
         }
-        let mut cur = String::new();
-        let mut cur_w = 0;
-        for word in para.split_whitespace() {
-            let word = fit(word, width);
+        // A list item (`  - path`) keeps its marker, and its next lines hang under its text.
+        let (lead, body) = list_marker(para);
+        let hang = self::width(lead);
+        let (first, indent) = if hang + 8 <= width {
+            (lead.to_string(), " ".repeat(hang))
+        } else {
+            (String::new(), String::new())
+        };
+        let room = width - self::width(&indent);
+        let mut cur = first;
+        let mut cur_w = self::width(&cur);
+        let mut fresh = true;
+        for word in body.split_whitespace() {
+            let word = fit(word, room);
             let ww = self::width(&word);
-            if cur_w > 0 && cur_w + 1 + ww > width {
-                out.push(std::mem::take(&mut cur));
-                cur_w = 0;
+            if !fresh && cur_w + 1 + ww > width {
+                out.push(std::mem::replace(&mut cur, indent.clone()));
+                cur_w = indent.len();
+                fresh = true;
             }
-            if cur_w > 0 {
+            if !fresh {
                 cur.push(' ');
                 cur_w += 1;
             }
             cur.push_str(&word);
             cur_w += ww;
+            fresh = false;
         }
         out.push(cur);
     }
     out
+}
+
+/// A paragraph's leading spaces and list marker (`  - `, `• `), and the text after them.
+fn list_marker(para: &str) -> (&str, &str) {
+    let text = para.trim_start_matches(' ');
+    let mut n = para.len() - text.len();
+    for m in ["- ", "• ", "* "] {
+        if text.starts_with(m) {
+            n += m.len();
+            break;
+        }
+    }
+    para.split_at(n)
 }
 
 /// A styled line wrapped by the rule of [`wrap`], each word keeping its span's style; a line
@@ -334,6 +359,21 @@ mod tests {
             vec!["ensemble 0.936", "and 20261206T…"]
         );
         assert_eq!(wrap("", 10), vec![""]);
+    }
+
+    #[test]
+    fn wrap_keeps_a_list_one_item_a_line_with_hanging_indents() {
+        let text = "fashion-mnist not found; searched:\n  - data/fashion-mnist\n  - /usr/share/datasets/fashion-mnist and more";
+        assert_eq!(
+            wrap(text, 24),
+            vec![
+                "fashion-mnist not found;",
+                "searched:",
+                "  - data/fashion-mnist",
+                "  - /usr/share/datasets…",
+                "    and more",
+            ]
+        );
     }
 
     #[test]

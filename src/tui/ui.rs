@@ -15,7 +15,7 @@ use super::popups::input::InputKind;
 use super::runs::RunsView;
 use super::setup::draw::SetupView;
 use super::strings as s;
-use super::text::{fit, fit_line};
+use super::text::{fit, width, wrap};
 use super::theme::Theme;
 use super::train::draw::TrainView;
 use super::train::live::LogLevel;
@@ -27,10 +27,12 @@ pub fn draw(f: &mut Frame, app: &App) {
         draw_too_small(f, area, &app.theme);
         return;
     }
+    // A status of several lines (a list of searched places) takes as many rows, up to a third.
+    let status = status_lines(app, area.width as usize, (area.height / 3).max(1) as usize);
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
-        Constraint::Length(1),
+        Constraint::Length(status.as_ref().map_or(1, |l| l.len().max(1) as u16)),
     ])
     .areas(area);
     draw_tabs(f, top, app);
@@ -51,7 +53,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             },
         }
     }
-    draw_footer(f, bottom, app);
+    draw_footer(f, bottom, app, status);
     // Popups cover the screen, never the tabs or the footer's status line.
     match &app.popup {
         Some(Popup::Confirm(k)) => popups::confirm::draw(f, body, &app.theme, k, app.queue.len()),
@@ -122,11 +124,23 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
         app.tab.index()
     };
     let (right, state) = badge(app).unwrap_or_default();
-    let [left, rt] = Layout::horizontal([
+    // The process's CPU and memory (and the GPU's) between the tabs and the badge, each
+    // element whole or dropped.
+    let tabs_w: usize = all.iter().map(|l| width(l) + 2).sum::<usize>() + all.len() - 1;
+    let room = (area.width as usize).saturating_sub(tabs_w + width(&right) + 2);
+    let usage = app.usage.line(room);
+    let usage = if usage.is_empty() {
+        usage
+    } else {
+        format!("{usage}  ")
+    };
+    let [left, mid, rt] = Layout::horizontal([
         Constraint::Min(10),
+        Constraint::Length(width(&usage) as u16),
         Constraint::Length(right.chars().count() as u16),
     ])
     .areas(area);
+    f.render_widget(Paragraph::new(Span::styled(usage, t.dim())), mid);
     let tabs = Tabs::new(all)
         .select(selected)
         .style(t.dim())
@@ -177,16 +191,33 @@ fn badge(app: &App) -> Option<(String, &'static str)> {
     })
 }
 
-fn draw_footer(f: &mut Frame, area: Rect, app: &App) {
+/// The status line's text: one line fitted to `width`, or, for a text of several lines, each
+/// of them wrapped (a list stays a list), at most `max` rows.
+fn status_lines(app: &App, width: usize, max: usize) -> Option<Vec<String>> {
+    let st = app.status.as_ref()?;
+    if !st.text.contains('\n') {
+        return Some(vec![fit(&st.text, width)]);
+    }
+    let mut lines = wrap(st.text.trim_end(), width);
+    if lines.len() > max {
+        lines.truncate(max);
+        if let Some(last) = lines.last_mut() {
+            *last = fit(&format!("{last} …"), width);
+        }
+    }
+    Some(lines)
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &App, status: Option<Vec<String>>) {
     let t = &app.theme;
-    if let Some(st) = &app.status {
+    if let (Some(st), Some(lines)) = (&app.status, status) {
         let style = match st.level {
             LogLevel::Info => t.ok(),
             LogLevel::Warn => t.warn(),
             LogLevel::Error => t.error(),
         };
-        let line = Line::styled(st.text.clone(), style);
-        f.render_widget(Paragraph::new(fit_line(line, area.width as usize)), area);
+        let lines: Vec<Line> = lines.into_iter().map(|l| Line::styled(l, style)).collect();
+        f.render_widget(Paragraph::new(lines), area);
         return;
     }
     let hint = match app.context() {

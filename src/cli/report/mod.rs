@@ -6,7 +6,7 @@
 
 pub mod boxplot;
 pub mod csv;
-pub mod figure;
+pub use crate::figure::study as figure;
 pub mod json;
 pub mod markdown;
 pub mod reference;

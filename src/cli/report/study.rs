@@ -49,7 +49,7 @@ fn summary_row(label: &str, k: ScorerKind, s: &Summary) -> Vec<String> {
 
 /// Below this many paired seeds a bootstrap interval (and a boxplot's quartiles) says little:
 /// the report prints it with a caution.
-pub const MEANINGFUL_PAIRS: usize = 5;
+pub use crate::figure::study::MEANINGFUL_PAIRS;
 
 /// The caution printed under a comparison of fewer than [`MEANINGFUL_PAIRS`] paired seeds.
 pub fn few_seeds_caution(pairs: usize) -> String {

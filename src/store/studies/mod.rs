@@ -46,6 +46,9 @@ pub struct Cell {
     pub label: String,
     /// The profile the cell's config comes from.
     pub profile: String,
+    /// What the cell's config changes from its profile (`head=arcface`), as a run's name says
+    /// it: the study's runs are named by the rule of [`super::profiles::run_name`].
+    pub changes: Vec<String>,
     /// The cell's config with the base seed and `run.repeat = 1`.
     pub config: Config,
     /// Stable key of the config (seed aside): 16 hex digits of its SHA-256.
@@ -304,6 +307,7 @@ impl Study {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| base.clone());
             let (profile, _, mut config) = dirs.resolve(&profile)?;
+            let base_config = config.clone();
             let label = if assign.is_empty() {
                 "base".to_string()
             } else {
@@ -331,10 +335,17 @@ impl Study {
                 .validate()
                 .map_err(|e| bad(source, &e.key, format!("in cell `{label}`: {}", e.message)))?;
             let key = cell_key(&config);
+            // What the cell changes, not how a task runs it (one seed a run, its own seed).
+            let mut named = config.clone();
+            named.run.repeat = base_config.run.repeat;
+            named.train.seed = base_config.train.seed;
+            named.train.threads = base_config.train.threads;
+            let changes = super::profiles::changes(&base_config, &named);
             cells.push(Cell {
                 index,
                 label,
                 profile,
+                changes,
                 config,
                 key,
             });
@@ -452,6 +463,13 @@ impl Study {
         c
     }
 
+    /// The name a task's run is recorded under: its cell's profile and what the cell changes
+    /// from it (`fashion-sneaker-boot-adacos-fixed-geom · head=arcface`), as any run's.
+    pub fn run_name(&self, t: Task) -> String {
+        let c = &self.cells[t.cell];
+        super::profiles::join_run_name(&c.profile, &c.changes)
+    }
+
     /// `head.kind=arcface seed 3`: a task for messages.
     pub fn task_label(&self, t: Task) -> String {
         format!(
@@ -538,6 +556,21 @@ seeds = 3
         };
         assert_eq!(s.task_config(t).train.seed, 2);
         assert_eq!(s.tags(t), ["study:g", "cell:2"]);
+        // Its run is named as any run: the profile and what the cell changes, not the seed.
+        let name = s.run_name(Task {
+            cell: 0,
+            seed_index: 2,
+        });
+        assert!(name.starts_with("base · "), "{name}");
+        for w in ["head=arcface", "head.m=0.2", "train.epochs=2"] {
+            assert!(name.split(' ').any(|x| x == w), "{w} in {name}");
+        }
+        assert!(!name.contains("seed") && !name.contains("repeat"), "{name}");
+        let (p, ch) = crate::store::profiles::split_run_name(&name);
+        assert_eq!(p, "base");
+        let back =
+            crate::store::profiles::apply_changes(&d.resolve("base").unwrap().2, &ch).unwrap();
+        assert_eq!(back.head.m, 0.2);
 
         let zip = GRID.replace("seeds = 3", "seeds = 3\ncombine = \"zip\"");
         let z = Study::parse("g", &zip, Path::new("g.toml"), &d).unwrap();
@@ -556,6 +589,11 @@ seeds = 3
         let p = Study::parse("p", prof, Path::new("p.toml"), &d).unwrap();
         assert_eq!(p.cells[1].profile, "other");
         assert_eq!(p.cells[1].label, "profile=other");
+        let t = Task {
+            cell: 1,
+            seed_index: 0,
+        };
+        assert_eq!(p.run_name(t), "other");
     }
 
     #[test]

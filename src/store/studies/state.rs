@@ -59,6 +59,7 @@ impl Study {
                     index,
                     label: s.cell.clone(),
                     profile: r.record.profile.clone(),
+                    changes: r.record.changes.clone(),
                     config: r.record.config.clone(),
                     key: s.cell_key.clone(),
                 })

@@ -184,32 +184,39 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, c: &Compare) {
     let [chart_area, list_area] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(LIST_W)]).areas(chart_area);
     series_list(f, list_area, t, c);
-    // One line per seed; a run × scorer's seeds share its colour and glyph (the list is the
-    // legend).
-    let mut data: Vec<Series> = Vec::new();
-    for (gi, key) in c.series.iter().enumerate() {
-        if !c.is_shown(*key) {
-            continue;
-        }
-        for sd in &c.runs[key.run].record.seeds {
-            let pts: Vec<(f64, f64)> = sd
-                .epochs
-                .iter()
-                .filter_map(|m| m.auc.get(&key.scorer).map(|v| (m.epoch as f64, *v)))
-                .collect();
-            data.push(Series::line(String::new(), pts, t.series(gi), gi));
-        }
-    }
+    // The metric `v` picked: AUC per run × scorer, or loss, accuracy, s per run; one line per
+    // seed, a series' seeds share its colour and glyph (the list is the legend).
+    let data: Vec<Series> = super::overlay::curves(c)
+        .into_iter()
+        .map(|(gi, pts)| Series::line(String::new(), pts, t.series(gi), gi))
+        .collect();
     let empty = if c.series.iter().all(|k| !c.is_shown(*k)) {
         s::COMPARE_ALL_HIDDEN
-    } else {
+    } else if c.overlay.per_scorer() {
         s::NO_AUC_YET
+    } else {
+        s::NO_EPOCHS_TO_OVERLAY
     };
+    let title = c.overlay.title();
+    let y = c
+        .overlay
+        .unit()
+        .then(|| {
+            let (lo, hi) = data
+                .iter()
+                .flat_map(|d| d.points.iter().map(|p| p.1))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            let pad = ((hi - lo) * 0.05).max(0.005);
+            [(lo - pad).max(0.0), (hi + pad).min(1.0)]
+        })
+        .filter(|[a, b]| a < b);
     let history = LineChart {
-        title: s::COMPARE_HISTORY,
+        title: &title,
         series: &data,
         x: None,
-        y: None,
+        y,
         legend: Legend::Off,
         empty,
     };

@@ -1,6 +1,7 @@
 //! The comparison of marked runs: baseline, series shown, which config keys apply to a run.
 
 pub mod draw;
+pub mod overlay;
 mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +57,8 @@ pub struct Compare {
     pub hidden: BTreeSet<(String, ScorerKind)>,
     /// The series under the cursor (↑↓, Space toggles it).
     pub cursor: usize,
+    /// The per-epoch metric the chart overlays (`v` switches).
+    pub overlay: overlay::Overlay,
 }
 
 impl Compare {
@@ -101,6 +104,7 @@ impl Compare {
             series,
             hidden: BTreeSet::new(),
             cursor: 0,
+            overlay: overlay::Overlay::Auc,
         }
     }
 
@@ -148,6 +152,7 @@ impl Compare {
         c.hidden = self.hidden.clone();
         c.scroll = self.scroll;
         c.cursor = self.cursor.min(c.series.len().saturating_sub(1));
+        c.overlay = self.overlay;
         c
     }
 }

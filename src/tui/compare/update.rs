@@ -18,6 +18,8 @@ impl App {
             Action::Left => c.focus = (c.focus + n - 1) % n.max(1),
             Action::Right => c.focus = (c.focus + 1) % n.max(1),
             Action::Baseline => c.baseline = c.focus,
+            Action::NextMetric => c.overlay = c.overlay.next(),
+            Action::Export => return self.export_shown(),
             Action::PageUp => c.scroll = c.scroll.saturating_sub(1),
             Action::PageDown => {
                 c.scroll = (c.scroll + 1).min(c.diff.len().saturating_sub(1) as u16);

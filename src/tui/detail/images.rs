@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::super::images::{HalfBlock, ImagesState, PixelMode, Thumb};
 use super::super::strings as s;
-use super::super::text::{fit, wrap_lines};
+use super::super::text::{fit, wrap, wrap_lines};
 use super::super::theme::Theme;
 use super::super::widgets::block;
 use super::{split_thumbs, Detail};
@@ -36,16 +36,11 @@ pub(super) fn images(f: &mut Frame, area: Rect, look: (&Theme, PixelMode), d: &D
             return;
         }
         ImagesState::Missing(reason) => {
-            f.render_widget(
-                Paragraph::new(wrap_lines(
-                    [
-                        Line::styled(s::IMAGES_MISSING, t.warn()),
-                        Line::raw(reason.clone()),
-                    ],
-                    inner.width as usize,
-                )),
-                inner,
-            );
+            // The reason may be a list (the places searched for the dataset): one a line.
+            let w = inner.width as usize;
+            let mut lines = wrap_lines([Line::styled(s::IMAGES_MISSING, t.warn())], w);
+            lines.extend(wrap(reason, w).into_iter().map(Line::raw));
+            f.render_widget(Paragraph::new(lines), inner);
             return;
         }
         ImagesState::Ready(v) => v,

@@ -40,6 +40,7 @@ impl App {
                 self.run_action(a, id);
             }
             Action::ScoreFolder => self.open_score_folder(),
+            Action::Export => self.export_shown(),
             _ => {}
         }
     }

@@ -416,7 +416,7 @@ fn the_checker_skips_words_a_popup_covers() {
 // ---- the walk --------------------------------------------------------------------------
 
 /// Opens the Detail page `page` of the run shown.
-fn to_page(l: &mut Lab, page: DetailPage) {
+pub(super) fn to_page(l: &mut Lab, page: DetailPage) {
     for _ in 0..12 {
         if matches!(&l.app.runs.view, RunsView::Detail(d) if d.page == page) {
             return;
@@ -665,7 +665,7 @@ fn detail_screens(w: &mut Walk) {
     w.check("Detail, images shown", &mut l);
     if let RunsView::Detail(d) = &mut l.app.runs.view {
         d.images = ImagesState::Missing(
-            "fashion-mnist not found; searched: /data, /home/user/.local/share/adalab/data".into(),
+            "fashion-mnist not found; searched:\n  - /data\n  - /home/user/.local/share/adalab/data".into(),
         );
     }
     w.check("Detail, images missing", &mut l);

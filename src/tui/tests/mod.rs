@@ -41,6 +41,7 @@ macro_rules! snapshots {
 
 mod cut;
 mod detail;
+mod features;
 mod fixtures;
 mod follow;
 mod popups;

@@ -126,14 +126,17 @@ pub fn draw(f: &mut Frame, area: Rect, t: &Theme, v: &TrainView) {
     }
 }
 
-/// The three charts on one epoch axis: loss, accuracy (per batch, smoothed), test AUC.
+/// The charts on one epoch axis: loss, accuracy (per batch, smoothed), test AUC, and dynamic
+/// AdaCos's s.
 fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
-    let [loss, acc, auc] = Layout::horizontal([
-        Constraint::Ratio(1, 3),
-        Constraint::Ratio(1, 3),
-        Constraint::Ratio(1, 3),
-    ])
-    .areas(area);
+    // Dynamic AdaCos adapts s as it trains: a fourth chart, of s.
+    let n = if live.is_some_and(super::scale::charted) {
+        4
+    } else {
+        3
+    };
+    let cols = Layout::horizontal(vec![Constraint::Ratio(1, n); n as usize]).split(area);
+    let (loss, acc, auc) = (cols[0], cols[1], cols[2]);
     let Some(live) = live else {
         for (a, title) in [
             (loss, s::CHART_LOSS),
@@ -147,6 +150,9 @@ fn draw_charts(f: &mut Frame, area: Rect, t: &Theme, live: Option<&Live>) {
         return;
     };
     let x = [0.0, x_end(live)];
+    if let Some(sc) = cols.get(3) {
+        super::scale::draw(f, *sc, t, live, x);
+    }
     let curve_pair =
         |name: &str, value: fn(&CurvePoint) -> f32, style: Style, unit: bool, area: Rect| {
             let (raw, smooth) = live.curve_series(value);

@@ -6,4 +6,5 @@ pub mod draw;
 pub mod follow;
 pub mod jobs;
 pub mod live;
+pub mod scale;
 mod update;

@@ -1,9 +1,7 @@
-//! `adalab study plot`: the study's figure, one boxplot per cell on a shared AUC axis with
-//! every seed's point over its box, axis labels and a title; SVG or PNG by the file's extension.
-//! Drawn with plotters; text in PNGs uses the DejaVu Sans font embedded in the binary.
+//! `adalab study plot` (and `E` on the lab's Study view): the study's figure, one boxplot per
+//! cell on a shared AUC axis with every seed's point over its box, axis labels and a title.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail};
 use plotters::coord::Shift;
@@ -11,28 +9,11 @@ use plotters::prelude::*;
 
 use crate::store::studies::{CellResults, Study};
 
-const FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
-const SIZE: (u32, u32) = (960, 560);
-
-fn font() -> anyhow::Result<()> {
-    static DONE: OnceLock<bool> = OnceLock::new();
-    let ok = *DONE.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
-    });
-    if ok {
-        Ok(())
-    } else {
-        bail!("cannot load the embedded font")
-    }
-}
+/// Fewest paired seeds for a meaningful spread (the study report's caution uses the same).
+pub const MEANINGFUL_PAIRS: usize = 5;
 
 /// Writes the figure to `path` (`.svg` or `.png`).
 pub fn write(path: &Path, study: &Study, results: &[CellResults]) -> anyhow::Result<()> {
-    font()?;
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
     if results
         .iter()
         .all(|c| !c.values.contains_key(&study.scorer))
@@ -43,50 +24,21 @@ pub fn write(path: &Path, study: &Study, results: &[CellResults]) -> anyhow::Res
             study.name
         );
     }
-    // Drawn in memory, then written in one atomic step: a failed write leaves no half figure
-    // and says why in plain words.
-    let bytes = match ext.as_str() {
-        "svg" => {
-            let mut text = String::new();
-            {
-                let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-                draw(&root, study, results)?;
-                root.present()
-                    .map_err(|e| anyhow!("drawing the figure: {e}"))?;
-            }
-            text.into_bytes()
-        }
-        "png" => {
-            let mut rgb = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
-            {
-                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-                draw(&root, study, results)?;
-                root.present()
-                    .map_err(|e| anyhow!("drawing the figure: {e}"))?;
-            }
-            let img = image::RgbImage::from_raw(SIZE.0, SIZE.1, rgb)
-                .ok_or_else(|| anyhow!("drawing the figure: wrong buffer size"))?;
-            let mut png = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut png, image::ImageFormat::Png)
-                .map_err(|e| anyhow!("encoding the PNG: {e}"))?;
-            png.into_inner()
-        }
-        _ => bail!(
-            "{}: the figure is written as .svg or .png (by the file's extension)",
-            path.display()
-        ),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            bail!(
-                "{}: cannot write the figure: the folder {} does not exist",
-                path.display(),
-                dir.display()
-            );
-        }
+    super::write(path, &Boxplots { study, results })
+}
+
+struct Boxplots<'a> {
+    study: &'a Study,
+    results: &'a [CellResults],
+}
+
+impl super::Figure for Boxplots<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        draw(root, self.study, self.results)
     }
-    crate::store::write_atomic(path, &bytes)?;
-    Ok(())
 }
 
 /// Quartiles (linear interpolation, as the table's) of sorted values.
@@ -134,7 +86,7 @@ where
         .map(|c| c.values.get(&k).map_or(0, Vec::len))
         .min()
         .unwrap_or(0);
-    let title = if fewest < super::study::MEANINGFUL_PAIRS {
+    let title = if fewest < MEANINGFUL_PAIRS {
         format!(
             "{}: ROC AUC ({k}), {fewest} seed{} per cell — too few for a meaningful spread",
             study.title(),
@@ -167,14 +119,7 @@ where
         .axis_desc_style(("sans-serif", 17))
         .draw()
         .map_err(e)?;
-    let palette = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-    ];
+    let palette = super::PALETTE;
     for (i, c) in results.iter().enumerate() {
         let x = i as f64;
         let colour = palette[i % palette.len()];

@@ -1,0 +1,151 @@
+//! `E`: the chart shown written as SVG and PNG, with the renderer `adalab study plot` uses
+//! ([`crate::figure`]), into the folder the lab was started in (`App::export_dir`); the status
+//! line says where, or which file could not be written and why.
+
+use std::path::PathBuf;
+
+use crate::figure::lines::{Curve, LineFigure};
+
+use super::app::App;
+use super::compare::overlay;
+use super::detail::DetailPage;
+use super::runs::RunsView;
+use super::strings as s;
+use super::train::live::LogLevel;
+
+/// The figure of what Detail or Compare shows, and the file name it is written under.
+fn shown(app: &App) -> Option<(String, LineFigure)> {
+    match &app.runs.view {
+        RunsView::Detail(d) => {
+            let rec = &d.run.record;
+            match d.page {
+                DetailPage::Roc if !d.roc.is_empty() => {
+                    let mut curves: Vec<Curve> = d
+                        .roc
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, auc, pts))| Curve {
+                            name: format!("{k} (AUC {auc:.3})"),
+                            points: pts.clone(),
+                            series: i,
+                            reference: false,
+                        })
+                        .collect();
+                    curves.push(Curve {
+                        name: "chance".into(),
+                        points: vec![(0.0, 0.0), (1.0, 1.0)],
+                        series: curves.len(),
+                        reference: true,
+                    });
+                    Some((
+                        format!("{}-roc", rec.id),
+                        LineFigure {
+                            title: format!("{}: ROC", rec.name()),
+                            x_label: "false positive rate".into(),
+                            y_label: "true positive rate".into(),
+                            curves,
+                            x: Some([0.0, 1.0]),
+                            y: Some([0.0, 1.0]),
+                        },
+                    ))
+                }
+                DetailPage::Epochs => {
+                    let seed = rec.seeds.get(d.seed)?;
+                    let curves: Vec<Curve> = rec
+                        .config
+                        .score
+                        .scorers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, k)| Curve {
+                            name: k.to_string(),
+                            points: seed
+                                .epochs
+                                .iter()
+                                .filter_map(|m| m.auc.get(k).map(|v| (m.epoch as f64, *v)))
+                                .collect(),
+                            series: i,
+                            reference: false,
+                        })
+                        .filter(|c| !c.points.is_empty())
+                        .collect();
+                    (!curves.is_empty()).then(|| {
+                        (
+                            format!("{}-seed{}-auc", rec.id, seed.seed),
+                            LineFigure {
+                                title: format!("{}: test AUC per epoch", rec.name()),
+                                x_label: "epoch".into(),
+                                y_label: "ROC AUC".into(),
+                                curves,
+                                x: None,
+                                y: None,
+                            },
+                        )
+                    })
+                }
+                _ => None,
+            }
+        }
+        RunsView::Compare(c) => {
+            let data = overlay::curves(c);
+            if data.is_empty() {
+                return None;
+            }
+            let curves = data
+                .into_iter()
+                .map(|(gi, points)| {
+                    let key = c.series[gi];
+                    let name = if c.overlay.per_scorer() {
+                        format!("#{} {}", key.run + 1, key.scorer)
+                    } else {
+                        format!("#{} {}", key.run + 1, c.runs[key.run].record.id)
+                    };
+                    Curve {
+                        name,
+                        points,
+                        series: gi,
+                        reference: false,
+                    }
+                })
+                .collect();
+            let label = c.overlay.label();
+            Some((
+                format!(
+                    "compare-{}-{}",
+                    label.replace(' ', "-"),
+                    c.runs.first()?.record.id
+                ),
+                LineFigure {
+                    title: format!("{label} per epoch, every seed of {} runs", c.runs.len()),
+                    x_label: "epoch".into(),
+                    y_label: label.into(),
+                    curves,
+                    x: None,
+                    y: None,
+                },
+            ))
+        }
+        _ => None,
+    }
+}
+
+impl App {
+    /// `E` on Detail and Compare.
+    pub(super) fn export_shown(&mut self) {
+        let Some((stem, fig)) = shown(self) else {
+            self.set_status(LogLevel::Warn, s::EXPORT_NOTHING);
+            return;
+        };
+        let mut wrote: Vec<PathBuf> = Vec::new();
+        for ext in ["svg", "png"] {
+            let path = self.export_dir.join(format!("adalab-{stem}.{ext}"));
+            if let Err(e) = crate::figure::write(&path, &fig) {
+                let why = format!("{e:#}");
+                self.set_status(LogLevel::Error, s::export_failed(&path, &why));
+                return;
+            }
+            wrote.push(path);
+        }
+        self.set_status(LogLevel::Info, s::exported(&wrote));
+    }
+}
