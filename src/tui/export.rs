@@ -1,10 +1,11 @@
-//! `E`: the chart shown written as SVG and PNG, with the renderer `adalab study plot` uses
+//! `E`: the chart shown (or a study's boxplots) written as SVG and PNG, with the renderer `adalab study plot` uses
 //! ([`crate::figure`]), into the folder the lab was started in (`App::export_dir`); the status
 //! line says where, or which file could not be written and why.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::figure::lines::{Curve, LineFigure};
+use crate::store::studies::CellResults;
 
 use super::app::App;
 use super::compare::overlay;
@@ -136,10 +137,49 @@ impl App {
             self.set_status(LogLevel::Warn, s::EXPORT_NOTHING);
             return;
         };
+        self.write_both(&stem, |path| crate::figure::write(path, &fig));
+    }
+
+    /// `E` on the Study view: the figure `adalab study plot` draws (one boxplot per cell), from
+    /// the study as `study show` reads it and the results the view shows.
+    pub(in crate::tui) fn export_study(&mut self, name: &str) {
+        let Some(store) = self.store.clone() else {
+            self.set_status(LogLevel::Warn, s::EXPORT_NOTHING);
+            return;
+        };
+        let study = match store.load_study_or_kept(name) {
+            Ok(st) => st,
+            Err(e) => {
+                self.set_status(
+                    LogLevel::Error,
+                    s::export_study_failed(name, &e.to_string()),
+                );
+                return;
+            }
+        };
+        let results: Vec<CellResults> = match self.runs.study(name) {
+            Some(g) if g.cells.len() == study.cells.len() => {
+                g.cells.iter().map(|c| c.result.clone()).collect()
+            }
+            _ => {
+                let why = "its file no longer has the cells its runs name";
+                self.set_status(LogLevel::Error, s::export_study_failed(name, why));
+                return;
+            }
+        };
+        let stem = format!("study-{name}");
+        self.write_both(&stem, |path| {
+            crate::figure::study::write(path, &study, &results)
+        });
+    }
+
+    /// Writes `adalab-<stem>.svg` and `.png` into the export folder and says where (or which
+    /// file could not be written and why).
+    fn write_both(&mut self, stem: &str, write: impl Fn(&Path) -> anyhow::Result<()>) {
         let mut wrote: Vec<PathBuf> = Vec::new();
         for ext in ["svg", "png"] {
             let path = self.export_dir.join(format!("adalab-{stem}.{ext}"));
-            if let Err(e) = crate::figure::write(&path, &fig) {
+            if let Err(e) = write(&path) {
                 let why = format!("{e:#}");
                 self.set_status(LogLevel::Error, s::export_failed(&path, &why));
                 return;

@@ -411,6 +411,12 @@ pub const BINDINGS: &[Binding] = &[
     b(C::Study, ENTER, A::Enter, "list its runs / open one"),
     b(C::Study, ESC, A::Back, "back"),
     b(C::Study, &[k('e')], A::LoadConfig, "its config into Setup"),
+    b(
+        C::Study,
+        &[k('E')],
+        A::Export,
+        "write the study's boxplots as SVG and PNG (the folder the lab started in)",
+    ),
     // Help
     b(C::Help, ESC, A::Back, "close help"),
     // Popups

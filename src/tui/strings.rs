@@ -18,7 +18,7 @@ pub const FOOTER_DETAIL_SCORING: &str =
     "Esc cancel scoring  ←→ page  [ ] seed  ↑↓ scroll  e setup  ? help";
 pub const FOOTER_COMPARE: &str =
     "←→ run  b baseline  ↑↓ series  Space show/hide  v metric  E export  ? help";
-pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  Esc back  ? help";
+pub const FOOTER_STUDY: &str = "↑↓ cell  Enter runs / open  e setup  E export  Esc back  ? help";
 pub const FOOTER_HELP: &str = "Esc or ? closes help";
 
 // Setup
@@ -395,7 +395,13 @@ pub const CHART_SCALE_DYNAMIC: &str = "AdaCos s";
 pub const NO_SCALE_YET: &str = "s is charted after each epoch";
 
 // `E`: the chart shown written as SVG and PNG
-pub const EXPORT_NOTHING: &str = "nothing to export here: E writes the Epochs page's AUC chart, the ROC page and Compare's chart";
+pub const EXPORT_NOTHING: &str = "nothing to export here: E writes the Epochs page's AUC chart, the ROC page, Compare's chart and a study's boxplots";
+
+/// Status when a study's figure cannot be made (no file to read its cells from, nothing
+/// finished yet).
+pub fn export_study_failed(name: &str, why: &str) -> String {
+    format!("cannot draw study {name}: {why}")
+}
 
 /// Status after `E` wrote the figure.
 pub fn exported(paths: &[std::path::PathBuf]) -> String {

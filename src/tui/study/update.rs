@@ -10,6 +10,10 @@ impl App {
         let RunsView::Study(v) = &mut self.runs.view else {
             return;
         };
+        if a == Action::Export {
+            let name = v.name.clone();
+            return self.export_study(&name);
+        }
         let Some(g) = self.runs.studies.iter().find(|g| g.name == v.name) else {
             if a == Action::Back {
                 self.runs.go_back();

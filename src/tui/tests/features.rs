@@ -280,3 +280,21 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
     l.ch('E');
     assert_eq!(l.app.status.as_ref().unwrap().level, LogLevel::Warn);
 }
+
+#[test]
+fn e_on_the_study_view_writes_the_study_plot_figure() {
+    let mut l = super::table::table_lab();
+    let dir = tempfile::tempdir().unwrap();
+    l.app.export_dir = dir.path().to_path_buf();
+    l.app.runs.select_study("heads");
+    l.key(KeyCode::Enter);
+    assert!(matches!(l.app.runs.view, RunsView::Study(_)));
+    l.ch('E');
+    let st = l.app.status.clone().expect("a status");
+    assert_eq!(st.level, LogLevel::Info, "{}", st.text);
+    let svg = dir.path().join("adalab-study-heads.svg");
+    assert!(st.text.contains(&*svg.to_string_lossy()), "{}", st.text);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{text}");
+    assert!(svg.with_extension("png").is_file());
+}
