@@ -41,6 +41,32 @@ impl super::Figure for Boxplots<'_> {
     }
 }
 
+/// A cell label that fits `width` pixels: at 15 px if it can, else at 13 or 11, else cut with
+/// `…` at 11.
+fn fit_label<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+    width: u32,
+) -> (String, u32) {
+    let wide = |t: &str, size: u32| {
+        root.estimate_text_size(t, &TextStyle::from(("sans-serif", size).into_font()))
+            .map_or(0, |(w, _)| w)
+    };
+    for size in [15, 13, 11] {
+        if wide(text, size) <= width {
+            return (text.to_string(), size);
+        }
+    }
+    let chars: Vec<char> = text.chars().collect();
+    for keep in (1..chars.len()).rev() {
+        let cut: String = chars[..keep].iter().collect::<String>() + "…";
+        if wide(&cut, 11) <= width {
+            return (cut, 11);
+        }
+    }
+    ("…".to_string(), 11)
+}
+
 /// Quartiles (linear interpolation, as the table's) of sorted values.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     crate::score::stats::quantile_sorted(sorted, q)
@@ -120,21 +146,30 @@ where
         .draw()
         .map_err(e)?;
     let palette = super::PALETTE;
+    let cell_px =
+        (chart.backend_coord(&(1.0, lo)).0 - chart.backend_coord(&(0.0, lo)).0).max(0) as u32;
     for (i, c) in results.iter().enumerate() {
         let x = i as f64;
         let colour = palette[i % palette.len()];
-        // The cell's label under its box.
+        // The cell's label under its box: its name (smaller, then shortened with `…`, when it
+        // is wider than the cell) over `n = …`, so neighbours never overlap.
         let (px, py) = chart.backend_coord(&(x, lo));
-        let label = format!("{} (n = {})", c.short, c.values.get(&k).map_or(0, Vec::len));
-        root.draw(&Text::new(
-            label,
-            (px, py + 10),
-            ("sans-serif", 15).into_font().color(&BLACK).pos(
+        let n_seeds = c.values.get(&k).map_or(0, Vec::len);
+        let (name, size) = fit_label(root, &c.short, cell_px.saturating_sub(8).max(12));
+        let centred = |size: u32| {
+            ("sans-serif", size).into_font().color(&BLACK).pos(
                 plotters::style::text_anchor::Pos::new(
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Top,
                 ),
-            ),
+            )
+        };
+        root.draw(&Text::new(name, (px, py + 8), centred(size)))
+            .map_err(e)?;
+        root.draw(&Text::new(
+            format!("n = {n_seeds}"),
+            (px, py + 12 + size as i32),
+            centred(13),
         ))
         .map_err(e)?;
         let Some(points) = c.values.get(&k) else {
