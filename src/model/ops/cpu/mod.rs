@@ -146,25 +146,21 @@ fn take_bytes(n: usize) -> Vec<u8> {
 
 /// Gives a byte buffer back for [`take_bytes`].
 fn give_bytes(v: Vec<u8>) {
-    if v.capacity() < 1024 {
-        return;
-    }
-    let mut pool = RECYCLED_BYTES.lock().unwrap_or_else(|e| e.into_inner());
-    pool.push(v);
-    if pool.len() > RECYCLED_MAX {
-        let smallest = (0..pool.len())
-            .min_by_key(|&i| pool[i].capacity())
-            .expect("not empty");
-        pool.swap_remove(smallest);
-    }
+    give_to(&RECYCLED_BYTES, v);
 }
 
 /// Gives a buffer back for [`take`] to hand out again.
 fn give(v: Vec<f32>) {
+    give_to(&RECYCLED, v);
+}
+
+/// Keeps `v` in `pool` (small buffers are not worth it); past [`RECYCLED_MAX`] the smallest
+/// goes.
+fn give_to<T>(pool: &std::sync::Mutex<Vec<Vec<T>>>, v: Vec<T>) {
     if v.capacity() < 1024 {
         return;
     }
-    let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     pool.push(v);
     if pool.len() > RECYCLED_MAX {
         let smallest = (0..pool.len())
