@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::HeadKind;
 use crate::figure::lines::{Curve, LineFigure};
 use crate::store::studies::CellResults;
+use crate::train::EpochMetrics;
 
 use super::app::App;
 use super::compare::overlay;
@@ -14,8 +16,8 @@ use super::runs::RunsView;
 use super::strings as s;
 use super::train::live::LogLevel;
 
-/// The figure of what Detail or Compare shows, and the file name it is written under.
-fn shown(app: &App) -> Option<(String, LineFigure)> {
+/// The figures of what Detail or Compare shows, each with the file name it is written under.
+fn shown(app: &App) -> Vec<(String, LineFigure)> {
     match &app.runs.view {
         RunsView::Detail(d) => {
             let rec = &d.run.record;
@@ -38,7 +40,7 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                         series: curves.len(),
                         reference: true,
                     });
-                    Some((
+                    vec![(
                         format!("{}-roc", rec.id),
                         LineFigure {
                             title: format!("{}: ROC", rec.name()),
@@ -48,10 +50,12 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                             x: Some([0.0, 1.0]),
                             y: Some([0.0, 1.0]),
                         },
-                    ))
+                    )]
                 }
                 DetailPage::Epochs => {
-                    let seed = rec.seeds.get(d.seed)?;
+                    let Some(seed) = rec.seeds.get(d.seed) else {
+                        return Vec::new();
+                    };
                     let curves: Vec<Curve> = rec
                         .config
                         .score
@@ -70,8 +74,29 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                         })
                         .filter(|c| !c.points.is_empty())
                         .collect();
-                    (!curves.is_empty()).then(|| {
+                    let per_epoch = |what: &str, stem: &str, f: fn(&EpochMetrics) -> f64| {
+                        let points: Vec<(f64, f64)> =
+                            seed.epochs.iter().map(|m| (m.epoch as f64, f(m))).collect();
                         (
+                            format!("{}-seed{}-{stem}", rec.id, seed.seed),
+                            LineFigure {
+                                title: format!("{}: {what} per epoch", rec.name()),
+                                x_label: "epoch".into(),
+                                y_label: what.into(),
+                                curves: vec![Curve {
+                                    name: what.into(),
+                                    points,
+                                    series: 0,
+                                    reference: false,
+                                }],
+                                x: None,
+                                y: None,
+                            },
+                        )
+                    };
+                    let mut figs = Vec::new();
+                    if !curves.is_empty() {
+                        figs.push((
                             format!("{}-seed{}-auc", rec.id, seed.seed),
                             LineFigure {
                                 title: format!("{}: test AUC per epoch", rec.name()),
@@ -81,16 +106,29 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                                 x: None,
                                 y: None,
                             },
-                        )
-                    })
+                        ));
+                    }
+                    if !seed.epochs.is_empty() {
+                        figs.push(per_epoch("training loss", "loss", |m| m.loss as f64));
+                        figs.push(per_epoch("training accuracy", "accuracy", |m| {
+                            m.accuracy as f64
+                        }));
+                        if rec.config.head.kind == HeadKind::AdacosDynamic {
+                            figs.push(per_epoch("scale s", "scale", |m| m.scale as f64));
+                        }
+                    }
+                    figs
                 }
-                _ => None,
+                _ => Vec::new(),
             }
         }
         RunsView::Compare(c) => {
             let data = overlay::curves(c);
+            let Some(first) = c.runs.first() else {
+                return Vec::new();
+            };
             if data.is_empty() {
-                return None;
+                return Vec::new();
             }
             let curves = data
                 .into_iter()
@@ -110,12 +148,8 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                 })
                 .collect();
             let label = c.overlay.label();
-            Some((
-                format!(
-                    "compare-{}-{}",
-                    label.replace(' ', "-"),
-                    c.runs.first()?.record.id
-                ),
+            vec![(
+                format!("compare-{}-{}", label.replace(' ', "-"), first.record.id),
                 LineFigure {
                     title: format!("{label} per epoch, every seed of {} runs", c.runs.len()),
                     x_label: "epoch".into(),
@@ -124,20 +158,28 @@ fn shown(app: &App) -> Option<(String, LineFigure)> {
                     x: None,
                     y: None,
                 },
-            ))
+            )]
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 
 impl App {
-    /// `E` on Detail and Compare.
+    /// `E` on Detail and Compare: every chart of the page (the Epochs page has several).
     pub(super) fn export_shown(&mut self) {
-        let Some((stem, fig)) = shown(self) else {
+        let figs = shown(self);
+        if figs.is_empty() {
             self.set_status(LogLevel::Warn, s::EXPORT_NOTHING);
             return;
-        };
-        self.write_both(&stem, |path| crate::figure::write(path, &fig));
+        }
+        let mut wrote = Vec::new();
+        for (stem, fig) in &figs {
+            match self.write_both(stem, |path| crate::figure::write(path, fig)) {
+                Some(paths) => wrote.extend(paths),
+                None => return,
+            }
+        }
+        self.set_status(LogLevel::Info, s::exported(&wrote));
     }
 
     /// `E` on the Study view: the figure `adalab study plot` draws (one boxplot per cell), from
@@ -168,24 +210,31 @@ impl App {
             }
         };
         let stem = format!("study-{name}");
-        self.write_both(&stem, |path| {
+        let wrote = self.write_both(&stem, |path| {
             crate::figure::study::write(path, &study, &results)
         });
+        if let Some(paths) = wrote {
+            self.set_status(LogLevel::Info, s::exported(&paths));
+        }
     }
 
-    /// Writes `adalab-<stem>.svg` and `.png` into the export folder and says where (or which
-    /// file could not be written and why).
-    fn write_both(&mut self, stem: &str, write: impl Fn(&Path) -> anyhow::Result<()>) {
+    /// Writes `adalab-<stem>.svg` and `.png` into the export folder; on a failure the status
+    /// line names the file and why, and nothing is returned.
+    fn write_both(
+        &mut self,
+        stem: &str,
+        write: impl Fn(&Path) -> anyhow::Result<()>,
+    ) -> Option<Vec<PathBuf>> {
         let mut wrote: Vec<PathBuf> = Vec::new();
         for ext in ["svg", "png"] {
             let path = self.export_dir.join(format!("adalab-{stem}.{ext}"));
             if let Err(e) = write(&path) {
                 let why = format!("{e:#}");
                 self.set_status(LogLevel::Error, s::export_failed(&path, &why));
-                return;
+                return None;
             }
             wrote.push(path);
         }
-        self.set_status(LogLevel::Info, s::exported(&wrote));
+        Some(wrote)
     }
 }

@@ -395,7 +395,7 @@ pub const CHART_SCALE_DYNAMIC: &str = "AdaCos s";
 pub const NO_SCALE_YET: &str = "s is charted after each epoch";
 
 // `E`: the chart shown written as SVG and PNG
-pub const EXPORT_NOTHING: &str = "nothing to export here: E writes the Epochs page's AUC chart, the ROC page, Compare's chart and a study's boxplots";
+pub const EXPORT_NOTHING: &str = "nothing to export here: E writes the Epochs page's charts, the ROC page, Compare's chart and a study's boxplots";
 
 /// Status when a study's figure cannot be made (no file to read its cells from, nothing
 /// finished yet).
@@ -405,8 +405,26 @@ pub fn export_study_failed(name: &str, why: &str) -> String {
 
 /// Status after `E` wrote the figure.
 pub fn exported(paths: &[std::path::PathBuf]) -> String {
-    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    format!("wrote {}", list.join(" and "))
+    let dir = paths.first().and_then(|p| p.parent());
+    match dir {
+        Some(dir) if paths.len() > 2 && paths.iter().all(|p| p.parent() == Some(dir)) => {
+            let names: Vec<String> = paths
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect();
+            format!(
+                "wrote {} files into {}: {}",
+                paths.len(),
+                dir.display(),
+                names.join(", ")
+            )
+        }
+        _ => {
+            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            format!("wrote {}", list.join(" and "))
+        }
+    }
 }
 
 /// Status when `E` could not write the figure: the path and why.

@@ -272,6 +272,22 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
         "{}",
         st.text
     );
+    // Detail's Epochs page: every chart on it, AUC, loss and accuracy.
+    let mut l = runs_lab();
+    l.app.export_dir = dir.path().to_path_buf();
+    super::runs::open_detail(&mut l, "20261129T210000Z-aaaa");
+    super::cut::to_page(&mut l, DetailPage::Epochs);
+    l.ch('E');
+    let st = l.app.status.clone().expect("a status");
+    assert_eq!(st.level, LogLevel::Info, "{}", st.text);
+    for stem in ["auc", "loss", "accuracy"] {
+        let svg = dir
+            .path()
+            .join(format!("adalab-20261129T210000Z-aaaa-seed0-{stem}.svg"));
+        assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+        assert!(svg.with_extension("png").is_file());
+    }
+    assert!(st.text.starts_with("wrote 6 files into"), "{}", st.text);
     // Detail's ROC page.
     let mut l = runs_lab();
     l.app.export_dir = dir.path().to_path_buf();
