@@ -113,7 +113,12 @@ unsafe fn filled(n: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f3
 
 /// A recycled buffer of capacity at least `n` (and at most twice that), if [`give`] kept one.
 fn recycled(n: usize) -> Option<Vec<f32>> {
-    let mut pool = RECYCLED.lock().unwrap_or_else(|e| e.into_inner());
+    recycled_from(&RECYCLED, n)
+}
+
+/// The smallest buffer in `pool` of capacity at least `n` (and at most twice that).
+fn recycled_from<T>(pool: &std::sync::Mutex<Vec<Vec<T>>>, n: usize) -> Option<Vec<T>> {
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
     let best = pool
         .iter()
         .enumerate()
@@ -128,16 +133,7 @@ static RECYCLED_BYTES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Ve
 
 /// `n` bytes, contents unspecified (see [`take`]).
 fn take_bytes(n: usize) -> Vec<u8> {
-    let found = {
-        let mut pool = RECYCLED_BYTES.lock().unwrap_or_else(|e| e.into_inner());
-        let best = pool
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n.max(1024))
-            .min_by_key(|(_, v)| v.capacity())
-            .map(|(i, _)| i);
-        best.map(|i| pool.swap_remove(i))
-    };
+    let found = recycled_from(&RECYCLED_BYTES, n);
     let mut v = found.unwrap_or_default();
     v.resize(n, 0);
     v.truncate(n);
