@@ -162,8 +162,8 @@ pub fn bench_net<D: OpsDevice + Synchronize>(
             .forward(xt.clone().trace(Gradients::leaky()), true);
         let (logits, _) = model.head.logits(emb, &oh);
         let loss = Head::<D>::loss(logits, &oh);
-        let grads = loss.backward();
-        opt.update(model, &grads);
+        let mut grads = loss.backward();
+        opt.update(model, &mut grads);
     };
     for _ in 0..WARMUP {
         train_step(&mut model);

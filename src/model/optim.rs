@@ -5,7 +5,9 @@
 //! dfdx's tensor ops ([`ops_step`]). Both compute the same floating-point operations in the same
 //! order, so they agree to the bit (the tests check it).
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
+
+use rayon::prelude::*;
 
 use dfdx::prelude::*;
 
@@ -35,8 +37,8 @@ pub struct Optimizer<D: Device<f32>> {
     host: Vec<(Vec<f32>, Vec<f32>)>,
     /// Whether the fused host path runs (the device is the CPU).
     fused: bool,
-    /// Reused buffers for one parameter and its gradient (fused path).
-    scratch: (Vec<f32>, Vec<f32>),
+    /// A reused buffer for one parameter (fused path).
+    scratch: Vec<f32>,
 }
 
 impl<D: Device<f32>> Optimizer<D> {
@@ -47,16 +49,24 @@ impl<D: Device<f32>> Optimizer<D> {
             state: Vec::new(),
             host: Vec::new(),
             fused: TypeId::of::<D>() == TypeId::of::<Cpu>(),
-            scratch: (Vec::new(), Vec::new()),
+            scratch: Vec::new(),
         }
     }
 
-    /// Applies one update from `grads` to every trainable tensor of `model`.
-    pub fn update<M: Params<D>>(&mut self, model: &mut M, grads: &Gradients<f32, D>) {
+    /// Applies one update from `grads` to every trainable tensor of `model`. The gradients
+    /// of the trainable tensors may be changed (the CPU path sums into them).
+    pub fn update<M: Params<D>>(&mut self, model: &mut M, grads: &mut Gradients<f32, D>) {
+        self.update_sum(model, std::slice::from_mut(grads));
+    }
+
+    /// [`Optimizer::update`] with the sum of several parts' gradients (the ranks of a
+    /// data-parallel step), added in the order given (into the first part's).
+    pub fn update_sum<M: Params<D>>(&mut self, model: &mut M, parts: &mut [Gradients<f32, D>]) {
+        assert!(!parts.is_empty(), "an update needs gradients");
         self.step += 1;
         let mut v = Update {
             opt: self,
-            grads,
+            parts,
             index: 0,
         };
         model.visit_params(&mut v);
@@ -65,7 +75,7 @@ impl<D: Device<f32>> Optimizer<D> {
 
 struct Update<'a, D: Device<f32>> {
     opt: &'a mut Optimizer<D>,
-    grads: &'a Gradients<f32, D>,
+    parts: &'a mut [Gradients<f32, D>],
     index: usize,
 }
 
@@ -76,22 +86,39 @@ impl<D: Device<f32>> ParamVisitor<D> for Update<'_, D> {
         }
         let index = self.index;
         self.index += 1;
-        let g = self.grads.get(&*p);
         if self.opt.fused {
-            fused_step(self.opt, index, p, &g);
+            let cpu = (
+                (&mut *self.opt as &mut dyn Any).downcast_mut::<Optimizer<Cpu>>(),
+                (&mut *p as &mut dyn Any).downcast_mut::<Tensor<S, f32, Cpu>>(),
+            );
+            let (Some(opt), Some(p)) = cpu else {
+                unreachable!("the fused path runs on the CPU")
+            };
+            let parts = self.parts.iter_mut().map(|g| {
+                (g as &mut dyn Any)
+                    .downcast_mut::<Gradients<f32, Cpu>>()
+                    .expect("the fused path runs on the CPU")
+            });
+            fused_step(opt, index, p, parts.collect());
         } else {
-            ops_step(self.opt, index, p, g);
+            let mut parts = self.parts.iter().map(|g| g.get(&*p));
+            let first = parts.next().expect("an update needs gradients");
+            ops_step(self.opt, index, p, parts.fold(first, |a, b| a + b));
         }
     }
 }
 
-/// The update of one tensor as one pass over host memory: the parameter and its gradient are
-/// copied out, updated together with the moments, and the parameter copied back.
-fn fused_step<S: Shape, D: Device<f32>>(
-    opt: &mut Optimizer<D>,
+/// Elements per parallel task of the fused update.
+const UPDATE_CHUNK: usize = 1 << 15;
+
+/// The update of one tensor as one pass over host memory, parallel over chunks: the
+/// parameter is copied out, updated in place with the moments from the gradient (the parts
+/// summed into the first part's, in order, read where dfdx keeps it), and copied back.
+fn fused_step<S: Shape>(
+    opt: &mut Optimizer<Cpu>,
     index: usize,
-    p: &mut Tensor<S, f32, D>,
-    g: &Tensor<S, f32, D>,
+    p: &mut Tensor<S, f32, Cpu>,
+    mut parts: Vec<&mut Gradients<f32, Cpu>>,
 ) {
     let cfg = opt.cfg;
     let n = p.shape().num_elements();
@@ -103,37 +130,61 @@ fn fused_step<S: Shape, D: Device<f32>>(
         };
         opt.host.push((vec![0.0; n], vec![0.0; second]));
     }
-    let (pv, gv) = &mut opt.scratch;
+    let pv = &mut opt.scratch;
     pv.resize(n, 0.0);
-    gv.resize(n, 0.0);
     p.copy_into(pv);
-    g.copy_into(gv);
+    let (first, rest) = parts.split_first_mut().expect("an update needs gradients");
+    let rest: Vec<&[f32]> = rest
+        .iter_mut()
+        .map(|g| g.get_or_alloc_mut(&*p).expect("CPU allocation").as_slice())
+        .collect();
+    let gv: &mut [f32] = first.get_or_alloc_mut(&*p).expect("CPU allocation");
     let (m, v) = &mut opt.host[index];
     let wd = cfg.weight_decay;
+    let t = opt.step;
     // The same operations, in the same order, as `ops_step`.
-    let grad = |g: f32, p: f32| if wd > 0.0 { g + p * wd } else { g };
-    match cfg.kind {
-        OptimizerKind::Adam => {
-            let (b1, b2) = cfg.betas;
-            let t = opt.step;
-            let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-            let (lr, eps) = (cfg.lr, cfg.eps);
-            for (((p, g), m), v) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()).zip(v) {
-                let g = grad(*g, *p);
-                *m = *m * b1 + g * (1.0 - b1);
-                *v = *v * b2 + (g * g) * (1.0 - b2);
-                let step = (*m / c1) / ((*v / c2).sqrt() + eps);
-                *p -= step * lr;
+    let update = |off: usize, pv: &mut [f32], gv: &mut [f32], m: &mut [f32], v: &mut [f32]| {
+        for more in &rest {
+            let more = &more[off..off + gv.len()];
+            gv.iter_mut().zip(more).for_each(|(a, b)| *a += b);
+        }
+        let grad = |g: f32, p: f32| if wd > 0.0 { g + p * wd } else { g };
+        match cfg.kind {
+            OptimizerKind::Adam => {
+                let (b1, b2) = cfg.betas;
+                let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+                let (lr, eps) = (cfg.lr, cfg.eps);
+                for (((p, g), m), v) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()).zip(v) {
+                    let g = grad(*g, *p);
+                    *m = *m * b1 + g * (1.0 - b1);
+                    *v = *v * b2 + (g * g) * (1.0 - b2);
+                    let step = (*m / c1) / ((*v / c2).sqrt() + eps);
+                    *p -= step * lr;
+                }
+            }
+            OptimizerKind::Sgd => {
+                let (mu, lr) = (cfg.momentum, cfg.lr);
+                for ((p, g), m) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()) {
+                    let g = grad(*g, *p);
+                    *m = *m * mu + g;
+                    *p -= *m * lr;
+                }
             }
         }
-        OptimizerKind::Sgd => {
-            let (mu, lr) = (cfg.momentum, cfg.lr);
-            for ((p, g), m) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()) {
-                let g = grad(*g, *p);
-                *m = *m * mu + g;
-                *p -= *m * lr;
-            }
-        }
+    };
+    if n < 2 * UPDATE_CHUNK {
+        update(0, pv, gv, m, v);
+    } else {
+        // SGD keeps no second moment: its chunks of `v` are empty.
+        let vc = if v.is_empty() { 1 } else { UPDATE_CHUNK };
+        let mut vs: Vec<&mut [f32]> = v.chunks_mut(vc).collect();
+        vs.resize_with(n.div_ceil(UPDATE_CHUNK), Default::default);
+        pv.par_chunks_mut(UPDATE_CHUNK)
+            .zip(gv.par_chunks_mut(UPDATE_CHUNK))
+            .zip(m.par_chunks_mut(UPDATE_CHUNK))
+            .zip(vs.into_par_iter())
+            .enumerate()
+            .for_each(|(j, (((pv, gv), m), v))| update(j * UPDATE_CHUNK, pv, gv, m, v));
     }
     p.copy_from(pv);
 }
@@ -206,8 +257,8 @@ mod tests {
         for _ in 0..steps {
             // loss = Σ w² → grad 2w
             let loss = m.0.retaped::<OwnedTape<f32, Cpu>>().square().sum();
-            let g = loss.backward();
-            opt.update(&mut m, &g);
+            let mut g = loss.backward();
+            opt.update(&mut m, &mut g);
         }
         m.0.as_vec()
     }
@@ -260,18 +311,18 @@ mod tests {
                 assert!(fused.fused);
                 for _ in 0..5 {
                     // loss = Σ w³ → grad 3w² (not symmetric in sign, unlike Σ w²)
-                    let ga =
+                    let mut ga =
                         a.0.retaped::<OwnedTape<f32, Cpu>>()
                             .powi(3)
                             .sum()
                             .backward();
-                    fused.update(&mut a, &ga);
-                    let gb =
+                    fused.update(&mut a, &mut ga);
+                    let mut gb =
                         b.0.retaped::<OwnedTape<f32, Cpu>>()
                             .powi(3)
                             .sum()
                             .backward();
-                    ops.update(&mut b, &gb);
+                    ops.update(&mut b, &mut gb);
                     assert_eq!(a.0.as_vec(), b.0.as_vec(), "{kind:?} wd {weight_decay}");
                 }
             }

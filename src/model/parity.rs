@@ -257,8 +257,8 @@ fn run_net<D: OpsDevice + 'static>(
         let (logits, _) = model.head.logits(emb, &oh);
         let loss = Head::<D>::loss(logits, &oh);
         losses.push(loss.retaped::<NoneTape>().as_vec()[0]);
-        let grads = loss.backward();
-        opt.update(&mut model, &grads);
+        let mut grads = loss.backward();
+        opt.update(&mut model, &mut grads);
     }
     let emb = model.backbone.forward(xt, false);
     let (logits, _) = model.head.logits(emb, &oh);

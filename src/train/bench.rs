@@ -15,7 +15,7 @@ use super::batches::{prefetch, Batches, Plan};
 use super::error::TrainError;
 use super::evaluate::embed_views;
 use super::event::PROGRESS_EVERY;
-use super::step::train_step;
+use super::step::{train_step, training_team};
 use super::tally::Tally;
 use crate::config::Config;
 use crate::data::transforms::expand;
@@ -91,6 +91,7 @@ pub fn bench_recipe<D: OpsDevice>(
         eps: 1e-8,
     });
     let mut tally = Tally::new(&dev, PROGRESS_EVERY);
+    let team = training_team::<D>();
     let bs = plan.batch_size;
     // Trains up to `n` steps; the steps taken and their images.
     let mut train = |batches: &Batches, n: usize| {
@@ -100,7 +101,15 @@ pub fn bench_recipe<D: OpsDevice>(
             steps += 1;
             images += batch.len();
             // A scale that stops being finite ends a run, not a speed measurement.
-            let _ = train_step(&dev, &mut model, &mut opt, batch, split.shape, &mut tally);
+            let _ = train_step(
+                &dev,
+                &mut model,
+                &mut opt,
+                batch,
+                split.shape,
+                &mut tally,
+                team.as_ref(),
+            );
             if tally.pending() == PROGRESS_EVERY {
                 std::hint::black_box(tally.read());
             }

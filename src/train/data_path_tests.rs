@@ -1,7 +1,9 @@
 //! The training data path against the loop it replaced: batches prepared on a thread of their
 //! own and results read back once per progress window must train exactly as the loop that
 //! assembled every batch itself and read the loss and the scores back after every step, on the
-//! CPU's host path and on the device path (what CUDA runs), run here on the CPU.
+//! CPU's host path and on the device path (what CUDA runs), run here on the CPU. Both loops run
+//! on one thread here, where a step is not split over a team (see [`super::step`]); the split
+//! step is checked against the whole batch's at the end.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -11,11 +13,12 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::batches::{augment_into, prefetch, Plan, PREFETCH_DEPTH};
+use super::batches::{augment_into, prefetch, Batch, Plan, PREFETCH_DEPTH};
 use super::error::TrainError;
 use super::evaluate::evaluate;
 use super::event::{Event, Outcome, PROGRESS_EVERY};
 use super::seed::{lr_at, train_on};
+use super::step::{train_step, training_team};
 use super::tally::{self, read_backs, Tally};
 use crate::config::{ClassRef, Config, DatasetKind, HeadKind, LabelMode, Sampling, ScorerKind};
 use crate::data::transforms::{class_count, epoch_samples, expand, label, TransformTable};
@@ -24,6 +27,7 @@ use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
 use crate::model::ops::T4;
 use crate::model::optim::{OptimConfig, Optimizer};
+use crate::model::params::{ParamVisitor, Params};
 use crate::score::Evaluation;
 
 fn split(config: &Config) -> ExperimentSplit {
@@ -157,10 +161,10 @@ fn old_train_on(
                 };
                 return (err.outcome(), last_eval);
             }
-            let grads = loss.backward();
+            let mut grads = loss.backward();
             opt.cfg.lr = lr_at(t, step, total_steps);
             step += 1;
-            opt.update(&mut model, &grads);
+            opt.update(&mut model, &mut grads);
             drop(grads);
             if model.head.kind == HeadKind::AdacosDynamic {
                 let s = model.head.adacos_next_scale(&score_vals, &labels);
@@ -279,35 +283,59 @@ fn report(events: Vec<Event>, outcome: Outcome, ev: Option<Evaluation>) -> Repor
 }
 
 /// The new loop; `device_path`: with the tally on the device path (see [`tally`]).
+/// Runs `f` in a rayon pool of `threads` threads.
+fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(f)
+}
+
 fn run_new(config: &Config, split: &ExperimentSplit, device_path: bool) -> Report {
-    tally::device_path_on_cpu(device_path);
-    let (tx, rx) = mpsc::channel();
-    let (outcome, ev) = train_on(
-        Cpu::seed_from_u64(0),
-        config,
-        split,
-        0,
-        None,
-        &AtomicBool::new(false),
-        &tx,
-    );
-    tally::device_path_on_cpu(false);
-    drop(tx);
-    report(rx.iter().collect(), outcome, ev)
+    run_new_counting(config, split, device_path).0
+}
+
+/// [`run_new`], and the read-backs of its training thread.
+fn run_new_counting(
+    config: &Config,
+    split: &ExperimentSplit,
+    device_path: bool,
+) -> (Report, usize) {
+    in_pool(1, || {
+        let before = read_backs();
+        tally::device_path_on_cpu(device_path);
+        let (tx, rx) = mpsc::channel();
+        let (outcome, ev) = train_on(
+            Cpu::seed_from_u64(0),
+            config,
+            split,
+            0,
+            None,
+            &AtomicBool::new(false),
+            &tx,
+        );
+        tally::device_path_on_cpu(false);
+        let reads = read_backs() - before;
+        drop(tx);
+        (report(rx.iter().collect(), outcome, ev), reads)
+    })
 }
 
 fn run_old(config: &Config, split: &ExperimentSplit) -> Report {
-    let (tx, rx) = mpsc::channel();
-    let (outcome, ev) = old_train_on(
-        Cpu::seed_from_u64(0),
-        config,
-        split,
-        0,
-        &AtomicBool::new(false),
-        &tx,
-    );
-    drop(tx);
-    report(rx.iter().collect(), outcome, ev)
+    in_pool(1, || {
+        let (tx, rx) = mpsc::channel();
+        let (outcome, ev) = old_train_on(
+            Cpu::seed_from_u64(0),
+            config,
+            split,
+            0,
+            &AtomicBool::new(false),
+            &tx,
+        );
+        drop(tx);
+        report(rx.iter().collect(), outcome, ev)
+    })
 }
 
 #[test]
@@ -391,9 +419,7 @@ fn results_are_read_back_once_per_progress_window() {
     ] {
         let c = config(head);
         let split = split(&c);
-        let before = read_backs();
-        let r = run_new(&c, &split, device_path);
-        let reads = read_backs() - before;
+        let (r, reads) = run_new_counting(&c, &split, device_path);
         assert_eq!(r.outcome, Outcome::Finished);
         let plan = Plan::new(&c, &split);
         let steps = plan.batches_per_epoch() * c.train.epochs;
@@ -591,4 +617,118 @@ fn a_panic_during_training_reaches_the_caller_with_its_text() {
         .unwrap();
     let what = crate::model::device::describe_cuda_failure(&text).unwrap();
     assert!(what.contains("out of GPU memory"), "{what}");
+}
+
+/// A batch of `n` training images of `split` (rows from `first`) with labels by class.
+fn batch_of(split: &ExperimentSplit, first: usize, n: usize, classes: usize) -> Batch {
+    let pix = split.shape.0 * split.shape.1 * split.shape.2;
+    let rows: Vec<usize> = (first..first + n)
+        .map(|i| i % split.train_y.len())
+        .collect();
+    let x = rows
+        .iter()
+        .flat_map(|&r| split.train_x[r * pix..(r + 1) * pix].iter().copied())
+        .collect();
+    let labels: Vec<usize> = rows.iter().map(|&r| (r * 7) % classes).collect();
+    let one_hot = labels
+        .iter()
+        .flat_map(|&y| (0..classes).map(move |k| f32::from(u8::from(k == y))))
+        .collect();
+    Batch {
+        epoch: 1,
+        index: first,
+        x,
+        before: before_flags(&labels, classes),
+        one_hot,
+        labels,
+    }
+}
+
+/// The trainable tensors and BatchNorm statistics of `m`, by name.
+fn tensors(m: &mut Model<Cpu>) -> Vec<(String, Vec<f32>)> {
+    struct All(Vec<(String, Vec<f32>)>);
+    impl ParamVisitor<Cpu> for All {
+        fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, Cpu>, _: bool) {
+            self.0.push((name.to_string(), t.as_vec()));
+        }
+    }
+    let mut all = All(Vec::new());
+    m.visit_params(&mut all);
+    all.0
+}
+
+#[test]
+fn a_step_split_over_the_team_matches_the_whole_batch_step() {
+    for head in [
+        HeadKind::AdacosFixed,
+        HeadKind::AdacosDynamic,
+        HeadKind::Softmax,
+    ] {
+        let c = config(head);
+        let split = split(&c);
+        let classes = Plan::new(&c, &split).classes;
+        in_pool(2, || {
+            let dev = Cpu::seed_from_u64(0);
+            let mut rng = StdRng::seed_from_u64(1);
+            let mut whole =
+                Model::new(&dev, &c.model, &c.head, split.shape, classes, &mut rng).unwrap();
+            let mut parts = whole.clone();
+            let team = training_team::<Cpu>().expect("a team of two threads");
+            assert_eq!(team.ranks(), 2);
+            let cfg = OptimConfig {
+                kind: c.train.optimizer,
+                lr: c.train.lr,
+                weight_decay: c.train.weight_decay,
+                momentum: c.train.momentum,
+                betas: (0.9, 0.999),
+                eps: 1e-8,
+            };
+            let (mut opt_w, mut opt_p) = (Optimizer::new(cfg), Optimizer::new(cfg));
+            let (mut tally_w, mut tally_p) = (Tally::new(&dev, 8), Tally::new(&dev, 8));
+            // Halves of 24, then of 9 (4 and 5 images), then 7 images on one rank alone.
+            for (first, n) in [(0, 48), (48, 48), (3, 9), (20, 7), (60, 48)] {
+                let b = batch_of(&split, first, n, classes);
+                train_step(
+                    &dev,
+                    &mut whole,
+                    &mut opt_w,
+                    b.clone(),
+                    split.shape,
+                    &mut tally_w,
+                    None,
+                )
+                .unwrap();
+                train_step(
+                    &dev,
+                    &mut parts,
+                    &mut opt_p,
+                    b,
+                    split.shape,
+                    &mut tally_p,
+                    Some(&team),
+                )
+                .unwrap();
+            }
+            assert!((whole.head.scale - parts.head.scale).abs() <= 1e-4 * whole.head.scale);
+            let (w, p) = (tally_w.read(), tally_p.read());
+            assert_eq!(w.misses, p.misses, "{head}");
+            for (a, b) in w.losses.iter().zip(&p.losses) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                    "{head}: loss {a} vs {b}"
+                );
+            }
+            for ((name, a), (_, b)) in tensors(&mut whole).into_iter().zip(tensors(&mut parts)) {
+                let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+                let diff = a
+                    .iter()
+                    .zip(&b)
+                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(
+                    diff <= 1e-4 * scale,
+                    "{head}: {name} differs by {diff} (scale {scale})"
+                );
+            }
+        });
+    }
 }

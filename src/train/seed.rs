@@ -17,12 +17,12 @@ use super::batches::{prefetch, Batches, Plan};
 use super::error::TrainError;
 use super::evaluate::evaluate;
 use super::event::{EpochMetrics, Event, Outcome, PROGRESS_EVERY};
-use super::step::train_step;
+use super::step::{train_step, training_team};
 use super::tally::Tally;
 use crate::config::{Config, LrSchedule};
 use crate::data::ExperimentSplit;
 use crate::model::net::Model;
-use crate::model::ops::OpsDevice;
+use crate::model::ops::{OpsDevice, Team};
 use crate::model::optim::{OptimConfig, Optimizer};
 use crate::score::Evaluation;
 
@@ -62,8 +62,10 @@ pub fn train_on<D: OpsDevice>(
     });
     let steps_per_epoch = plan.batches_per_epoch();
     let eval_chunk = crate::model::device::eval_chunk(&dev, config, split.shape);
+    let team = training_team::<D>();
     let mut run = SeedRun {
         tally: Tally::new(&dev, PROGRESS_EVERY),
+        team,
         dev,
         model,
         opt,
@@ -120,6 +122,8 @@ struct SeedRun<'a, D: OpsDevice> {
     model: Model<D>,
     opt: Optimizer<D>,
     tally: Tally<D>,
+    /// The CPU's threads a training step is split over (see [`super::step`]).
+    team: Option<Team>,
     config: &'a Config,
     split: &'a ExperimentSplit,
     cancel: &'a AtomicBool,
@@ -177,6 +181,7 @@ impl<D: OpsDevice> SeedRun<'_, D> {
                 batch,
                 self.split.shape,
                 &mut self.tally,
+                self.team.as_ref(),
             );
             if let Err(value) = stepped {
                 // A loss that stopped being finite explains the scale: report it first.

@@ -41,6 +41,7 @@ pub mod bench;
 mod cpu;
 pub mod generic;
 pub mod legal;
+pub use cpu::team::Team;
 pub mod tables;
 #[cfg(test)]
 mod tests;

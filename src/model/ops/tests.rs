@@ -962,3 +962,103 @@ fn linear_matches_dfdx_matmul() {
         }
     }
 }
+
+/// One BatchNorm op in Train mode on `x` (with gradients of Σ y ⊙ r): y, dx, dgamma, dbeta,
+/// running mean and variance after.
+type BnRun = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+fn bn_op_run(op: usize, x: &[f32], xs: Shape4, w: &[f32], r_seed: u64) -> BnRun {
+    let dev = Cpu::default();
+    let c = if op == 2 { w.len() / (xs.1 * 9) } else { xs.1 };
+    let mut rng = StdRng::seed_from_u64(7);
+    let (g, b, rm, rv) = bn_params(&mut rng, c);
+    let xt = t4(&dev, x, xs);
+    let (gt, bt) = (t1(&dev, &g), t1(&dev, &b));
+    let (mut rmt, mut rvt) = (t1(&dev, &rm), t1(&dev, &rv));
+    let wt = (op == 2).then(|| t4(&dev, w, (c, xs.1, 3, 3)));
+    let mode = BnMode::Train { momentum: 0.1 };
+    let xin = xt.trace(G::leaky());
+    let y = match op {
+        0 => Cpu::batchnorm_relu(xin, &gt, &bt, &mut rmt, &mut rvt, mode),
+        1 => Cpu::batchnorm_relu_maxpool2(xin, &gt, &bt, &mut rmt, &mut rvt, mode),
+        _ => {
+            let wt = wt.as_ref().expect("a conv weight");
+            Cpu::conv_block(xin, wt, None, 0, &gt, &bt, &mut rmt, &mut rvt, mode, true)
+        }
+    }
+    .unwrap();
+    let out = y.retaped::<NoneTape>().as_vec();
+    // The same upstream gradient per image, whichever part of the batch it is in.
+    let per_image = out.len() / xs.0;
+    let r: Vec<f32> = (0..xs.0)
+        .flat_map(|i| rand_vec(&mut StdRng::seed_from_u64(r_seed + i as u64), per_image))
+        .collect();
+    let rt = dev.tensor_from_vec(r, *y.shape());
+    let grads = (y * rt).sum::<(), _>().backward();
+    (
+        out,
+        grads.get(&xt).as_vec(),
+        grads.get(&gt).as_vec(),
+        grads.get(&bt).as_vec(),
+        rmt.as_vec(),
+        rvt.as_vec(),
+    )
+}
+
+#[test]
+fn batchnorm_ops_on_the_ranks_of_a_team_see_the_whole_batch() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    // BN → ReLU, BN → ReLU → pool, conv → BN → ReLU → pool; 5 images split 2 + 3.
+    for (op, xs) in [(0, (5, 3, 6, 7)), (1, (5, 3, 6, 7)), (2, (5, 4, 9, 8))] {
+        let x: Vec<f32> = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3)
+            .iter()
+            .map(|v| 2.0 * v + 0.3)
+            .collect();
+        let w = rand_vec(&mut rng, 6 * xs.1 * 9);
+        let whole = pool.install(|| bn_op_run(op, &x, xs, &w, 100));
+        let img = xs.1 * xs.2 * xs.3;
+        let parts = pool.install(|| {
+            let team = Team::of_current_pool().expect("two threads");
+            team.run(2, |r| {
+                let (a, b) = if r == 0 { (0, 2) } else { (2, 5) };
+                let s = (b - a, xs.1, xs.2, xs.3);
+                bn_op_run(op, &x[a * img..b * img], s, &w, 100 + a as u64)
+            })
+        });
+        let what = format!("op {op}");
+        let cat = |f: fn(&BnRun) -> &Vec<f32>| -> Vec<f32> {
+            parts.iter().flat_map(|p| f(p).iter().copied()).collect()
+        };
+        let sum = |f: fn(&BnRun) -> &Vec<f32>| -> Vec<f32> {
+            let (a, b) = (f(&parts[0]), f(&parts[1]));
+            a.iter().zip(b).map(|(a, b)| a + b).collect()
+        };
+        assert_close(
+            &cat(|p| &p.0),
+            &to64(&whole.0),
+            1e-5,
+            &format!("{what} out"),
+        );
+        assert_close(&cat(|p| &p.1), &to64(&whole.1), 1e-4, &format!("{what} gx"));
+        assert_close(
+            &sum(|p| &p.2),
+            &to64(&whole.2),
+            1e-5,
+            &format!("{what} ggamma"),
+        );
+        assert_close(
+            &sum(|p| &p.3),
+            &to64(&whole.3),
+            1e-5,
+            &format!("{what} gbeta"),
+        );
+        for p in &parts {
+            assert_close(&p.4, &to64(&whole.4), 1e-5, &format!("{what} running mean"));
+            assert_close(&p.5, &to64(&whole.5), 1e-5, &format!("{what} running var"));
+        }
+    }
+}

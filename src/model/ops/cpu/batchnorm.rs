@@ -1,7 +1,7 @@
 //! BatchNorm + ReLU in one pass ([`batchnorm_relu`]), and the BatchNorm pieces the fused ops
 //! share: the per-channel coefficients, the gradient sums, the parameter-gradient update.
 
-use super::{lane_sum, read, LANES};
+use super::{lane_sum, read, team, LANES};
 use crate::model::ops::{arg_err, check_batchnorm, BnMode, Shape4, BN_EPS, T1, T4};
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -62,6 +62,8 @@ pub(super) struct BnCoef {
     pub(super) scale: Vec<f32>,
     pub(super) shift: Vec<f32>,
     pub(super) train: bool,
+    /// Values per channel the statistics are over (the whole batch's, on a rank of a team).
+    pub(super) count: usize,
 }
 
 /// Batch (Train) or running (Eval) statistics of `xv` (N, C, H·W); updates the running
@@ -76,22 +78,28 @@ pub(super) fn bn_coef(
     mode: BnMode,
 ) -> BnCoef {
     let hw = h * w;
-    let m = n * hw;
+    let mut m = n * hw;
     let (mean, invstd) = match mode {
         BnMode::Train { momentum } => {
-            // Two passes per channel (mean, then squared deviations), f64 across planes.
-            let stats: Vec<(f32, f32)> = (0..c)
-                .into_par_iter()
-                .map(|ch| {
-                    let planes = (0..n).map(|b| &xv[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
-                    let s: f64 = planes.clone().map(|pl| lane_sum(pl, |v| v) as f64).sum();
-                    let mean = (s / m as f64) as f32;
-                    let ss: f64 = planes
-                        .map(|pl| lane_sum(pl, |v| (v - mean) * (v - mean)) as f64)
-                        .sum();
-                    (mean, (ss / m as f64) as f32)
-                })
-                .collect();
+            let stats = if team::active() {
+                let (stats, total) = team_stats(xv, (n, c, hw));
+                m = total;
+                stats
+            } else {
+                // Two passes per channel (mean, then squared deviations), f64 across planes.
+                (0..c)
+                    .into_par_iter()
+                    .map(|ch| {
+                        let planes = (0..n).map(|b| &xv[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
+                        let s: f64 = planes.clone().map(|pl| lane_sum(pl, |v| v) as f64).sum();
+                        let mean = (s / m as f64) as f32;
+                        let ss: f64 = planes
+                            .map(|pl| lane_sum(pl, |v| (v - mean) * (v - mean)) as f64)
+                            .sum();
+                        (mean, (ss / m as f64) as f32)
+                    })
+                    .collect::<Vec<_>>()
+            };
             let mut rm = read(running_mean);
             let mut rv = read(running_var);
             let unbias = m as f32 / (m as f32 - 1.0);
@@ -123,7 +131,37 @@ pub(super) fn bn_coef(
         scale,
         shift,
         train: matches!(mode, BnMode::Train { .. }),
+        count: m,
     }
+}
+
+/// [`bn_coef`]'s (mean, biased variance) per channel on a rank of a [`team`]: the same two
+/// passes, each rank's `f64` sums reduced across the ranks before dividing; and the values per
+/// channel in the whole batch.
+fn team_stats(xv: &[f32], (n, c, hw): (usize, usize, usize)) -> (Vec<(f32, f32)>, usize) {
+    let planes = |ch: usize| (0..n).map(move |b| &xv[(b * c + ch) * hw..(b * c + ch + 1) * hw]);
+    let mut s: Vec<f64> = (0..c)
+        .map(|ch| planes(ch).map(|pl| lane_sum(pl, |v| v) as f64).sum())
+        .collect();
+    s.push((n * hw) as f64);
+    team::allreduce(&mut s);
+    let m = s[c];
+    let mean: Vec<f32> = s[..c].iter().map(|s| (s / m) as f32).collect();
+    let mut ss: Vec<f64> = (0..c)
+        .map(|ch| {
+            let mu = mean[ch];
+            planes(ch)
+                .map(|pl| lane_sum(pl, |v| (v - mu) * (v - mu)) as f64)
+                .sum()
+        })
+        .collect();
+    team::allreduce(&mut ss);
+    let stats = mean
+        .into_iter()
+        .zip(ss)
+        .map(|(mu, ss)| (mu, (ss / m) as f32))
+        .collect();
+    (stats, m as usize)
 }
 
 /// Reads and validates a BatchNorm input; returns (x without tape, its data, tape).
@@ -150,6 +188,21 @@ pub(super) fn bn_input<T: Tape<f32, Cpu>>(
     Ok((x, xv, tape))
 }
 
+/// Per channel (Σ dz, Σ dz·x̂) of this rank's images ([`team`]; all of them outside one), as
+/// (these images' sums: their part of the gradients of beta and gamma, the whole batch's: what
+/// the input gradient needs). Outside a team both are the same.
+pub(super) fn param_and_batch_sums(local: Vec<(f64, f64)>) -> (Vec<(f32, f32)>, Vec<(f32, f32)>) {
+    let cast = |v: &[(f64, f64)]| v.iter().map(|&(a, b)| (a as f32, b as f32)).collect();
+    let mine: Vec<(f32, f32)> = cast(&local);
+    if !team::active() {
+        return (mine.clone(), mine);
+    }
+    let mut flat: Vec<f64> = local.iter().flat_map(|&(a, b)| [a, b]).collect();
+    team::allreduce(&mut flat);
+    let batch: Vec<(f64, f64)> = flat.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    (mine, cast(&batch))
+}
+
 /// gamma += Σ dz·x̂, beta += Σ dz (a macro: the ghost tensors' type is private to dfdx).
 macro_rules! add_bn_param_grads {
     ($grads:expr, $g_ghost:expr, $b_ghost:expr, $sums:expr) => {{
@@ -173,8 +226,8 @@ pub(crate) fn batchnorm_relu<T: Tape<f32, Cpu>>(
     let shape = *x.shape();
     let (n, c, h, w) = shape;
     let hw = h * w;
-    let m = n * hw;
     let k = bn_coef(&xv, shape, gamma, beta, running_mean, running_var, mode);
+    let m = k.count;
 
     let mut out = vec![0.0f32; n * c * hw];
     out.par_chunks_mut(hw)
@@ -198,7 +251,7 @@ pub(crate) fn batchnorm_relu<T: Tape<f32, Cpu>>(
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
         // Per channel: Σ dz and Σ dz·x̂, where dz = dy · [z > 0].
-        let sums: Vec<(f32, f32)> = (0..c)
+        let local: Vec<(f64, f64)> = (0..c)
             .into_par_iter()
             .map(|ch| {
                 let (sc, sh, mu, inv) = (k.scale[ch], k.shift[ch], k.mean[ch], k.invstd[ch]);
@@ -209,9 +262,10 @@ pub(crate) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                     s1 += p1 as f64;
                     s2 += p2 as f64;
                 }
-                (s1 as f32, s2 as f32)
+                (s1, s2)
             })
             .collect();
+        let (mine, sums) = param_and_batch_sums(local);
         let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
         gx.par_chunks_mut(hw)
             .zip(xv.par_chunks(hw))
@@ -231,7 +285,7 @@ pub(crate) fn batchnorm_relu<T: Tape<f32, Cpu>>(
                     }
                 }
             });
-        add_bn_param_grads!(grads, &g_ghost, &b_ghost, sums);
+        add_bn_param_grads!(grads, &g_ghost, &b_ghost, mine);
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
         Ok(())
     });

@@ -274,7 +274,7 @@ impl ConvPlan {
 
     /// Images per parallel task of the fused path: two tasks per thread.
     fn group(&self) -> usize {
-        let chunks = (2 * rayon::current_num_threads()).clamp(1, self.n);
+        let chunks = (2 * super::threads()).clamp(1, self.n);
         self.n.div_ceil(chunks)
     }
 
@@ -406,7 +406,7 @@ impl ConvPlan {
             p,
             img,
         } = *self;
-        let chunks = (2 * rayon::current_num_threads()).clamp(1, n);
+        let chunks = (2 * super::threads()).clamp(1, n);
         let per = n.div_ceil(chunks);
         let par = inner_par(n.div_ceil(per));
         let packed = use_packed(par);

@@ -134,7 +134,7 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
         // The conv output's buffer becomes its gradient, computed by each of the conv's
         // backward tasks for its images just before their conv backward.
         let mut gz = yv;
-        let sums = bn_pool_sums(yshape, &kc, &sel, &gy);
+        let (mine, sums) = bn_pool_sums(yshape, &kc, &sel, &gy);
         let bp = BnPoolGrad {
             shape: yshape,
             kc: &kc,
@@ -149,7 +149,7 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
         } else {
             plan.backward(&xv, &wv, &mut gz, None, Some(&prep))
         };
-        add_bn_param_grads!(grads, &g_ghost, &be_ghost, sums);
+        add_bn_param_grads!(grads, &g_ghost, &be_ghost, mine);
         add_grad!(grads, &w_ghost, dw);
         if let Some(b_ghost) = &b_ghost {
             add_grad!(grads, b_ghost, db);

@@ -76,7 +76,7 @@ pub(super) fn mm(dst: &mut [f32], a: Mat, b: Mat, acc: bool, par: Parallelism) {
 /// GEMM parallelism inside one of `tasks` parallel tasks: none when the tasks alone keep every
 /// rayon thread busy, else all threads (e.g. batch 1 at inference).
 pub(super) fn inner_par(tasks: usize) -> Parallelism {
-    let threads = rayon::current_num_threads();
+    let threads = super::threads();
     if tasks >= threads {
         Parallelism::None
     } else {

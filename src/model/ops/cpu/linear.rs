@@ -30,10 +30,7 @@ fn mm((m, n, k): (usize, usize, usize), a: (&[f32], usize, usize), b: B, c: &mut
     }
     let (av, rsa, csa) = a;
     // About four tasks per thread (a row panel alone can be too little work for a task).
-    let per = m
-        .div_ceil(MR)
-        .div_ceil(4 * rayon::current_num_threads())
-        .max(1);
+    let per = m.div_ceil(MR).div_ceil(4 * super::threads()).max(1);
     c.par_chunks_mut(MR * n)
         .enumerate()
         .with_min_len(per)

@@ -58,6 +58,7 @@ mod linear;
 mod pack;
 mod pool;
 mod pool_simd;
+pub(super) mod team;
 
 pub(super) use batchnorm::batchnorm_relu;
 pub(super) use conv::conv3x3;
@@ -215,6 +216,16 @@ pub(super) fn with_pair<R>(
         }
         f(&mut x[..a], &mut y[..b])
     })
+}
+
+/// Threads an op splits its work over: the current rayon pool's, or one on a rank of a
+/// [`team`] (the pool's other threads run the other ranks).
+fn threads() -> usize {
+    if team::active() {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
 }
 
 const LANES: usize = 16;

@@ -2,7 +2,7 @@
 //! that the fused ops run ([`bn_pool_forward`], [`bn_pool_backward`]; AVX-512 planes in
 //! [`pool_simd`]).
 
-use super::batchnorm::{bn_grad_sums, relu, relu_grad, BnCoef};
+use super::batchnorm::{bn_grad_sums, param_and_batch_sums, relu, relu_grad, BnCoef};
 use super::pool_simd::{self, Base};
 use super::{filled, read, take, take_bytes};
 use crate::model::ops::{arg_err, check_maxpool2, Shape4, T4};
@@ -225,7 +225,7 @@ pub(super) fn bn_pool_backward(
 ) -> Vec<(f32, f32)> {
     let (_, _, h, w) = shape;
     let hw = h * w;
-    let sums = bn_pool_sums(shape, kc, sel, gy);
+    let (mine, sums) = bn_pool_sums(shape, kc, sel, gy);
     let bp = BnPoolGrad {
         shape,
         kc,
@@ -244,18 +244,19 @@ pub(super) fn bn_pool_backward(
             .enumerate()
             .for_each(|(pl, g)| bp.planes(pl, g, None)),
     }
-    sums
+    mine
 }
 
-/// Per channel (Σ dz, Σ dz·x̂) of [`bn_pool_backward`] (what its planes need first).
+/// Per channel (Σ dz, Σ dz·x̂) of [`bn_pool_backward`] (what its planes need first), as
+/// [`param_and_batch_sums`] gives them: (these images', the whole batch's).
 pub(super) fn bn_pool_sums(
     (n, c, h, w): Shape4,
     kc: &BnCoef,
     sel: &PoolSel,
     gy: &[f32],
-) -> Vec<(f32, f32)> {
+) -> (Vec<(f32, f32)>, Vec<(f32, f32)>) {
     let p = (h / 2) * (w / 2);
-    (0..c)
+    let local = (0..c)
         .into_par_iter()
         .map(|ch| {
             let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
@@ -266,9 +267,10 @@ pub(super) fn bn_pool_sums(
                 s1 += p1 as f64;
                 s2 += p2 as f64;
             }
-            (s1 as f32, s2 as f32)
+            (s1, s2)
         })
-        .collect()
+        .collect();
+    param_and_batch_sums(local)
 }
 
 /// The per-plane part of [`bn_pool_backward`], given its sums ([`bn_pool_sums`]): for a run of
@@ -285,9 +287,9 @@ impl BnPoolGrad<'_> {
     /// The input gradient of planes `pl0..` (as many as `g` holds): with `xi` (their inputs),
     /// added into `g`; without, `g` holds the inputs and is overwritten with the gradient.
     pub(super) fn planes(&self, pl0: usize, g: &mut [f32], xi: Option<&[f32]>) {
-        let (n, c, h, w) = self.shape;
+        let (_, c, h, w) = self.shape;
         let (hw, p) = (h * w, (h / 2) * (w / 2));
-        let m = (n * hw) as f32;
+        let m = self.kc.count as f32;
         let kc = self.kc;
         for (k, g) in g.chunks_exact_mut(hw).enumerate() {
             let pl = pl0 + k;
