@@ -6,13 +6,15 @@
 //!
 //! On the CPU with a [`Team`] of two or more threads, the batch is split over the team's ranks
 //! ([`split_step`]): each rank runs its images through a replica of the model (the same
-//! tensors, so the same gradient ids), BatchNorm reducing its statistics across the ranks, and
-//! the update adds the ranks' gradients in rank order. Each rank's loss is its images' mean
-//! times their share of the batch, so the gradients add up to the whole batch's.
+//! tensors, so the same gradient ids), BatchNorm reducing its statistics across the ranks; then
+//! every rank updates its share of every tensor with the ranks' gradients added in rank order
+//! ([`crate::model::optim::RankedUpdate`]). Each rank's loss is its images' mean times their
+//! share of the batch, so the gradients add up to the whole batch's.
 //!
 //! Must not import front-end crates (clap, ratatui, crossterm, indicatif) or print.
 
 use std::any::Any;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use dfdx::prelude::*;
@@ -22,7 +24,7 @@ use super::tally::{read_back, Tally};
 use crate::config::HeadKind;
 use crate::model::head::{Head, T2};
 use crate::model::net::Model;
-use crate::model::ops::{OpsDevice, Team, T4};
+use crate::model::ops::{rank_barrier, OpsDevice, Team, T4};
 use crate::model::optim::Optimizer;
 
 /// Trains `model` one step on `batch` (images of `shape`) at the optimiser's current learning
@@ -121,6 +123,7 @@ fn split_step(
     // Ranks past the first train replicas: the same tensors (gradients land under the same
     // ids); their running statistics, updated alike, are dropped with them.
     let replicas: Vec<Mutex<Model<Cpu>>> = (1..k).map(|_| Mutex::new(model.clone())).collect();
+    let update = opt.ranked(&mut *model, k);
     let first = Mutex::new(&mut *model);
     let parts = team.run(k, |r| {
         let (a, b) = (r * n / k, (r + 1) * n / k);
@@ -139,7 +142,20 @@ fn split_step(
             };
             let loss = Head::<Cpu>::loss(logits, &one_hot) * (nr as f32 / n as f32);
             let value = loss.array();
-            (loss.backward(), value, scores.as_vec())
+            let mut grads = loss.backward();
+            // Every rank updates its share of every tensor from all ranks' gradients, which
+            // stay alive until every rank is done (a panic waits for the others first).
+            update.publish(r, m, &mut grads);
+            rank_barrier();
+            // SAFETY: every rank published before the barrier and keeps its gradients until
+            // the next one; `r` is this rank's own.
+            let applied = catch_unwind(AssertUnwindSafe(|| unsafe { update.apply(r, k) }));
+            rank_barrier();
+            if let Err(p) = applied {
+                resume_unwind(p);
+            }
+            drop(grads);
+            (value, scores.as_vec())
         };
         if r == 0 {
             step(&mut first.lock().unwrap_or_else(|e| e.into_inner()))
@@ -148,11 +164,10 @@ fn split_step(
         }
     });
     drop(replicas);
-    let loss = parts.iter().fold(0.0f32, |a, p| a + p.1);
-    let scores: Vec<f32> = parts.iter().flat_map(|p| p.2.iter().copied()).collect();
-    let mut grads: Vec<Gradients<f32, Cpu>> = parts.into_iter().map(|p| p.0).collect();
-    opt.update_sum(model, &mut grads);
-    drop(grads);
+    update.finish(model);
+    let loss = parts.iter().fold(0.0f32, |a, p| a + p.0);
+    let scores: Vec<f32> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
+    drop(parts);
     let scores: T2<Cpu> = dev.tensor_from_vec(scores, (n, classes));
     let one_hot: T2<Cpu> = dev.tensor_from_vec(batch.one_hot, (n, classes));
     tally.record(

@@ -41,7 +41,7 @@ pub mod bench;
 mod cpu;
 pub mod generic;
 pub mod legal;
-pub use cpu::team::Team;
+pub use cpu::team::{barrier as rank_barrier, Team};
 pub mod tables;
 #[cfg(test)]
 mod tests;

@@ -214,6 +214,14 @@ pub(super) fn active() -> bool {
     RANK.with(|c| c.borrow().as_ref().is_some_and(|r| r.shared.ranks > 1))
 }
 
+/// Waits until every rank of the current thread's team got here; nothing outside a team.
+pub fn barrier() {
+    let current = RANK.with(|c| c.borrow().as_ref().map(|r| r.shared.clone()));
+    if let Some(shared) = current {
+        shared.wait();
+    }
+}
+
 /// Replaces `v` by the sum, in rank order, of every rank's `v` (the same length on every rank);
 /// nothing outside a team.
 pub(super) fn allreduce(v: &mut [f64]) {
