@@ -25,6 +25,9 @@
 //! Notes for callers:
 //! * Threads: the CPU kernels use the current rayon pool (`pool.install(..)`); a group of
 //!   images (or a row panel of the linear layer) per task, each GEMM single-threaded inside it.
+//!   Training steps split the batch over the pool's threads instead ([`Team`]): each thread
+//!   runs the ops on its part of the batch alone, and the BatchNorm ops reduce their statistics
+//!   across the parts, so every part is normalised with the whole batch's.
 //! * Memory: each CPU op keeps a copy of its input (and the fused ones their intermediates) in
 //!   its backward closure until `backward()` runs or the tape is dropped. Do not enable dfdx's
 //!   tensor cache (`dev.enable_cache()`): it made training steps several times slower here.

@@ -16,6 +16,9 @@
 //!   their AVX-512 planes (forward, and the backward in one pass per plane).
 //! * [`fused`]: BatchNorm → ReLU → max-pool, and conv → BatchNorm → ReLU → max-pool, as one op.
 //! * [`direct`]: direct 3×3 convolution of one-channel images (the first layer).
+//! * [`team`]: training steps split over the pool's threads (one part of the batch each), the
+//!   BatchNorm statistics reduced across them; on a rank of a team the ops split no work of
+//!   their own ([`threads`]).
 //! * Here: helpers they share ([`read`], [`take`]/[`give`] (recycled buffers), [`filled`]
 //!   (outputs that become dfdx tensors, written without clearing first),
 //!   [`with_scratch`], [`lane_sum`], `add_grad!`).
