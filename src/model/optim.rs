@@ -3,7 +3,9 @@
 //! On the CPU every trainable tensor is updated by one fused pass (moments and parameter
 //! together, no temporaries: [`fused_step`]); other devices compose the same update out of
 //! dfdx's tensor ops ([`ops_step`]). Both compute the same floating-point operations in the same
-//! order, so they agree to the bit (the tests check it).
+//! order, so they agree to the bit (the tests check it). A training step split over the CPU's
+//! threads updates inside the split: each thread its share of every tensor, from the sum of
+//! every thread's gradients ([`RankedUpdate`], the same operations again).
 
 use std::any::{Any, TypeId};
 
