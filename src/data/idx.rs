@@ -4,7 +4,7 @@
 //! the IDX magic numbers (2051 for images, 2049 for labels), complete data with no trailing
 //! bytes, matching image/label counts and labels below 10.
 
-use std::io::Read;
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{DataError, Dataset, Images};
@@ -46,6 +46,9 @@ pub(crate) fn find_idx_file(dir: &Path, base: &str) -> Option<PathBuf> {
 /// about 1032:1), with room for headers.
 const MAX_GZIP_RATIO: u64 = 1100;
 
+/// How much larger than its compressed size a gzip file's buffer is reserved up front, at most.
+const RESERVE_RATIO: u64 = 16;
+
 /// The whole length (header included) an IDX file's header promises, when the magic is known.
 fn promised_len(head: &[u8]) -> Option<u64> {
     if head.len() < 8 {
@@ -71,31 +74,53 @@ fn read_up_to(r: &mut impl Read, limit: u64, out: &mut Vec<u8>) -> std::io::Resu
 /// byte past the length the header promises, so a decompression bomb costs no memory; a gzip
 /// file must be one complete member with nothing after it. The IDX parsers then check magic
 /// numbers and lengths. `data check` and training load through this one reader.
+///
+/// A gzip file is inflated as it is read (its compressed bytes are never held whole) into a
+/// buffer reserved for what the header promises: fresh memory is costly to touch, and a
+/// growing buffer would touch it several times over.
 pub(crate) fn read_idx(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if !raw.starts_with(&[0x1f, 0x8b]) {
+    let io = |e: std::io::Error| DataError::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut magic = Vec::with_capacity(2);
+    read_up_to(&mut file, 2, &mut magic).map_err(io)?;
+    if magic != [0x1f, 0x8b] {
+        let mut raw = Vec::with_capacity(usize::try_from(file_len).unwrap_or(0));
+        raw.extend_from_slice(&magic);
+        file.read_to_end(&mut raw).map_err(io)?;
         return Ok(raw);
     }
-    let corrupt =
-        |e: std::io::Error| DataError::format(path, format!("corrupt or truncated gzip data: {e}"));
-    let mut dec = flate2::bufread::GzDecoder::new(&raw[..]);
-    let mut out = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    // Read errors of the file itself are I/O errors; what the decoder refuses is bad data.
+    let corrupt = |e: std::io::Error| match e.kind() {
+        ErrorKind::InvalidInput | ErrorKind::InvalidData | ErrorKind::UnexpectedEof => {
+            DataError::format(path, format!("corrupt or truncated gzip data: {e}"))
+        }
+        _ => DataError::io(path, e),
+    };
+    let mut dec = flate2::bufread::GzDecoder::new(BufReader::with_capacity(1 << 18, file));
+    let mut out = Vec::with_capacity(16);
     read_up_to(&mut dec, 16, &mut out).map_err(corrupt)?;
     let Some(promised) = promised_len(&out) else {
         // Too short or an unknown magic number: the parser says which.
         return Ok(out);
     };
-    let most = (raw.len() as u64).saturating_mul(MAX_GZIP_RATIO) + 4096;
+    let most = file_len.saturating_mul(MAX_GZIP_RATIO) + 4096;
     if promised > most {
         return Err(DataError::format(
             path,
             format!(
-                "the header promises {promised} bytes, more than a {}-byte gzip file can hold",
-                raw.len()
+                "the header promises {promised} bytes, more than a {file_len}-byte gzip file \
+                 can hold"
             ),
         ));
     }
-    // One byte more than promised shows trailing data without reading it all.
+    // One byte more than promised shows trailing data without reading it all. Room for all
+    // of it up front, so the buffer is not copied as it grows; but never more than
+    // `RESERVE_RATIO` times the file (honest IDX files inflate 2–5×): a larger promise gets
+    // its memory only as the data arrives.
+    let room = (promised + 1).min(file_len.saturating_mul(RESERVE_RATIO) + 4096);
+    out.reserve_exact(usize::try_from(room).unwrap_or(0).saturating_sub(out.len()));
     read_up_to(&mut dec, promised + 1 - out.len() as u64, &mut out).map_err(corrupt)?;
     if out.len() as u64 > promised {
         return Err(DataError::format(
@@ -108,13 +133,14 @@ pub(crate) fn read_idx(path: &Path) -> Result<Vec<u8>, DataError> {
     if dec.read(&mut probe).map_err(corrupt)? != 0 {
         return Err(DataError::format(path, "unexpected trailing bytes"));
     }
-    let rest = dec.into_inner();
-    if !rest.is_empty() {
+    let mut rest = dec.into_inner();
+    let read = rest.stream_position().map_err(io)?;
+    if read < file_len {
         return Err(DataError::format(
             path,
             format!(
                 "{} bytes after the end of the gzip stream (a second member or garbage)",
-                rest.len()
+                file_len - read
             ),
         ));
     }
@@ -186,11 +212,12 @@ fn check_length(
     Ok(())
 }
 
-/// Parses an IDX image file (magic 2051) of 28×28 images; returns the pixel bytes.
-pub(crate) fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
-    check_magic(path, bytes, IMAGE_MAGIC, 16)?;
-    let n = be_u32(bytes, 4) as usize;
-    let (rows, cols) = (be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
+/// Parses an IDX image file (magic 2051) of 28×28 images; returns the pixel bytes (the file's
+/// buffer without its header, not a copy).
+pub(crate) fn parse_images(path: &Path, mut bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    check_magic(path, &bytes, IMAGE_MAGIC, 16)?;
+    let n = be_u32(&bytes, 4) as usize;
+    let (rows, cols) = (be_u32(&bytes, 8) as usize, be_u32(&bytes, 12) as usize);
     if (rows, cols) != (SIDE, SIDE) {
         return Err(DataError::format(
             path,
@@ -199,12 +226,13 @@ pub(crate) fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataErr
     }
     check_length(
         path,
-        bytes,
+        &bytes,
         16,
         n * rows * cols,
         &format!("{n} images of {rows}×{cols}"),
     )?;
-    Ok(bytes[16..].to_vec())
+    bytes.drain(..16);
+    Ok(bytes)
 }
 
 /// Parses an IDX label file (magic 2049); every label must be below `classes`.
@@ -243,7 +271,7 @@ fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Images, DataError
     };
     let img_path = find(images, "image")?;
     let lbl_path = find(labels, "label")?;
-    let pixels = parse_images(&img_path, &read_idx(&img_path)?)?;
+    let pixels = parse_images(&img_path, read_idx(&img_path)?)?;
     let labels = parse_labels(
         &lbl_path,
         &read_idx(&lbl_path)?,
@@ -263,10 +291,27 @@ fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Images, DataError
     Ok(Images { pixels, labels })
 }
 
-/// Loads Fashion-MNIST from a directory holding the four IDX files.
+/// Loads Fashion-MNIST from a directory holding the four IDX files: the test files on a
+/// thread of their own while this one decompresses the (six times larger) training files.
+/// When both fail, the training files' error is the one reported.
 pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
-    let train = load_pair(dir, FASHION_MNIST_FILES[0], FASHION_MNIST_FILES[1])?;
-    let test = load_pair(dir, FASHION_MNIST_FILES[2], FASHION_MNIST_FILES[3])?;
+    let (train, test) = std::thread::scope(|s| {
+        let test = std::thread::Builder::new()
+            .name("adalab-load".into())
+            .spawn_scoped(s, || {
+                load_pair(dir, FASHION_MNIST_FILES[2], FASHION_MNIST_FILES[3])
+            });
+        let train = load_pair(dir, FASHION_MNIST_FILES[0], FASHION_MNIST_FILES[1]);
+        let test = match test {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: the test files on this one.
+            Err(_) => load_pair(dir, FASHION_MNIST_FILES[2], FASHION_MNIST_FILES[3]),
+        };
+        (train, test)
+    });
+    let (train, test) = (train?, test?);
     Ok(Dataset {
         kind: DatasetKind::FashionMnist,
         class_names: FASHION_MNIST_CLASSES

@@ -92,12 +92,13 @@ pub fn score_view(
 ) -> Result<ViewScores, ScoreError> {
     rows(normal_train, dim, "normal training embeddings")?;
     rows(test, dim, "test embeddings")?;
+    let unit;
     let (normal_train, test) = if cfg.normalize {
-        (l2_rows(normal_train, dim), l2_rows(test, dim))
+        unit = (l2_rows(normal_train, dim), l2_rows(test, dim));
+        (&unit.0[..], &unit.1[..])
     } else {
-        (normal_train.to_vec(), test.to_vec())
+        (normal_train, test)
     };
-    let (normal_train, test) = (&normal_train[..], &test[..]);
     let mut out = BTreeMap::new();
     for kind in base_scorers(cfg) {
         let scores = match kind {

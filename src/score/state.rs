@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::eval::{score_view, ViewScores};
 use super::{rows, ScoreError};
 use crate::config::{ScoreConfig, ScorerKind};
@@ -52,16 +54,21 @@ impl ScorerState {
                 want: self.normal.len(),
             });
         }
-        let mut per_view = Vec::with_capacity(views.len());
-        for (normal, test) in self.normal.iter().zip(views) {
-            per_view.push(score_view(
-                &self.config,
-                normal,
-                test,
-                self.dim,
-                self.class_direction.as_deref(),
-            )?);
-        }
+        // The views are independent: scored in parallel, averaged in view order.
+        let per_view = self
+            .normal
+            .par_iter()
+            .zip(views.par_iter())
+            .map(|(normal, test)| {
+                score_view(
+                    &self.config,
+                    normal,
+                    test,
+                    self.dim,
+                    self.class_direction.as_deref(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mean = average_views(per_view);
         Ok(self.finish(mean))
     }
@@ -203,37 +210,12 @@ pub fn calibrate(
         .first()
         .map_or(0, |v| v.len() / state.dim.max(1));
     let folds = folds.min(n).max(2);
-    let dim = state.dim;
-    let mut per_view = Vec::with_capacity(state.normal.len());
-    for normal in &state.normal {
-        let mut out: ViewScores = BTreeMap::new();
-        for f in 0..folds {
-            let (mut fit, mut held) = (Vec::new(), Vec::new());
-            let mut held_rows = Vec::new();
-            for (i, row) in normal.chunks_exact(dim).enumerate() {
-                if i % folds == f {
-                    held.extend_from_slice(row);
-                    held_rows.push(i);
-                } else {
-                    fit.extend_from_slice(row);
-                }
-            }
-            let s = score_view(
-                &state.config,
-                &fit,
-                &held,
-                dim,
-                state.class_direction.as_deref(),
-            )?;
-            for (k, v) in s {
-                let acc = out.entry(k).or_insert_with(|| vec![0.0; n]);
-                for (&i, x) in held_rows.iter().zip(v) {
-                    acc[i] = x;
-                }
-            }
-        }
-        per_view.push(out);
-    }
+    // The views are independent: cross-fitted in parallel, averaged in view order.
+    let per_view = state
+        .normal
+        .par_iter()
+        .map(|normal| calibrate_view(state, normal, n, folds))
+        .collect::<Result<Vec<_>, _>>()?;
     let mean = average_views(per_view);
     let mut calib = state.finish(mean);
     for v in calib.values_mut() {
@@ -242,6 +224,43 @@ pub fn calibrate(
     // Scorers that the state scores but that are not configured are not thresholds.
     calib.retain(|k, _| state.config.scorers.contains(k));
     Ok(calib)
+}
+
+/// One view's cross-fitted scores of its `n` normal training embeddings `normal`.
+fn calibrate_view(
+    state: &ScorerState,
+    normal: &[f32],
+    n: usize,
+    folds: usize,
+) -> Result<ViewScores, ScoreError> {
+    let dim = state.dim;
+    let mut out: ViewScores = BTreeMap::new();
+    for f in 0..folds {
+        let (mut fit, mut held) = (Vec::new(), Vec::new());
+        let mut held_rows = Vec::new();
+        for (i, row) in normal.chunks_exact(dim).enumerate() {
+            if i % folds == f {
+                held.extend_from_slice(row);
+                held_rows.push(i);
+            } else {
+                fit.extend_from_slice(row);
+            }
+        }
+        let s = score_view(
+            &state.config,
+            &fit,
+            &held,
+            dim,
+            state.class_direction.as_deref(),
+        )?;
+        for (k, v) in s {
+            let acc = out.entry(k).or_insert_with(|| vec![0.0; n]);
+            for (&i, x) in held_rows.iter().zip(v) {
+                acc[i] = x;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The threshold (flag when score > threshold) that flags at most a fraction `fpr` of the

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 use dfdx::prelude::*;
 
 use super::error::TrainError;
-use super::evaluate::embed;
+use super::evaluate::{embed, ViewEmbeddings};
 use crate::config::{Config, LabelMode, ScorerKind};
 use crate::data::transforms::{expand, TransformTable};
 use crate::data::ExperimentSplit;
@@ -130,9 +130,13 @@ fn class_direction<D: OpsDevice>(
         })
 }
 
-/// Builds the detector of a trained model whose final evaluation is `eval`: embeds the normal
+/// Builds the detector of a trained model whose final evaluation is `eval`: the normal
 /// training images through every view (the same passes as evaluation), and with the ensemble
 /// the test images too (its rank reference), then fits the scorer state and its calibration.
+/// `embedded` are that evaluation's embeddings ([`super::evaluate::evaluate_keeping`] with this
+/// model): when they cover every view they are used as they are, else (`None`) the images are
+/// embedded again, with the same result.
+#[allow(clippy::too_many_arguments)]
 pub fn build<D: OpsDevice>(
     dev: &D,
     model: &mut Model<D>,
@@ -140,6 +144,7 @@ pub fn build<D: OpsDevice>(
     split: &ExperimentSplit,
     seed: u64,
     eval: &Evaluation,
+    embedded: Option<ViewEmbeddings>,
     spare: &[f32],
     cancel: &AtomicBool,
 ) -> Result<Detector, TrainError> {
@@ -149,7 +154,8 @@ pub fn build<D: OpsDevice>(
     let views = expand(&config.score.views);
     let table = TransformTable::new(views.clone(), split.shape);
     // The ensemble's reference: the members' view-averaged test scores, which the evaluation
-    // kept when the members are configured scorers; else the test images are embedded again.
+    // kept when the members are configured scorers; else the test images' scores are taken
+    // again.
     let with_ensemble = config.score.scorers.contains(&ScorerKind::Ensemble);
     let members_recorded = config
         .score
@@ -158,33 +164,49 @@ pub fn build<D: OpsDevice>(
         .all(|k| eval.scores.contains_key(k));
     let embed_test = with_ensemble && !members_recorded;
     let dim = model.backbone.dim;
+    let n_test = split.test_anomalous.len();
+    let whole = |e: &ViewEmbeddings| {
+        e.len() == views.len()
+            && e.iter()
+                .all(|(n, t)| n.len() == split.normal_rows.len() * dim && t.len() == n_test * dim)
+    };
+    let mut kept = embedded.filter(whole).map(Vec::into_iter);
     let mut normal = Vec::with_capacity(views.len());
     let mut test_views = Vec::new();
     for v in 0..views.len() {
         let view = (v > 0).then_some((&table, v));
-        let rows = split.normal_rows.iter().copied();
-        let n = embed(
-            dev,
-            model,
-            &split.train_x,
-            split.shape,
-            rows,
-            view,
-            chunk,
-            cancel,
-        )?;
-        if embed_test {
-            let n_test = split.test_anomalous.len();
-            let t = embed(
-                dev,
-                model,
-                &split.test_x,
-                split.shape,
-                0..n_test,
-                view,
-                chunk,
-                cancel,
-            )?;
+        let (n, t) = match kept.as_mut().and_then(Iterator::next) {
+            Some((n, t)) => (n, embed_test.then_some(t)),
+            None => {
+                let rows = split.normal_rows.iter().copied();
+                let n = embed(
+                    dev,
+                    model,
+                    &split.train_x,
+                    split.shape,
+                    rows,
+                    view,
+                    chunk,
+                    cancel,
+                )?;
+                let t = if embed_test {
+                    Some(embed(
+                        dev,
+                        model,
+                        &split.test_x,
+                        split.shape,
+                        0..n_test,
+                        view,
+                        chunk,
+                        cancel,
+                    )?)
+                } else {
+                    None
+                };
+                (n, t)
+            }
+        };
+        if let Some(t) = t {
             let s = score::score_view(&config.score, &n, &t, dim, class_dir.as_deref())
                 .map_err(|error| TrainError::Score { epoch, error })?;
             test_views.push(s);
@@ -361,5 +383,122 @@ impl Detector {
                 .collect());
         }
         Ok(self.state.score(&embedded)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::config::{ClassRef, DatasetKind};
+    use crate::data;
+    use crate::train::evaluate::evaluate_keeping;
+    use crate::train::{train_on, Event, Outcome};
+
+    /// A one-epoch synthetic run with four test-time views: 100 normal training images, so
+    /// evaluation passes (250 images) mix normal and test images while a detector embedding
+    /// the normal images alone would not.
+    fn config(scorers: &[ScorerKind], ensemble: &[ScorerKind]) -> Config {
+        let mut c = Config::default();
+        c.data.dataset = DatasetKind::Synthetic;
+        c.data.normal = ClassRef::Index(2);
+        c.data.anomalous = ClassRef::Index(3).into();
+        c.data.reference_count = 300;
+        c.data.normal_train_count = 100.into();
+        c.model.widths = vec![4, 8];
+        c.model.embedding_dim = 16;
+        c.train.epochs = 1;
+        c.train.batch_size = 50;
+        c.score.scorers = scorers.to_vec();
+        c.score.ensemble = ensemble.to_vec();
+        c.score.views.rotations = vec![0, 90];
+        c.score.views.flip = true;
+        c.validate().unwrap();
+        c
+    }
+
+    /// The detector a run sends (fitted on its final evaluation's embeddings) equals the one
+    /// built by embedding the images again, bit for bit: weights, scorer state, ensemble
+    /// reference and calibration; and the kept embeddings are what it is fitted on.
+    #[test]
+    fn a_detector_from_the_final_evaluations_embeddings_equals_one_that_embeds_again() {
+        use ScorerKind::*;
+        let ds = data::generate_synthetic();
+        let cases = [
+            // Members recorded, spare images calibrate.
+            (
+                config(
+                    &[Mahalanobis, KnnCosine, Ensemble],
+                    &[KnnCosine, Mahalanobis],
+                ),
+                true,
+            ),
+            // A member the evaluation does not record (its test images are scored again),
+            // cross-fitted calibration.
+            (
+                config(&[KnnCosine, ClassCosine, Ensemble], &[KnnCosine, Lof]),
+                false,
+            ),
+        ];
+        for (c, with_spare) in cases {
+            let split = data::make_split(&ds, &c.data, 0).unwrap();
+            let spare = if with_spare {
+                data::spare_normal(&ds, &c.data, 0, 120).unwrap()
+            } else {
+                Vec::new()
+            };
+            let never = AtomicBool::new(false);
+            let (tx, rx) = mpsc::channel();
+            let (outcome, ev) =
+                train_on(Cpu::default(), &c, &split, 0, Some(&spare[..]), &never, &tx);
+            assert_eq!(outcome, Outcome::Finished);
+            let ev = ev.unwrap();
+            let sent = rx
+                .try_iter()
+                .find_map(|e| match e {
+                    Event::DetectorReady { detector, .. } => Some(*detector),
+                    _ => None,
+                })
+                .expect("a detector");
+            assert!(!sent.state.calibration.is_empty());
+            assert_eq!(sent.state.calibration_folds == 0, with_spare);
+
+            // The trained model, rebuilt from the detector, evaluates as the run did.
+            let dev = Cpu::default();
+            let mut model = sent.model().unwrap();
+            let chunk = crate::model::memory::eval_chunk(&c, split.shape);
+            let (again, embedded) = evaluate_keeping(
+                &dev,
+                &mut model,
+                &c,
+                &split,
+                1,
+                chunk,
+                &never,
+                &mut |_, _, _, _| {},
+            )
+            .unwrap();
+            assert_eq!(again, ev);
+            assert_eq!(embedded.len(), 4);
+            let build_with = |model: &mut Model<Cpu>, e: Option<ViewEmbeddings>| {
+                build(&dev, model, &c, &split, 0, &ev, e, &spare, &never).unwrap()
+            };
+            let reused = build_with(&mut model, Some(embedded.clone()));
+            let embedding_again = build_with(&mut model, None);
+            assert_eq!(reused, sent);
+            assert_eq!(embedding_again, sent);
+            let normal: Vec<Vec<f32>> = embedded.iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(sent.state.normal, normal);
+            // The kept embeddings are used, not recomputed: altered ones change the detector.
+            let mut altered = embedded.clone();
+            altered[1].0[0] += 1.0;
+            altered[1].1[0] += 1.0;
+            assert_ne!(build_with(&mut model, Some(altered)).state, sent.state);
+            // Embeddings that do not cover every view are not used.
+            let mut short = embedded;
+            short.pop();
+            assert_eq!(build_with(&mut model, Some(short)), sent);
+        }
     }
 }

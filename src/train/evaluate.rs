@@ -125,9 +125,14 @@ pub fn embed_views<D: OpsDevice>(
     Ok(out)
 }
 
+/// Per test-time view (in the order of `config.score.views`): the normal-train and the test
+/// embeddings of one evaluation, as [`embed_views`] returns them.
+pub type ViewEmbeddings = Vec<(Vec<f32>, Vec<f32>)>;
+
 /// Embeds (`chunk` images per pass) and scores the test set after `epoch`;
 /// `progress(view, views, images, total)` is told when it starts and after each set of images
-/// is embedded.
+/// is embedded. (Training calls [`evaluate_keeping`]; this is the loop the tests compare.)
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn evaluate<D: OpsDevice>(
     dev: &D,
@@ -139,6 +144,23 @@ pub(super) fn evaluate<D: OpsDevice>(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(usize, usize, usize, usize),
 ) -> Result<Evaluation, TrainError> {
+    evaluate_keeping(dev, model, config, split, epoch, chunk, cancel, progress).map(|(ev, _)| ev)
+}
+
+/// [`evaluate`], also handing back the embeddings it scored (memory only, never stored): the
+/// detector of the final evaluation fits on them instead of embedding the same images again
+/// ([`super::detector::build`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn evaluate_keeping<D: OpsDevice>(
+    dev: &D,
+    model: &mut Model<D>,
+    config: &Config,
+    split: &ExperimentSplit,
+    epoch: usize,
+    chunk: usize,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(usize, usize, usize, usize),
+) -> Result<(Evaluation, ViewEmbeddings), TrainError> {
     let normal_class = split.class_names.len() - 1;
     let class_dir = score::base_scorers(&config.score)
         .contains(&ScorerKind::ClassCosine)
@@ -166,5 +188,5 @@ pub(super) fn evaluate<D: OpsDevice>(
     let mut ev = score::combine_views(&config.score, epoch, scored, &split.test_anomalous)
         .map_err(|error| TrainError::Score { epoch, error })?;
     ev.group_auc = score::group_auc(&ev, &split.test_groups, &split.test_group);
-    Ok(ev)
+    Ok((ev, embedded))
 }

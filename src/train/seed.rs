@@ -15,7 +15,7 @@ use rand::SeedableRng;
 
 use super::batches::{prefetch, Batches, Plan};
 use super::error::TrainError;
-use super::evaluate::evaluate;
+use super::evaluate::{evaluate_keeping, ViewEmbeddings};
 use super::event::{EpochMetrics, Event, Outcome, PROGRESS_EVERY};
 use super::step::{train_step, training_team};
 use super::tally::Tally;
@@ -78,6 +78,8 @@ pub fn train_on<D: OpsDevice>(
         step: 0,
         eval_chunk,
         last_eval: None,
+        keep_embeddings: detector.is_some(),
+        final_embeddings: None,
     };
     // The batches' RNG: each epoch's order and every image's augmentation, in that order.
     let rng = StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x00AD_A1AB);
@@ -99,6 +101,7 @@ pub fn train_on<D: OpsDevice>(
             split,
             seed,
             ev,
+            run.final_embeddings.take(),
             spare,
             cancel,
         );
@@ -135,6 +138,11 @@ struct SeedRun<'a, D: OpsDevice> {
     /// Images per evaluation pass on this device.
     eval_chunk: usize,
     last_eval: Option<Evaluation>,
+    /// Whether a detector is built after training: it reuses the final evaluation's
+    /// embeddings.
+    keep_embeddings: bool,
+    /// The final evaluation's embeddings, kept when `keep_embeddings`.
+    final_embeddings: Option<ViewEmbeddings>,
 }
 
 /// The steps since the last progress report.
@@ -239,7 +247,7 @@ impl<D: OpsDevice> SeedRun<'_, D> {
                     total,
                 });
             };
-            let ev = evaluate(
+            let (ev, embedded) = evaluate_keeping(
                 &self.dev,
                 &mut self.model,
                 self.config,
@@ -255,6 +263,9 @@ impl<D: OpsDevice> SeedRun<'_, D> {
                 auc: ev.auc.clone(),
             });
             self.last_eval = Some(ev);
+            if self.keep_embeddings && epoch == self.config.train.epochs {
+                self.final_embeddings = Some(embedded);
+            }
         }
         let _ = self.tx.send(Event::Epoch(metrics));
         Ok(())
