@@ -3,7 +3,7 @@
 //! assembled every batch itself and read the loss and the scores back after every step, on the
 //! CPU's host path and on the device path (what CUDA runs), run here on the CPU. Both loops run
 //! on one thread here, where a step is not split over a team (see [`super::step`]); the split
-//! step is checked against the whole batch's at the end.
+//! step is checked against the whole batch's in `split_step_tests`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -11,15 +11,14 @@ use std::sync::mpsc::{self, Sender};
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-use super::batches::{augment_into, prefetch, Batch, Plan, PREFETCH_DEPTH};
+use super::batches::{augment_into, prefetch, Plan, PREFETCH_DEPTH};
 use super::error::TrainError;
 use super::evaluate::evaluate;
 use super::event::{Event, Outcome, PROGRESS_EVERY};
 use super::seed::{lr_at, train_on};
-use super::step::{train_step, training_team};
-use super::tally::{self, read_backs, Tally};
+use super::tally::{self, read_backs};
 use crate::config::{ClassRef, Config, DatasetKind, HeadKind, LabelMode, Sampling, ScorerKind};
 use crate::data::transforms::{class_count, epoch_samples, expand, label, TransformTable};
 use crate::data::{self, ExperimentSplit};
@@ -27,10 +26,9 @@ use crate::model::head::{one_hot, Head};
 use crate::model::net::Model;
 use crate::model::ops::T4;
 use crate::model::optim::{OptimConfig, Optimizer};
-use crate::model::params::{ParamVisitor, Params};
 use crate::score::Evaluation;
 
-fn split(config: &Config) -> ExperimentSplit {
+pub(super) fn split(config: &Config) -> ExperimentSplit {
     use std::sync::OnceLock;
     static DS: OnceLock<data::Dataset> = OnceLock::new();
     let ds = DS.get_or_init(data::generate_synthetic);
@@ -38,7 +36,7 @@ fn split(config: &Config) -> ExperimentSplit {
 }
 
 /// A small run on the synthetic shapes, with augmentation.
-fn config(head: HeadKind) -> Config {
+pub(super) fn config(head: HeadKind) -> Config {
     let mut c = Config::default();
     c.data.dataset = DatasetKind::Synthetic;
     c.data.normal = ClassRef::Index(2);
@@ -284,7 +282,7 @@ fn report(events: Vec<Event>, outcome: Outcome, ev: Option<Evaluation>) -> Repor
 
 /// The new loop; `device_path`: with the tally on the device path (see [`tally`]).
 /// Runs `f` in a rayon pool of `threads` threads.
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+pub(super) fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -531,71 +529,6 @@ fn a_run_cancelled_before_its_first_batch_is_interrupted_without_progress() {
     assert!(rx.iter().all(|e| !matches!(e, Event::Progress { .. })));
 }
 
-/// Host argmax misses, against the device count, on random scores with ties.
-#[test]
-fn the_device_counts_misses_as_an_argmax_would() {
-    let dev = Cpu::seed_from_u64(0);
-    let mut rng = StdRng::seed_from_u64(3);
-    let (b, c) = (64, 7);
-    for round in 0..20 {
-        // Few distinct values: many ties, some at the top.
-        let scores: Vec<f32> = (0..b * c)
-            .map(|_| rng.gen_range(0..4) as f32 * 0.25)
-            .collect();
-        let labels: Vec<usize> = (0..b).map(|_| rng.gen_range(0..c)).collect();
-        let want = labels
-            .iter()
-            .enumerate()
-            .filter(|(i, &y)| argmax(&scores[i * c..(i + 1) * c]) != y)
-            .count();
-        let s = dev.tensor_from_vec(scores, (b, c));
-        let oh = one_hot(&dev, &labels, c);
-        let before = dev
-            .tensor_from_vec(before_flags(&labels, c), (b, c))
-            .gt(0.5);
-        let got = tally::misses(&dev, &s, &oh, &before).as_vec()[0];
-        assert_eq!(got, want as f32, "round {round}");
-    }
-}
-
-fn before_flags(labels: &[usize], c: usize) -> Vec<f32> {
-    let mut v = vec![0.0f32; labels.len() * c];
-    for (i, &y) in labels.iter().enumerate() {
-        v[i * c..i * c + y].fill(1.0);
-    }
-    v
-}
-
-#[test]
-fn the_tally_keeps_each_steps_loss_and_the_windows_misses_on_both_paths() {
-    let dev = Cpu::seed_from_u64(0);
-    for device_path in [true, false] {
-        tally::device_path_on_cpu(device_path);
-        let mut t = Tally::new(&dev, 3);
-        tally::device_path_on_cpu(false);
-        let s = dev.tensor_from_vec(vec![0.9f32, 0.1, 0.2, 0.8], (2, 2));
-        let labels = [0, 0];
-        let oh = one_hot(&dev, &labels, 2);
-        let record = |t: &mut Tally<Cpu>, loss: f32| {
-            t.record(dev.tensor(loss), &s, &oh, before_flags(&labels, 2), &labels);
-        };
-        let reads = read_backs();
-        record(&mut t, 1.5);
-        record(&mut t, f32::INFINITY);
-        assert_eq!(t.pending(), 2);
-        assert_eq!(read_backs(), reads);
-        let w = t.read();
-        assert_eq!(read_backs(), reads + usize::from(device_path));
-        assert_eq!(t.pending(), 0);
-        assert_eq!(w.losses, vec![1.5, f32::INFINITY]);
-        assert_eq!(w.misses, 2);
-        record(&mut t, f32::NAN);
-        let w = t.read();
-        assert!(w.losses.len() == 1 && w.losses[0].is_nan());
-        assert_eq!(w.misses, 1);
-    }
-}
-
 /// dfdx's infallible ops panic on a CUDA error; the worker turns the panic's text into a
 /// device error. A panic in a step must reach it with its text, and stop the preparing thread.
 #[test]
@@ -617,118 +550,4 @@ fn a_panic_during_training_reaches_the_caller_with_its_text() {
         .unwrap();
     let what = crate::model::device::describe_cuda_failure(&text).unwrap();
     assert!(what.contains("out of GPU memory"), "{what}");
-}
-
-/// A batch of `n` training images of `split` (rows from `first`) with labels by class.
-fn batch_of(split: &ExperimentSplit, first: usize, n: usize, classes: usize) -> Batch {
-    let pix = split.shape.0 * split.shape.1 * split.shape.2;
-    let rows: Vec<usize> = (first..first + n)
-        .map(|i| i % split.train_y.len())
-        .collect();
-    let x = rows
-        .iter()
-        .flat_map(|&r| split.train_x[r * pix..(r + 1) * pix].iter().copied())
-        .collect();
-    let labels: Vec<usize> = rows.iter().map(|&r| (r * 7) % classes).collect();
-    let one_hot = labels
-        .iter()
-        .flat_map(|&y| (0..classes).map(move |k| f32::from(u8::from(k == y))))
-        .collect();
-    Batch {
-        epoch: 1,
-        index: first,
-        x,
-        before: before_flags(&labels, classes),
-        one_hot,
-        labels,
-    }
-}
-
-/// The trainable tensors and BatchNorm statistics of `m`, by name.
-fn tensors(m: &mut Model<Cpu>) -> Vec<(String, Vec<f32>)> {
-    struct All(Vec<(String, Vec<f32>)>);
-    impl ParamVisitor<Cpu> for All {
-        fn visit<S: Shape>(&mut self, name: &str, t: &mut Tensor<S, f32, Cpu>, _: bool) {
-            self.0.push((name.to_string(), t.as_vec()));
-        }
-    }
-    let mut all = All(Vec::new());
-    m.visit_params(&mut all);
-    all.0
-}
-
-#[test]
-fn a_step_split_over_the_team_matches_the_whole_batch_step() {
-    for head in [
-        HeadKind::AdacosFixed,
-        HeadKind::AdacosDynamic,
-        HeadKind::Softmax,
-    ] {
-        let c = config(head);
-        let split = split(&c);
-        let classes = Plan::new(&c, &split).classes;
-        in_pool(2, || {
-            let dev = Cpu::seed_from_u64(0);
-            let mut rng = StdRng::seed_from_u64(1);
-            let mut whole =
-                Model::new(&dev, &c.model, &c.head, split.shape, classes, &mut rng).unwrap();
-            let mut parts = whole.clone();
-            let team = training_team::<Cpu>().expect("a team of two threads");
-            assert_eq!(team.ranks(), 2);
-            let cfg = OptimConfig {
-                kind: c.train.optimizer,
-                lr: c.train.lr,
-                weight_decay: c.train.weight_decay,
-                momentum: c.train.momentum,
-                betas: (0.9, 0.999),
-                eps: 1e-8,
-            };
-            let (mut opt_w, mut opt_p) = (Optimizer::new(cfg), Optimizer::new(cfg));
-            let (mut tally_w, mut tally_p) = (Tally::new(&dev, 8), Tally::new(&dev, 8));
-            // Halves of 24, then of 9 (4 and 5 images), then 7 images on one rank alone.
-            for (first, n) in [(0, 48), (48, 48), (3, 9), (20, 7), (60, 48)] {
-                let b = batch_of(&split, first, n, classes);
-                train_step(
-                    &dev,
-                    &mut whole,
-                    &mut opt_w,
-                    b.clone(),
-                    split.shape,
-                    &mut tally_w,
-                    None,
-                )
-                .unwrap();
-                train_step(
-                    &dev,
-                    &mut parts,
-                    &mut opt_p,
-                    b,
-                    split.shape,
-                    &mut tally_p,
-                    Some(&team),
-                )
-                .unwrap();
-            }
-            assert!((whole.head.scale - parts.head.scale).abs() <= 1e-4 * whole.head.scale);
-            let (w, p) = (tally_w.read(), tally_p.read());
-            assert_eq!(w.misses, p.misses, "{head}");
-            for (a, b) in w.losses.iter().zip(&p.losses) {
-                assert!(
-                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                    "{head}: loss {a} vs {b}"
-                );
-            }
-            for ((name, a), (_, b)) in tensors(&mut whole).into_iter().zip(tensors(&mut parts)) {
-                let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
-                let diff = a
-                    .iter()
-                    .zip(&b)
-                    .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-                assert!(
-                    diff <= 1e-4 * scale,
-                    "{head}: {name} differs by {diff} (scale {scale})"
-                );
-            }
-        });
-    }
 }

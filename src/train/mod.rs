@@ -13,6 +13,8 @@ pub mod error;
 pub mod evaluate;
 pub mod event;
 pub mod seed;
+#[cfg(test)]
+mod split_step_tests;
 pub mod step;
 pub mod tally;
 pub mod worker;

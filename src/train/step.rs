@@ -95,10 +95,18 @@ fn whole_step<D: OpsDevice>(
     opt.update(model, &mut grads);
     drop(grads);
     tally.record(loss_value, &scores, &one_hot, batch.before, &batch.labels);
+    next_scale(model, &scores, &batch.labels)
+}
+
+/// With dynamic AdaCos, the head's scale after a step whose scores (cosines) were `scores`;
+/// `Err(s)` when the new scale would not be positive and finite (the scale is left as it was).
+fn next_scale<D: OpsDevice>(
+    model: &mut Model<D>,
+    scores: &T2<D>,
+    labels: &[usize],
+) -> Result<(), f32> {
     if model.head.kind == HeadKind::AdacosDynamic {
-        let s = model
-            .head
-            .adacos_next_scale(&read_back(&scores), &batch.labels);
+        let s = model.head.adacos_next_scale(&read_back(scores), labels);
         if !s.is_finite() || s <= 0.0 {
             return Err(s);
         }
@@ -177,14 +185,5 @@ fn split_step(
         batch.before,
         &batch.labels,
     );
-    if model.head.kind == HeadKind::AdacosDynamic {
-        let s = model
-            .head
-            .adacos_next_scale(&read_back(&scores), &batch.labels);
-        if !s.is_finite() || s <= 0.0 {
-            return Err(s);
-        }
-        model.head.scale = s;
-    }
-    Ok(())
+    next_scale(model, &scores, &batch.labels)
 }

@@ -231,3 +231,76 @@ pub fn misses<D: Device<f32>>(
         .max::<(usize,), Axis<1>>()
         .sum::<(), Axis<0>>()
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::model::head::one_hot;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Host argmax misses, against the device count, on random scores with ties.
+    #[test]
+    fn the_device_counts_misses_as_an_argmax_would() {
+        let dev = Cpu::seed_from_u64(0);
+        let mut rng = StdRng::seed_from_u64(3);
+        let (b, c) = (64, 7);
+        for round in 0..20 {
+            // Few distinct values: many ties, some at the top.
+            let scores: Vec<f32> = (0..b * c)
+                .map(|_| rng.gen_range(0..4) as f32 * 0.25)
+                .collect();
+            let labels: Vec<usize> = (0..b).map(|_| rng.gen_range(0..c)).collect();
+            let want = labels
+                .iter()
+                .enumerate()
+                .filter(|(i, &y)| argmax(&scores[i * c..(i + 1) * c]) != y)
+                .count();
+            let s = dev.tensor_from_vec(scores, (b, c));
+            let oh = one_hot(&dev, &labels, c);
+            let before = dev
+                .tensor_from_vec(before_flags(&labels, c), (b, c))
+                .gt(0.5);
+            let got = misses(&dev, &s, &oh, &before).as_vec()[0];
+            assert_eq!(got, want as f32, "round {round}");
+        }
+    }
+
+    pub(in crate::train) fn before_flags(labels: &[usize], c: usize) -> Vec<f32> {
+        let mut v = vec![0.0f32; labels.len() * c];
+        for (i, &y) in labels.iter().enumerate() {
+            v[i * c..i * c + y].fill(1.0);
+        }
+        v
+    }
+
+    #[test]
+    fn the_tally_keeps_each_steps_loss_and_the_windows_misses_on_both_paths() {
+        let dev = Cpu::seed_from_u64(0);
+        for device_path in [true, false] {
+            device_path_on_cpu(device_path);
+            let mut t = Tally::new(&dev, 3);
+            device_path_on_cpu(false);
+            let s = dev.tensor_from_vec(vec![0.9f32, 0.1, 0.2, 0.8], (2, 2));
+            let labels = [0, 0];
+            let oh = one_hot(&dev, &labels, 2);
+            let record = |t: &mut Tally<Cpu>, loss: f32| {
+                t.record(dev.tensor(loss), &s, &oh, before_flags(&labels, 2), &labels);
+            };
+            let reads = read_backs();
+            record(&mut t, 1.5);
+            record(&mut t, f32::INFINITY);
+            assert_eq!(t.pending(), 2);
+            assert_eq!(read_backs(), reads);
+            let w = t.read();
+            assert_eq!(read_backs(), reads + usize::from(device_path));
+            assert_eq!(t.pending(), 0);
+            assert_eq!(w.losses, vec![1.5, f32::INFINITY]);
+            assert_eq!(w.misses, 2);
+            record(&mut t, f32::NAN);
+            let w = t.read();
+            assert!(w.losses.len() == 1 && w.losses[0].is_nan());
+            assert_eq!(w.misses, 1);
+        }
+    }
+}

@@ -9,14 +9,15 @@
 
 use std::any::{Any, TypeId};
 
-use std::sync::Mutex;
-
 use rayon::prelude::*;
 
 use dfdx::prelude::*;
 
 use super::params::{ParamVisitor, Params};
+
+mod ranked;
 use crate::config::OptimizerKind;
+pub use ranked::RankedUpdate;
 
 type Flat<D> = Tensor<(usize,), f32, D>;
 
@@ -115,6 +116,35 @@ impl<D: Device<f32>> ParamVisitor<D> for Update<'_, D> {
     }
 }
 
+/// The update of a run of elements at step `t`: values `p`, gradient `g`, first moment `m` and
+/// (Adam) second moment `v`. The same operations, in the same order, as `ops_step`.
+fn update_pass(cfg: OptimConfig, t: i32, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let wd = cfg.weight_decay;
+    let grad = |g: f32, p: f32| if wd > 0.0 { g + p * wd } else { g };
+    match cfg.kind {
+        OptimizerKind::Adam => {
+            let (b1, b2) = cfg.betas;
+            let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+            let (lr, eps) = (cfg.lr, cfg.eps);
+            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v) {
+                let g = grad(*g, *p);
+                *m = *m * b1 + g * (1.0 - b1);
+                *v = *v * b2 + (g * g) * (1.0 - b2);
+                let step = (*m / c1) / ((*v / c2).sqrt() + eps);
+                *p -= step * lr;
+            }
+        }
+        OptimizerKind::Sgd => {
+            let (mu, lr) = (cfg.momentum, cfg.lr);
+            for ((p, g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                let g = grad(*g, *p);
+                *m = *m * mu + g;
+                *p -= *m * lr;
+            }
+        }
+    }
+}
+
 /// Elements per parallel task of the fused update.
 const UPDATE_CHUNK: usize = 1 << 15;
 
@@ -147,7 +177,6 @@ fn fused_step<S: Shape>(
         .collect();
     let gv: &mut [f32] = first.get_or_alloc_mut(&*p).expect("CPU allocation");
     let (m, v) = &mut opt.host[index];
-    let wd = cfg.weight_decay;
     let t = opt.step;
     // The same operations, in the same order, as `ops_step`.
     let update = |off: usize, pv: &mut [f32], gv: &mut [f32], m: &mut [f32], v: &mut [f32]| {
@@ -155,29 +184,7 @@ fn fused_step<S: Shape>(
             let more = &more[off..off + gv.len()];
             gv.iter_mut().zip(more).for_each(|(a, b)| *a += b);
         }
-        let grad = |g: f32, p: f32| if wd > 0.0 { g + p * wd } else { g };
-        match cfg.kind {
-            OptimizerKind::Adam => {
-                let (b1, b2) = cfg.betas;
-                let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
-                let (lr, eps) = (cfg.lr, cfg.eps);
-                for (((p, g), m), v) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()).zip(v) {
-                    let g = grad(*g, *p);
-                    *m = *m * b1 + g * (1.0 - b1);
-                    *v = *v * b2 + (g * g) * (1.0 - b2);
-                    let step = (*m / c1) / ((*v / c2).sqrt() + eps);
-                    *p -= step * lr;
-                }
-            }
-            OptimizerKind::Sgd => {
-                let (mu, lr) = (cfg.momentum, cfg.lr);
-                for ((p, g), m) in pv.iter_mut().zip(gv.iter()).zip(m.iter_mut()) {
-                    let g = grad(*g, *p);
-                    *m = *m * mu + g;
-                    *p -= *m * lr;
-                }
-            }
-        }
+        update_pass(cfg, t, pv, gv, m, v);
     };
     if n < 2 * UPDATE_CHUNK {
         update(0, pv, gv, m, v);
@@ -194,220 +201,6 @@ fn fused_step<S: Shape>(
             .for_each(|(j, (((pv, gv), m), v))| update(j * UPDATE_CHUNK, pv, gv, m, v));
     }
     p.copy_from(pv);
-}
-
-/// The update of one step on the CPU computed by the ranks of a team at once (see
-/// `train::step`): [`Optimizer::ranked`] copies the trainable tensors to host memory, every rank
-/// [`publish`](RankedUpdate::publish)es where its gradients are, then (after every rank has
-/// published) updates its share of every tensor with the sum of all ranks' gradients there
-/// ([`apply`](RankedUpdate::apply)), and [`finish`](RankedUpdate::finish) writes the values
-/// back. The same operations, in the same order, as [`Optimizer::update_sum`].
-pub struct RankedUpdate<'a> {
-    cfg: OptimConfig,
-    t: i32,
-    /// Per trainable tensor, in visiting order: its values, first moment, second moment
-    /// (empty for SGD), borrowed from the optimiser for `'a`.
-    tensors: Vec<[Raw; 3]>,
-    borrow: std::marker::PhantomData<&'a mut Optimizer<Cpu>>,
-    /// Per rank, per tensor: its gradient (address, length), once published.
-    grads: Vec<Mutex<Vec<(usize, usize)>>>,
-}
-
-/// A slice as its address and length.
-#[derive(Clone, Copy)]
-struct Raw(*mut f32, usize);
-
-impl Raw {
-    fn of(v: &mut [f32]) -> Raw {
-        Raw(v.as_mut_ptr(), v.len())
-    }
-
-    /// Elements `a..b`.
-    ///
-    /// # Safety
-    /// The slice is alive, `a ≤ b ≤ len`, and nobody else uses elements `a..b` meanwhile.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn part(&self, a: usize, b: usize) -> &mut [f32] {
-        assert!(a <= b && b <= self.1);
-        // SAFETY: the caller's promise.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(a), b - a) }
-    }
-}
-
-// SAFETY: the gradient addresses are only read, while the ranks that own them wait (see
-// `apply`); the tensors' shares each rank writes are disjoint.
-unsafe impl Sync for RankedUpdate<'_> {}
-unsafe impl Send for RankedUpdate<'_> {}
-
-impl Optimizer<Cpu> {
-    /// Starts a step's update by `ranks` ranks: the trainable tensors of `model` in host
-    /// memory (their state made on first use).
-    pub fn ranked<M: Params<Cpu>>(&mut self, model: &mut M, ranks: usize) -> RankedUpdate<'_> {
-        struct Copy<'b> {
-            host: &'b mut Vec<(Vec<f32>, Vec<f32>)>,
-            values: &'b mut Vec<Vec<f32>>,
-            adam: bool,
-            index: usize,
-        }
-        impl ParamVisitor<Cpu> for Copy<'_> {
-            fn visit<S: Shape>(&mut self, _: &str, p: &mut Tensor<S, f32, Cpu>, trainable: bool) {
-                if !trainable {
-                    return;
-                }
-                let n = p.shape().num_elements();
-                if self.host.len() <= self.index {
-                    let second = if self.adam { n } else { 0 };
-                    self.host.push((vec![0.0; n], vec![0.0; second]));
-                }
-                if self.values.len() <= self.index {
-                    self.values.push(Vec::new());
-                }
-                let v = &mut self.values[self.index];
-                v.resize(n, 0.0);
-                p.copy_into(v);
-                self.index += 1;
-            }
-        }
-        self.step += 1;
-        let mut copy = Copy {
-            host: &mut self.host,
-            values: &mut self.values,
-            adam: self.cfg.kind == OptimizerKind::Adam,
-            index: 0,
-        };
-        model.visit_params(&mut copy);
-        let count = copy.index;
-        let tensors = self.values[..count]
-            .iter_mut()
-            .zip(self.host.iter_mut())
-            .map(|(p, (m, v))| [Raw::of(p), Raw::of(m), Raw::of(v)])
-            .collect();
-        RankedUpdate {
-            cfg: self.cfg,
-            t: self.step,
-            tensors,
-            borrow: std::marker::PhantomData,
-            grads: (0..ranks).map(|_| Mutex::new(Vec::new())).collect(),
-        }
-    }
-}
-
-impl RankedUpdate<'_> {
-    /// Rank `r` says where its gradients of `model`'s trainable tensors are (its replica of
-    /// the model: the same tensors).
-    pub fn publish<M: Params<Cpu>>(
-        &self,
-        r: usize,
-        model: &mut M,
-        grads: &mut Gradients<f32, Cpu>,
-    ) {
-        struct Where<'b> {
-            grads: &'b mut Gradients<f32, Cpu>,
-            out: Vec<(usize, usize)>,
-        }
-        impl ParamVisitor<Cpu> for Where<'_> {
-            fn visit<S: Shape>(&mut self, _: &str, p: &mut Tensor<S, f32, Cpu>, trainable: bool) {
-                if trainable {
-                    let g = self.grads.get_or_alloc_mut(&*p).expect("CPU allocation");
-                    self.out.push((g.as_ptr() as usize, g.len()));
-                }
-            }
-        }
-        let mut w = Where {
-            grads,
-            out: Vec::new(),
-        };
-        model.visit_params(&mut w);
-        assert_eq!(w.out.len(), self.tensors.len(), "one gradient per tensor");
-        *self.grads[r].lock().unwrap_or_else(|e| e.into_inner()) = w.out;
-    }
-
-    /// Rank `r` of `k` updates its share of every tensor.
-    ///
-    /// # Safety
-    /// Every rank has published, and none changes or drops its gradients until every rank has
-    /// returned from here; each rank calls this once with its own `r`.
-    pub unsafe fn apply(&self, r: usize, k: usize) {
-        let grads: Vec<Vec<(usize, usize)>> = self
-            .grads
-            .iter()
-            .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()).clone())
-            .collect();
-        let cfg = self.cfg;
-        let wd = cfg.weight_decay;
-        for (i, [p, m, v]) in self.tensors.iter().enumerate() {
-            let n = p.1;
-            let (a, b) = (r * n / k, (r + 1) * n / k);
-            if a == b {
-                continue;
-            }
-            // SAFETY: ranks write disjoint shares `a..b` of the tensor's state (the caller's
-            // promise: each rank its own `r`), which the optimiser lends for `'a`; the
-            // gradients are alive and unchanged.
-            let (p, m) = unsafe { (p.part(a, b), m.part(a, b)) };
-            let g: Vec<&[f32]> = grads
-                .iter()
-                .map(|gr| {
-                    let (ptr, len) = gr[i];
-                    assert_eq!(len, n, "gradient length");
-                    // SAFETY: see above.
-                    unsafe { std::slice::from_raw_parts((ptr as *const f32).add(a), b - a) }
-                })
-                .collect();
-            // The parts added in order, as `update_sum` adds them.
-            let mut sum = g[0].to_vec();
-            for more in &g[1..] {
-                sum.iter_mut().zip(more.iter()).for_each(|(a, b)| *a += b);
-            }
-            let grad = |g: f32, p: f32| if wd > 0.0 { g + p * wd } else { g };
-            match cfg.kind {
-                OptimizerKind::Adam => {
-                    // SAFETY: as `p` and `m`.
-                    let v = unsafe { v.part(a, b) };
-                    let (b1, b2) = cfg.betas;
-                    let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
-                    let (lr, eps) = (cfg.lr, cfg.eps);
-                    for (((p, g), m), v) in p.iter_mut().zip(&sum).zip(m.iter_mut()).zip(v) {
-                        let g = grad(*g, *p);
-                        *m = *m * b1 + g * (1.0 - b1);
-                        *v = *v * b2 + (g * g) * (1.0 - b2);
-                        let step = (*m / c1) / ((*v / c2).sqrt() + eps);
-                        *p -= step * lr;
-                    }
-                }
-                OptimizerKind::Sgd => {
-                    let (mu, lr) = (cfg.momentum, cfg.lr);
-                    for ((p, g), m) in p.iter_mut().zip(&sum).zip(m.iter_mut()) {
-                        let g = grad(*g, *p);
-                        *m = *m * mu + g;
-                        *p -= *m * lr;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Writes the updated values into `model`'s trainable tensors.
-    pub fn finish<M: Params<Cpu>>(self, model: &mut M) {
-        struct Back<'b> {
-            tensors: &'b [[Raw; 3]],
-            index: usize,
-        }
-        impl ParamVisitor<Cpu> for Back<'_> {
-            fn visit<S: Shape>(&mut self, _: &str, p: &mut Tensor<S, f32, Cpu>, trainable: bool) {
-                if trainable {
-                    let v = self.tensors[self.index][0];
-                    // SAFETY: the values the optimiser lends for `'a`; no rank runs now.
-                    p.copy_from(unsafe { v.part(0, v.1) });
-                    self.index += 1;
-                }
-            }
-        }
-        model.visit_params(&mut Back {
-            tensors: &self.tensors,
-            index: 0,
-        });
-    }
 }
 
 /// The update of one tensor composed of dfdx tensor ops (any device).
