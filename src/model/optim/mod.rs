@@ -299,6 +299,18 @@ mod tests {
         assert!((w[0] - w2).abs() < 1e-6, "{w:?}");
     }
 
+    /// Adam's and SGD's usual settings at lr 0.01.
+    fn test_config(kind: OptimizerKind, weight_decay: f32) -> OptimConfig {
+        OptimConfig {
+            kind,
+            lr: 0.01,
+            weight_decay,
+            momentum: 0.9,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+        }
+    }
+
     /// The fused CPU pass and the dfdx-ops composition give the same parameters, to the bit,
     /// for Adam and SGD, with and without weight decay, over several steps.
     #[test]
@@ -309,14 +321,7 @@ mod tests {
         let w0: Vec<f32> = (0..37).map(|_| rng.gen_range(-1.0..1.0)).collect();
         for kind in [OptimizerKind::Adam, OptimizerKind::Sgd] {
             for weight_decay in [0.0, 0.01] {
-                let cfg = OptimConfig {
-                    kind,
-                    lr: 0.01,
-                    weight_decay,
-                    momentum: 0.9,
-                    betas: (0.9, 0.999),
-                    eps: 1e-8,
-                };
+                let cfg = test_config(kind, weight_decay);
                 let mut a = One(dev.tensor_from_vec(w0.clone(), (37,)));
                 let mut b = One(dev.tensor_from_vec(w0.clone(), (37,)));
                 let mut fused = Optimizer::new(cfg);
@@ -393,14 +398,7 @@ mod tests {
         };
         for kind in [OptimizerKind::Adam, OptimizerKind::Sgd] {
             for weight_decay in [0.0, 0.01] {
-                let cfg = OptimConfig {
-                    kind,
-                    lr: 0.01,
-                    weight_decay,
-                    momentum: 0.9,
-                    betas: (0.9, 0.999),
-                    eps: 1e-8,
-                };
+                let cfg = test_config(kind, weight_decay);
                 let new = |v: &Vec<f32>| dev.tensor_from_vec(v.clone(), (v.len(),));
                 let (mut x, mut y) = (Two(new(&a0), new(&b0)), Two(new(&a0), new(&b0)));
                 let (mut ox, mut oy) = (Optimizer::new(cfg), Optimizer::new(cfg));
