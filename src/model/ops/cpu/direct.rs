@@ -83,6 +83,19 @@ impl Padded {
     }
 }
 
+/// The 9 taps of every output position (im2col of one channel): `out` (9 × oh·ow), row
+/// `ky·3 + kx` holding the input under tap (ky, kx) of each output.
+pub(super) fn taps(p: &Padded, xp: &[f32], out: &mut [f32]) {
+    let (off, plane) = (p.offsets(), p.oh * p.ow);
+    assert!(xp.len() >= p.len() && out.len() == 9 * plane);
+    for (o, row) in off.iter().zip(out.chunks_exact_mut(plane)) {
+        for (r, dst) in row.chunks_exact_mut(p.ow).enumerate() {
+            let s = o + r * p.wd;
+            dst.copy_from_slice(&xp[s..s + p.ow]);
+        }
+    }
+}
+
 /// Calls `$imp($args)`, compiled for AVX-512 (through `$wide`, a `#[target_feature]` copy) when
 /// the CPU has it: the kernels' plain loops then vectorise 16 wide with fused multiply-adds.
 macro_rules! dispatch {

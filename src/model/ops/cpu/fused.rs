@@ -3,7 +3,7 @@
 //! becomes a dfdx tensor.
 
 use super::batchnorm::{add_bn_param_grads, bn_coef, bn_input};
-use super::conv::ConvPlan;
+use super::conv::{ConvPlan, DirectGrads};
 use super::pool::{bn_pool_backward, bn_pool_forward, bn_pool_sums, pool_plane, BnPoolGrad};
 use super::{filled, give, read, with_outer};
 use crate::model::ops::{arg_err, check_batchnorm, check_maxpool2, BnMode, T1, T4};
@@ -124,6 +124,14 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
         return Ok(out.put_tape(tape));
     }
 
+    // A first layer on one-channel images computes its gradients without its conv output
+    // ([`first_layer_grads`]): the buffer goes back now, not after the backward.
+    let yv = if !input_grad && plan.direct_grads_ok() {
+        give(yv);
+        None
+    } else {
+        Some(yv)
+    };
     let (x_ghost, w_ghost, out_ghost) = (x.ghost(), w.ghost(), out.ghost());
     let b_ghost = bias.map(|b| b.ghost());
     let (g_ghost, be_ghost) = (gamma.ghost(), beta.ghost());
@@ -131,9 +139,6 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
     let mut tape = tape;
     tape.add_backward_op(move |grads| {
         let gy = std::mem::take(&mut **grads.get_or_alloc_mut(&out_ghost)?);
-        // The conv output's buffer becomes its gradient, computed by each of the conv's
-        // backward tasks for its images just before their conv backward.
-        let mut gz = yv;
         let (mine, sums) = bn_pool_sums(yshape, &kc, &sel, &gy);
         let bp = BnPoolGrad {
             shape: yshape,
@@ -142,12 +147,21 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
             gy: &gy,
             sums: &sums,
         };
-        let prep = |img: usize, gzc: &mut [f32]| bp.planes(img * co, gzc, None);
-        let (dw, db) = if input_grad {
-            let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
-            plan.backward(&xv, &wv, &mut gz, Some(gx), Some(&prep))
-        } else {
-            plan.backward(&xv, &wv, &mut gz, None, Some(&prep))
+        let (dw, db) = match yv {
+            None => first_layer_grads(&plan, &xv, &wv, bv.as_deref(), &bp),
+            Some(mut gz) => {
+                // The conv output's buffer becomes its gradient, computed by each of the
+                // conv's backward tasks for its images just before their conv backward.
+                let prep = |img: usize, gzc: &mut [f32]| bp.planes(img * co, gzc, None);
+                let dwb = if input_grad {
+                    let gx: &mut [f32] = grads.get_or_alloc_mut(&x_ghost)?;
+                    plan.backward(&xv, &wv, &mut gz, Some(gx), Some(&prep))
+                } else {
+                    plan.backward(&xv, &wv, &mut gz, None, Some(&prep))
+                };
+                give(gz);
+                dwb
+            }
         };
         add_bn_param_grads!(grads, &g_ghost, &be_ghost, mine);
         add_grad!(grads, &w_ghost, dw);
@@ -155,10 +169,50 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
             add_grad!(grads, b_ghost, db);
         }
         **grads.get_or_alloc_mut(&out_ghost)? = gy;
-        give(gz);
         give(xv);
         sel.recycle();
         Ok(())
     });
     Ok(out.put_tape(tape))
+}
+
+/// (dW, dbias) of a first conv block on one-channel images (no input gradient) without its
+/// conv output x, which was left in memory long before the backward and is slow to read back:
+/// the output gradient of each image, −(k0 + k1·(x − μ)) everywhere plus each pooling
+/// window's gradient at its maximum ([`BnPoolGrad`]), is linear in x, and x = W·p + b
+/// (p: the 3×3 input patch under the output). So the window part goes through the weight
+/// gradient's kernel image by image in a reused buffer, and the rest is summed in closed
+/// form from the patches' sums S and Gram matrix G, in `f64`: for channel c,
+/// dW_c −= a_c·S + k1_c·G·W_c and db_c −= a_c·P + k1_c·W_c·S, a_c = k0_c + k1_c·(b_c − μ_c),
+/// P the number of output positions. The same gradients as through x, up to rounding.
+fn first_layer_grads(
+    plan: &ConvPlan,
+    xv: &[f32],
+    wv: &[f32],
+    bv: Option<&[f32]>,
+    bp: &BnPoolGrad,
+) -> (Vec<f32>, Vec<f32>) {
+    let (n, co, oh, ow) = plan.out_shape();
+    let grad = |img: usize, gz: &mut [f32]| bp.pooled_planes(img * co, gz);
+    let DirectGrads {
+        mut dw,
+        mut db,
+        gram,
+    } = plan.direct_grads(xv, &grad, bp.kc.train);
+    if let Some((s, g)) = gram {
+        let positions = (n * oh * ow) as f64;
+        for c in 0..co {
+            let (k0, k1, mu) = bp.coef(c);
+            let (k1, b) = (k1 as f64, bv.map_or(0.0, |b| b[c] as f64));
+            let a = k0 as f64 + k1 * (b - mu as f64);
+            let wc = &wv[c * 9..(c + 1) * 9];
+            for k in 0..9 {
+                let gw: f64 = (0..9).map(|j| g[j * 9 + k] * wc[j] as f64).sum();
+                dw[c * 9 + k] -= (a * s[k] + k1 * gw) as f32;
+            }
+            let sw: f64 = (0..9).map(|j| s[j] * wc[j] as f64).sum();
+            db[c] -= (a * positions + k1 * sw) as f32;
+        }
+    }
+    (dw, db)
 }

@@ -287,18 +287,35 @@ impl BnPoolGrad<'_> {
     /// The input gradient of planes `pl0..` (as many as `g` holds): with `xi` (their inputs),
     /// added into `g`; without, `g` holds the inputs and is overwritten with the gradient.
     pub(super) fn planes(&self, pl0: usize, g: &mut [f32], xi: Option<&[f32]>) {
+        self.planes_with(pl0, g, xi, false);
+    }
+
+    /// Only the pooled part of the input gradient of planes `pl0..` (as many as `g` holds):
+    /// zero, plus each window's gradient at its maximum; the inputs are not read. The rest,
+    /// −(k0 + k1·(x − μ)) at every element in Train mode ([`Self::coef`]), is the caller's.
+    pub(super) fn pooled_planes(&self, pl0: usize, g: &mut [f32]) {
+        self.planes_with(pl0, g, None, true);
+    }
+
+    /// Channel `ch`'s (k0, k1, μ): BatchNorm's part of the input gradient in Train mode is
+    /// −(k0 + k1·(x − μ)) at every element. `sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M)`.
+    pub(super) fn coef(&self, ch: usize) -> (f32, f32, f32) {
+        let (kc, m) = (self.kc, self.kc.count as f32);
+        let (sc, mu, inv) = (kc.scale[ch], kc.mean[ch], kc.invstd[ch]);
+        (sc * self.sums[ch].0 / m, sc * inv * self.sums[ch].1 / m, mu)
+    }
+
+    fn planes_with(&self, pl0: usize, g: &mut [f32], xi: Option<&[f32]>, pooled_only: bool) {
         let (_, c, h, w) = self.shape;
         let (hw, p) = (h * w, (h / 2) * (w / 2));
-        let m = self.kc.count as f32;
         let kc = self.kc;
         for (k, g) in g.chunks_exact_mut(hw).enumerate() {
             let pl = pl0 + k;
             let ch = pl % c;
-            let (sc, sh, mu, inv) = (kc.scale[ch], kc.shift[ch], kc.mean[ch], kc.invstd[ch]);
+            let (sc, sh) = (kc.scale[ch], kc.shift[ch]);
             let xi = xi.map(|x| &x[k * hw..(k + 1) * hw]);
-            // sc·(Σdz/M + (x − μ)·inv·Σdz·x̂/M) = k0 + k1·(x − μ)
-            let (k0, k1) = (sc * self.sums[ch].0 / m, sc * inv * self.sums[ch].1 / m);
-            let base = match (kc.train, xi.is_some()) {
+            let (k0, k1, mu) = self.coef(ch);
+            let base = match (kc.train && !pooled_only, xi.is_some()) {
                 (true, false) => Base::Replace { k0, k1, mu },
                 (true, true) => Base::Subtract { k0, k1, mu },
                 (false, false) => Base::Zero,
