@@ -1005,13 +1005,18 @@ fn bn_op_run(op: usize, x: &[f32], xs: Shape4, w: &[f32], r_seed: u64) -> BnRun 
     )
 }
 
+/// A pool of two threads, for a team of two ranks.
+fn two_threads() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn batchnorm_ops_on_the_ranks_of_a_team_see_the_whole_batch() {
     let mut rng = StdRng::seed_from_u64(11);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool = two_threads();
     // BN → ReLU, BN → ReLU → pool, conv → BN → ReLU → pool; 5 images split 2 + 3.
     for (op, xs) in [(0, (5, 3, 6, 7)), (1, (5, 3, 6, 7)), (2, (5, 4, 9, 8))] {
         let x: Vec<f32> = rand_vec(&mut rng, xs.0 * xs.1 * xs.2 * xs.3)
@@ -1071,10 +1076,7 @@ fn batchnorm_ops_on_the_ranks_of_a_team_see_the_whole_batch() {
 #[test]
 fn first_layer_gradients_without_the_conv_output_match_the_reference() {
     let mut rng = StdRng::seed_from_u64(41);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pool = two_threads();
     for (xs, o, pad, with_bias, offset) in [
         ((5, 1, 28, 28), 32, 0, false, 0.0f32),
         ((5, 1, 28, 28), 8, 1, true, 3.0),
@@ -1130,10 +1132,22 @@ fn first_layer_gradients_without_the_conv_output_match_the_reference() {
             let whole = run(true, 0, n);
             let parts = pool.install(|| {
                 let team = Team::of_current_pool().expect("two threads");
-                team.run(2, |r| if r == 0 { run(true, 0, 2) } else { run(true, 2, n) })
+                team.run(2, |r| {
+                    if r == 0 {
+                        run(true, 0, 2)
+                    } else {
+                        run(true, 2, n)
+                    }
+                })
             });
             let split: Vec<Vec<f32>> = (0..whole.len())
-                .map(|i| parts[0][i].iter().zip(&parts[1][i]).map(|(a, b)| a + b).collect())
+                .map(|i| {
+                    parts[0][i]
+                        .iter()
+                        .zip(&parts[1][i])
+                        .map(|(a, b)| a + b)
+                        .collect()
+                })
                 .collect();
             for (got, how) in [(&whole, "whole batch"), (&split, "two ranks")] {
                 for (i, name) in ["gw", "ggamma", "gbeta", "gbias"].iter().enumerate() {

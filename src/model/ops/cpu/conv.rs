@@ -1,7 +1,7 @@
 //! 3×3 convolution as im2col + GEMM, parallel over the batch; [`conv3x3`] is the op.
 
 use super::convgemm::{self, Geo, Packed};
-use super::direct::{self, Padded};
+use super::direct::{self, DirectGrads, Padded};
 use super::gemm::{inner_par, mm, use_packed, Mat};
 use super::{give, lane_sum, pack, read, take, with_scratch};
 use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
@@ -504,12 +504,7 @@ impl ConvPlan {
         self.direct()
     }
 
-    /// (dW, dbias) of a first layer on one-channel images ([`Self::direct_grads_ok`]; no input
-    /// gradient), image after image: `grad(img, gz)` writes image `img`'s output gradient
-    /// (O × OH·OW) into a scratch buffer that the next image reuses, so the output gradient of
-    /// the whole batch never exists. With `gram`, also the sums S (9) and the Gram matrix
-    /// G (9 × 9, row-major) of the 3×3 input patches under the outputs of these images, in
-    /// `f64`: Σ p and Σ p·pᵀ over every output position.
+    /// [`direct::grads_by_image`] for this convolution ([`Self::direct_grads_ok`]).
     pub(super) fn direct_grads(
         &self,
         xv: &[f32],
@@ -517,63 +512,10 @@ impl ConvPlan {
         gram: bool,
     ) -> DirectGrads {
         assert!(self.direct_grads_ok());
-        let Self {
-            g, n, co, p, img, ..
-        } = *self;
+        let g = &self.g;
         let pd = Padded::new(g.h, g.w, g.pad);
-        let per = n.div_ceil(super::threads().clamp(1, n));
-        let chunk = |(j, xc): (usize, &[f32])| {
-            let mut out = DirectGrads {
-                dw: vec![0.0; co * 9],
-                db: vec![0.0; co],
-                gram: gram.then(|| (vec![0.0; 9], vec![0.0; 81])),
-            };
-            let (mut gz, mut tp) = (take(co * p), take(9 * p));
-            with_scratch(pd.len(), pd.wide(), |xp, wide| {
-                for (i, xi) in xc.chunks_exact(img).enumerate() {
-                    pd.fill(xi, g.w, g.pad, xp);
-                    grad(j * per + i, &mut gz);
-                    direct::weight_grad(&pd, xp, &gz, &mut out.dw, wide);
-                    for (d, row) in out.db.iter_mut().zip(gz.chunks(p)) {
-                        *d += lane_sum(row, |v| v);
-                    }
-                    if let Some((s, gg)) = &mut out.gram {
-                        // G = Σ taps ⊗ taps: the weight gradient of the taps as 9 channels.
-                        direct::taps(&pd, xp, &mut tp);
-                        let mut gi = [0.0f32; 81];
-                        direct::weight_grad(&pd, xp, &tp, &mut gi, wide);
-                        gg.iter_mut().zip(gi).for_each(|(a, b)| *a += b as f64);
-                        for (a, row) in s.iter_mut().zip(tp.chunks(p)) {
-                            *a += lane_sum(row, |v| v) as f64;
-                        }
-                    }
-                }
-            });
-            give(gz);
-            give(tp);
-            out
-        };
-        let parts: Vec<DirectGrads> = xv.par_chunks(per * img).enumerate().map(chunk).collect();
-        let mut parts = parts.into_iter();
-        let mut all = parts.next().expect("at least one image");
-        for o in parts {
-            all.dw.iter_mut().zip(&o.dw).for_each(|(a, b)| *a += b);
-            all.db.iter_mut().zip(&o.db).for_each(|(a, b)| *a += b);
-            if let (Some((s, gg)), Some((s2, gg2))) = (&mut all.gram, &o.gram) {
-                s.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
-                gg.iter_mut().zip(gg2).for_each(|(a, b)| *a += b);
-            }
-        }
-        all
+        direct::grads_by_image(&pd, (g.w, g.pad), self.co, xv, grad, gram)
     }
-}
-
-/// What [`ConvPlan::direct_grads`] returns.
-pub(super) struct DirectGrads {
-    pub(super) dw: Vec<f32>,
-    pub(super) db: Vec<f32>,
-    /// The patches' sums and Gram matrix, when asked for.
-    pub(super) gram: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// `input_grad: false` skips the gradient of `x` (for the network's input).

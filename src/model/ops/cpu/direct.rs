@@ -11,6 +11,9 @@
 //! Sums run over the taps in the order ky, kx with fused multiply-adds, the order of the
 //! im2col + GEMM path.
 
+use super::{give, lane_sum, take, with_scratch};
+use rayon::prelude::*;
+
 /// One image's padded input on a row width of `w + 2·pad` (zeros around and 2 floats of
 /// slack at the end, so that the wide rows' last taps stay inside).
 pub(super) struct Padded {
@@ -81,6 +84,78 @@ impl Padded {
     fn offsets(&self) -> [usize; 9] {
         std::array::from_fn(|k| (k / 3) * self.wd + k % 3)
     }
+}
+
+/// (dW, dbias) of a first layer on one-channel images (no input gradient) of `xv` (images of
+/// `w` columns, padding `pad`; `co` output channels), image after image: `grad(img, gz)`
+/// writes image `img`'s output gradient (co × oh·ow) into a scratch buffer that the next image
+/// reuses, so the output gradient of the whole batch never exists. With `gram`, also the sums
+/// S (9) and the Gram matrix G (9 × 9, row-major) of the 3×3 input patches under the outputs
+/// of these images, in `f64`: Σ p and Σ p·pᵀ over every output position. Parallel over groups
+/// of images (one group on a rank of a team), their partial sums added in group order.
+pub(super) fn grads_by_image(
+    pd: &Padded,
+    (w, pad): (usize, usize),
+    co: usize,
+    xv: &[f32],
+    grad: &(dyn Fn(usize, &mut [f32]) + Sync),
+    gram: bool,
+) -> DirectGrads {
+    let (p, img) = (pd.oh * pd.ow, (pd.oh + 2 - 2 * pad) * w);
+    let n = xv.len() / img;
+    assert!(n > 0 && xv.len() == n * img);
+    let per = n.div_ceil(super::threads().clamp(1, n));
+    let chunk = |(j, xc): (usize, &[f32])| {
+        let mut out = DirectGrads {
+            dw: vec![0.0; co * 9],
+            db: vec![0.0; co],
+            gram: gram.then(|| (vec![0.0; 9], vec![0.0; 81])),
+        };
+        let (mut gz, mut tp) = (take(co * p), take(9 * p));
+        with_scratch(pd.len(), pd.wide(), |xp, wide| {
+            for (i, xi) in xc.chunks_exact(img).enumerate() {
+                pd.fill(xi, w, pad, xp);
+                grad(j * per + i, &mut gz);
+                weight_grad(pd, xp, &gz, &mut out.dw, wide);
+                for (d, row) in out.db.iter_mut().zip(gz.chunks(p)) {
+                    *d += lane_sum(row, |v| v);
+                }
+                if let Some((s, gg)) = &mut out.gram {
+                    // G = Σ taps ⊗ taps: the weight gradient of the taps as 9 channels.
+                    taps(pd, xp, &mut tp);
+                    let mut gi = [0.0f32; 81];
+                    weight_grad(pd, xp, &tp, &mut gi, wide);
+                    gg.iter_mut().zip(gi).for_each(|(a, b)| *a += b as f64);
+                    for (a, row) in s.iter_mut().zip(tp.chunks(p)) {
+                        *a += lane_sum(row, |v| v) as f64;
+                    }
+                }
+            }
+        });
+        give(gz);
+        give(tp);
+        out
+    };
+    let parts: Vec<DirectGrads> = xv.par_chunks(per * img).enumerate().map(chunk).collect();
+    let mut parts = parts.into_iter();
+    let mut all = parts.next().expect("at least one image");
+    for o in parts {
+        all.dw.iter_mut().zip(&o.dw).for_each(|(a, b)| *a += b);
+        all.db.iter_mut().zip(&o.db).for_each(|(a, b)| *a += b);
+        if let (Some((s, gg)), Some((s2, gg2))) = (&mut all.gram, &o.gram) {
+            s.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
+            gg.iter_mut().zip(gg2).for_each(|(a, b)| *a += b);
+        }
+    }
+    all
+}
+
+/// What [`grads_by_image`] returns.
+pub(super) struct DirectGrads {
+    pub(super) dw: Vec<f32>,
+    pub(super) db: Vec<f32>,
+    /// The patches' sums and Gram matrix, when asked for.
+    pub(super) gram: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// The 9 taps of every output position (im2col of one channel): `out` (9 × oh·ow), row

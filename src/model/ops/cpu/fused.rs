@@ -3,7 +3,8 @@
 //! becomes a dfdx tensor.
 
 use super::batchnorm::{add_bn_param_grads, bn_coef, bn_input};
-use super::conv::{ConvPlan, DirectGrads};
+use super::conv::ConvPlan;
+use super::direct::DirectGrads;
 use super::pool::{bn_pool_backward, bn_pool_forward, bn_pool_sums, pool_plane, BnPoolGrad};
 use super::{filled, give, read, with_outer};
 use crate::model::ops::{arg_err, check_batchnorm, check_maxpool2, BnMode, T1, T4};
