@@ -228,10 +228,11 @@ fn legend_corner(
     let right = inner.right();
     let top = inner.y;
     let bottom = inner.bottom().saturating_sub(2);
+    // A legend taller or wider than a small plot is counted over the part inside it.
     let covered = |x0: u16, y0: u16| -> usize {
         let mut n = 0;
-        for y in y0..(y0 + h).min(bottom) {
-            for x in x0..(x0 + w).min(right) {
+        for y in y0.max(top)..(y0 + h).min(bottom) {
+            for x in x0.max(inner.x)..(x0 + w).min(right) {
                 if scratch[(x, y)].symbol() != " " {
                     n += 1;
                 }
@@ -347,6 +348,12 @@ mod tests {
             .collect();
         let everywhere: &'static [(f64, f64)] = everywhere.leak();
         let (_, covered) = legend_corner(chart(everywhere, GraphType::Scatter), area, 1, 12, 4);
+        assert!(covered > 0);
+        // A legend taller and wider than a small plot away from the screen's corner (a
+        // status of several lines leaves a chart 6 rows): counted inside the plot only, no
+        // cell outside the chart's area is looked at.
+        let small = Rect::new(40, 11, 40, 6);
+        let (_, covered) = legend_corner(chart(everywhere, GraphType::Scatter), small, 1, 50, 8);
         assert!(covered > 0);
     }
 }

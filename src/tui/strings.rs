@@ -403,26 +403,29 @@ pub fn export_study_failed(name: &str, why: &str) -> String {
     format!("cannot draw study {name}: {why}")
 }
 
-/// Status after `E` wrote the figure.
+/// Status after `E` wrote the figure: the folder, then the files' names on a line of their
+/// own (wrapped between names, so that every name shows in full at 80 columns); files in
+/// different folders one per line.
 pub fn exported(paths: &[std::path::PathBuf]) -> String {
     let dir = paths.first().and_then(|p| p.parent());
-    match dir {
-        Some(dir) if paths.len() > 2 && paths.iter().all(|p| p.parent() == Some(dir)) => {
+    match (paths, dir) {
+        ([one], _) => format!("wrote {}", one.display()),
+        (_, Some(dir)) if paths.iter().all(|p| p.parent() == Some(dir)) => {
             let names: Vec<String> = paths
                 .iter()
                 .filter_map(|p| p.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .collect();
             format!(
-                "wrote {} files into {}: {}",
+                "wrote {} files into {}:\n{}",
                 paths.len(),
                 dir.display(),
                 names.join(", ")
             )
         }
         _ => {
-            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            format!("wrote {}", list.join(" and "))
+            let list: Vec<String> = paths.iter().map(|p| format!("- {}", p.display())).collect();
+            format!("wrote:\n{}", list.join("\n"))
         }
     }
 }
@@ -447,5 +450,20 @@ mod tests {
         assert_eq!(duration(65.0), "1m05s");
         assert_eq!(auc(Some(0.91234)), "0.912");
         assert_eq!(auc(None), "–");
+    }
+
+    #[test]
+    fn exported_names_the_folder_once_and_each_file_on_its_own() {
+        use std::path::PathBuf;
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(exported(&[p("/x/a.svg")]), "wrote /x/a.svg");
+        assert_eq!(
+            exported(&[p("/x/a.svg"), p("/x/a.png")]),
+            "wrote 2 files into /x:\na.svg, a.png"
+        );
+        assert_eq!(
+            exported(&[p("/x/a.svg"), p("/y/b.png")]),
+            "wrote:\n- /x/a.svg\n- /y/b.png"
+        );
     }
 }

@@ -259,9 +259,27 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
     let svg = dir
         .path()
         .join("adalab-compare-loss-20261129T210000Z-aaaa.svg");
-    assert!(st.text.contains(&*svg.to_string_lossy()), "{}", st.text);
+    assert!(
+        st.text
+            .starts_with(&format!("wrote 2 files into {}:", dir.path().display())),
+        "{}",
+        st.text
+    );
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
     assert!(svg.with_extension("png").is_file());
+    // Both files' names show in full on the status lines, at 80 columns too.
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = l.render(w, h);
+        for name in [
+            "adalab-compare-loss-20261129T210000Z-aaaa.svg",
+            "adalab-compare-loss-20261129T210000Z-aaaa.png",
+        ] {
+            assert!(
+                screen.contains(name),
+                "{w}x{h}: {name} not shown:\n{screen}"
+            );
+        }
+    }
     // A folder that is not there: the error names the file, nothing panics.
     l.app.export_dir = dir.path().join("gone");
     l.ch('E');
@@ -288,6 +306,16 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
         assert!(svg.with_extension("png").is_file());
     }
     assert!(st.text.starts_with("wrote 6 files into"), "{}", st.text);
+    let screen = l.render(80, 24);
+    for stem in ["auc", "loss", "accuracy"] {
+        for ext in ["svg", "png"] {
+            let name = format!("adalab-20261129T210000Z-aaaa-seed0-{stem}.{ext}");
+            assert!(
+                screen.contains(&name),
+                "{name} not shown at 80x24:\n{screen}"
+            );
+        }
+    }
     // Detail's ROC page.
     let mut l = runs_lab();
     l.app.export_dir = dir.path().to_path_buf();
@@ -309,7 +337,15 @@ fn e_on_the_study_view_writes_the_study_plot_figure() {
     let st = l.app.status.clone().expect("a status");
     assert_eq!(st.level, LogLevel::Info, "{}", st.text);
     let svg = dir.path().join("adalab-study-heads.svg");
-    assert!(st.text.contains(&*svg.to_string_lossy()), "{}", st.text);
+    let folder = format!("wrote 2 files into {}:", dir.path().display());
+    assert!(st.text.starts_with(&folder), "{}", st.text);
+    let screen = l.render(80, 24);
+    for name in ["adalab-study-heads.svg", "adalab-study-heads.png"] {
+        assert!(
+            screen.contains(name),
+            "{name} not shown at 80x24:\n{screen}"
+        );
+    }
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"), "{text}");
     assert!(svg.with_extension("png").is_file());
