@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::HeadKind;
 use crate::figure::lines::{Curve, LineFigure};
 use crate::store::studies::CellResults;
 use crate::train::EpochMetrics;
@@ -113,9 +112,8 @@ fn shown(app: &App) -> Vec<(String, LineFigure)> {
                         figs.push(per_epoch("training accuracy", "accuracy", |m| {
                             m.accuracy as f64
                         }));
-                        if rec.config.head.kind == HeadKind::AdacosDynamic {
-                            figs.push(per_epoch("scale s", "scale", |m| m.scale as f64));
-                        }
+                        // Every chart the page shows, s too (constant for a fixed scale).
+                        figs.push(per_epoch("scale s", "scale", |m| m.scale as f64));
                     }
                     figs
                 }

@@ -404,17 +404,34 @@ pub fn export_study_failed(name: &str, why: &str) -> String {
 }
 
 /// Status after `E` wrote the figure: the folder, then the files' names on a line of their
-/// own (wrapped between names, so that every name shows in full at 80 columns); files in
-/// different folders one per line.
+/// own (wrapped between names, so that every name shows in full at 80 columns), a name's
+/// formats together (`name.{svg,png}`); files in different folders one per line.
 pub fn exported(paths: &[std::path::PathBuf]) -> String {
     let dir = paths.first().and_then(|p| p.parent());
     match (paths, dir) {
         ([one], _) => format!("wrote {}", one.display()),
         (_, Some(dir)) if paths.iter().all(|p| p.parent() == Some(dir)) => {
-            let names: Vec<String> = paths
-                .iter()
-                .filter_map(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
+            // (stem, extensions) in the order written.
+            let mut names: Vec<(String, Vec<String>)> = Vec::new();
+            for p in paths {
+                let stem = p
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                let ext = p.extension().map(|e| e.to_string_lossy().into_owned());
+                match (names.iter_mut().find(|(s, _)| *s == stem), ext) {
+                    (Some((_, exts)), Some(e)) => exts.push(e),
+                    (_, ext) => names.push((stem, ext.into_iter().collect())),
+                }
+            }
+            let names: Vec<String> = names
+                .into_iter()
+                .map(|(stem, exts)| match exts.as_slice() {
+                    [] => stem,
+                    [e] => format!("{stem}.{e}"),
+                    _ => format!("{stem}.{{{}}}", exts.join(",")),
+                })
                 .collect();
             format!(
                 "wrote {} files into {}:\n{}",
@@ -459,7 +476,11 @@ mod tests {
         assert_eq!(exported(&[p("/x/a.svg")]), "wrote /x/a.svg");
         assert_eq!(
             exported(&[p("/x/a.svg"), p("/x/a.png")]),
-            "wrote 2 files into /x:\na.svg, a.png"
+            "wrote 2 files into /x:\na.{svg,png}"
+        );
+        assert_eq!(
+            exported(&[p("/x/a.svg"), p("/x/a.png"), p("/x/b.svg"), p("/x/c")]),
+            "wrote 4 files into /x:\na.{svg,png}, b.svg, c"
         );
         assert_eq!(
             exported(&[p("/x/a.svg"), p("/y/b.png")]),

@@ -270,15 +270,11 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
     // Both files' names show in full on the status lines, at 80 columns too.
     for (w, h) in [(80, 24), (120, 40)] {
         let screen = l.render(w, h);
-        for name in [
-            "adalab-compare-loss-20261129T210000Z-aaaa.svg",
-            "adalab-compare-loss-20261129T210000Z-aaaa.png",
-        ] {
-            assert!(
-                screen.contains(name),
-                "{w}x{h}: {name} not shown:\n{screen}"
-            );
-        }
+        let name = "adalab-compare-loss-20261129T210000Z-aaaa.{svg,png}";
+        assert!(
+            screen.contains(name),
+            "{w}x{h}: {name} not shown:\n{screen}"
+        );
     }
     // A folder that is not there: the error names the file, nothing panics.
     l.app.export_dir = dir.path().join("gone");
@@ -290,7 +286,7 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
         "{}",
         st.text
     );
-    // Detail's Epochs page: every chart on it, AUC, loss and accuracy.
+    // Detail's Epochs page: every chart on it, AUC, loss, accuracy and s.
     let mut l = runs_lab();
     l.app.export_dir = dir.path().to_path_buf();
     super::runs::open_detail(&mut l, "20261129T210000Z-aaaa");
@@ -298,23 +294,21 @@ fn e_writes_the_chart_shown_as_svg_and_png_and_says_where() {
     l.ch('E');
     let st = l.app.status.clone().expect("a status");
     assert_eq!(st.level, LogLevel::Info, "{}", st.text);
-    for stem in ["auc", "loss", "accuracy"] {
+    for stem in ["auc", "loss", "accuracy", "scale"] {
         let svg = dir
             .path()
             .join(format!("adalab-20261129T210000Z-aaaa-seed0-{stem}.svg"));
         assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
         assert!(svg.with_extension("png").is_file());
     }
-    assert!(st.text.starts_with("wrote 6 files into"), "{}", st.text);
+    assert!(st.text.starts_with("wrote 8 files into"), "{}", st.text);
     let screen = l.render(80, 24);
-    for stem in ["auc", "loss", "accuracy"] {
-        for ext in ["svg", "png"] {
-            let name = format!("adalab-20261129T210000Z-aaaa-seed0-{stem}.{ext}");
-            assert!(
-                screen.contains(&name),
-                "{name} not shown at 80x24:\n{screen}"
-            );
-        }
+    for stem in ["auc", "loss", "accuracy", "scale"] {
+        let name = format!("adalab-20261129T210000Z-aaaa-seed0-{stem}.{{svg,png}}");
+        assert!(
+            screen.contains(&name),
+            "{name} not shown at 80x24:\n{screen}"
+        );
     }
     // Detail's ROC page.
     let mut l = runs_lab();
@@ -340,12 +334,11 @@ fn e_on_the_study_view_writes_the_study_plot_figure() {
     let folder = format!("wrote 2 files into {}:", dir.path().display());
     assert!(st.text.starts_with(&folder), "{}", st.text);
     let screen = l.render(80, 24);
-    for name in ["adalab-study-heads.svg", "adalab-study-heads.png"] {
-        assert!(
-            screen.contains(name),
-            "{name} not shown at 80x24:\n{screen}"
-        );
-    }
+    let name = "adalab-study-heads.{svg,png}";
+    assert!(
+        screen.contains(name),
+        "{name} not shown at 80x24:\n{screen}"
+    );
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"), "{text}");
     assert!(svg.with_extension("png").is_file());
