@@ -3,6 +3,7 @@
 use super::convgemm::{self, Geo, Packed};
 use super::direct::{self, DirectGrads, Padded};
 use super::gemm::{inner_par, mm, use_packed, Mat};
+use super::winograd::Wino;
 use super::{give, lane_sum, pack, read, take, with_scratch};
 use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
 use dfdx::prelude::*;
@@ -98,8 +99,10 @@ pub(super) type Prep<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
 pub(super) struct Weights<'a> {
     wv: &'a [f32],
     packed: Option<Vec<f32>>,
-    /// Packed for [`convgemm`] (when [`ConvPlan::fused`]).
+    /// Packed for [`convgemm`] (when [`ConvPlan::fused`] and not [`ConvPlan::winograd`]).
     fused: Option<Packed>,
+    /// Transformed for [`winograd`](super::winograd) (when [`ConvPlan::winograd`]).
+    wino: Option<Wino>,
     par: Parallelism,
 }
 
@@ -160,6 +163,18 @@ impl ConvPlan {
         self.g.ci > 1 && pack::available()
     }
 
+    /// Whether the forward and the input gradient run as Winograd F(2×2, 3×3)
+    /// ([`super::winograd`]): many channels, AVX-512. (The weight gradient stays on
+    /// [`convgemm`].)
+    fn winograd(&self) -> bool {
+        Wino::applies(self.g.ci, self.co, self.g.w, self.g.pad)
+    }
+
+    /// The forward's Winograd weights ([`Self::winograd`]).
+    fn wino(&self, wv: &[f32]) -> Wino {
+        Wino::forward_of(self.g.ci, self.co, (self.g.h, self.g.w), self.g.pad, wv)
+    }
+
     /// The geometry [`convgemm`] sees: the padded input.
     fn geo(&self) -> Geo {
         let g = &self.g;
@@ -198,13 +213,15 @@ impl ConvPlan {
     /// runs, `tasks` being the number of parallel tasks) and the GEMM's parallelism.
     pub(super) fn prepare<'a>(&self, wv: &'a [f32], tasks: usize) -> Weights<'a> {
         let par = inner_par(tasks);
-        let fused = self.fused().then(|| Packed::new(self.geo(), wv, false));
-        let packed = (!self.direct() && fused.is_none() && use_packed(par))
+        let wino = self.winograd().then(|| self.wino(wv));
+        let fused = (self.fused() && wino.is_none()).then(|| Packed::new(self.geo(), wv, false));
+        let packed = (!self.direct() && !self.fused() && use_packed(par))
             .then(|| pack::pack_a(wv, self.k, 1, self.co, self.k));
         Weights {
             wv,
             packed,
             fused,
+            wino,
             par,
         }
     }
@@ -222,6 +239,9 @@ impl ConvPlan {
         let Self {
             g, co, k, p, img, ..
         } = *self;
+        if let Some(wn) = &w.wino {
+            wn.forward(xs, o, false);
+        }
         if let Some(pk) = &w.fused {
             if g.pad == 0 {
                 convgemm::forward(pk, xs, o);
@@ -239,7 +259,7 @@ impl ConvPlan {
                     pd.fill(xi, g.w, g.pad, xp);
                     direct::forward(pd, xp, w.wv, o, wide);
                 });
-            } else if w.fused.is_none() {
+            } else if w.fused.is_none() && w.wino.is_none() {
                 with_scratch(k * p, 0, |col, _| {
                     g.im2col(xi, col);
                     match &w.packed {
@@ -278,21 +298,28 @@ impl ConvPlan {
         self.n.div_ceil(chunks)
     }
 
-    /// [`Self::forward`] on [`convgemm`]: one GEMM per group of images.
+    /// [`Self::forward`] on [`super::winograd`] or [`convgemm`]: one call per group of images.
     fn forward_fused(&self, xv: &[f32], wv: &[f32], bv: Option<&[f32]>) -> Vec<f32> {
-        let Self { n, co, p, .. } = *self;
-        let geo = self.geo();
-        let pk = Packed::new(geo, wv, false);
-        let xp = self.padded(xv);
-        let xs = xp.as_deref().unwrap_or(xv);
+        let Self { n, co, p, img, .. } = *self;
         let per = self.group();
         // Every element is written: a recycled buffer needs no clearing.
         let mut out = take(n * co * p);
-        out.par_chunks_mut(per * co * p)
-            .zip(xs.par_chunks(per * geo.img()))
-            .for_each(|(o, xg)| convgemm::forward(&pk, xg, o));
-        if let Some(xp) = xp {
-            give(xp);
+        if self.winograd() {
+            let wn = self.wino(wv);
+            out.par_chunks_mut(per * co * p)
+                .zip(xv.par_chunks(per * img))
+                .for_each(|(o, xg)| wn.forward(xg, o, false));
+        } else {
+            let geo = self.geo();
+            let pk = Packed::new(geo, wv, false);
+            let xp = self.padded(xv);
+            let xs = xp.as_deref().unwrap_or(xv);
+            out.par_chunks_mut(per * co * p)
+                .zip(xs.par_chunks(per * geo.img()))
+                .for_each(|(o, xg)| convgemm::forward(&pk, xg, o));
+            if let Some(xp) = xp {
+                give(xp);
+            }
         }
         if let Some(bv) = bv {
             out.par_chunks_mut(co * p).for_each(|o| {
@@ -304,7 +331,8 @@ impl ConvPlan {
         out
     }
 
-    /// [`Self::backward`] on [`convgemm`], per group of images.
+    /// [`Self::backward`] on [`convgemm`] (the input gradient on [`super::winograd`] when it
+    /// applies), per group of images.
     fn backward_fused(
         &self,
         xv: &[f32],
@@ -317,7 +345,10 @@ impl ConvPlan {
             g, co, k, p, img, ..
         } = *self;
         let geo = self.geo();
-        let pk = Packed::new(geo, wv, gx.is_some());
+        // The input gradient on Winograd when it applies, else with the weight gradient.
+        let wino = (gx.is_some() && g.pad <= 2 && Wino::applies(co, g.ci, g.ow, 2 - g.pad))
+            .then(|| Wino::input_grad_of(g.ci, co, (g.h, g.w), g.pad, wv));
+        let pk = Packed::new(geo, wv, gx.is_some() && wino.is_none());
         let xp = self.padded(xv);
         let xs = xp.as_deref().unwrap_or(xv);
         let per = self.group();
@@ -327,10 +358,16 @@ impl ConvPlan {
             }
             let gyc = &*gyc;
             let mut dw = vec![0.0f32; co * k];
-            match gxc {
-                None => convgemm::backward(&pk, xc, gyc, None, &mut dw),
-                Some(gxc) if g.pad == 0 => convgemm::backward(&pk, xc, gyc, Some(gxc), &mut dw),
-                Some(gxc) => {
+            match (gxc, &wino) {
+                (None, _) => convgemm::backward(&pk, xc, gyc, None, &mut dw),
+                (Some(gxc), Some(wn)) => {
+                    convgemm::backward(&pk, xc, gyc, None, &mut dw);
+                    wn.forward(gyc, gxc, true);
+                }
+                (Some(gxc), None) if g.pad == 0 => {
+                    convgemm::backward(&pk, xc, gyc, Some(gxc), &mut dw)
+                }
+                (Some(gxc), None) => {
                     // The gradient of the padded input, then its interior.
                     let mut dxp = take(xc.len());
                     dxp.fill(0.0);
