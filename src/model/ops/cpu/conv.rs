@@ -175,6 +175,12 @@ impl ConvPlan {
         Wino::forward_of(self.g.ci, self.co, (self.g.h, self.g.w), self.g.pad, wv)
     }
 
+    /// The forward's Winograd weights for [`Wino::forward_pooled`] (BatchNorm, ReLU and
+    /// max-pool at inference), when [`Self::winograd`].
+    pub(super) fn pooling_wino(&self, wv: &[f32]) -> Option<Wino> {
+        self.winograd().then(|| self.wino(wv).for_pooling())
+    }
+
     /// The geometry [`convgemm`] sees: the padded input.
     fn geo(&self) -> Geo {
         let g = &self.g;

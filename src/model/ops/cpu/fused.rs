@@ -91,6 +91,27 @@ pub(crate) fn conv_block<T: Tape<f32, Cpu>>(
         let (img, plane) = (shape.1 * shape.2 * shape.3, oh * ow);
         let (yh, yw) = (yshape.2, yshape.3);
         let group = EVAL_GROUP.min(n.div_ceil(rayon::current_num_threads()).max(1));
+        if let Some(wn) = plan.pooling_wino(&wv) {
+            // Winograd's tiles are the pooling windows: the conv output is never written.
+            let mut shift = kc.shift.clone();
+            if let Some(bv) = &bv {
+                shift
+                    .iter_mut()
+                    .zip(bv.iter().zip(&kc.scale))
+                    .for_each(|(s, (b, k))| *s += b * k);
+            }
+            // SAFETY: `forward_pooled` writes every element of its images' planes.
+            let out = unsafe {
+                filled(n * co * plane, |out| {
+                    out.par_chunks_mut(group * co * plane)
+                        .zip(xv.par_chunks(group * img))
+                        .for_each(|(o, xs)| wn.forward_pooled(xs, (&kc.scale, &shift), o))
+                })
+            };
+            give(xv);
+            let out = x.device().try_tensor_from_vec(out, (n, co, oh, ow))?;
+            return Ok(out.put_tape(tape));
+        }
         let wts = plan.prepare(&wv, n.div_ceil(group));
         // SAFETY: `pool_plane` writes every plane of every image.
         let out = unsafe {

@@ -26,6 +26,7 @@
 
 use super::pack::{self, MR, NR};
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Fewest input and output channels for which this path runs: with fewer the GEMMs are too
 /// shallow or too narrow to gain on the direct one ([`super::convgemm`]).
@@ -151,15 +152,74 @@ impl Wino {
     /// y (images × O × OH × OW) = the convolution of images `x` (images × I × H × W), or
     /// y += it when `acc`.
     pub(super) fn forward(&self, x: &[f32], y: &mut [f32], acc: bool) {
+        assert!(self.th == self.oh.div_ceil(2), "winograd: a pooling plan");
+        let n = x.len() / (self.ci * self.h * self.w);
+        assert!(
+            y.len() == n * self.co * self.oh * self.ow,
+            "winograd: output size"
+        );
+        self.blocks(x, |m, pairs| self.output(m, pairs, y, acc));
+    }
+
+    /// The same convolution for [`Self::forward_pooled`]: only the tiles that are whole 2 × 2
+    /// max-pooling windows (the pool drops an odd last row and column).
+    pub(super) fn for_pooling(mut self) -> Self {
+        self.th = self.oh / 2;
+        self.tw = self.ow / 2;
+        self
+    }
+
+    /// At inference, the convolution of images `x` through BatchNorm (per output channel
+    /// `y·scale + shift`), ReLU and 2 × 2 max-pool, into `out` (images × O × OH/2 × OW/2, every
+    /// element written) without the convolution's output: each tile is a pooling window, so
+    /// its four outputs never leave the registers (needs [`Self::for_pooling`]).
+    pub(super) fn forward_pooled(
+        &self,
+        x: &[f32],
+        (scale, shift): (&[f32], &[f32]),
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        assert!(
+            self.th == self.oh / 2 && self.tw == self.ow / 2,
+            "winograd: not pooling"
+        );
+        let n = x.len() / (self.ci * self.h * self.w);
+        assert!(
+            out.len() == n * self.co * self.th * self.tw,
+            "winograd: pooled size"
+        );
+        assert!(scale.len() == self.co && shift.len() == self.co);
+        self.blocks(x, |m, pairs| {
+            assert!(m.len() == 16 * self.co * NR);
+            self.check(pairs, out.len(), self.co * self.th * self.tw);
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX-512F is available (`applies`); `check` bounds every pooled row
+            // written (lanes past the row masked), every load inside `m`.
+            unsafe {
+                simd::pooled(
+                    m.as_ptr(),
+                    self,
+                    pairs,
+                    (scale, shift),
+                    out.as_mut_ptr().cast(),
+                )
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("Wino::applies is false without AVX-512 ({})", m.len());
+        });
+    }
+
+    /// Runs every block of `x`'s tile rows through the input transform and the 16 GEMMs, then
+    /// `out(M, the block's pairs of tile rows)`.
+    fn blocks(&self, x: &[f32], mut out: impl FnMut(&[f32], &[Pair])) {
         let (ci, co, tw) = (self.ci, self.co, self.tw);
-        let (img, out) = (ci * self.h * self.w, co * self.oh * self.ow);
-        let n = x.len() / img;
-        assert!(x.len() == n * img && y.len() == n * out, "winograd: sizes");
+        let n = x.len() / (ci * self.h * self.w);
+        assert!(x.len() == n * ci * self.h * self.w, "winograd: input size");
         assert!(
             self.w + 2 * self.pad <= 16,
             "winograd: planes at most 16 wide"
         );
-        let (rows_total, per_block) = (n * self.th, NR / tw);
+        let (rows_total, per_block) = (n * self.th, NR / tw.max(1));
         let mp = co.div_ceil(MR);
         let mut pairs = Vec::with_capacity(per_block.div_ceil(2));
         super::with_pair(&BLOCK, 16 * ci * NR, 16 * co * NR, |v, m| {
@@ -184,7 +244,7 @@ impl Wino {
                         pack::tile(ci, ap, b, &mut c[ip * MR * NR..], NR, rows, cols, false);
                     }
                 }
-                self.output(m, &pairs, y, acc);
+                out(m, &pairs);
             }
         });
     }
@@ -323,6 +383,76 @@ mod simd {
         }
     }
 
+    /// Aᵀ M A of one pair's tiles of output channel `o` (lanes as in [`input`]): the four
+    /// outputs (0, 0), (0, 1), (1, 0), (1, 1) of each tile.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn outputs(
+        m: *const f32,
+        co: usize,
+        o: usize,
+        col: usize,
+        load: __mmask16,
+    ) -> [__m512; 4] {
+        let mut mv = [_mm512_setzero_ps(); 16];
+        for (xi, v) in mv.iter_mut().enumerate() {
+            *v = _mm512_maskz_loadu_ps(load, m.add((xi * co + o) * NR + col));
+        }
+        // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3, then the same across.
+        let mut s = [_mm512_setzero_ps(); 8];
+        for j in 0..4 {
+            let (m0, m1, m2, m3) = (mv[j], mv[4 + j], mv[8 + j], mv[12 + j]);
+            s[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[4 + j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        [
+            _mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]),
+            _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]),
+            _mm512_add_ps(_mm512_add_ps(s[4], s[5]), s[6]),
+            _mm512_sub_ps(_mm512_sub_ps(s[5], s[6]), s[7]),
+        ]
+    }
+
+    /// See `Wino::forward_pooled`: per tile, the maximum of its four outputs (the minimum
+    /// where the scale is negative: the affine map is monotone), then scale, shift and ReLU;
+    /// each tile row's lanes are a row of the pooled plane.
+    ///
+    /// # Safety
+    /// AVX-512F; the pairs' images inside `out`, `m` holds 16·O·NR floats.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn pooled(
+        m: *const f32,
+        wn: &Wino,
+        pairs: &[Pair],
+        (scale, shift): (&[f32], &[f32]),
+        out: *mut f32,
+    ) {
+        let (co, th, tw) = (wn.co, wn.th, wn.tw);
+        let (plane, first) = (th * tw, lanes(tw));
+        let second = lanes(2 * tw) & !first;
+        for p in pairs {
+            let load = if p.b.is_some() { lanes(2 * tw) } else { first };
+            for o in 0..co {
+                let y = outputs(m, co, o, p.col, load);
+                let sc = scale[o];
+                let v = if sc >= 0.0 {
+                    _mm512_max_ps(_mm512_max_ps(y[0], y[1]), _mm512_max_ps(y[2], y[3]))
+                } else {
+                    _mm512_min_ps(_mm512_min_ps(y[0], y[1]), _mm512_min_ps(y[2], y[3]))
+                };
+                let v = _mm512_fmadd_ps(v, _mm512_set1_ps(sc), _mm512_set1_ps(shift[o]));
+                let v = _mm512_max_ps(v, _mm512_setzero_ps());
+                let (im, ty) = p.a;
+                _mm512_mask_storeu_ps(out.add((im * co + o) * plane + ty * tw), first, v);
+                if let Some((im, ty)) = p.b {
+                    // Lanes TW.. go to the second row: the store starts TW floats early.
+                    let dst = out.add((im * co + o) * plane + ty * tw).wrapping_sub(tw);
+                    _mm512_mask_storeu_ps(dst, second, v);
+                }
+            }
+        }
+    }
+
     /// See `Wino::output`: Aᵀ M A for the tiles of two tile rows at once (lanes as in
     /// [`input`]), then a permute interleaves each output row's even and odd columns.
     ///
@@ -349,25 +479,7 @@ mod simd {
         for p in pairs {
             let load = lanes(if p.b.is_some() { 2 * tw } else { tw });
             for o in 0..co {
-                let mv: [__m512; 16] = std::array::from_fn(|xi| {
-                    _mm512_maskz_loadu_ps(load, m.add((xi * co + o) * NR + p.col))
-                });
-                // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3, then the same across.
-                let s: [__m512; 8] = std::array::from_fn(|k| {
-                    let j = k % 4;
-                    let (m0, m1, m2, m3) = (mv[j], mv[4 + j], mv[8 + j], mv[12 + j]);
-                    if k < 4 {
-                        _mm512_add_ps(_mm512_add_ps(m0, m1), m2)
-                    } else {
-                        _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3)
-                    }
-                });
-                let ys = [
-                    _mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]),
-                    _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]),
-                    _mm512_add_ps(_mm512_add_ps(s[4], s[5]), s[6]),
-                    _mm512_sub_ps(_mm512_sub_ps(s[5], s[6]), s[7]),
-                ];
+                let ys = outputs(m, co, o, p.col, load);
                 let rows = [(p.a, ia)].into_iter().chain(p.b.map(|b| (b, ib)));
                 for ((im, ty), ix) in rows {
                     for a in 0..2 {
@@ -496,6 +608,50 @@ mod tests {
                 .map(|(j, v)| v + j as f64 * 0.25)
                 .collect();
             close(&y2, &want2, 1e-5, "forward, adding");
+        }
+    }
+
+    #[test]
+    fn winograd_pooled_inference_matches_conv_batchnorm_relu_pool() {
+        if !pack::available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(9);
+        for (n, ci, co, hw, pad) in CASES {
+            let (oh, ow) = (hw.0 + 2 * pad - 2, hw.1 + 2 * pad - 2);
+            if oh < 2 || ow < 2 {
+                continue;
+            }
+            let x = random(n * ci * hw.0 * hw.1, &mut rng, 0.5);
+            let wv = random(co * ci * 9, &mut rng, 0.0);
+            // Negative scales too: their windows take the minimum.
+            let scale = random(co, &mut rng, 0.0);
+            let shift = random(co, &mut rng, 0.0);
+            let y = direct(&x, &wv, n, ci, co, hw, pad);
+            let (ph, pw) = (oh / 2, ow / 2);
+            let mut want = vec![0.0f64; n * co * ph * pw];
+            for (j, w) in want.iter_mut().enumerate() {
+                let (plane, r) = (j / (ph * pw), j % (ph * pw));
+                let (py, px) = (r / pw, r % pw);
+                let o = plane % co;
+                let at = |a: usize, b: usize| y[(plane * oh + 2 * py + a) * ow + 2 * px + b];
+                let f = |v: f64| (v * scale[o] as f64 + shift[o] as f64).max(0.0);
+                *w = f(at(0, 0))
+                    .max(f(at(0, 1)))
+                    .max(f(at(1, 0)))
+                    .max(f(at(1, 1)));
+            }
+            let wn = Wino::forward_of(ci, co, hw, pad, &wv).for_pooling();
+            let mut out = vec![MaybeUninit::new(f32::NAN); want.len()];
+            wn.forward_pooled(&x, (&scale, &shift), &mut out);
+            // SAFETY: initialised above (and every element written).
+            let got: Vec<f32> = out.iter().map(|v| unsafe { v.assume_init() }).collect();
+            close(
+                &got,
+                &want,
+                1e-5,
+                &format!("pooled {n}×{ci}→{co} {hw:?} pad {pad}"),
+            );
         }
     }
 
