@@ -163,9 +163,9 @@ impl ConvPlan {
         self.g.ci > 1 && pack::available()
     }
 
-    /// Whether the forward and the input gradient run as Winograd F(2×2, 3×3)
-    /// ([`super::winograd`]): many channels, AVX-512. (The weight gradient stays on
-    /// [`convgemm`].)
+    /// Whether the forward runs as Winograd F(2×2, 3×3) ([`super::winograd`]): many
+    /// channels, rows that fit a vector, AVX-512. The gradients follow where theirs applies
+    /// ([`Self::backward_fused`]).
     fn winograd(&self) -> bool {
         Wino::applies(self.g.ci, self.co, self.g.w, self.g.pad)
     }
@@ -337,8 +337,9 @@ impl ConvPlan {
         out
     }
 
-    /// [`Self::backward`] on [`convgemm`] (the input gradient on [`super::winograd`] when it
-    /// applies), per group of images.
+    /// [`Self::backward`] per group of images: on [`super::winograd`] where it applies (the
+    /// input gradient where its geometry does, the weight gradient where the forward's does
+    /// and the input gradient, if asked, is Winograd's too), else on [`convgemm`].
     fn backward_fused(
         &self,
         xv: &[f32],
@@ -354,8 +355,16 @@ impl ConvPlan {
         // The input gradient on Winograd when it applies, else with the weight gradient.
         let wino = (gx.is_some() && g.pad <= 2 && Wino::applies(co, g.ci, g.ow, 2 - g.pad))
             .then(|| Wino::input_grad_of(g.ci, co, (g.h, g.w), g.pad, wv));
-        let pk = Packed::new(geo, wv, gx.is_some() && wino.is_none());
-        let xp = self.padded(xv);
+        // The weight gradient on Winograd too when the forward is and the input gradient (if
+        // asked) is: then the input is read unpadded and nothing is packed for `convgemm`.
+        let wino_w = (self.winograd() && (gx.is_none() || wino.is_some())).then(|| self.wino(wv));
+        let pk = wino_w
+            .is_none()
+            .then(|| Packed::new(geo, wv, gx.is_some() && wino.is_none()));
+        let (xp, ximg) = match wino_w {
+            Some(_) => (None, img),
+            None => (self.padded(xv), geo.img()),
+        };
         let xs = xp.as_deref().unwrap_or(xv);
         let per = self.group();
         let chunk = |j: usize, xc: &[f32], gyc: &mut [f32], gxc: Option<&mut [f32]>| {
@@ -364,20 +373,28 @@ impl ConvPlan {
             }
             let gyc = &*gyc;
             let mut dw = vec![0.0f32; co * k];
+            let packed = || {
+                pk.as_ref()
+                    .expect("packed unless the weight gradient is Winograd's")
+            };
+            let weight_grad = |dw: &mut [f32]| match &wino_w {
+                Some(wf) => wf.weight_grad(xc, gyc, dw),
+                None => convgemm::backward(packed(), xc, gyc, None, dw),
+            };
             match (gxc, &wino) {
-                (None, _) => convgemm::backward(&pk, xc, gyc, None, &mut dw),
+                (None, _) => weight_grad(&mut dw),
                 (Some(gxc), Some(wn)) => {
-                    convgemm::backward(&pk, xc, gyc, None, &mut dw);
+                    weight_grad(&mut dw);
                     wn.forward(gyc, gxc, true);
                 }
                 (Some(gxc), None) if g.pad == 0 => {
-                    convgemm::backward(&pk, xc, gyc, Some(gxc), &mut dw)
+                    convgemm::backward(packed(), xc, gyc, Some(gxc), &mut dw)
                 }
                 (Some(gxc), None) => {
                     // The gradient of the padded input, then its interior.
                     let mut dxp = take(xc.len());
                     dxp.fill(0.0);
-                    convgemm::backward(&pk, xc, gyc, Some(&mut dxp), &mut dw);
+                    convgemm::backward(packed(), xc, gyc, Some(&mut dxp), &mut dw);
                     let pw = geo.wp;
                     let planes = gxc
                         .chunks_exact_mut(g.h * g.w)
@@ -402,13 +419,13 @@ impl ConvPlan {
         let partials: Vec<(Vec<f32>, Vec<f32>)> = match gx {
             Some(gx) => gx
                 .par_chunks_mut(per * img)
-                .zip(xs.par_chunks(per * geo.img()))
+                .zip(xs.par_chunks(per * ximg))
                 .zip(gy.par_chunks_mut(per * co * p))
                 .enumerate()
                 .map(|(j, ((gxc, xc), gyc))| chunk(j, xc, gyc, Some(gxc)))
                 .collect(),
             None => xs
-                .par_chunks(per * geo.img())
+                .par_chunks(per * ximg)
                 .zip(gy.par_chunks_mut(per * co * p))
                 .enumerate()
                 .map(|(j, (xc, gyc))| chunk(j, xc, gyc, None))

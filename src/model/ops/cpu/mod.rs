@@ -10,9 +10,9 @@
 //! * [`convgemm`]: the several-channel conv on the packed AVX-512 GEMM without an im2col
 //!   matrix (panels packed straight from the input, col2im fused into the input-gradient
 //!   GEMM, one GEMM per group of images).
-//! * [`winograd`]: the forward and the input gradient of convs with many channels (≥ 16 in
-//!   and out, rows ≤ 16 wide) as Winograd F(2×2, 3×3) on the packed GEMM: 16 GEMMs per block
-//!   of tiles, 2.25× fewer multiplies (the weight gradient stays on [`convgemm`]).
+//! * [`winograd`]: convs with many channels (≥ 16 in and out, rows ≤ 16 wide) as Winograd
+//!   F(2×2, 3×3) on the packed GEMM (forward, both gradients; at inference fused with
+//!   BatchNorm, ReLU and max-pool): 16 GEMMs per block of tiles, 2.25× fewer multiplies.
 //! * [`linear`]: the linear layer on the AVX-512 micro-kernel, operands read in place.
 //! * [`batchnorm`]: BatchNorm + ReLU, and the BatchNorm pieces the fused ops share.
 //! * [`pool`]: 2×2 max-pool, and the BatchNorm → ReLU → max-pool kernels; [`pool_simd`]:

@@ -304,6 +304,61 @@ pub fn tile_strided(
     }
 }
 
+/// Rows of C per [`tile_wide`] tile.
+pub const WR: usize = 4;
+/// Columns of C per [`tile_wide`] tile (four 16-lane vectors).
+pub const WC: usize = 64;
+
+/// [`tile_strided`] for a `rows × cols` tile (`rows ≤ WR`, `cols ≤ WC`) that is wide and
+/// short: 4 × 64, so that a C of 64 columns (the Winograd weight gradient's output channels)
+/// is one tile wide instead of a full and a third-used 48-column tile.
+#[allow(clippy::too_many_arguments)]
+pub fn tile_wide(
+    k: usize,
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, ldb): (&[f32], usize),
+    c: &mut [f32],
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    acc: bool,
+) {
+    assert!(k >= 1 && (1..=WR).contains(&rows) && (1..=WC).contains(&cols));
+    assert!(a.len() > (rows - 1) * rsa + (k - 1) * csa, "tile_wide: A");
+    assert!(b.len() >= (k - 1) * ldb + cols, "tile_wide: B");
+    assert!(c.len() > (rows - 1) * ldc + cols - 1, "tile_wide: C");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if available() {
+            // SAFETY: AVX-512F is present; the asserts above bound every access (rows past
+            // `rows` read row 0, masked columns are never touched).
+            unsafe {
+                avx512::kernel_wide(
+                    k,
+                    (a.as_ptr(), rsa, csa),
+                    (b.as_ptr(), ldb),
+                    c.as_mut_ptr(),
+                    ldc,
+                    rows,
+                    cols,
+                    acc,
+                )
+            };
+            return;
+        }
+    }
+    for i in 0..rows {
+        for t in 0..cols {
+            let mut v = 0.0f32;
+            for j in 0..k {
+                v = a[i * rsa + j * csa].mul_add(b[j * ldb + t], v);
+            }
+            let d = &mut c[i * ldc + t];
+            *d = if acc { *d + v } else { v };
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::{MR, NR};
@@ -355,6 +410,66 @@ mod avx512 {
     fn mask(cols: usize, lo: usize) -> __mmask16 {
         let w = cols.saturating_sub(lo).min(16);
         ((1u32 << w) - 1) as __mmask16
+    }
+
+    /// See `super::tile_wide`: a 4 × 64 register tile (16 accumulators).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; A's rows `0..rows` and B's columns `0..cols` in bounds for
+    /// `j < k`; rows `0..rows` of C (stride `ldc`) hold `cols` floats each.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kernel_wide(
+        k: usize,
+        (a, rsa, csa): (*const f32, usize, usize),
+        (b, ldb): (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        acc: bool,
+    ) {
+        let m = [
+            mask(cols, 0),
+            mask(cols, 16),
+            mask(cols, 32),
+            mask(cols, 48),
+        ];
+        let mut ar = [a; super::WR];
+        for (i, p) in ar.iter_mut().enumerate().take(rows) {
+            *p = a.add(i * rsa);
+        }
+        let mut r = [[_mm512_setzero_ps(); 4]; super::WR];
+        for j in 0..k {
+            let bj = b.add(j * ldb);
+            let bv = [
+                _mm512_maskz_loadu_ps(m[0], bj),
+                _mm512_maskz_loadu_ps(m[1], bj.wrapping_add(16)),
+                _mm512_maskz_loadu_ps(m[2], bj.wrapping_add(32)),
+                _mm512_maskz_loadu_ps(m[3], bj.wrapping_add(48)),
+            ];
+            let o = j * csa;
+            for i in 0..super::WR {
+                let ai = _mm512_set1_ps(*ar[i].add(o));
+                for q in 0..4 {
+                    r[i][q] = _mm512_fmadd_ps(ai, bv[q], r[i][q]);
+                }
+            }
+        }
+        for (i, ri) in r.iter().enumerate().take(rows) {
+            for q in 0..4 {
+                if m[q] == 0 {
+                    continue;
+                }
+                let p = c.add(i * ldc + 16 * q);
+                let v = if acc {
+                    _mm512_add_ps(ri[q], _mm512_maskz_loadu_ps(m[q], p))
+                } else {
+                    ri[q]
+                };
+                _mm512_mask_storeu_ps(p, m[q], v);
+            }
+        }
     }
 
     /// [`kernel`] on unpacked operands (see `super::tile_strided`).

@@ -1,7 +1,8 @@
-//! 3×3 convolutions (stride 1) by Winograd's minimal filtering F(2×2, 3×3) on AVX-512: the
-//! forward of the convolutions with many channels and their input gradient, which is itself
-//! such a convolution (of the output gradient, zero border 2 − pad, with the kernels
-//! transposed and turned 180°).
+//! 3×3 convolutions (stride 1) by Winograd's minimal filtering F(2×2, 3×3) on AVX-512 for the
+//! convolutions with many channels: the forward (at inference fused with BatchNorm, ReLU and
+//! the 2 × 2 max-pool: [`Wino::forward_pooled`]), the weight gradient
+//! ([`Wino::weight_grad`]), and the input gradient, which is itself such a convolution (of the
+//! output gradient, zero border 2 − pad, with the kernels transposed and turned 180°).
 //!
 //! Each 2 × 2 block of an output channel (a *tile*) comes from the 4 × 4 input patch under
 //! it: Y = Aᵀ [Σ_i U_i ⊙ V_i] A, with V_i = Bᵀ d_i B for input channel i's patch d_i and
@@ -24,7 +25,7 @@
 //! The transforms add and subtract inputs before the products, so the rounding differs from
 //! the direct sum's; the tests here and the ops' parity tests hold it to their tolerances.
 
-use super::pack::{self, MR, NR};
+use super::pack::{self, MR, NR, WC, WR};
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
@@ -52,7 +53,10 @@ pub(super) struct Wino {
 }
 
 thread_local! {
+    /// A block's V and M (or dM).
     static BLOCK: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The weight gradient's dUᵀ (16 × I × O).
+    static GRAD: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Wino {
@@ -158,7 +162,7 @@ impl Wino {
             y.len() == n * self.co * self.oh * self.ow,
             "winograd: output size"
         );
-        self.blocks(x, |m, pairs| self.output(m, pairs, y, acc));
+        self.blocks(x, true, |_, m, pairs, _| self.output(m, pairs, y, acc));
     }
 
     /// The same convolution for [`Self::forward_pooled`]: only the tiles that are whole 2 × 2
@@ -189,7 +193,7 @@ impl Wino {
             "winograd: pooled size"
         );
         assert!(scale.len() == self.co && shift.len() == self.co);
-        self.blocks(x, |m, pairs| {
+        self.blocks(x, true, |_, m, pairs, _| {
             assert!(m.len() == 16 * self.co * NR);
             self.check(pairs, out.len(), self.co * self.th * self.tw);
             #[cfg(target_arch = "x86_64")]
@@ -209,9 +213,78 @@ impl Wino {
         });
     }
 
-    /// Runs every block of `x`'s tile rows through the input transform and the 16 GEMMs, then
-    /// `out(M, the block's pairs of tile rows)`.
-    fn blocks(&self, x: &[f32], mut out: impl FnMut(&[f32], &[Pair])) {
+    /// dw (O × I × 3 × 3) += the weight gradient of this convolution for images `x` and their
+    /// output gradient `gy` (images × O × OH × OW).
+    ///
+    /// The gradient of U_oi is Σ over the tiles of dM_o ⊙ V_i, with dM = A dY Aᵀ (a tile's
+    /// outputs past the plane have no gradient): per block, 16 GEMMs V_ξ (I × tiles) ·
+    /// dM_ξ (tiles × O) summed into dUᵀ, then dW = Gᵀ dU G once at the end. The input
+    /// transform runs again (as in the forward); dM is gathered with the output channels in
+    /// the lanes, the layout the GEMM's B wants.
+    pub(super) fn weight_grad(&self, x: &[f32], gy: &[f32], dw: &mut [f32]) {
+        assert!(self.th == self.oh.div_ceil(2), "winograd: a pooling plan");
+        let (ci, co) = (self.ci, self.co);
+        let n = x.len() / (ci * self.h * self.w);
+        assert!(
+            gy.len() == n * co * self.oh * self.ow,
+            "winograd: gradient size"
+        );
+        assert!(dw.len() == co * ci * 9, "winograd: weight gradient size");
+        GRAD.with(|du| {
+            let mut du = du.borrow_mut();
+            du.clear();
+            du.resize(16 * ci * co, 0.0);
+            self.blocks(x, false, |v, dm, pairs, cols| {
+                assert!(dm.len() == 16 * NR * co);
+                self.check(pairs, gy.len(), co * self.oh * self.ow);
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX-512F is available (`applies`); `check` bounds every tile's
+                // outputs gathered (those past the plane are masked), every store is inside
+                // `dm` (a pair's columns end within NR).
+                unsafe {
+                    simd::grad_out(gy.as_ptr(), self, pairs, dm.as_mut_ptr())
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                unreachable!("Wino::applies is false without AVX-512 ({})", dm.len());
+                for xi in 0..16 {
+                    let a = &v[xi * ci * NR..(xi + 1) * ci * NR];
+                    let b = &dm[xi * NR * co..(xi + 1) * NR * co];
+                    let c = &mut du[xi * ci * co..(xi + 1) * ci * co];
+                    for i0 in (0..ci).step_by(WR) {
+                        for o0 in (0..co).step_by(WC) {
+                            let (rows, wide) = (WR.min(ci - i0), WC.min(co - o0));
+                            let (ar, br) = ((&a[i0 * NR..], NR, 1), (&b[o0..], co));
+                            let cr = &mut c[i0 * co + o0..];
+                            pack::tile_wide(cols, ar, br, cr, co, rows, wide, true);
+                        }
+                    }
+                }
+            });
+            // dW = Gᵀ dU G, Gᵀ's rows [1 ½ ½ 0], [0 ½ −½ 0], [0 ½ ½ 1].
+            let gt = |a: f32, b: f32, c: f32, d: f32| {
+                [a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d]
+            };
+            for o in 0..co {
+                for i in 0..ci {
+                    let u = |r: usize, s: usize| du[(r * 4 + s) * ci * co + i * co + o];
+                    let t: [[f32; 3]; 4] =
+                        std::array::from_fn(|s| gt(u(0, s), u(1, s), u(2, s), u(3, s)));
+                    let d = &mut dw[(o * ci + i) * 9..(o * ci + i + 1) * 9];
+                    for a in 0..3 {
+                        let row = gt(t[0][a], t[1][a], t[2][a], t[3][a]);
+                        for (dv, rv) in d[a * 3..a * 3 + 3].iter_mut().zip(row) {
+                            *dv += rv;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Runs every block of `x`'s tile rows through the input transform (V, 16 panels of I × NR)
+    /// and, if `gemm`, the 16 GEMMs into M (16 × O × NR); then `f(V, M, the block's pairs of
+    /// tile rows, its columns)`.
+    fn blocks(&self, x: &[f32], gemm: bool, mut f: impl FnMut(&[f32], &mut [f32], &[Pair], usize)) {
         let (ci, co, tw) = (self.ci, self.co, self.tw);
         let n = x.len() / (ci * self.h * self.w);
         assert!(x.len() == n * ci * self.h * self.w, "winograd: input size");
@@ -234,7 +307,7 @@ impl Wino {
                 }));
                 let cols = rows * tw;
                 self.input(x, &pairs, v);
-                for xi in 0..16 {
+                for xi in (0..16).filter(|_| gemm) {
                     let a = &self.u[xi * self.su..(xi + 1) * self.su];
                     let b = &v[xi * ci * NR..(xi + 1) * ci * NR];
                     let c = &mut m[xi * co * NR..(xi + 1) * co * NR];
@@ -244,7 +317,7 @@ impl Wino {
                         pack::tile(ci, ap, b, &mut c[ip * MR * NR..], NR, rows, cols, false);
                     }
                 }
-                out(m, &pairs);
+                f(v, m, &pairs, cols);
             }
         });
     }
@@ -453,6 +526,60 @@ mod simd {
         }
     }
 
+    /// See `Wino::weight_grad`: dM = A dY Aᵀ of every tile of the pairs, 16 output channels
+    /// per vector (gathered from their planes), stored at `dm[(ξ·NR + column)·O + o]`.
+    ///
+    /// # Safety
+    /// AVX-512F; the pairs' images inside `gy`, `dm` holds 16·NR·O floats.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn grad_out(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mut f32) {
+        let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
+        let plane = oh * ow;
+        let mut chans = [0i32; 16];
+        for (j, c) in chans.iter_mut().enumerate() {
+            *c = (j * plane) as i32;
+        }
+        let chans = _mm512_loadu_si512(chans.as_ptr().cast());
+        let zero = _mm512_setzero_ps();
+        for p in pairs {
+            let rows = [(0, p.a)].into_iter().chain(p.b.map(|b| (1, b)));
+            for (r, (im, ty)) in rows {
+                for tx in 0..tw {
+                    let col = p.col + r * tw + tx;
+                    let base = im * co * plane + 2 * ty * ow + 2 * tx;
+                    for o0 in (0..co).step_by(16) {
+                        let lm = lanes(co - o0);
+                        let mut d = [zero; 4];
+                        for (e, de) in d.iter_mut().enumerate() {
+                            let (a, b) = (e / 2, e % 2);
+                            if 2 * ty + a < oh && 2 * tx + b < ow {
+                                let off = (base + o0 * plane + a * ow + b) as i32;
+                                let idx = _mm512_add_epi32(chans, _mm512_set1_epi32(off));
+                                *de = _mm512_mask_i32gather_ps::<4>(zero, lm, idx, gy.cast());
+                            }
+                        }
+                        // A dY: rows d0, d0 + d1, d0 − d1, −d1 (per column), then across.
+                        let down = |x0: __m512, x1: __m512| {
+                            [
+                                x0,
+                                _mm512_add_ps(x0, x1),
+                                _mm512_sub_ps(x0, x1),
+                                _mm512_sub_ps(zero, x1),
+                            ]
+                        };
+                        let (c0, c1) = (down(d[0], d[2]), down(d[1], d[3]));
+                        for i in 0..4 {
+                            for (j, v) in down(c0[i], c1[i]).into_iter().enumerate() {
+                                let xi = 4 * i + j;
+                                _mm512_mask_storeu_ps(dm.add((xi * NR + col) * co + o0), lm, v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// See `Wino::output`: Aᵀ M A for the tiles of two tile rows at once (lanes as in
     /// [`input`]), then a permute interleaves each output row's even and odd columns.
     ///
@@ -651,6 +778,58 @@ mod tests {
                 &want,
                 1e-5,
                 &format!("pooled {n}×{ci}→{co} {hw:?} pad {pad}"),
+            );
+        }
+    }
+
+    #[test]
+    fn winograd_weight_gradient_matches_the_direct_sum() {
+        if !pack::available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(10);
+        for (n, ci, co, (h, w), pad) in CASES {
+            let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
+            let x = random(n * ci * h * w, &mut rng, 0.5);
+            let gy = random(n * co * oh * ow, &mut rng, 0.0);
+            let mut want = vec![0.0f64; co * ci * 9];
+            for b in 0..n {
+                for o in 0..co {
+                    for i in 0..ci {
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let mut s = 0.0f64;
+                                for oy in 0..oh {
+                                    for ox in 0..ow {
+                                        let r = (oy + ky) as isize - pad as isize;
+                                        let c = (ox + kx) as isize - pad as isize;
+                                        if (0..h as isize).contains(&r)
+                                            && (0..w as isize).contains(&c)
+                                        {
+                                            let xv =
+                                                x[((b * ci + i) * h + r as usize) * w + c as usize];
+                                            let g = gy[((b * co + o) * oh + oy) * ow + ox];
+                                            s += xv as f64 * g as f64;
+                                        }
+                                    }
+                                }
+                                want[((o * ci + i) * 3 + ky) * 3 + kx] += s;
+                            }
+                        }
+                    }
+                }
+            }
+            let wv = vec![0.0f32; co * ci * 9];
+            let wn = Wino::forward_of(ci, co, (h, w), pad, &wv);
+            // Added to what is there.
+            let mut dw = vec![1.0f32; want.len()];
+            wn.weight_grad(&x, &gy, &mut dw);
+            let want: Vec<f64> = want.iter().map(|v| v + 1.0).collect();
+            close(
+                &dw,
+                &want,
+                1e-5,
+                &format!("weight gradient {n}×{ci}→{co} {h}×{w} pad {pad}"),
             );
         }
     }
