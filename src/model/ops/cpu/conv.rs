@@ -357,7 +357,8 @@ impl ConvPlan {
             .then(|| Wino::input_grad_of(g.ci, co, (g.h, g.w), g.pad, wv));
         // The weight gradient on Winograd too when the forward is and the input gradient (if
         // asked) is: then the input is read unpadded and nothing is packed for `convgemm`.
-        let wino_w = (self.winograd() && (gx.is_none() || wino.is_some())).then(|| self.wino(wv));
+        let wino_w = (self.winograd() && (gx.is_none() || wino.is_some()))
+            .then(|| Wino::shape_of(g.ci, co, (g.h, g.w), g.pad));
         let pk = wino_w
             .is_none()
             .then(|| Packed::new(geo, wv, gx.is_some() && wino.is_none()));

@@ -81,9 +81,13 @@ impl Wino {
         wv: &[f32],
     ) -> Self {
         assert!(wv.len() == co * ci * 9);
-        Self::with_kernel(ci, co, hw, pad, |o, i, a, b| {
-            wv[((o * ci + i) * 3 + a) * 3 + b]
-        })
+        Self::with_kernel(
+            ci,
+            co,
+            hw,
+            pad,
+            Some(|o, i, a, b| wv[((o * ci + i) * 3 + a) * 3 + b]),
+        )
     }
 
     /// The input gradient of the convolution [`Self::forward_of`] describes (same arguments):
@@ -99,45 +103,57 @@ impl Wino {
     ) -> Self {
         assert!(wv.len() == co * ci * 9 && pad <= 2 && h + 2 * pad >= 3 && w + 2 * pad >= 3);
         let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
-        Self::with_kernel(co, ci, (oh, ow), 2 - pad, |i, o, a, b| {
-            wv[((o * ci + i) * 3 + 2 - a) * 3 + 2 - b]
-        })
+        Self::with_kernel(
+            co,
+            ci,
+            (oh, ow),
+            2 - pad,
+            Some(|i, o, a, b| wv[((o * ci + i) * 3 + 2 - a) * 3 + 2 - b]),
+        )
     }
 
-    /// From the kernel `k(out channel, in channel, ky, kx)`.
+    /// The geometry alone, for [`Self::weight_grad`] (which needs no weights).
+    pub(super) fn shape_of(ci: usize, co: usize, hw: (usize, usize), pad: usize) -> Self {
+        Self::with_kernel(
+            ci,
+            co,
+            hw,
+            pad,
+            None::<fn(usize, usize, usize, usize) -> f32>,
+        )
+    }
+
+    /// From the kernel `k(out channel, in channel, ky, kx)`, if given.
     fn with_kernel(
         ci: usize,
         co: usize,
         (h, w): (usize, usize),
         pad: usize,
-        k: impl Fn(usize, usize, usize, usize) -> f32,
+        k: Option<impl Fn(usize, usize, usize, usize) -> f32>,
     ) -> Self {
         assert!(h + 2 * pad >= 3 && w + 2 * pad >= 3 && ci > 0 && co > 0);
         let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
         let su = co.div_ceil(MR) * MR * ci;
-        // U of every (o, i), 16 values each: t = G g (4 × 3), then U = t Gᵀ.
-        let gl = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-        let mut all = vec![[0.0f32; 16]; co * ci];
-        for o in 0..co {
-            for i in 0..ci {
-                let g: [f32; 9] = std::array::from_fn(|e| k(o, i, e / 3, e % 3));
-                let cols: [[f32; 4]; 3] = std::array::from_fn(|b| gl(g[b], g[3 + b], g[6 + b]));
-                let u = &mut all[o * ci + i];
-                for r in 0..4 {
-                    let row = gl(cols[0][r], cols[1][r], cols[2][r]);
-                    u[r * 4..r * 4 + 4].copy_from_slice(&row);
+        let mut u = Vec::new();
+        if let Some(k) = k {
+            // U of every (o, i): t = G g (4 × 3), then U = t Gᵀ; element ξ goes straight to
+            // where [`pack::pack_a`] puts (o, i) of U_ξ (rows past O stay zero).
+            u = vec![0.0f32; 16 * su];
+            let gl = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+            for o in 0..co {
+                for i in 0..ci {
+                    let g: [f32; 9] = std::array::from_fn(|e| k(o, i, e / 3, e % 3));
+                    let cols: [[f32; 4]; 3] = std::array::from_fn(|b| gl(g[b], g[3 + b], g[6 + b]));
+                    let at = ((o / MR) * ci + i) * MR + o % MR;
+                    for r in 0..4 {
+                        let row = gl(cols[0][r], cols[1][r], cols[2][r]);
+                        for (c, v) in row.into_iter().enumerate() {
+                            u[(r * 4 + c) * su + at] = v;
+                        }
+                    }
                 }
             }
         }
-        let mut u = Vec::with_capacity(16 * su);
-        let mut ux = vec![0.0f32; co * ci];
-        for xi in 0..16 {
-            for (d, a) in ux.iter_mut().zip(&all) {
-                *d = a[xi];
-            }
-            u.extend_from_slice(&pack::pack_a(&ux, ci, 1, co, ci));
-        }
-        debug_assert_eq!(u.len(), 16 * su);
         Wino {
             ci,
             co,
@@ -232,8 +248,9 @@ impl Wino {
         assert!(dw.len() == co * ci * 9, "winograd: weight gradient size");
         GRAD.with(|du| {
             let mut du = du.borrow_mut();
-            du.clear();
             du.resize(16 * ci * co, 0.0);
+            // The first block writes dUᵀ, the others add to it.
+            let mut first = true;
             self.blocks(x, false, |v, dm, pairs, cols| {
                 assert!(dm.len() == 16 * NR * co);
                 self.check(pairs, gy.len(), co * self.oh * self.ow);
@@ -255,25 +272,46 @@ impl Wino {
                             let (rows, wide) = (WR.min(ci - i0), WC.min(co - o0));
                             let (ar, br) = ((&a[i0 * NR..], NR, 1), (&b[o0..], co));
                             let cr = &mut c[i0 * co + o0..];
-                            pack::tile_wide(cols, ar, br, cr, co, rows, wide, true);
+                            pack::tile_wide(cols, ar, br, cr, co, rows, wide, !first);
                         }
                     }
                 }
+                first = false;
             });
-            // dW = Gᵀ dU G, Gᵀ's rows [1 ½ ½ 0], [0 ½ −½ 0], [0 ½ ½ 1].
-            let gt = |a: f32, b: f32, c: f32, d: f32| {
-                [a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d]
-            };
-            for o in 0..co {
-                for i in 0..ci {
-                    let u = |r: usize, s: usize| du[(r * 4 + s) * ci * co + i * co + o];
-                    let t: [[f32; 3]; 4] =
-                        std::array::from_fn(|s| gt(u(0, s), u(1, s), u(2, s), u(3, s)));
-                    let d = &mut dw[(o * ci + i) * 9..(o * ci + i + 1) * 9];
-                    for a in 0..3 {
-                        let row = gt(t[0][a], t[1][a], t[2][a], t[3][a]);
-                        for (dv, rv) in d[a * 3..a * 3 + 3].iter_mut().zip(row) {
-                            *dv += rv;
+            if first {
+                // No tiles: no gradient.
+                return;
+            }
+            // dW = Gᵀ dU G, Gᵀ's rows [1 ½ ½ 0], [0 ½ −½ 0], [0 ½ ½ 1]; for each input
+            // channel over all output channels at once (dUᵀ's rows are O long).
+            let gt = [
+                [1.0, 0.5, 0.5, 0.0],
+                [0.0, 0.5, -0.5, 0.0],
+                [0.0, 0.5, 0.5, 1.0f32],
+            ];
+            let mut t = vec![0.0f32; 12 * co];
+            let mut d = vec![0.0f32; co];
+            for i in 0..ci {
+                // t(a, s) = Σ_r Gᵀ(a, r) dU(r, s), a row of O each.
+                t.fill(0.0);
+                for (a, ga) in gt.iter().enumerate() {
+                    for sx in 0..4 {
+                        let ts = &mut t[(a * 4 + sx) * co..(a * 4 + sx + 1) * co];
+                        for (r, &g) in ga.iter().enumerate().filter(|(_, g)| **g != 0.0) {
+                            let u = &du[((r * 4 + sx) * ci + i) * co..][..co];
+                            ts.iter_mut().zip(u).for_each(|(t, u)| *t += g * u);
+                        }
+                    }
+                }
+                for (a, _) in gt.iter().enumerate() {
+                    for (b, gb) in gt.iter().enumerate() {
+                        d.fill(0.0);
+                        for (sx, &g) in gb.iter().enumerate().filter(|(_, g)| **g != 0.0) {
+                            let ts = &t[(a * 4 + sx) * co..(a * 4 + sx + 1) * co];
+                            d.iter_mut().zip(ts).for_each(|(d, t)| *d += g * t);
+                        }
+                        for (o, v) in d.iter().enumerate() {
+                            dw[(o * ci + i) * 9 + a * 3 + b] += v;
                         }
                     }
                 }
@@ -291,6 +329,10 @@ impl Wino {
         assert!(
             self.w + 2 * self.pad <= 16,
             "winograd: planes at most 16 wide"
+        );
+        assert!(
+            !gemm || self.u.len() == 16 * self.su,
+            "winograd: no weights"
         );
         let (rows_total, per_block) = (n * self.th, NR / tw.max(1));
         let mp = co.div_ceil(MR);
