@@ -136,19 +136,36 @@ impl Wino {
         let su = co.div_ceil(MR) * MR * ci;
         let mut u = Vec::new();
         if let Some(k) = k {
-            // U of every (o, i): t = G g (4 × 3), then U = t Gᵀ; element ξ goes straight to
-            // where [`pack::pack_a`] puts (o, i) of U_ξ (rows past O stay zero).
+            // U of every (o, i): t = G g (4 × 3), then U = t Gᵀ, for the MR output channels
+            // of a packed panel at once; element ξ of them goes straight to where
+            // [`pack::pack_a`] puts them in U_ξ (contiguous; rows past O stay zero).
             u = vec![0.0f32; 16 * su];
-            let gl = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-            for o in 0..co {
+            type L = [f32; MR];
+            let gl = |a: &L, b: &L, c: &L| -> [L; 4] {
+                let mut r = [*a, [0.0; MR], [0.0; MR], *c];
+                for l in 0..MR {
+                    r[1][l] = 0.5 * (a[l] + b[l] + c[l]);
+                    r[2][l] = 0.5 * (a[l] - b[l] + c[l]);
+                }
+                r
+            };
+            for ip in 0..co.div_ceil(MR) {
                 for i in 0..ci {
-                    let g: [f32; 9] = std::array::from_fn(|e| k(o, i, e / 3, e % 3));
-                    let cols: [[f32; 4]; 3] = std::array::from_fn(|b| gl(g[b], g[3 + b], g[6 + b]));
-                    let at = ((o / MR) * ci + i) * MR + o % MR;
+                    let mut g = [[0.0f32; MR]; 9];
+                    for (l, o) in (ip * MR..co.min(ip * MR + MR)).enumerate() {
+                        for (e, ge) in g.iter_mut().enumerate() {
+                            ge[l] = k(o, i, e / 3, e % 3);
+                        }
+                    }
+                    // cols[b][r] = t(r, b).
+                    let cols: [[L; 4]; 3] =
+                        std::array::from_fn(|b| gl(&g[b], &g[3 + b], &g[6 + b]));
+                    let at = (ip * ci + i) * MR;
                     for r in 0..4 {
-                        let row = gl(cols[0][r], cols[1][r], cols[2][r]);
-                        for (c, v) in row.into_iter().enumerate() {
-                            u[(r * 4 + c) * su + at] = v;
+                        let row = gl(&cols[0][r], &cols[1][r], &cols[2][r]);
+                        for (c, v) in row.iter().enumerate() {
+                            let xi = r * 4 + c;
+                            u[xi * su + at..xi * su + at + MR].copy_from_slice(v);
                         }
                     }
                 }
