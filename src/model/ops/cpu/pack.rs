@@ -257,51 +257,15 @@ pub fn tile(
 #[allow(clippy::too_many_arguments)]
 pub fn tile_strided(
     k: usize,
-    (a, rsa, csa): (&[f32], usize, usize),
-    (b, ldb): (&[f32], usize),
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize),
     c: &mut [f32],
     ldc: usize,
     rows: usize,
     cols: usize,
     acc: bool,
 ) {
-    assert!(k >= 1 && (1..=MR).contains(&rows) && (1..=NR).contains(&cols));
-    assert!(
-        a.len() > (rows - 1) * rsa + (k - 1) * csa,
-        "tile_strided: A"
-    );
-    assert!(b.len() >= (k - 1) * ldb + cols, "tile_strided: B");
-    assert!(c.len() > (rows - 1) * ldc + cols - 1, "tile_strided: C");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if available() {
-            // SAFETY: AVX-512F is present; the asserts above bound every access (rows past
-            // `rows` read row 0, masked columns are never touched).
-            unsafe {
-                avx512::kernel_strided(
-                    k,
-                    (a.as_ptr(), rsa, csa),
-                    (b.as_ptr(), ldb),
-                    c.as_mut_ptr(),
-                    ldc,
-                    rows,
-                    cols,
-                    acc,
-                )
-            };
-            return;
-        }
-    }
-    for i in 0..rows {
-        for t in 0..cols {
-            let mut v = 0.0f32;
-            for j in 0..k {
-                v = a[i * rsa + j * csa].mul_add(b[j * ldb + t], v);
-            }
-            let d = &mut c[i * ldc + t];
-            *d = if acc { *d + v } else { v };
-        }
-    }
+    strided(Strided::Panel, k, a, b, (c, ldc), (rows, cols), acc)
 }
 
 /// Rows of C per [`tile_wide`] tile.
@@ -315,34 +279,57 @@ pub const WC: usize = 64;
 #[allow(clippy::too_many_arguments)]
 pub fn tile_wide(
     k: usize,
-    (a, rsa, csa): (&[f32], usize, usize),
-    (b, ldb): (&[f32], usize),
+    a: (&[f32], usize, usize),
+    b: (&[f32], usize),
     c: &mut [f32],
     ldc: usize,
     rows: usize,
     cols: usize,
     acc: bool,
 ) {
-    assert!(k >= 1 && (1..=WR).contains(&rows) && (1..=WC).contains(&cols));
-    assert!(a.len() > (rows - 1) * rsa + (k - 1) * csa, "tile_wide: A");
-    assert!(b.len() >= (k - 1) * ldb + cols, "tile_wide: B");
-    assert!(c.len() > (rows - 1) * ldc + cols - 1, "tile_wide: C");
+    strided(Strided::Wide, k, a, b, (c, ldc), (rows, cols), acc)
+}
+
+/// The register tile of an unpacked GEMM tile: [`MR`] × [`NR`] or [`WR`] × [`WC`].
+#[derive(Clone, Copy)]
+enum Strided {
+    Panel,
+    Wide,
+}
+
+/// [`tile_strided`] and [`tile_wide`]: bounds, then the AVX-512 kernel of the tile's shape,
+/// or a portable loop.
+fn strided(
+    shape: Strided,
+    k: usize,
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, ldb): (&[f32], usize),
+    (c, ldc): (&mut [f32], usize),
+    (rows, cols): (usize, usize),
+    acc: bool,
+) {
+    let (mr, nr) = match shape {
+        Strided::Panel => (MR, NR),
+        Strided::Wide => (WR, WC),
+    };
+    assert!(k >= 1 && (1..=mr).contains(&rows) && (1..=nr).contains(&cols));
+    assert!(
+        a.len() > (rows - 1) * rsa + (k - 1) * csa,
+        "strided tile: A"
+    );
+    assert!(b.len() >= (k - 1) * ldb + cols, "strided tile: B");
+    assert!(c.len() > (rows - 1) * ldc + cols - 1, "strided tile: C");
     #[cfg(target_arch = "x86_64")]
     {
         if available() {
+            let (a, b, c) = ((a.as_ptr(), rsa, csa), (b.as_ptr(), ldb), c.as_mut_ptr());
             // SAFETY: AVX-512F is present; the asserts above bound every access (rows past
             // `rows` read row 0, masked columns are never touched).
             unsafe {
-                avx512::kernel_wide(
-                    k,
-                    (a.as_ptr(), rsa, csa),
-                    (b.as_ptr(), ldb),
-                    c.as_mut_ptr(),
-                    ldc,
-                    rows,
-                    cols,
-                    acc,
-                )
+                match shape {
+                    Strided::Panel => avx512::kernel_strided(k, a, b, c, ldc, rows, cols, acc),
+                    Strided::Wide => avx512::kernel_wide(k, a, b, c, ldc, rows, cols, acc),
+                }
             };
             return;
         }

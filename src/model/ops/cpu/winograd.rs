@@ -691,6 +691,36 @@ mod tests {
     use super::*;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
+    /// Every term of the convolution of `n` images (`ci` channels, `h × w`, border `pad`) into
+    /// `co` channels: `f(x index, weight index, y index)` for each input element a kernel tap
+    /// meets inside the image.
+    fn taps(
+        n: usize,
+        ci: usize,
+        co: usize,
+        (h, w): (usize, usize),
+        pad: usize,
+        mut f: impl FnMut(usize, usize, usize),
+    ) {
+        let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
+        for b in 0..n {
+            for o in 0..co {
+                for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+                    for (i, ky, kx) in (0..ci * 9).map(|e| (e / 9, e / 3 % 3, e % 3)) {
+                        let (r, c) = ((oy + ky).checked_sub(pad), (ox + kx).checked_sub(pad));
+                        if let (Some(r), Some(c)) = (r.filter(|&r| r < h), c.filter(|&c| c < w)) {
+                            f(
+                                ((b * ci + i) * h + r) * w + c,
+                                ((o * ci + i) * 3 + ky) * 3 + kx,
+                                ((b * co + o) * oh + oy) * ow + ox,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The convolution summed directly in f64: (images × O × OH × OW).
     fn direct(
         x: &[f32],
@@ -698,39 +728,14 @@ mod tests {
         n: usize,
         ci: usize,
         co: usize,
-        (h, w): (usize, usize),
+        hw: (usize, usize),
         pad: usize,
     ) -> Vec<f64> {
-        let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
+        let (oh, ow) = (hw.0 + 2 * pad - 2, hw.1 + 2 * pad - 2);
         let mut y = vec![0.0f64; n * co * oh * ow];
-        for b in 0..n {
-            for o in 0..co {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut s = 0.0f64;
-                        for i in 0..ci {
-                            for ky in 0..3 {
-                                for kx in 0..3 {
-                                    let (yy, xx) = (
-                                        (oy + ky) as isize - pad as isize,
-                                        (ox + kx) as isize - pad as isize,
-                                    );
-                                    if (0..h as isize).contains(&yy)
-                                        && (0..w as isize).contains(&xx)
-                                    {
-                                        let xv =
-                                            x[((b * ci + i) * h + yy as usize) * w + xx as usize];
-                                        s +=
-                                            xv as f64 * wv[((o * ci + i) * 3 + ky) * 3 + kx] as f64;
-                                    }
-                                }
-                            }
-                        }
-                        y[((b * co + o) * oh + oy) * ow + ox] = s;
-                    }
-                }
-            }
-        }
+        taps(n, ci, co, hw, pad, |xi, wi, yi| {
+            y[yi] += x[xi] as f64 * wv[wi] as f64
+        });
         y
     }
 
@@ -852,32 +857,9 @@ mod tests {
             let x = random(n * ci * h * w, &mut rng, 0.5);
             let gy = random(n * co * oh * ow, &mut rng, 0.0);
             let mut want = vec![0.0f64; co * ci * 9];
-            for b in 0..n {
-                for o in 0..co {
-                    for i in 0..ci {
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let mut s = 0.0f64;
-                                for oy in 0..oh {
-                                    for ox in 0..ow {
-                                        let r = (oy + ky) as isize - pad as isize;
-                                        let c = (ox + kx) as isize - pad as isize;
-                                        if (0..h as isize).contains(&r)
-                                            && (0..w as isize).contains(&c)
-                                        {
-                                            let xv =
-                                                x[((b * ci + i) * h + r as usize) * w + c as usize];
-                                            let g = gy[((b * co + o) * oh + oy) * ow + ox];
-                                            s += xv as f64 * g as f64;
-                                        }
-                                    }
-                                }
-                                want[((o * ci + i) * 3 + ky) * 3 + kx] += s;
-                            }
-                        }
-                    }
-                }
-            }
+            taps(n, ci, co, (h, w), pad, |xi, wi, yi| {
+                want[wi] += x[xi] as f64 * gy[yi] as f64
+            });
             let wv = vec![0.0f32; co * ci * 9];
             let wn = Wino::forward_of(ci, co, (h, w), pad, &wv);
             // Added to what is there.
@@ -908,32 +890,9 @@ mod tests {
             let gy = random(n * co * oh * ow, &mut rng, 0.0);
             // dx(i, r, c) = Σ_o Σ_ky,kx gy(o, r + pad − ky, c + pad − kx) · W(o, i, ky, kx).
             let mut want = vec![0.0f64; n * ci * h * w];
-            for b in 0..n {
-                for o in 0..co {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let g = gy[((b * co + o) * oh + oy) * ow + ox] as f64;
-                            for i in 0..ci {
-                                for ky in 0..3 {
-                                    for kx in 0..3 {
-                                        let (r, c) = (
-                                            (oy + ky) as isize - pad as isize,
-                                            (ox + kx) as isize - pad as isize,
-                                        );
-                                        if (0..h as isize).contains(&r)
-                                            && (0..w as isize).contains(&c)
-                                        {
-                                            want[((b * ci + i) * h + r as usize) * w
-                                                + c as usize] +=
-                                                g * wv[((o * ci + i) * 3 + ky) * 3 + kx] as f64;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            taps(n, ci, co, (h, w), pad, |xi, wi, yi| {
+                want[xi] += gy[yi] as f64 * wv[wi] as f64
+            });
             let wn = Wino::input_grad_of(ci, co, (h, w), pad, &wv);
             let mut dx = vec![1.0f32; want.len()];
             wn.forward(&gy, &mut dx, true);
