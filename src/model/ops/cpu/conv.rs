@@ -3,93 +3,13 @@
 use super::convgemm::{self, Geo, Packed};
 use super::direct::{self, DirectGrads, Padded};
 use super::gemm::{inner_par, mm, use_packed, Mat};
+use super::im2col::Conv;
 use super::winograd::Wino;
 use super::{give, lane_sum, pack, read, take, with_scratch};
 use crate::model::ops::{arg_err, check_conv3x3, Shape4, T1, T4};
 use dfdx::prelude::*;
 use gemm::Parallelism;
 use rayon::prelude::*;
-
-/// Geometry of one 3×3 convolution.
-#[derive(Clone, Copy)]
-struct Conv {
-    ci: usize,
-    h: usize,
-    w: usize,
-    pad: usize,
-    oh: usize,
-    ow: usize,
-}
-
-impl Conv {
-    /// For output column `ox`, tap `kx`: the valid range `lo..hi` of `ox` (the input column is
-    /// `ox + kx - pad`).
-    #[inline]
-    fn cols(&self, kx: usize) -> (usize, usize) {
-        let lo = self.pad.saturating_sub(kx).min(self.ow);
-        let hi = (self.w + self.pad).saturating_sub(kx).min(self.ow).max(lo);
-        (lo, hi)
-    }
-
-    /// Input row for output row `oy`, tap `ky`, if inside the image.
-    #[inline]
-    fn row(&self, oy: usize, ky: usize) -> Option<usize> {
-        (oy + ky).checked_sub(self.pad).filter(|&iy| iy < self.h)
-    }
-
-    /// col (I·9 × OH·OW) from one image (I × H × W); row `(i·3 + ky)·3 + kx`.
-    fn im2col(&self, x: &[f32], col: &mut [f32]) {
-        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
-        let p = oh * ow;
-        for i in 0..self.ci {
-            let xi = &x[i * h * w..(i + 1) * h * w];
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let r = (i * 3 + ky) * 3 + kx;
-                    let row = &mut col[r * p..(r + 1) * p];
-                    let (lo, hi) = self.cols(kx);
-                    for oy in 0..oh {
-                        let dst = &mut row[oy * ow..(oy + 1) * ow];
-                        match self.row(oy, ky) {
-                            None => dst.fill(0.0),
-                            Some(iy) => {
-                                dst[..lo].fill(0.0);
-                                dst[hi..].fill(0.0);
-                                let s = iy * w + lo + kx - self.pad;
-                                dst[lo..hi].copy_from_slice(&xi[s..s + hi - lo]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// dx (I × H × W) += col2im(dcol).
-    fn col2im_add(&self, dcol: &[f32], dx: &mut [f32]) {
-        let (h, w, oh, ow) = (self.h, self.w, self.oh, self.ow);
-        let p = oh * ow;
-        for i in 0..self.ci {
-            let di = &mut dx[i * h * w..(i + 1) * h * w];
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let r = (i * 3 + ky) * 3 + kx;
-                    let row = &dcol[r * p..(r + 1) * p];
-                    let (lo, hi) = self.cols(kx);
-                    for oy in 0..oh {
-                        if let Some(iy) = self.row(oy, ky) {
-                            let s = iy * w + lo + kx - self.pad;
-                            let src = &row[oy * ow + lo..oy * ow + hi];
-                            for (d, v) in di[s..s + hi - lo].iter_mut().zip(src) {
-                                *d += *v;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// What [`ConvPlan::backward`] runs first in each task: (first image, that part of the output
 /// gradient).

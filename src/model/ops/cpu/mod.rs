@@ -6,7 +6,7 @@
 //!   [`gemm::Mat`] views), when to use the packed AVX-512 GEMM of [`pack`] instead, and the
 //!   GEMM's inner parallelism.
 //! * [`conv`]: 3×3 convolution, with or without the input gradient: the plan, and im2col +
-//!   the `gemm` crate where AVX-512 is missing.
+//!   the `gemm` crate where AVX-512 is missing ([`im2col`]: the geometry, im2col, col2im).
 //! * [`convgemm`]: the several-channel conv on the packed AVX-512 GEMM without an im2col
 //!   matrix (panels packed straight from the input, col2im fused into the input-gradient
 //!   GEMM, one GEMM per group of images).
@@ -60,6 +60,7 @@ mod convgemm_simd;
 mod direct;
 mod fused;
 mod gemm;
+mod im2col;
 mod linear;
 mod pack;
 mod pool;
