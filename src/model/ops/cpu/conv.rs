@@ -19,10 +19,8 @@ pub(super) type Prep<'a> = dyn Fn(usize, &mut [f32]) + Sync + 'a;
 pub(super) struct Weights<'a> {
     wv: &'a [f32],
     packed: Option<Vec<f32>>,
-    /// Packed for [`convgemm`] (when [`ConvPlan::fused`] and not [`ConvPlan::winograd`]).
+    /// Packed for [`convgemm`] (when [`ConvPlan::fused`]).
     fused: Option<Packed>,
-    /// Transformed for [`winograd`](super::winograd) (when [`ConvPlan::winograd`]).
-    wino: Option<Wino>,
     par: Parallelism,
 }
 
@@ -136,18 +134,17 @@ impl ConvPlan {
     }
 
     /// What every image's forward shares: the weights (packed for the AVX-512 GEMM when it
-    /// runs, `tasks` being the number of parallel tasks) and the GEMM's parallelism.
+    /// runs, `tasks` being the number of parallel tasks) and the GEMM's parallelism. (Where
+    /// [`Self::winograd`] applies, the inference block takes [`Self::pooling_wino`] instead.)
     pub(super) fn prepare<'a>(&self, wv: &'a [f32], tasks: usize) -> Weights<'a> {
         let par = inner_par(tasks);
-        let wino = self.winograd().then(|| self.wino(wv));
-        let fused = (self.fused() && wino.is_none()).then(|| Packed::new(self.geo(), wv, false));
+        let fused = self.fused().then(|| Packed::new(self.geo(), wv, false));
         let packed = (!self.direct() && !self.fused() && use_packed(par))
             .then(|| pack::pack_a(wv, self.k, 1, self.co, self.k));
         Weights {
             wv,
             packed,
             fused,
-            wino,
             par,
         }
     }
@@ -165,9 +162,6 @@ impl ConvPlan {
         let Self {
             g, co, k, p, img, ..
         } = *self;
-        if let Some(wn) = &w.wino {
-            wn.forward(xs, o, false);
-        }
         if let Some(pk) = &w.fused {
             if g.pad == 0 {
                 convgemm::forward(pk, xs, o);
@@ -185,7 +179,7 @@ impl ConvPlan {
                     pd.fill(xi, g.w, g.pad, xp);
                     direct::forward(pd, xp, w.wv, o, wide);
                 });
-            } else if w.fused.is_none() && w.wino.is_none() {
+            } else if w.fused.is_none() {
                 with_scratch(k * p, 0, |col, _| {
                     g.im2col(xi, col);
                     match &w.packed {
