@@ -334,42 +334,64 @@ mod blocked {
         }
     }
 
-    /// Weight gradient (adds into `dw`), `CB` channels × 9 taps of sums per block.
+    /// Weight gradient (adds into `dw`), 2 channels × 9 taps of sums per block (the last odd
+    /// channel alone).
     ///
     /// # Safety
     /// AVX-512F; `xp.len() ≥ p.len()`, `gy.len() = dw.len() / 9 · oh·ow`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn weight_grad(p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32]) {
-        const CB: usize = 2;
-        let (n, co, plane) = (p.wide(), dw.len() / 9, p.oh * p.ow);
+        let co = dw.len() / 9;
+        for c0 in (0..co - co % 2).step_by(2) {
+            weight_grad_block::<2>(p, xp, gy, dw, c0);
+        }
+        if co % 2 == 1 {
+            weight_grad_block::<1>(p, xp, gy, dw, co - 1);
+        }
+    }
+
+    /// [`weight_grad`] of channels `c0..c0 + CB`. The block size is a constant so that the
+    /// CB × 9 sums are registers: with a run-time count the compiler kept them on the stack,
+    /// and a 64-byte store there, reloaded at once, is slow when the stack is not 64-byte
+    /// aligned (one rank ran this kernel at half the other's speed).
+    ///
+    /// # Safety
+    /// As [`weight_grad`], and `c0 + CB ≤ dw.len() / 9`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn weight_grad_block<const CB: usize>(
+        p: &Padded,
+        xp: &[f32],
+        gy: &[f32],
+        dw: &mut [f32],
+        c0: usize,
+    ) {
+        let (n, plane) = (p.wide(), p.oh * p.ow);
         let off = p.offsets();
         let (xp, gy) = (xp.as_ptr(), gy.as_ptr());
-        let vecs = n.div_ceil(16);
-        for c0 in (0..co).step_by(CB) {
-            let cb = CB.min(co - c0);
-            let mut acc = [[_mm512_setzero_ps(); 9]; CB];
-            for jv in 0..vecs {
-                let j = 16 * jv;
-                let (m, d) = lanes(p, j);
-                if m == 0 {
-                    continue;
-                }
-                let left = (n - j).min(16);
-                let ld = ((1u32 << left) - 1) as __mmask16;
-                let x: [__m512; 9] =
-                    std::array::from_fn(|k| _mm512_maskz_loadu_ps(ld, xp.add(off[k] + j)));
-                for (c, a) in acc.iter_mut().enumerate().take(cb) {
-                    // The output gradient's valid values spread onto the wide lanes.
-                    let g = _mm512_maskz_expandloadu_ps(m, gy.add((c0 + c) * plane + d).cast());
-                    for k in 0..9 {
-                        a[k] = _mm512_fmadd_ps(g, x[k], a[k]);
-                    }
+        let mut acc = [[_mm512_setzero_ps(); 9]; CB];
+        for jv in 0..n.div_ceil(16) {
+            let j = 16 * jv;
+            let (m, d) = lanes(p, j);
+            if m == 0 {
+                continue;
+            }
+            let left = (n - j).min(16);
+            let ld = ((1u32 << left) - 1) as __mmask16;
+            // The output gradient's valid values spread onto the wide lanes.
+            let g: [__m512; CB] = std::array::from_fn(|c| {
+                _mm512_maskz_expandloadu_ps(m, gy.add((c0 + c) * plane + d).cast())
+            });
+            for k in 0..9 {
+                let x = _mm512_maskz_loadu_ps(ld, xp.add(off[k] + j));
+                for c in 0..CB {
+                    acc[c][k] = _mm512_fmadd_ps(g[c], x, acc[c][k]);
                 }
             }
-            for (c, a) in acc.iter().enumerate().take(cb) {
-                for k in 0..9 {
-                    dw[(c0 + c) * 9 + k] += _mm512_reduce_add_ps(a[k]);
-                }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            for k in 0..9 {
+                dw[(c0 + c) * 9 + k] += _mm512_reduce_add_ps(a[k]);
             }
         }
     }
