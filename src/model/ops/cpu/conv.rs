@@ -266,9 +266,17 @@ impl ConvPlan {
             g, co, k, p, img, ..
         } = *self;
         let geo = self.geo();
-        // The input gradient on Winograd when it applies, else with the weight gradient.
-        let wino = (gx.is_some() && g.pad <= 2 && Wino::applies(co, g.ci, g.ow, 2 - g.pad))
-            .then(|| Wino::input_grad_of(g.ci, co, (g.h, g.w), g.pad, wv));
+        // The input gradient on the forward's Winograd tiles when the forward is Winograd's,
+        // else as a Winograd convolution of its own where that applies, else with the weight
+        // gradient.
+        let wino = gx.as_ref().and_then(|_| {
+            if self.winograd() {
+                Some(Wino::transposed_of(g.ci, co, (g.h, g.w), g.pad, wv))
+            } else {
+                (g.pad <= 2 && Wino::applies(co, g.ci, g.ow, 2 - g.pad))
+                    .then(|| Wino::input_grad_of(g.ci, co, (g.h, g.w), g.pad, wv))
+            }
+        });
         // The weight gradient on Winograd too when the forward is and the input gradient (if
         // asked) is: then the input is read unpadded and nothing is packed for `convgemm`.
         let wino_w = (self.winograd() && (gx.is_none() || wino.is_some()))
@@ -300,7 +308,7 @@ impl ConvPlan {
                 (None, _) => weight_grad(&mut dw),
                 (Some(gxc), Some(wn)) => {
                     weight_grad(&mut dw);
-                    wn.forward(gyc, gxc, true);
+                    wn.add_input_grad(gyc, gxc);
                 }
                 (Some(gxc), None) if g.pad == 0 => {
                     convgemm::backward(packed(), xc, gyc, Some(gxc), &mut dw)

@@ -47,9 +47,11 @@ pub(super) struct Wino {
     th: usize,
     tw: usize,
     /// U_ξ (O × I) for ξ < 16, each packed as the GEMM's A ([`pack::pack_a`]), `su` floats
-    /// apart.
+    /// apart; transposed (I × O) for [`Self::add_input_grad`] ([`Self::transposed_of`]).
     u: Vec<f32>,
     su: usize,
+    /// Whether `u` holds U_ξ transposed.
+    transposed: bool,
 }
 
 thread_local! {
@@ -110,6 +112,32 @@ impl Wino {
             2 - pad,
             Some(|i, o, a, b| wv[((o * ci + i) * 3 + 2 - a) * 3 + 2 - b]),
         )
+    }
+
+    /// The input gradient of the convolution [`Self::forward_of`] describes (same arguments)
+    /// on that convolution's own tiles, for [`Self::add_input_grad`]: U_ξ transposed (I × O).
+    pub(super) fn transposed_of(
+        ci: usize,
+        co: usize,
+        hw: (usize, usize),
+        pad: usize,
+        wv: &[f32],
+    ) -> Self {
+        assert!(wv.len() == co * ci * 9);
+        // U_ξ of the convolution from O to I channels whose kernel (i, o) is W(o, i): U_ξᵀ.
+        let t = Self::with_kernel(
+            co,
+            ci,
+            hw,
+            pad,
+            Some(|i, o, a, b| wv[((o * ci + i) * 3 + a) * 3 + b]),
+        );
+        Wino {
+            ci,
+            co,
+            transposed: true,
+            ..t
+        }
     }
 
     /// The geometry alone, for [`Self::weight_grad`] (which needs no weights).
@@ -183,6 +211,7 @@ impl Wino {
             tw: ow.div_ceil(2),
             u,
             su,
+            transposed: false,
         }
     }
 
@@ -190,6 +219,7 @@ impl Wino {
     /// y += it when `acc`.
     pub(super) fn forward(&self, x: &[f32], y: &mut [f32], acc: bool) {
         assert!(self.th == self.oh.div_ceil(2), "winograd: a pooling plan");
+        assert!(!self.transposed, "winograd: transposed weights");
         let n = x.len() / (self.ci * self.h * self.w);
         assert!(
             y.len() == n * self.co * self.oh * self.ow,
@@ -226,6 +256,7 @@ impl Wino {
             "winograd: pooled size"
         );
         assert!(scale.len() == self.co && shift.len() == self.co);
+        assert!(!self.transposed, "winograd: transposed weights");
         self.blocks(x, true, |_, m, pairs, _| {
             assert!(m.len() == 16 * self.co * NR);
             self.check(pairs, out.len(), self.co * self.th * self.tw);
@@ -336,11 +367,86 @@ impl Wino {
         });
     }
 
+    /// gx (images × I × H × W) += the input gradient of this convolution for the output
+    /// gradient `gy` (images × O × OH × OW): this is [`Self::input_grad_of`]'s convolution, or,
+    /// from [`Self::transposed_of`], the forward's tiles run backwards. There, per block of
+    /// tile rows: dM = A dY Aᵀ of each tile and output channel, written as the GEMM's B
+    /// panels (O × NR per ξ); the 16 GEMMs dV_ξ = U_ξᵀ dM_ξ (I × NR); and each tile's
+    /// B dV Bᵀ added onto its 4 × 4 input patch (neighbouring patches overlap by two rows or
+    /// columns; what falls on the zero border is dropped). That is the forward's 16
+    /// multiplies per tile and channel pair on the forward's tiles, where the convolution of
+    /// the output gradient has more tiles (7 × 7 against 6 × 6 at 13 × 13 inputs) and an
+    /// input transform of O channels.
+    pub(super) fn add_input_grad(&self, gy: &[f32], gx: &mut [f32]) {
+        if !self.transposed {
+            return self.forward(gy, gx, true);
+        }
+        assert!(self.th == self.oh.div_ceil(2), "winograd: a pooling plan");
+        let (ci, co) = (self.ci, self.co);
+        let (plane, img) = (co * self.oh * self.ow, ci * self.h * self.w);
+        let n = gy.len() / plane;
+        assert!(
+            gy.len() == n * plane && gx.len() == n * img,
+            "winograd: gradient sizes"
+        );
+        assert!(self.u.len() == 16 * self.su, "winograd: no weights");
+        let mp = ci.div_ceil(MR);
+        super::with_pair(&BLOCK, 16 * co * NR, 16 * ci * NR, |dm, dv| {
+            self.each_block(n, |pairs, cols| {
+                self.check(pairs, gy.len(), plane);
+                self.check(pairs, gx.len(), img);
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: AVX-512F is available (`applies`); `check` bounds every row read
+                // and written (lanes outside the plane masked), every store into `dm` is
+                // inside it (a pair's columns end within NR), every load from `dv` too.
+                unsafe {
+                    simd::grad_panels(gy.as_ptr(), self, pairs, dm.as_mut_ptr())
+                };
+                for xi in 0..16 {
+                    let a = &self.u[xi * self.su..(xi + 1) * self.su];
+                    let b = &dm[xi * co * NR..(xi + 1) * co * NR];
+                    let c = &mut dv[xi * ci * NR..(xi + 1) * ci * NR];
+                    for ip in 0..mp {
+                        let rows = MR.min(ci - ip * MR);
+                        let ap = &a[ip * co * MR..(ip + 1) * co * MR];
+                        pack::tile(co, ap, b, &mut c[ip * MR * NR..], NR, rows, cols, false);
+                    }
+                }
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                unsafe {
+                    simd::patches_back(dv.as_ptr(), self, pairs, gx.as_mut_ptr())
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                unreachable!("Wino::applies is false without AVX-512 ({})", dm.len());
+            })
+        });
+    }
+
+    /// Calls `f(pairs, columns)` for every block of the tile rows of `n` images: as many whole
+    /// tile rows as fill a B panel (NR columns), two by two.
+    fn each_block(&self, n: usize, mut f: impl FnMut(&[Pair], usize)) {
+        let tw = self.tw;
+        let (rows_total, per_block) = (n * self.th, NR / tw.max(1));
+        let mut pairs = Vec::with_capacity(per_block.div_ceil(2));
+        for r0 in (0..rows_total).step_by(per_block) {
+            let rows = per_block.min(rows_total - r0);
+            let row = |j: usize| ((r0 + j) / self.th, (r0 + j) % self.th);
+            pairs.clear();
+            pairs.extend((0..rows).step_by(2).map(|j| Pair {
+                col: j * tw,
+                a: row(j),
+                b: (j + 1 < rows).then(|| row(j + 1)),
+            }));
+            f(&pairs, rows * tw);
+        }
+    }
+
     /// Runs every block of `x`'s tile rows through the input transform (V, 16 panels of I × NR)
     /// and, if `gemm`, the 16 GEMMs into M (16 × O × NR); then `f(V, M, the block's pairs of
     /// tile rows, its columns)`.
     fn blocks(&self, x: &[f32], gemm: bool, mut f: impl FnMut(&[f32], &mut [f32], &[Pair], usize)) {
-        let (ci, co, tw) = (self.ci, self.co, self.tw);
+        let (ci, co) = (self.ci, self.co);
         let n = x.len() / (ci * self.h * self.w);
         assert!(x.len() == n * ci * self.h * self.w, "winograd: input size");
         assert!(
@@ -351,21 +457,10 @@ impl Wino {
             !gemm || self.u.len() == 16 * self.su,
             "winograd: no weights"
         );
-        let (rows_total, per_block) = (n * self.th, NR / tw.max(1));
         let mp = co.div_ceil(MR);
-        let mut pairs = Vec::with_capacity(per_block.div_ceil(2));
         super::with_pair(&BLOCK, 16 * ci * NR, 16 * co * NR, |v, m| {
-            for r0 in (0..rows_total).step_by(per_block) {
-                let rows = per_block.min(rows_total - r0);
-                let row = |j: usize| ((r0 + j) / self.th, (r0 + j) % self.th);
-                pairs.clear();
-                pairs.extend((0..rows).step_by(2).map(|j| Pair {
-                    col: j * tw,
-                    a: row(j),
-                    b: (j + 1 < rows).then(|| row(j + 1)),
-                }));
-                let cols = rows * tw;
-                self.input(x, &pairs, v);
+            self.each_block(n, |pairs, cols| {
+                self.input(x, pairs, v);
                 for xi in (0..16).filter(|_| gemm) {
                     let a = &self.u[xi * self.su..(xi + 1) * self.su];
                     let b = &v[xi * ci * NR..(xi + 1) * ci * NR];
@@ -376,8 +471,8 @@ impl Wino {
                         pack::tile(ci, ap, b, &mut c[ip * MR * NR..], NR, rows, cols, false);
                     }
                 }
-                f(v, m, &pairs, cols);
-            }
+                f(v, m, pairs, cols);
+            })
         });
     }
 

@@ -241,3 +241,136 @@ pub(super) unsafe fn output(m: *const f32, wn: &Wino, pairs: &[Pair], y: *mut f3
         }
     }
 }
+
+/// See `Wino::add_input_grad`: dM = A dY Aᵀ of every tile of the pairs for each output
+/// channel, the tiles in the lanes as in [`input`], stored as the GEMM's B panels:
+/// `dm[(ξ·O + o)·NR + column]`. A tile's outputs past the plane have no gradient.
+///
+/// # Safety
+/// AVX-512F; OW ≤ 16; the pairs' images inside `gy`, `dm` holds 16·O·NR floats.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn grad_panels(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mut f32) {
+    let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
+    let (plane, row, zero) = (oh * ow, lanes(ow), _mm512_setzero_ps());
+    // Lane l < TW: output column 2l + b of the first tile row; TW ≤ l < 2·TW: of the second.
+    let idx: [__m512i; 2] = std::array::from_fn(|b| {
+        let l: [i32; 16] = std::array::from_fn(|l| {
+            if l < tw {
+                (2 * l + b) as i32
+            } else if l < 2 * tw {
+                (16 + 2 * (l - tw) + b) as i32
+            } else {
+                0
+            }
+        });
+        _mm512_loadu_si512(l.as_ptr().cast())
+    });
+    // A tile row's two output rows in channel o (zero past the plane).
+    let rows = |(im, ty): (usize, usize), o: usize| -> [__m512; 2] {
+        std::array::from_fn(|a| {
+            let oy = 2 * ty + a;
+            if oy < oh {
+                _mm512_maskz_loadu_ps(row, gy.add((im * co + o) * plane + oy * ow))
+            } else {
+                zero
+            }
+        })
+    };
+    // A dY: rows d0, d0 + d1, d0 − d1, −d1 (per column), then across.
+    let down = |x0: __m512, x1: __m512| {
+        [
+            x0,
+            _mm512_add_ps(x0, x1),
+            _mm512_sub_ps(x0, x1),
+            _mm512_sub_ps(zero, x1),
+        ]
+    };
+    for p in pairs {
+        let store = lanes(if p.b.is_some() { 2 * tw } else { tw });
+        for o in 0..co {
+            let ra = rows(p.a, o);
+            let rb = p.b.map_or([zero; 2], |b| rows(b, o));
+            // d[a][b]: output (a, b) of each tile.
+            let d: [[__m512; 2]; 2] = std::array::from_fn(|a| {
+                std::array::from_fn(|b| _mm512_permutex2var_ps(ra[a], idx[b], rb[a]))
+            });
+            let (c0, c1) = (down(d[0][0], d[1][0]), down(d[0][1], d[1][1]));
+            for i in 0..4 {
+                for (j, v) in down(c0[i], c1[i]).into_iter().enumerate() {
+                    let xi = 4 * i + j;
+                    _mm512_mask_storeu_ps(dm.add((xi * co + o) * NR + p.col), store, v);
+                }
+            }
+        }
+    }
+}
+
+/// See `Wino::add_input_grad`: B dV Bᵀ of every tile of the pairs for each input channel (dV
+/// at `dv[(ξ·I + c)·NR + column]`, tiles in the lanes as in [`input`]), added onto the
+/// tile's 4 × 4 patch of `gx`. Per patch row, two permutes spread the tiles' columns over
+/// the padded row (lane j: padded column j): columns 0 and 1 of tile m to lanes 2m and
+/// 2m + 1, columns 2 and 3 of tile m − 1 to the same lanes, where the two overlap. Rows and
+/// lanes on the zero border are dropped.
+///
+/// # Safety
+/// AVX-512F; W + 2·pad ≤ 16; the pairs' images inside `gx`, `dv` holds 16·I·NR floats.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn patches_back(dv: *const f32, wn: &Wino, pairs: &[Pair], gx: *mut f32) {
+    let (ci, h, w, pad, tw) = (wn.ci, wn.h, wn.w, wn.pad, wn.tw);
+    let (hw, img) = (h * w, ci * h * w);
+    let (cols, zero) = (lanes(w) << pad, _mm512_setzero_ps());
+    // Lane j takes tile j / 2 − back of the tile row starting at lane `first`: from the
+    // first source at even j, from the second at odd j.
+    let spread = |first: usize, back: usize| -> __m512i {
+        let l: [i32; 16] = std::array::from_fn(|j| {
+            let t = (first + (j / 2).saturating_sub(back)).min(15) as i32;
+            if j % 2 == 0 {
+                t
+            } else {
+                16 + t
+            }
+        });
+        _mm512_loadu_si512(l.as_ptr().cast())
+    };
+    let (near, far) = ([spread(0, 0), spread(tw, 0)], [spread(0, 1), spread(tw, 1)]);
+    // Lanes that columns 0–1 of some tile reach, and those that columns 2–3 reach.
+    let (m_near, m_far) = (lanes(2 * tw), lanes(2 * tw + 2) & !lanes(2));
+    // B x: rows x0, x1 − x2 + x3, x1 + x2 − x0, −x3.
+    let up = |x0: __m512, x1: __m512, x2: __m512, x3: __m512| {
+        [
+            x0,
+            _mm512_add_ps(_mm512_sub_ps(x1, x2), x3),
+            _mm512_sub_ps(_mm512_add_ps(x1, x2), x0),
+            _mm512_sub_ps(zero, x3),
+        ]
+    };
+    for p in pairs {
+        let load = lanes(if p.b.is_some() { 2 * tw } else { tw });
+        let rows = [Some((p.a, 0)), p.b.map(|b| (b, 1))];
+        for c in 0..ci {
+            let v: [__m512; 16] = std::array::from_fn(|xi| {
+                _mm512_maskz_loadu_ps(load, dv.add((xi * ci + c) * NR + p.col))
+            });
+            // t[j][r]: row r of column j of B dV.
+            let t: [[__m512; 4]; 4] =
+                std::array::from_fn(|j| up(v[j], v[4 + j], v[8 + j], v[12 + j]));
+            for r in 0..4 {
+                // Columns 0..4 of row r of B dV Bᵀ.
+                let q = up(t[0][r], t[1][r], t[2][r], t[3][r]);
+                for &((im, ty), k) in rows.iter().flatten() {
+                    let yy = (2 * ty + r) as isize - pad as isize;
+                    if !(0..h as isize).contains(&yy) {
+                        continue;
+                    }
+                    let e = _mm512_maskz_permutex2var_ps(m_near, q[0], near[k], q[1]);
+                    let f = _mm512_maskz_permutex2var_ps(m_far, q[2], far[k], q[3]);
+                    let off = (im * img + c * hw) as isize + yy * w as isize - pad as isize;
+                    // Lanes before `pad` and past `pad + W` are masked: only the row is touched.
+                    let dst = gx.wrapping_offset(off);
+                    let s = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, dst), _mm512_add_ps(e, f));
+                    _mm512_mask_storeu_ps(dst, cols, s);
+                }
+            }
+        }
+    }
+}

@@ -187,6 +187,23 @@ fn winograd_weight_gradient_matches_the_direct_sum() {
     }
 }
 
+/// dx(i, r, c) = Σ_o Σ_ky,kx gy(o, r + pad − ky, c + pad − kx) · W(o, i, ky, kx), in f64.
+fn input_grad_direct(
+    gy: &[f32],
+    wv: &[f32],
+    n: usize,
+    ci: usize,
+    co: usize,
+    hw: (usize, usize),
+    pad: usize,
+) -> Vec<f64> {
+    let mut want = vec![0.0f64; n * ci * hw.0 * hw.1];
+    taps(n, ci, co, hw, pad, |xi, wi, yi| {
+        want[xi] += gy[yi] as f64 * wv[wi] as f64
+    });
+    want
+}
+
 #[test]
 fn winograd_input_gradient_matches_the_direct_sum() {
     if !pack::available() {
@@ -195,25 +212,28 @@ fn winograd_input_gradient_matches_the_direct_sum() {
     let mut rng = StdRng::seed_from_u64(8);
     for (n, ci, co, (h, w), pad) in CASES {
         let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
-        if !Wino::applies(co, ci, ow, 2 - pad) {
-            continue;
-        }
         let wv = random(co * ci * 9, &mut rng, 0.0);
         let gy = random(n * co * oh * ow, &mut rng, 0.0);
-        // dx(i, r, c) = Σ_o Σ_ky,kx gy(o, r + pad − ky, c + pad − kx) · W(o, i, ky, kx).
-        let mut want = vec![0.0f64; n * ci * h * w];
-        taps(n, ci, co, (h, w), pad, |xi, wi, yi| {
-            want[xi] += gy[yi] as f64 * wv[wi] as f64
-        });
-        let wn = Wino::input_grad_of(ci, co, (h, w), pad, &wv);
-        let mut dx = vec![1.0f32; want.len()];
-        wn.forward(&gy, &mut dx, true);
-        let want: Vec<f64> = want.iter().map(|v| v + 1.0).collect();
-        close(
-            &dx,
-            &want,
-            1e-5,
-            &format!("input gradient {n}×{ci}→{co} {h}×{w} pad {pad}"),
-        );
+        let want: Vec<f64> = input_grad_direct(&gy, &wv, n, ci, co, (h, w), pad)
+            .iter()
+            .enumerate()
+            .map(|(j, v)| v + j as f64 * 0.125)
+            .collect();
+        // On the forward's tiles (every case), and as a convolution of the output gradient
+        // (where its rows fit): both add to what is there.
+        let mut kinds = vec![("tiles", Wino::transposed_of(ci, co, (h, w), pad, &wv))];
+        if Wino::applies(co, ci, ow, 2 - pad) {
+            kinds.push(("conv", Wino::input_grad_of(ci, co, (h, w), pad, &wv)));
+        }
+        for (kind, wn) in kinds {
+            let mut dx: Vec<f32> = (0..want.len()).map(|j| j as f32 * 0.125).collect();
+            wn.add_input_grad(&gy, &mut dx);
+            close(
+                &dx,
+                &want,
+                1e-5,
+                &format!("input gradient ({kind}) {n}×{ci}→{co} {h}×{w} pad {pad}"),
+            );
+        }
     }
 }
