@@ -342,57 +342,92 @@ mod blocked {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn weight_grad(p: &Padded, xp: &[f32], gy: &[f32], dw: &mut [f32]) {
         let co = dw.len() / 9;
+        let mut sums = [[_mm512_setzero_ps(); 9]; 2];
+        let mut add = |c0: usize, cb: usize, sums: &[[__m512; 9]; 2]| {
+            for (c, s) in sums.iter().enumerate().take(cb) {
+                for k in 0..9 {
+                    dw[(c0 + c) * 9 + k] += _mm512_reduce_add_ps(s[k]);
+                }
+            }
+        };
         for c0 in (0..co - co % 2).step_by(2) {
-            weight_grad_block::<2>(p, xp, gy, dw, c0);
+            weight_grad_block::<2>(p, xp, gy, c0, &mut sums);
+            add(c0, 2, &sums);
         }
         if co % 2 == 1 {
-            weight_grad_block::<1>(p, xp, gy, dw, co - 1);
+            weight_grad_block::<1>(p, xp, gy, co - 1, &mut sums);
+            add(co - 1, 1, &sums);
         }
     }
 
-    /// [`weight_grad`] of channels `c0..c0 + CB`. The block size is a constant so that the
-    /// CB × 9 sums are registers: with a run-time count the compiler kept them on the stack,
-    /// and a 64-byte store there, reloaded at once, is slow when the stack is not 64-byte
-    /// aligned (one rank ran this kernel at half the other's speed).
+    /// The vector sums of [`weight_grad`] for channels `c0..c0 + CB` into `sums[..CB]`. Its own
+    /// function, and the sums started from the first vector's products, not from zero, so
+    /// that nothing confines them to the 16 registers a VEX instruction can name (LLVM's zero
+    /// idiom and `_mm512_reduce_add_ps`'s narrower adds are VEX without AVX-512VL): there 18
+    /// sums spilled to the stack, where a 64-byte store reloaded at once is slow unless the
+    /// stack is 64-byte aligned (one rank ran this kernel at half the other's speed). The
+    /// block size is a constant for the same reason.
     ///
     /// # Safety
-    /// As [`weight_grad`], and `c0 + CB ≤ dw.len() / 9`.
-    #[inline]
+    /// As [`weight_grad`], and `c0 + CB ≤ gy.len() / (oh·ow)`.
+    #[inline(never)]
     #[target_feature(enable = "avx512f")]
     unsafe fn weight_grad_block<const CB: usize>(
         p: &Padded,
         xp: &[f32],
         gy: &[f32],
-        dw: &mut [f32],
         c0: usize,
+        sums: &mut [[__m512; 9]; 2],
     ) {
         let (n, plane) = (p.wide(), p.oh * p.ow);
         let off = p.offsets();
         let (xp, gy) = (xp.as_ptr(), gy.as_ptr());
-        let mut acc = [[_mm512_setzero_ps(); 9]; CB];
-        for jv in 0..n.div_ceil(16) {
-            let j = 16 * jv;
-            let (m, d) = lanes(p, j);
-            if m == 0 {
-                continue;
+        // Two channels' sums as 18 named values (CB = 1 leaves the second nine unused).
+        let g0 = gy.add(c0 * plane);
+        let g1 = gy.add((c0 + CB - 1) * plane);
+        // The output gradient's valid values of vector `jv`, spread onto the wide lanes, and
+        // the mask of its loads.
+        let at = |jv: usize| {
+            let (m, d) = p.lanes[jv];
+            let ld = ((1u32 << (n - 16 * jv).min(16)) - 1) as __mmask16;
+            let e0 = _mm512_maskz_expandloadu_ps(m, g0.add(d).cast());
+            let e1 = _mm512_maskz_expandloadu_ps(m, g1.add(d).cast());
+            (e0, e1, ld)
+        };
+        let x = |k: usize, jv: usize, ld: __mmask16| {
+            _mm512_maskz_loadu_ps(ld, xp.add(off[k] + 16 * jv))
+        };
+        let (e0, e1, ld) = at(0);
+        let xs: [__m512; 9] = std::array::from_fn(|k| x(k, 0, ld));
+        let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7, mut a8] =
+            xs.map(|x| _mm512_mul_ps(e0, x));
+        let [mut b0, mut b1, mut b2, mut b3, mut b4, mut b5, mut b6, mut b7, mut b8] =
+            xs.map(|x| _mm512_mul_ps(e1, x));
+        // (A vector with no output lanes adds zeros.)
+        for jv in 1..p.lanes.len() {
+            let (e0, e1, ld) = at(jv);
+            macro_rules! tap {
+                ($k:expr, $a:ident, $b:ident) => {
+                    let x = x($k, jv, ld);
+                    $a = _mm512_fmadd_ps(e0, x, $a);
+                    if CB == 2 {
+                        $b = _mm512_fmadd_ps(e1, x, $b);
+                    }
+                };
             }
-            let left = (n - j).min(16);
-            let ld = ((1u32 << left) - 1) as __mmask16;
-            // The output gradient's valid values spread onto the wide lanes.
-            let g: [__m512; CB] = std::array::from_fn(|c| {
-                _mm512_maskz_expandloadu_ps(m, gy.add((c0 + c) * plane + d).cast())
-            });
-            for k in 0..9 {
-                let x = _mm512_maskz_loadu_ps(ld, xp.add(off[k] + j));
-                for c in 0..CB {
-                    acc[c][k] = _mm512_fmadd_ps(g[c], x, acc[c][k]);
-                }
-            }
+            tap!(0, a0, b0);
+            tap!(1, a1, b1);
+            tap!(2, a2, b2);
+            tap!(3, a3, b3);
+            tap!(4, a4, b4);
+            tap!(5, a5, b5);
+            tap!(6, a6, b6);
+            tap!(7, a7, b7);
+            tap!(8, a8, b8);
         }
-        for (c, a) in acc.iter().enumerate() {
-            for k in 0..9 {
-                dw[(c0 + c) * 9 + k] += _mm512_reduce_add_ps(a[k]);
-            }
-        }
+        *sums = [
+            [a0, a1, a2, a3, a4, a5, a6, a7, a8],
+            [b0, b1, b2, b3, b4, b5, b6, b7, b8],
+        ];
     }
 }
