@@ -33,6 +33,14 @@ use std::mem::MaybeUninit;
 /// shallow or too narrow to gain on the direct one ([`super::convgemm`]).
 const MIN_CHANNELS: usize = 16;
 
+/// Floats from one ξ's panel of a block's buffers (V, M, dM, dV: `rows` × NR each) to the
+/// next: one cache line more than the panel, so that the transforms' 16 accesses at once,
+/// one per ξ, fall in 16 sets of the L1 cache. Without it, panels of 64 × 48 floats (12 KiB,
+/// a multiple of 4 KiB) put all 16 in one set, more than its ways.
+pub(super) fn panel(rows: usize) -> usize {
+    rows * NR + 16
+}
+
 /// One convolution of `ci`-channel planes `h × w`, with a zero border `pad` (virtual), into
 /// `co` channels of `oh × ow` = `(h + 2·pad − 2) × (w + 2·pad − 2)`.
 pub(super) struct Wino {
@@ -258,7 +266,7 @@ impl Wino {
         assert!(scale.len() == self.co && shift.len() == self.co);
         assert!(!self.transposed, "winograd: transposed weights");
         self.blocks(x, true, |_, m, pairs, _| {
-            assert!(m.len() == 16 * self.co * NR);
+            assert!(m.len() == 16 * panel(self.co));
             self.check(pairs, out.len(), self.co * self.th * self.tw);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX-512F is available (`applies`); `check` bounds every pooled row
@@ -300,7 +308,7 @@ impl Wino {
             // The first block writes dUᵀ, the others add to it.
             let mut first = true;
             self.blocks(x, false, |v, dm, pairs, cols| {
-                assert!(dm.len() == 16 * NR * co);
+                assert!(dm.len() == 16 * panel(co));
                 self.check(pairs, gy.len(), co * self.oh * self.ow);
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: AVX-512F is available (`applies`); `check` bounds every tile's
@@ -312,8 +320,8 @@ impl Wino {
                 #[cfg(not(target_arch = "x86_64"))]
                 unreachable!("Wino::applies is false without AVX-512 ({})", dm.len());
                 for xi in 0..16 {
-                    let a = &v[xi * ci * NR..(xi + 1) * ci * NR];
-                    let b = &dm[xi * NR * co..(xi + 1) * NR * co];
+                    let a = &v[xi * panel(ci)..][..ci * NR];
+                    let b = &dm[xi * panel(co)..][..NR * co];
                     let c = &mut du[xi * ci * co..(xi + 1) * ci * co];
                     for i0 in (0..ci).step_by(WR) {
                         for o0 in (0..co).step_by(WC) {
@@ -391,7 +399,7 @@ impl Wino {
         );
         assert!(self.u.len() == 16 * self.su, "winograd: no weights");
         let mp = ci.div_ceil(MR);
-        super::with_pair(&BLOCK, 16 * co * NR, 16 * ci * NR, |dm, dv| {
+        super::with_pair(&BLOCK, 16 * panel(co), 16 * panel(ci), |dm, dv| {
             self.each_block(n, |pairs, cols| {
                 self.check(pairs, gy.len(), plane);
                 self.check(pairs, gx.len(), img);
@@ -404,8 +412,8 @@ impl Wino {
                 };
                 for xi in 0..16 {
                     let a = &self.u[xi * self.su..(xi + 1) * self.su];
-                    let b = &dm[xi * co * NR..(xi + 1) * co * NR];
-                    let c = &mut dv[xi * ci * NR..(xi + 1) * ci * NR];
+                    let b = &dm[xi * panel(co)..][..co * NR];
+                    let c = &mut dv[xi * panel(ci)..][..ci * NR];
                     for ip in 0..mp {
                         let rows = MR.min(ci - ip * MR);
                         let ap = &a[ip * co * MR..(ip + 1) * co * MR];
@@ -458,13 +466,13 @@ impl Wino {
             "winograd: no weights"
         );
         let mp = co.div_ceil(MR);
-        super::with_pair(&BLOCK, 16 * ci * NR, 16 * co * NR, |v, m| {
+        super::with_pair(&BLOCK, 16 * panel(ci), 16 * panel(co), |v, m| {
             self.each_block(n, |pairs, cols| {
                 self.input(x, pairs, v);
                 for xi in (0..16).filter(|_| gemm) {
                     let a = &self.u[xi * self.su..(xi + 1) * self.su];
-                    let b = &v[xi * ci * NR..(xi + 1) * ci * NR];
-                    let c = &mut m[xi * co * NR..(xi + 1) * co * NR];
+                    let b = &v[xi * panel(ci)..][..ci * NR];
+                    let c = &mut m[xi * panel(co)..][..co * NR];
                     for ip in 0..mp {
                         let rows = MR.min(co - ip * MR);
                         let ap = &a[ip * ci * MR..(ip + 1) * ci * MR];
@@ -478,7 +486,7 @@ impl Wino {
 
     /// The 16 B panels (ξ, then I rows of NR) of a block's tile rows.
     fn input(&self, x: &[f32], pairs: &[Pair], v: &mut [f32]) {
-        assert!(v.len() == 16 * self.ci * NR);
+        assert!(v.len() == 16 * panel(self.ci));
         self.check(pairs, x.len(), self.ci * self.h * self.w);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F is available (`applies`); `check` bounds every row read (its lanes
@@ -493,7 +501,7 @@ impl Wino {
 
     /// Writes (adds, when `acc`) the 2 × 2 outputs of a block's tiles from M (ξ, O, NR).
     fn output(&self, m: &[f32], pairs: &[Pair], y: &mut [f32], acc: bool) {
-        assert!(m.len() == 16 * self.co * NR);
+        assert!(m.len() == 16 * panel(self.co));
         self.check(pairs, y.len(), self.co * self.oh * self.ow);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F is available (`applies`); `check` bounds every output row written

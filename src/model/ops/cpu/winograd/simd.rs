@@ -2,7 +2,7 @@
 //! transforms (plain, and fused with BatchNorm, ReLU and max-pool) and the output gradient's
 //! transform for the weight gradient. Callers check [`super::Wino::applies`].
 
-use super::{Pair, Wino, NR};
+use super::{panel, Pair, Wino, NR};
 use std::arch::x86_64::*;
 
 /// Lanes `0..n` set.
@@ -16,7 +16,7 @@ fn lanes(n: usize) -> __mmask16 {
 /// combinations across them (· B) give the tiles' 16 values.
 ///
 /// # Safety
-/// AVX-512F; W + 2·pad ≤ 16; the pairs' images inside `x`, `v` holds 16·I·NR floats.
+/// AVX-512F; W + 2·pad ≤ 16; the pairs' images inside `x`, `v` holds 16 panels of I ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn input(x: *const f32, wn: &Wino, pairs: &[Pair], v: *mut f32) {
     let (ci, h, w, pad, tw) = (wn.ci, wn.h, wn.w, wn.pad, wn.tw);
@@ -71,7 +71,7 @@ pub(super) unsafe fn input(x: *const f32, wn: &Wino, pairs: &[Pair], v: *mut f32
                 ];
                 for (j, vv) in vs.into_iter().enumerate() {
                     let xi = 4 * i + j;
-                    _mm512_mask_storeu_ps(v.add((xi * ci + c) * NR + p.col), store, vv);
+                    _mm512_mask_storeu_ps(v.add(xi * panel(ci) + c * NR + p.col), store, vv);
                 }
             }
         }
@@ -85,7 +85,7 @@ pub(super) unsafe fn input(x: *const f32, wn: &Wino, pairs: &[Pair], v: *mut f32
 unsafe fn outputs(m: *const f32, co: usize, o: usize, col: usize, load: __mmask16) -> [__m512; 4] {
     let mut mv = [_mm512_setzero_ps(); 16];
     for (xi, v) in mv.iter_mut().enumerate() {
-        *v = _mm512_maskz_loadu_ps(load, m.add((xi * co + o) * NR + col));
+        *v = _mm512_maskz_loadu_ps(load, m.add(xi * panel(co) + o * NR + col));
     }
     // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3, then the same across.
     let mut s = [_mm512_setzero_ps(); 8];
@@ -107,7 +107,7 @@ unsafe fn outputs(m: *const f32, co: usize, o: usize, col: usize, load: __mmask1
 /// each tile row's lanes are a row of the pooled plane.
 ///
 /// # Safety
-/// AVX-512F; the pairs' images inside `out`, `m` holds 16·O·NR floats.
+/// AVX-512F; the pairs' images inside `out`, `m` holds 16 panels of O ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn pooled(
     m: *const f32,
@@ -143,10 +143,10 @@ pub(super) unsafe fn pooled(
 }
 
 /// See `Wino::weight_grad`: dM = A dY Aᵀ of every tile of the pairs, 16 output channels
-/// per vector (gathered from their planes), stored at `dm[(ξ·NR + column)·O + o]`.
+/// per vector (gathered from their planes), stored at `dm[ξ·panel(O) + column·O + o]`.
 ///
 /// # Safety
-/// AVX-512F; the pairs' images inside `gy`, `dm` holds 16·NR·O floats.
+/// AVX-512F; the pairs' images inside `gy`, `dm` holds 16 panels of O ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn grad_out(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mut f32) {
     let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
@@ -187,7 +187,7 @@ pub(super) unsafe fn grad_out(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mu
                     for i in 0..4 {
                         for (j, v) in down(c0[i], c1[i]).into_iter().enumerate() {
                             let xi = 4 * i + j;
-                            _mm512_mask_storeu_ps(dm.add((xi * NR + col) * co + o0), lm, v);
+                            _mm512_mask_storeu_ps(dm.add(xi * panel(co) + col * co + o0), lm, v);
                         }
                     }
                 }
@@ -200,7 +200,7 @@ pub(super) unsafe fn grad_out(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mu
 /// [`input`]), then a permute interleaves each output row's even and odd columns.
 ///
 /// # Safety
-/// AVX-512F; OW ≤ 16; the pairs' images inside `y`, `m` holds 16·O·NR floats.
+/// AVX-512F; OW ≤ 16; the pairs' images inside `y`, `m` holds 16 panels of O ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn output(m: *const f32, wn: &Wino, pairs: &[Pair], y: *mut f32, acc: bool) {
     let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
@@ -244,10 +244,10 @@ pub(super) unsafe fn output(m: *const f32, wn: &Wino, pairs: &[Pair], y: *mut f3
 
 /// See `Wino::add_input_grad`: dM = A dY Aᵀ of every tile of the pairs for each output
 /// channel, the tiles in the lanes as in [`input`], stored as the GEMM's B panels:
-/// `dm[(ξ·O + o)·NR + column]`. A tile's outputs past the plane have no gradient.
+/// `dm[ξ·panel(O) + o·NR + column]`. A tile's outputs past the plane have no gradient.
 ///
 /// # Safety
-/// AVX-512F; OW ≤ 16; the pairs' images inside `gy`, `dm` holds 16·O·NR floats.
+/// AVX-512F; OW ≤ 16; the pairs' images inside `gy`, `dm` holds 16 panels of O ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn grad_panels(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mut f32) {
     let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
@@ -298,7 +298,7 @@ pub(super) unsafe fn grad_panels(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: 
             for i in 0..4 {
                 for (j, v) in down(c0[i], c1[i]).into_iter().enumerate() {
                     let xi = 4 * i + j;
-                    _mm512_mask_storeu_ps(dm.add((xi * co + o) * NR + p.col), store, v);
+                    _mm512_mask_storeu_ps(dm.add(xi * panel(co) + o * NR + p.col), store, v);
                 }
             }
         }
@@ -306,14 +306,14 @@ pub(super) unsafe fn grad_panels(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: 
 }
 
 /// See `Wino::add_input_grad`: B dV Bᵀ of every tile of the pairs for each input channel (dV
-/// at `dv[(ξ·I + c)·NR + column]`, tiles in the lanes as in [`input`]), added onto the
+/// at `dv[ξ·panel(I) + c·NR + column]`, tiles in the lanes as in [`input`]), added onto the
 /// tile's 4 × 4 patch of `gx`. Per patch row, two permutes spread the tiles' columns over
 /// the padded row (lane j: padded column j): columns 0 and 1 of tile m to lanes 2m and
 /// 2m + 1, columns 2 and 3 of tile m − 1 to the same lanes, where the two overlap. Rows and
 /// lanes on the zero border are dropped.
 ///
 /// # Safety
-/// AVX-512F; W + 2·pad ≤ 16; the pairs' images inside `gx`, `dv` holds 16·I·NR floats.
+/// AVX-512F; W + 2·pad ≤ 16; the pairs' images inside `gx`, `dv` holds 16 panels of I ([`panel`]).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn patches_back(dv: *const f32, wn: &Wino, pairs: &[Pair], gx: *mut f32) {
     let (ci, h, w, pad, tw) = (wn.ci, wn.h, wn.w, wn.pad, wn.tw);
@@ -349,7 +349,7 @@ pub(super) unsafe fn patches_back(dv: *const f32, wn: &Wino, pairs: &[Pair], gx:
         let rows = [Some((p.a, 0)), p.b.map(|b| (b, 1))];
         for c in 0..ci {
             let v: [__m512; 16] = std::array::from_fn(|xi| {
-                _mm512_maskz_loadu_ps(load, dv.add((xi * ci + c) * NR + p.col))
+                _mm512_maskz_loadu_ps(load, dv.add(xi * panel(ci) + c * NR + p.col))
             });
             // t[j][r]: row r of column j of B dV.
             let t: [[__m512; 4]; 4] =
