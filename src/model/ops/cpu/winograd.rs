@@ -1,8 +1,10 @@
 //! 3×3 convolutions (stride 1) by Winograd's minimal filtering F(2×2, 3×3) on AVX-512 for the
 //! convolutions with many channels: the forward (at inference fused with BatchNorm, ReLU and
 //! the 2 × 2 max-pool: [`Wino::forward_pooled`]), the weight gradient
-//! ([`Wino::weight_grad`]), and the input gradient, which is itself such a convolution (of the
-//! output gradient, zero border 2 − pad, with the kernels transposed and turned 180°).
+//! ([`Wino::weight_grad`]), and the input gradient ([`Wino::add_input_grad`]): the forward's
+//! tiles run backwards where the forward is Winograd's, else (a border of 2 on rows too wide
+//! for the forward) a convolution of the output gradient, zero border 2 − pad, with the
+//! kernels transposed and turned 180°.
 //!
 //! Each 2 × 2 block of an output channel (a *tile*) comes from the 4 × 4 input patch under
 //! it: Y = Aᵀ [Σ_i U_i ⊙ V_i] A, with V_i = Bᵀ d_i B for input channel i's patch d_i and
