@@ -10,6 +10,23 @@ fn lanes(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
+/// The permute that puts column 2l + k of each tile l of two rows side by side (the first
+/// row's vector as the first source, the second's as the second): lane l < TW takes the first
+/// row's, TW ≤ l < 2·TW the second's.
+#[target_feature(enable = "avx512f")]
+unsafe fn pair_columns(tw: usize, k: usize) -> __m512i {
+    let l: [i32; 16] = std::array::from_fn(|l| {
+        if l < tw {
+            (2 * l + k) as i32
+        } else if l < 2 * tw {
+            (16 + 2 * (l - tw) + k) as i32
+        } else {
+            0
+        }
+    });
+    _mm512_loadu_si512(l.as_ptr().cast())
+}
+
 /// See `Wino::input`. The rows of a tile row's patches are whole vectors (lane j: padded
 /// column j), combined down the rows (Bᵀ d) for every column at once; a permute then puts
 /// each tile's four columns of two tile rows side by side in the lanes, and the same
@@ -23,19 +40,7 @@ pub(super) unsafe fn input(x: *const f32, wn: &Wino, pairs: &[Pair], v: *mut f32
     let (hw, img) = (h * w, wn.ci * h * w);
     let zero = _mm512_setzero_ps();
     let cols = lanes(w) << pad;
-    // Lane l < TW: column 2l + k of the first row; TW ≤ l < 2·TW: of the second.
-    let idx: [__m512i; 4] = std::array::from_fn(|k| {
-        let l: [i32; 16] = std::array::from_fn(|l| {
-            if l < tw {
-                (2 * l + k) as i32
-            } else if l < 2 * tw {
-                (16 + 2 * (l - tw) + k) as i32
-            } else {
-                0
-            }
-        });
-        _mm512_loadu_si512(l.as_ptr().cast())
-    });
+    let idx: [__m512i; 4] = std::array::from_fn(|k| pair_columns(tw, k));
     // Bᵀ d of one tile row's patches in channel c: four vectors over the padded columns.
     let down = |(im, ty): (usize, usize), c: usize| -> [__m512; 4] {
         let d: [__m512; 4] = std::array::from_fn(|r| {
@@ -252,19 +257,7 @@ pub(super) unsafe fn output(m: *const f32, wn: &Wino, pairs: &[Pair], y: *mut f3
 pub(super) unsafe fn grad_panels(gy: *const f32, wn: &Wino, pairs: &[Pair], dm: *mut f32) {
     let (co, oh, ow, tw) = (wn.co, wn.oh, wn.ow, wn.tw);
     let (plane, row, zero) = (oh * ow, lanes(ow), _mm512_setzero_ps());
-    // Lane l < TW: output column 2l + b of the first tile row; TW ≤ l < 2·TW: of the second.
-    let idx: [__m512i; 2] = std::array::from_fn(|b| {
-        let l: [i32; 16] = std::array::from_fn(|l| {
-            if l < tw {
-                (2 * l + b) as i32
-            } else if l < 2 * tw {
-                (16 + 2 * (l - tw) + b) as i32
-            } else {
-                0
-            }
-        });
-        _mm512_loadu_si512(l.as_ptr().cast())
-    });
+    let idx: [__m512i; 2] = std::array::from_fn(|b| pair_columns(tw, b));
     // A tile row's two output rows in channel o (zero past the plane).
     let rows = |(im, ty): (usize, usize), o: usize| -> [__m512; 2] {
         std::array::from_fn(|a| {
